@@ -1,0 +1,23 @@
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+
+.PHONY: run test fast-test bench clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+run: $(BIN)/python
+	$(BIN)/python -m pip install --quiet .
+	$(BIN)/eprop run task=handwriting
+
+test: $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e '.[test,sweep]'
+	$(BIN)/python -m pytest -q
+
+fast-test: $(BIN)/python
+	$(BIN)/python -m pytest -q -m "not nest"
+
+clean:
+	rm -rf $(VENV) build dist *.egg-info

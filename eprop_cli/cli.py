@@ -1,0 +1,112 @@
+"""The `eprop` command: dispatches to `run` (Hydra), `plot` and `eval` (argparse).
+
+`eprop run ARGS` hands ARGS to `@hydra.main` unchanged: Hydra owns that argv (overrides,
+`-m`, `--cfg job`, `hydra.run.dir=...`). User errors, whether Hydra finds them while
+composing or eprop finds them while validating, end as one line on stderr and exit code 2.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+from pathlib import Path
+
+from .errors import UserError
+
+log = logging.getLogger("eprop_cli")
+
+USAGE = """usage: eprop {run,plot,eval} ...
+
+  eprop run [OVERRIDES...]          train a network (Hydra overrides, -m for sweeps, --help for the config)
+  eprop plot PATH [options]         figures from a results file, run directory or multirun directory
+  eprop eval PATH... [options]      metrics table from results files or directories
+"""
+
+
+def conf_dir() -> str:
+    """The config directory: packaged in the wheel, or conf/ at the top of a source checkout."""
+    here = Path(__file__).resolve().parent
+    for candidate in (here / "conf", here.parent / "conf"):
+        if (candidate / "config.yaml").is_file():
+            return str(candidate)
+    raise RuntimeError(f"eprop's conf/ directory was not found next to {here}")
+
+
+def one_line(err: BaseException) -> str:
+    """A readable single line from a (possibly chained) config exception."""
+    parts = []
+    while err is not None:
+        text = " ".join(str(err).replace("\n", " ").split())
+        for noise in ("Set the environment variable HYDRA_FULL_ERROR=1 for a complete stack trace.",):
+            text = text.replace(noise, "").strip()
+        if text and text not in parts:
+            parts.append(text)
+        err = err.__cause__ or err.__context__
+    return ": ".join(parts)
+
+
+def _config_errors() -> tuple[type[BaseException], ...]:
+    from hydra.errors import HydraException
+    from omegaconf.errors import OmegaConfBaseException
+
+    return (HydraException, OmegaConfBaseException)
+
+
+def run_main(argv: list[str]) -> int:
+    """`eprop run`: compose the config with Hydra and train."""
+    import hydra
+
+    from .config import register_configs
+    from .run_job import run_job
+    from .train import Interrupted
+
+    register_configs()
+    os.environ["HYDRA_FULL_ERROR"] = "1"  # let errors reach us, so we can print one line
+
+    @hydra.main(version_base="1.3", config_path=conf_dir(), config_name="config")
+    def _entry(cfg):
+        return run_job(cfg)
+
+    saved_argv = sys.argv
+    sys.argv = ["eprop run", *argv]
+    try:
+        _entry()
+    except UserError as err:
+        print(f"eprop: error: {err}", file=sys.stderr)
+        return err.exit_code
+    except Interrupted as err:
+        print(f"eprop: interrupted by {err}", file=sys.stderr)
+        return 130
+    except _config_errors() as err:
+        print(f"eprop: error: {one_line(err)}", file=sys.stderr)
+        return 2
+    finally:
+        sys.argv = saved_argv
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if not argv or argv[0] in ("-h", "--help"):
+        print(USAGE, end="")
+        return 0 if argv else 2
+    command, rest = argv[0], argv[1:]
+    if command == "run":
+        code = run_main(rest)
+    elif command in ("plot", "eval"):
+        from . import report
+
+        code = (report.plot_main if command == "plot" else report.eval_main)(rest)
+    else:
+        print(f"eprop: error: unknown command {command!r}; valid commands: run, plot, eval", file=sys.stderr)
+        code = 2
+    return code
+
+
+def _console_main() -> None:
+    sys.exit(main())
+
+
+if __name__ == "__main__":
+    _console_main()

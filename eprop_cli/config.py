@@ -1,0 +1,289 @@
+"""Config schemas, derived-value resolvers and the one validation function.
+
+Every YAML option in conf/ extends one of the dataclasses below (registered in Hydra's
+ConfigStore as `<group>/_schema`), so an unknown key or a wrong type fails when the config
+is composed, naming the key. Range and cross-field checks live in `validate(cfg)`.
+
+Derived values are computed by OmegaConf resolvers, not pasted as numbers:
+
+- `${eprop.adapt_beta:adapt_tau,tau_m_mean,scale,dt}`
+  = scale * (1 - exp(-dt/adapt_tau)) / (1 - exp(-dt/tau_m_mean)), the seed's prefactor of
+  the adaptive threshold (scale 1.7 in the seed).
+- `${eprop.div:a,b}` = a / b, used for NEST 3.10's surrogate_gradient_height = gamma / V_th
+  (the seed's `gamma`, which NEST 3.10 removed).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Dict, List, Optional
+
+from omegaconf import MISSING, DictConfig, OmegaConf
+
+from .errors import UserError
+
+# ---------------------------------------------------------------------------- resolvers
+
+
+def _adapt_beta(adapt_tau: float, tau_m_mean: float, scale: float, dt: float) -> float:
+    return scale * (1.0 - math.exp(-dt / adapt_tau)) / (1.0 - math.exp(-dt / tau_m_mean))
+
+
+def _div(a: float, b: float) -> float:
+    return a / b
+
+
+def register_resolvers() -> None:
+    """Register eprop's OmegaConf resolvers (idempotent)."""
+    for name, fn in (("eprop.adapt_beta", _adapt_beta), ("eprop.div", _div)):
+        if not OmegaConf.has_resolver(name):
+            OmegaConf.register_new_resolver(name, fn)
+
+
+# ---------------------------------------------------------------------------- schemas
+
+
+@dataclass
+class TaskConfig:
+    name: str = MISSING  # task name, also the first level of the output directory
+    target: str = MISSING  # target generator: handwriting | infinite_loop
+    n_iter: int = 5  # training iterations
+    batch_size: int = 1  # sequences per weight update
+    n_in: int = 100  # input (Poisson frozen-noise) channels
+    input_spike_prob: float = 0.05  # spike probability per input channel and time step
+    steps_per_data_point: int = 8  # time steps per sample of the data file (handwriting)
+    sequence_steps: Optional[int] = None  # time steps per sequence; null: data length × steps_per_data_point
+    data_file: Optional[str] = None  # trajectory file; null: the pinned download (handwriting)
+    offset_gen: int = 1  # time steps; generator signals start at step 1
+    delay_in_rec: int = 1  # time steps; input -> recurrent connection delay
+    delay_rec_out: int = 1  # time steps; recurrent -> readout connection delay
+    delay_out_norm: int = 1  # time steps; readout -> readout normalization delay
+    extension_sim: int = 1  # time steps; closes the right-open interval of the last Simulate
+
+
+@dataclass
+class RecurrentNeuronConfig:
+    model: str = "eprop_iaf_adapt_bsshslm_2020"  # NEST model name
+    n: int = 200  # number of recurrent neurons
+    C_m: float = 250.0  # pF, membrane capacitance
+    c_reg: float = 150.0  # firing-rate regularization scaling (dimensionless)
+    E_L: float = 0.0  # mV, leak / resting potential
+    f_target: float = 20.0  # spikes/s, regularization target rate
+    gamma: float = 0.3  # seed's pseudo-derivative scale (dimensionless); NEST 3.10: height = gamma / V_th
+    surrogate_gradient_height: float = MISSING  # dimensionless; derived in YAML
+    surrogate_gradient_width: float = MISSING  # mV; derived in YAML (= V_th)
+    surrogate_gradient_function: str = "piecewise_linear"  # pseudo-derivative shape
+    I_e: float = 0.0  # pA, constant external current
+    regular_spike_arrival: bool = False  # spikes arrive at the step's end (True) or start (False)
+    t_ref: float = 0.0  # ms, refractory period
+    tau_m_mean: float = 30.0  # ms, mean of the per-neuron membrane time constant
+    tau_m_std: float = 2.0  # ms, std of the per-neuron membrane time constant (NEST rng)
+    V_m: float = 0.0  # mV, initial membrane potential
+    V_th: float = 0.03  # mV, spike threshold
+    adapt_tau: Optional[float] = 2000.0  # ms, adaptation time constant (adaptive models only)
+    adapt_beta_scale: float = 1.7  # dimensionless prefactor of adapt_beta
+    adapt_beta: Optional[float] = None  # dimensionless; derived in YAML (adaptive models only)
+    params: Dict[str, Any] = field(default_factory=dict)  # further NEST parameters, passed through
+
+
+@dataclass
+class ReadoutNeuronConfig:
+    model: str = "eprop_readout_bsshslm_2020"  # NEST model name
+    C_m: float = 1.0  # pF, membrane capacitance
+    E_L: float = 0.0  # mV, leak potential
+    I_e: float = 0.0  # pA, constant external current
+    loss: str = "mean_squared_error"  # loss function
+    regular_spike_arrival: bool = False  # spikes arrive at the step's end (True) or start (False)
+    tau_m: float = 50.0  # ms, membrane time constant (also the synapses' tau_m_readout)
+    V_m: float = 0.0  # mV, initial membrane potential
+    params: Dict[str, Any] = field(default_factory=dict)  # further NEST parameters, passed through
+
+
+@dataclass
+class NeuronConfig:
+    rec: RecurrentNeuronConfig = field(default_factory=RecurrentNeuronConfig)
+    readout: ReadoutNeuronConfig = field(default_factory=ReadoutNeuronConfig)
+
+
+@dataclass
+class OptimizerConfig:
+    type: str = MISSING  # adam | gradient_descent
+    eta: float = 5e-3  # learning rate (dimensionless)
+    beta_1: float = 0.9  # Adam: decay rate of the first moment
+    beta_2: float = 0.999  # Adam: decay rate of the second raw moment
+    epsilon: float = 1e-8  # Adam: numerical stabilizer
+    Wmin: float = -100.0  # pA, lower weight bound
+    Wmax: float = 100.0  # pA, upper weight bound
+
+
+@dataclass
+class SynapseConfig:
+    average_gradient: bool = False  # average the gradient over the learning window
+    weight_dtype: str = "float32"  # dtype of the initial weights (float32 as the seed, for TF parity)
+
+
+@dataclass
+class RecordingConfig:
+    n_record: int = 1  # recurrent neurons whose state variables are recorded (0: none)
+    rec_variables: List[str] = field(default_factory=list)  # recurrent multimeter variables
+    out_variables: List[str] = field(default_factory=lambda: ["readout_signal", "target_signal"])  # readout multimeter variables
+    spikes_input: bool = True  # record the input (parrot) neurons' spikes
+    spikes_recurrent: bool = True  # record the recurrent neurons' spikes
+    n_record_w: int = 3  # senders/targets per population for the weight recorder (0: no weight recorder)
+    interval: float = 1.0  # ms, multimeter sampling interval
+
+
+@dataclass
+class KernelConfig:
+    resolution: float = 1.0  # ms, simulation time step
+    threads: int = 1  # NEST local_num_threads (OpenMP)
+    total_num_virtual_procs: Optional[int] = None  # NEST virtual processes; null: = threads. Results depend on it.
+    print_time: bool = False  # NEST's own progress line
+    eprop_reset_neurons_on_update: bool = True  # reset neuron state at each update interval
+    flush_event_send_interval: Optional[float] = None  # ms; null: one sequence (bounds NEST's e-prop history)
+    weight_recorder_model: bool = True  # give the weight recorder its own synapse copy (faster, same results)
+
+
+@dataclass
+class OutputConfig:
+    file: str = "results.h5"  # results file name inside the run directory
+
+
+@dataclass
+class Config:
+    task: TaskConfig = MISSING
+    neuron: NeuronConfig = MISSING
+    optimizer: OptimizerConfig = MISSING
+    recording: RecordingConfig = MISSING
+    kernel: KernelConfig = MISSING
+    synapse: SynapseConfig = field(default_factory=SynapseConfig)
+    output: OutputConfig = field(default_factory=OutputConfig)
+    seed: int = 1  # numpy RandomState seed and NEST rng_seed
+    progress: bool = True  # rich progress bar
+    experiment: Optional[str] = None  # name of the applied experiment preset, if any
+
+
+GROUP_SCHEMAS = {
+    "task": TaskConfig,
+    "neuron": NeuronConfig,
+    "optimizer": OptimizerConfig,
+    "recording": RecordingConfig,
+    "kernel": KernelConfig,
+}
+
+
+def register_configs() -> None:
+    """Register the schemas in Hydra's ConfigStore and the resolvers in OmegaConf."""
+    from hydra.core.config_store import ConfigStore
+
+    register_resolvers()
+    cs = ConfigStore.instance()
+    cs.store(name="_config_schema", node=Config)
+    for group, schema in GROUP_SCHEMAS.items():
+        cs.store(group=group, name="_schema", node=schema)
+
+
+# ---------------------------------------------------------------------------- validation
+
+TARGETS = ("handwriting", "infinite_loop")
+OPTIMIZERS = ("adam", "gradient_descent")
+REC_VARIABLES = ("V_m", "surrogate_gradient", "learning_signal", "V_th_adapt", "adaptation", "eprop_history_duration")
+OUT_VARIABLES = ("V_m", "readout_signal", "readout_signal_unnorm", "target_signal", "error_signal", "eprop_history_duration")
+
+
+def _positive(value: Any, key: str, unit: str = "") -> None:
+    if value is None or not value > 0:
+        raise UserError(f"{key}={value}: must be > 0{(' ' + unit) if unit else ''}")
+
+
+def _at_least(value: Any, key: str, minimum: int) -> None:
+    if value is None or value < minimum:
+        raise UserError(f"{key}={value}: must be an integer >= {minimum}")
+
+
+def _one_of(value: Any, key: str, valid: tuple[str, ...]) -> None:
+    if value not in valid:
+        raise UserError(f"{key}={value}: must be one of {', '.join(valid)}")
+
+
+def validate(cfg: DictConfig) -> None:
+    """Range and cross-field checks; raises UserError with a one-line message."""
+    t = cfg.task
+    _one_of(t.target, "task.target", TARGETS)
+    _at_least(t.n_iter, "task.n_iter", 1)
+    _at_least(t.batch_size, "task.batch_size", 1)
+    if t.n_iter % t.batch_size:
+        raise UserError(f"task.n_iter={t.n_iter}: must be a multiple of task.batch_size={t.batch_size}")
+    _at_least(t.n_in, "task.n_in", 1)
+    if not 0.0 <= t.input_spike_prob <= 1.0:
+        raise UserError(f"task.input_spike_prob={t.input_spike_prob}: must be a probability in [0, 1]")
+    _at_least(t.steps_per_data_point, "task.steps_per_data_point", 1)
+    if t.sequence_steps is not None:
+        _at_least(t.sequence_steps, "task.sequence_steps", 2)
+    for key in ("offset_gen", "delay_in_rec", "delay_rec_out", "delay_out_norm", "extension_sim"):
+        _at_least(t[key], f"task.{key}", 1)
+    if t.data_file is not None:
+        path = Path(t.data_file)
+        if not path.is_file():
+            raise UserError(f"task.data_file={t.data_file}: no such file")
+        from .data import load_trajectory
+
+        load_trajectory(path, key="task.data_file")
+
+    r = cfg.neuron.rec
+    _at_least(r.n, "neuron.rec.n", 1)
+    for key in ("C_m", "tau_m_mean"):
+        _positive(r[key], f"neuron.rec.{key}", "ms" if key.startswith("tau") else "pF")
+    if r.tau_m_std < 0:
+        raise UserError(f"neuron.rec.tau_m_std={r.tau_m_std}: must be >= 0 ms")
+    if r.adapt_tau is not None:
+        _positive(r.adapt_tau, "neuron.rec.adapt_tau", "ms")
+    if r.t_ref < 0:
+        raise UserError(f"neuron.rec.t_ref={r.t_ref}: must be >= 0 ms")
+    if r.f_target < 0:
+        raise UserError(f"neuron.rec.f_target={r.f_target}: must be >= 0 spikes/s")
+    ro = cfg.neuron.readout
+    _positive(ro.tau_m, "neuron.readout.tau_m", "ms")
+    _positive(ro.C_m, "neuron.readout.C_m", "pF")
+
+    o = cfg.optimizer
+    _one_of(o.type, "optimizer.type", OPTIMIZERS)
+    _positive(o.eta, "optimizer.eta")
+    for key in ("beta_1", "beta_2"):
+        if not 0.0 <= o[key] < 1.0:
+            raise UserError(f"optimizer.{key}={o[key]}: must be in [0, 1)")
+    _positive(o.epsilon, "optimizer.epsilon")
+    if not o.Wmin < o.Wmax:
+        raise UserError(f"optimizer.Wmin={o.Wmin}, optimizer.Wmax={o.Wmax}: Wmin must be < Wmax (pA)")
+
+    rec = cfg.recording
+    _at_least(rec.n_record, "recording.n_record", 0)
+    _at_least(rec.n_record_w, "recording.n_record_w", 0)
+    if rec.n_record > r.n:
+        raise UserError(f"recording.n_record={rec.n_record}: must be <= neuron.rec.n={r.n}")
+    _positive(rec.interval, "recording.interval", "ms")
+    for v in rec.rec_variables:
+        _one_of(v, "recording.rec_variables", REC_VARIABLES)
+    for v in rec.out_variables:
+        _one_of(v, "recording.out_variables", OUT_VARIABLES)
+    for needed in ("readout_signal", "target_signal"):
+        if needed not in rec.out_variables:
+            raise UserError(f"recording.out_variables: must contain {needed} (the loss needs it)")
+    if rec.interval != cfg.kernel.resolution:
+        raise UserError(f"recording.interval={rec.interval}: must equal kernel.resolution={cfg.kernel.resolution} ms (the loss sums every step)")
+
+    k = cfg.kernel
+    _positive(k.resolution, "kernel.resolution", "ms")
+    _at_least(k.threads, "kernel.threads", 1)
+    if k.total_num_virtual_procs is not None:
+        _at_least(k.total_num_virtual_procs, "kernel.total_num_virtual_procs", 1)
+        if k.total_num_virtual_procs != k.threads:
+            raise UserError(
+                f"kernel.total_num_virtual_procs={k.total_num_virtual_procs}: must equal kernel.threads={k.threads} "
+                "(this NEST build has no MPI, so each virtual process is one thread)"
+            )
+    if k.flush_event_send_interval is not None:
+        _positive(k.flush_event_send_interval, "kernel.flush_event_send_interval", "ms")
+    _at_least(cfg.seed, "seed", 1)

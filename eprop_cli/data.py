@@ -1,0 +1,85 @@
+"""Task data: the pinned handwriting file and user trajectory files.
+
+NEST's `chaos_handwriting.txt` (GPL-2.0-or-later) is never shipped with eprop. It is found,
+in this order, at `$EPROP_DATA_DIR/chaos_handwriting.txt`, in the download cache (`data/`
+beside the project, or `$EPROP_CACHE_DIR`), or downloaded with pooch, pinned by URL and
+sha256.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from pathlib import Path
+
+import numpy as np
+
+from .errors import UserError
+
+HANDWRITING_FILE = "chaos_handwriting.txt"
+HANDWRITING_URL = (
+    "https://raw.githubusercontent.com/nest/nest-simulator/v3.10/pynest/examples/eprop_plasticity/chaos_handwriting.txt"
+)
+HANDWRITING_SHA256 = "12f2336b2d982ab339a0cf8a749cacfd2e1cd96820a4203c0a9ecc35e0264b89"
+
+
+def _sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def cache_dir() -> Path:
+    """Where downloads are cached: $EPROP_CACHE_DIR, else ./data (the project's data/ folder)."""
+    return Path(os.environ.get("EPROP_CACHE_DIR", Path.cwd() / "data"))
+
+
+def handwriting_file() -> Path:
+    """Path of a verified copy of chaos_handwriting.txt, downloading it if needed."""
+    candidates = []
+    if os.environ.get("EPROP_DATA_DIR"):
+        candidates.append(Path(os.environ["EPROP_DATA_DIR"]) / HANDWRITING_FILE)
+    candidates.append(cache_dir() / HANDWRITING_FILE)
+    for path in candidates:
+        if path.is_file():
+            if _sha256(path) != HANDWRITING_SHA256:
+                raise UserError(f"{path}: sha256 does not match the pinned {HANDWRITING_SHA256[:12]}…; delete it or set task.data_file")
+            return path
+    import pooch
+
+    try:
+        fetched = pooch.retrieve(
+            HANDWRITING_URL, known_hash=f"sha256:{HANDWRITING_SHA256}", fname=HANDWRITING_FILE, path=cache_dir(), progressbar=False
+        )
+    except Exception as err:  # network errors come in many types (requests, urllib, OSError)
+        raise UserError(
+            f"{HANDWRITING_FILE}: not found and the download failed ({type(err).__name__}); put the file in "
+            f"{cache_dir()} or point EPROP_DATA_DIR at a folder holding it (source: {HANDWRITING_URL})"
+        )
+    return Path(fetched)
+
+
+def load_trajectory(path: str | Path, key: str = "task.data_file") -> np.ndarray:
+    """Load a trajectory file as an array of shape (n_samples, n_columns >= 2).
+
+    The file is whitespace- or comma-separated numbers, one column per output.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise UserError(f"{key}={path}: no such file")
+    text = path.read_text(errors="replace").replace(",", " ")
+    rows = [line.split() for line in text.splitlines() if line.strip() and not line.lstrip().startswith("#")]
+    if not rows:
+        raise UserError(f"{key}={path}: empty file; expected two or more numeric columns")
+    widths = {len(row) for row in rows}
+    if len(widths) != 1:
+        raise UserError(f"{key}={path}: rows have different numbers of columns ({sorted(widths)}); expected one column per output")
+    try:
+        data = np.array(rows, dtype=float)
+    except ValueError:
+        raise UserError(f"{key}={path}: not numeric; expected two or more numeric columns")
+    if data.shape[1] < 2:
+        raise UserError(f"{key}={path}: has {data.shape[1]} column; expected two or more numeric columns")
+    if not np.all(np.isfinite(data)):
+        raise UserError(f"{key}={path}: contains NaN or infinite values")
+    if data.shape[0] < 2:
+        raise UserError(f"{key}={path}: has {data.shape[0]} row; expected at least 2 samples")
+    return data

@@ -1,0 +1,63 @@
+"""The function Hydra runs for each job: progress bar, output directory, error capture.
+
+It reads what it needs from Hydra's runtime config, then calls the Hydra-free `train()`.
+In a multirun, a failing job writes `error.txt` into its directory and returns NaN, so the
+other jobs of the sweep still run; in a single run the error propagates to the CLI.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from pathlib import Path
+
+from hydra.core.hydra_config import HydraConfig
+from hydra.types import RunMode
+from omegaconf import DictConfig
+
+from .errors import UserError
+from .train import train
+
+log = logging.getLogger(__name__)
+
+
+def _progress(cfg: DictConfig):
+    """A rich progress bar on stderr with iteration, last loss and ETA (None if disabled)."""
+    if not cfg.progress:
+        return None
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
+    return Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("loss {task.fields[loss]}"),
+        TimeElapsedColumn(),
+        TextColumn("ETA"),
+        TimeRemainingColumn(),
+        console=Console(stderr=True),
+        transient=False,
+    )
+
+
+def run_job(cfg: DictConfig) -> float:
+    hc = HydraConfig.get()
+    run_dir = Path(hc.runtime.output_dir)
+    overrides = list(hc.overrides.task)
+    multirun = hc.mode == RunMode.MULTIRUN
+    progress = _progress(cfg)
+    try:
+        if progress is None:
+            return train(cfg, run_dir, overrides)
+        with progress:
+            bar = progress.add_task(f"{cfg.task.name}", total=cfg.task.n_iter, loss="–")
+            return train(cfg, run_dir, overrides, on_iteration=lambda k, loss: progress.update(bar, advance=1, loss=f"{loss:.4g}"))
+    except Exception as err:
+        if not multirun:
+            raise
+        message = str(err) if isinstance(err, UserError) else f"{type(err).__name__}: {err}"
+        (run_dir / "error.txt").write_text(message + "\n")
+        log.error("job %s failed: %s", hc.job.num, message)
+        print(f"eprop: job {hc.job.num} failed: {message}", file=sys.stderr)
+        return float("nan")

@@ -1,0 +1,317 @@
+"""Everything that talks to NEST. The only module that imports `nest`, and only lazily.
+
+The network is the seeds' architecture (connections numbered as in the tutorials):
+
+    1  spike_generator -> parrot_neuron          static, one to one
+    2  parrot (input)  -> recurrent              e-prop synapse, all to all
+    3  recurrent       -> recurrent              e-prop synapse, all to all, no autapses
+    4  recurrent       -> readout                e-prop synapse, all to all
+    5  readout         -> recurrent              learning-signal connection (feedback)
+    6  step_rate_generator -> readout            rate connection on receptor 2 (target signal)
+
+plus the final-update spike generator that makes every e-prop synapse apply its last update.
+
+Two departures from the tutorial scripts change no number:
+
+- The generators are loaded one iteration ahead instead of all at once, so their memory does
+  not grow with n_iter, and the simulation runs one `nest.Simulate` per iteration.
+- The weight recorder hangs on a copy of the e-prop synapse model that only the recorded
+  sender x target block uses; the other synapses skip the recorder check on every spike.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from .errors import UserError
+from .signals import Timing
+
+_nest = None
+
+
+def nest():
+    """The nest module, imported on first use with its banner silenced."""
+    global _nest
+    if _nest is None:
+        os.environ.setdefault("PYNEST_QUIET", "1")
+        import nest as nest_module
+
+        nest_module.verbosity = nest_module.VerbosityLevel.WARNING
+        _nest = nest_module
+    return _nest
+
+
+def nest_info() -> dict[str, Any]:
+    """NEST version and build info, for the results file."""
+    n = nest()
+    info = n.GetKernelStatus("build_info")
+    return {"version": n.__version__, "build_info": {k: v for k, v in info.items() if not isinstance(v, dict)}}
+
+
+def model_defaults(model: str) -> dict[str, Any]:
+    n = nest()
+    if model not in n.node_models and model not in n.synapse_models:
+        raise UserError(f"{model}: not a NEST model of this NEST {n.__version__}")
+    return n.GetDefaults(model)
+
+
+@dataclass
+class Network:
+    """Handles to the NEST objects of one built network."""
+
+    timing: Timing
+    gen_spk_in: Any
+    nrns_in: Any
+    nrns_rec: Any
+    nrns_out: Any
+    gen_rate_target: Any
+    gen_final: Any
+    input_spikes: np.ndarray  # (n_in, sequence) bool
+    target: np.ndarray  # (n_out, sequence)
+    recorders: dict[str, Any] = field(default_factory=dict)
+    recorder_fields: dict[str, list[str]] = field(default_factory=dict)
+    eprop_models: tuple[str, ...] = ()
+
+    @property
+    def populations(self) -> dict[str, Any]:
+        return {"input": self.nrns_in, "recurrent": self.nrns_rec, "readout": self.nrns_out}
+
+    @property
+    def projections(self) -> dict[str, tuple[Any, Any]]:
+        return {
+            "in_rec": (self.nrns_in, self.nrns_rec),
+            "rec_rec": (self.nrns_rec, self.nrns_rec),
+            "rec_out": (self.nrns_rec, self.nrns_out),
+            "out_rec": (self.nrns_out, self.nrns_rec),
+        }
+
+
+def reset_kernel(cfg, timing: Timing) -> None:
+    """A fresh NEST kernel with the run's resolution, threads, seed and e-prop settings."""
+    n = nest()
+    n.ResetKernel()
+    k = cfg.kernel
+    n.set(
+        resolution=k.resolution,
+        total_num_virtual_procs=k.total_num_virtual_procs or k.threads,
+        rng_seed=cfg.seed,
+        print_time=k.print_time,
+        eprop_learning_window=timing.ms(timing.sequence),
+        eprop_reset_neurons_on_update=k.eprop_reset_neurons_on_update,
+        eprop_update_interval=timing.ms(timing.sequence),
+    )
+
+
+def num_virtual_procs() -> int:
+    return int(nest().GetKernelStatus("total_num_virtual_procs"))
+
+
+def _checked_params(model: str, params: dict[str, Any], key: str) -> dict[str, Any]:
+    """Refuse parameter names the NEST model does not have, before anything is simulated."""
+    known = model_defaults(model)
+    unknown = sorted(set(params) - set(known))
+    if unknown:
+        raise UserError(f"{key}: {model} has no parameter {', '.join(unknown)}")
+    return params
+
+
+def recurrent_params(rec_cfg, flush_interval_ms: float) -> dict[str, Any]:
+    """NEST parameters of the recurrent neurons from the config (None values are left out)."""
+    n = nest()
+    skip = {"model", "n", "gamma", "tau_m_mean", "tau_m_std", "adapt_beta_scale", "params"}
+    params = {key: value for key, value in rec_cfg.items() if key not in skip and value is not None}
+    params["tau_m"] = n.random.normal(mean=rec_cfg.tau_m_mean, std=rec_cfg.tau_m_std)
+    params.update(rec_cfg.params)
+    if "flush_event_send_interval" in model_defaults(rec_cfg.model):
+        params.setdefault("flush_event_send_interval", flush_interval_ms)
+    return _checked_params(rec_cfg.model, params, "neuron.rec")
+
+
+def readout_params(out_cfg) -> dict[str, Any]:
+    params = {key: value for key, value in out_cfg.items() if key not in {"model", "params"} and value is not None}
+    params.update(out_cfg.params)
+    return _checked_params(out_cfg.model, params, "neuron.readout")
+
+
+def build_network(cfg, timing: Timing, weights: dict[str, np.ndarray], input_spikes: np.ndarray, target: np.ndarray) -> Network:
+    """Create and connect the network, recorders and generators; the kernel must be fresh."""
+    n = nest()
+    dt = timing.dt
+    n_in, n_rec, n_out = weights["in_rec"].shape[1], weights["in_rec"].shape[0], target.shape[0]
+    flush_ms = cfg.kernel.flush_event_send_interval or timing.ms(timing.sequence)
+    rec_params = recurrent_params(cfg.neuron.rec, flush_ms)
+    out_params = readout_params(cfg.neuron.readout)
+
+    gen_spk_in = n.Create("spike_generator", n_in)
+    nrns_in = n.Create("parrot_neuron", n_in)
+    nrns_rec = n.Create(cfg.neuron.rec.model, n_rec, rec_params)
+    nrns_out = n.Create(cfg.neuron.readout.model, n_out, out_params)
+    gen_rate_target = n.Create("step_rate_generator", n_out)
+    net = Network(timing, gen_spk_in, nrns_in, nrns_rec, nrns_out, gen_rate_target, None, input_spikes, target)
+
+    wr = _create_recorders(cfg.recording, net)
+    _connect(cfg, net, weights, wr)
+    net.gen_final = n.Create("spike_generator", 1, {"spike_times": [timing.ms(timing.task + timing.delays)]})
+    n.Connect(net.gen_final, nrns_in + nrns_rec, "all_to_all", {"weight": 1000.0})
+    return net
+
+
+def _create_recorders(rec_cfg, net: Network):
+    """Recorders as the recording config asks; returns the weight recorder or None."""
+    n = nest()
+    t = net.timing
+    task_window = {"start": t.ms(t.total_offset), "stop": t.ms(t.total_offset + t.task)}
+    static = {"synapse_model": "static_synapse", "delay": t.dt}
+    if rec_cfg.n_record > 0 and rec_cfg.rec_variables:
+        start = t.ms(t.offset_gen + t.delay_in_rec)
+        mm = n.Create(
+            "multimeter",
+            {"interval": rec_cfg.interval, "record_from": list(rec_cfg.rec_variables), "start": start, "stop": start + t.ms(t.task)},
+        )
+        n.Connect(mm, net.nrns_rec[: rec_cfg.n_record], "all_to_all", static)
+        net.recorders["multimeter_rec"] = mm
+        net.recorder_fields["multimeter_rec"] = ["senders", "times", *rec_cfg.rec_variables]
+    mm_out = n.Create("multimeter", {"interval": rec_cfg.interval, "record_from": list(rec_cfg.out_variables), **task_window})
+    n.Connect(mm_out, net.nrns_out, "all_to_all", static)
+    net.recorders["multimeter_out"] = mm_out
+    net.recorder_fields["multimeter_out"] = ["senders", "times", *rec_cfg.out_variables]
+    spiking = (net.nrns_in if rec_cfg.spikes_input else None, net.nrns_rec if rec_cfg.spikes_recurrent else None)
+    spiking = [pop for pop in spiking if pop is not None]
+    if spiking:
+        sr = n.Create("spike_recorder", task_window)
+        sources = spiking[0] if len(spiking) == 1 else spiking[0] + spiking[1]
+        n.Connect(sources, sr, "all_to_all", static)
+        net.recorders["spike_recorder"] = sr
+        net.recorder_fields["spike_recorder"] = ["senders", "times"]
+    wr = None
+    if rec_cfg.n_record_w > 0:
+        nw = rec_cfg.n_record_w
+        wr = n.Create(
+            "weight_recorder",
+            {"senders": net.nrns_in[:nw] + net.nrns_rec[:nw], "targets": net.nrns_rec[:nw] + net.nrns_out, **task_window},
+        )
+        net.recorders["weight_recorder"] = wr
+        net.recorder_fields["weight_recorder"] = ["senders", "targets", "times", "weights"]
+    return wr
+
+
+def _synapse_models(cfg, wr) -> tuple[str, str]:
+    """(plain e-prop model, model carrying the weight recorder); the same name if not split."""
+    n = nest()
+    base = "eprop_synapse_bsshslm_2020"
+    o = cfg.optimizer
+    common = {
+        "optimizer": {
+            "type": o.type,
+            "batch_size": cfg.task.batch_size,
+            "beta_1": o.beta_1,
+            "beta_2": o.beta_2,
+            "epsilon": o.epsilon,
+            "eta": o.eta,
+            "Wmin": o.Wmin,
+            "Wmax": o.Wmax,
+        },
+        "average_gradient": cfg.synapse.average_gradient,
+    }
+    if wr is None:
+        n.SetDefaults(base, common)
+        return base, base
+    if not cfg.kernel.weight_recorder_model:
+        n.SetDefaults(base, {**common, "weight_recorder": wr})
+        return base, base
+    recorded = base + "_recorded"
+    n.SetDefaults(base, common)
+    n.CopyModel(base, recorded, {"weight_recorder": wr})
+    return base, recorded
+
+
+def _connect(cfg, net: Network, weights: dict[str, np.ndarray], wr) -> None:
+    n = nest()
+    dt = net.timing.dt
+    plain, recorded = _synapse_models(cfg, wr)
+    net.eprop_models = tuple(sorted({plain, recorded}))
+    static = {"synapse_model": "static_synapse", "delay": dt}
+    n.Connect(net.gen_spk_in, net.nrns_in, {"rule": "one_to_one"}, static)  # 1
+    nw = cfg.recording.n_record_w if recorded != plain else 0
+    eprop = {"delay": dt, "tau_m_readout": cfg.neuron.readout.tau_m}
+    for name, no_autapses in (("in_rec", False), ("rec_rec", True), ("rec_out", False)):  # 2, 3, 4
+        pre, post = net.projections[name]
+        w = weights[name]
+        # The recorded block: the first nw senders onto the first nw targets (all readouts).
+        n_post_rec = len(post) if name == "rec_out" else nw
+        blocks = [(slice(0, nw), slice(0, n_post_rec), recorded), (slice(0, nw), slice(n_post_rec, None), plain),
+                  (slice(nw, None), slice(0, None), plain)]
+        for src, tgt, model in blocks:
+            if not (len(range(*src.indices(len(pre)))) and len(range(*tgt.indices(len(post))))):
+                continue
+            s, t = pre[src], post[tgt]
+            rule = {"rule": "all_to_all", "allow_autapses": not no_autapses}
+            n.Connect(s, t, rule, {**eprop, "synapse_model": model, "weight": w[tgt, src]})
+    n.Connect(net.nrns_out, net.nrns_rec, {"rule": "all_to_all", "allow_autapses": False},  # 5
+              {"synapse_model": "eprop_learning_signal_connection_bsshslm_2020", "delay": dt, "weight": weights["out_rec"]})
+    n.Connect(net.gen_rate_target, net.nrns_out, {"rule": "one_to_one"},  # 6
+              {"synapse_model": "rate_connection_delayed", "delay": dt, "receptor_type": 2})
+
+
+def load_generators(net: Network, iterations: range, now_step: int) -> None:
+    """Give the input and target generators the signals of the given iterations only.
+
+    Each iteration replays the same frozen input and target. Only what lies ahead of the
+    current time `now_step` is loaded (a spike at step s is emitted in the step ending at
+    s, a target amplitude at step s takes effect from s on), so a generator never holds more
+    than the iterations asked for and the memory does not grow with n_iter.
+    """
+    t = net.timing
+    grid = np.arange(t.sequence, dtype=float)
+    starts = np.array([k * t.iteration + b * t.sequence for k in iterations for b in range(t.batch_size)], dtype=float)
+    spike_params = []
+    for spikes in net.input_spikes:
+        steps = (grid[spikes][None, :] + t.offset_gen + starts[:, None]).ravel()
+        spike_params.append({"spike_times": steps[steps > now_step] * t.dt})
+    net.gen_spk_in.set(spike_params)
+    amp_steps = (grid[None, :] + t.total_offset + starts[:, None]).ravel()
+    keep = amp_steps >= now_step
+    net.gen_rate_target.set(
+        [{"amplitude_times": amp_steps[keep] * t.dt, "amplitude_values": np.tile(row, len(starts))[keep]} for row in net.target]
+    )
+
+
+def min_delay_steps(timing: Timing) -> int:
+    """NEST's min_delay in time steps: how late a multimeter receives its samples."""
+    return int(round(nest().GetKernelStatus("min_delay") / timing.dt))
+
+
+def simulate_until(net: Network, step: int) -> None:
+    n = nest()
+    now = n.GetKernelStatus("biological_time")
+    n.Simulate(net.timing.ms(step) - now)
+
+
+def read_and_clear(net: Network) -> dict[str, dict[str, np.ndarray]]:
+    """Every recorder's events since the last call; the recorders are emptied."""
+    out = {}
+    for name, recorder in net.recorders.items():
+        events = recorder.get("events")
+        fields = {key: np.asarray(events[key]) for key in net.recorder_fields[name]}
+        if name == "weight_recorder" and fields["times"].size:
+            # Synapses of one time step report in storage order, which depends on how the
+            # connections were grouped into models; sort into one canonical order.
+            order = np.lexsort((fields["targets"], fields["senders"], fields["times"]))
+            fields = {key: values[order] for key, values in fields.items()}
+        out[name] = fields
+        recorder.n_events = 0
+    return out
+
+
+def read_weights(net: Network, projection: str) -> dict[str, np.ndarray]:
+    """One projection's connections, sorted by (source, target)."""
+    n = nest()
+    pre, post = net.projections[projection]
+    conns = n.GetConnections(pre, post).get(["source", "target", "weight"])
+    source, target, weight = (np.asarray(conns[k]) for k in ("source", "target", "weight"))
+    order = np.lexsort((target, source))
+    return {"source": source[order], "target": target[order], "weight": weight[order]}

@@ -1,0 +1,214 @@
+"""One training run: config -> task signals -> network -> simulate in chunks -> HDF5.
+
+`train(cfg, run_dir)` knows nothing of Hydra's command line: it takes a composed config and
+a directory and returns the final loss. The CLI (cli.py) wraps it for `eprop run`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import resource
+import signal
+import subprocess
+import time
+from importlib import metadata
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+from omegaconf import DictConfig, OmegaConf
+
+from . import __version__
+from . import signals as sig
+from . import simulator
+from .config import validate
+from .errors import UserError
+from .results import ResultsWriter
+
+log = logging.getLogger(__name__)
+
+PACKAGES = ("nest-simulator", "numpy", "h5py", "hydra-core", "omegaconf", "matplotlib", "rich", "pooch")
+
+
+def peak_rss_mb() -> float:
+    """Peak resident memory of this process so far, in MB (Linux reports KiB)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+
+
+def package_versions() -> dict[str, str]:
+    versions = {"eprop": __version__}
+    for name in PACKAGES:
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            versions[name] = "not installed"
+    return versions
+
+
+def git_commit() -> str:
+    """The commit of the eprop source tree, or "" when it is not a git checkout."""
+    source = Path(__file__).resolve().parent
+    try:
+        out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=source, capture_output=True, text=True, timeout=5)
+    except (OSError, subprocess.SubprocessError):
+        return ""
+    return out.stdout.strip() if out.returncode == 0 else ""
+
+
+def iteration_loss(readout: dict[str, np.ndarray], readout_ids: np.ndarray, timing: sig.Timing) -> np.ndarray:
+    """Loss per output of one iteration: 0.5 * sum_t (y - y*)^2 per sequence, averaged over the batch.
+
+    `readout` holds the readout multimeter's events of exactly this iteration.
+    """
+    losses = []
+    for node in readout_ids:
+        mine = readout["senders"] == node
+        error = (readout["readout_signal"][mine] - readout["target_signal"][mine]) ** 2
+        if error.size != timing.iteration:
+            raise RuntimeError(f"readout {node}: {error.size} samples in an iteration of {timing.iteration} steps")
+        per_sequence = 0.5 * np.add.reduceat(error, np.arange(0, timing.iteration, timing.sequence))
+        losses.append(per_sequence.mean() if per_sequence.size > 1 else per_sequence[0])
+    return np.array(losses)
+
+
+class StopRequest:
+    """SIGINT/SIGTERM: the first asks to stop at the next iteration boundary, the second stops at once."""
+
+    def __init__(self) -> None:
+        self.signal_name: str | None = None
+        self._previous: dict[int, Any] = {}
+
+    def __enter__(self) -> "StopRequest":
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            try:
+                self._previous[signum] = signal.signal(signum, self._handle)
+            except ValueError:  # not the main thread (e.g. a launcher's worker thread)
+                pass
+        return self
+
+    def __exit__(self, *exc) -> None:
+        for signum, handler in self._previous.items():
+            signal.signal(signum, handler)
+
+    def _handle(self, signum, frame) -> None:
+        if self.signal_name is not None:
+            raise KeyboardInterrupt(signal.Signals(signum).name)
+        self.signal_name = signal.Signals(signum).name
+
+    @property
+    def requested(self) -> bool:
+        return self.signal_name is not None
+
+
+class Interrupted(Exception):
+    """Training stopped early by a signal; the results file is marked interrupted."""
+
+    def __init__(self, signal_name: str, n_iter_done: int, path: Path):
+        super().__init__(f"{signal_name} after {n_iter_done} iterations; results kept in {path}")
+        self.signal_name = signal_name
+        self.n_iter_done = n_iter_done
+        self.path = path
+
+
+def train(
+    cfg: DictConfig,
+    run_dir: str | Path,
+    overrides: list[str] | None = None,
+    on_iteration: Callable[[int, float], None] | None = None,
+) -> float:
+    """Run one training and write `run_dir/<output.file>`; returns the final loss.
+
+    `on_iteration(k, loss)` is called after each finished iteration (the progress bar).
+    """
+    t0 = time.perf_counter()
+    validate(cfg)
+    run_dir = Path(run_dir)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    data = sig.load_task_data(cfg.task)
+    steps = sig.sequence_steps(cfg.task, data)
+    timing = sig.make_timing(cfg.task, cfg.kernel.resolution, steps)
+
+    rng = np.random.RandomState(cfg.seed)
+    n_in, n_rec = cfg.task.n_in, cfg.neuron.rec.n
+    target = sig.target_signal(cfg.task, data, steps, rng=None)
+    weights = sig.draw_weights(rng, n_in, n_rec, target.shape[0], cfg.synapse.weight_dtype)
+    input_spikes = sig.draw_input_spikes(rng, n_in, steps, cfg.task.input_spike_prob)
+
+    simulator.reset_kernel(cfg, timing)
+    net = simulator.build_network(cfg, timing, weights, input_spikes, target)
+    info = simulator.nest_info()
+    attrs = {
+        "config_yaml": OmegaConf.to_yaml(cfg, resolve=True),
+        "overrides": list(overrides or []),
+        "task": cfg.task.name,
+        "n_iter": cfg.task.n_iter,
+        "n_out": int(target.shape[0]),
+        "steps_per_sequence": steps,
+        "batch_size": cfg.task.batch_size,
+        "resolution_ms": float(cfg.kernel.resolution),
+        "seed": cfg.seed,
+        "numpy_seed": cfg.seed,
+        "nest_rng_seed": cfg.seed,
+        "total_num_virtual_procs": simulator.num_virtual_procs(),
+        "local_num_threads": cfg.kernel.threads,
+        "nest_version": info["version"],
+        "nest_build_info": info["build_info"],
+        "package_versions": package_versions(),
+        "git_commit": git_commit(),
+        "eprop_version": __version__,
+        "started": dt.datetime.now().isoformat(timespec="seconds"),
+    }
+    writer = ResultsWriter(run_dir / cfg.output.file, int(target.shape[0]), attrs)
+    try:
+        writer.write_array("target", target)
+        writer.write_neurons({name: pop.tolist() for name, pop in net.populations.items()})
+        writer.write_weights("initial", {p: simulator.read_weights(net, p) for p in net.projections})
+        for name, fields in net.recorder_fields.items():
+            writer.declare_recorder(name, {f: ("i8" if f in ("senders", "targets") else "f8") for f in fields})
+        t_build = time.perf_counter() - t0
+        t_sim = t_write = 0.0
+        readout_ids = np.asarray(net.nrns_out.tolist())
+        chunk_ends = timing.chunk_ends(lag=simulator.min_delay_steps(timing))
+        now = 0
+        with StopRequest() as stop:
+            for k in range(timing.n_iter):
+                if stop.requested:
+                    break
+                t1 = time.perf_counter()
+                simulator.load_generators(net, range(k, min(k + 2, timing.n_iter)), now)
+                simulator.simulate_until(net, chunk_ends[k])
+                now = chunk_ends[k]
+                events = simulator.read_and_clear(net)
+                t2 = time.perf_counter()
+                loss = iteration_loss(events["multimeter_out"], readout_ids, timing)
+                writer.append_iteration(loss, events)
+                t3 = time.perf_counter()
+                t_sim += t2 - t1
+                t_write += t3 - t2
+                if on_iteration is not None:
+                    on_iteration(k, float(loss.sum()))
+        writer.write_weights("final", {p: simulator.read_weights(net, p) for p in net.projections})
+        timings = {
+            "timing_build_s": t_build,
+            "timing_simulate_s": t_sim,
+            "timing_write_s": t_write,
+            "timing_total_s": time.perf_counter() - t0,
+            "peak_rss_mb": peak_rss_mb(),
+            "finished": dt.datetime.now().isoformat(timespec="seconds"),
+        }
+        if writer.n_iter_done < timing.n_iter:
+            writer.finish("interrupted", timings)
+            raise Interrupted(stop.signal_name or "signal", writer.n_iter_done, writer.path)
+        writer.finish("complete", timings)
+        final_loss = float(np.sum(loss))
+        log.info("final loss %.6g after %d iterations (%.1f s)", final_loss, writer.n_iter_done, timings["timing_total_s"])
+        return final_loss
+    except Interrupted:
+        raise
+    except BaseException as err:
+        status = "interrupted" if isinstance(err, KeyboardInterrupt) else "failed"
+        writer.finish(status, {"error": f"{type(err).__name__}: {err}", "peak_rss_mb": peak_rss_mb()})
+        raise
+    finally:
+        writer.close()
