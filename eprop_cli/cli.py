@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import sys
 from pathlib import Path
 
@@ -34,16 +35,48 @@ def conf_dir() -> str:
 
 
 def one_line(err: BaseException) -> str:
-    """A readable single line from a (possibly chained) config exception."""
-    parts = []
-    while err is not None:
-        text = " ".join(str(err).replace("\n", " ").split())
-        for noise in ("Set the environment variable HYDRA_FULL_ERROR=1 for a complete stack trace.",):
-            text = text.replace(noise, "").strip()
-        if text and text not in parts:
-            parts.append(text)
+    """A readable single line from a (possibly chained) Hydra or OmegaConf exception."""
+    chain = []
+    while err is not None and len(chain) < 5:
+        chain.append(err)
         err = err.__cause__ or err.__context__
-    return ": ".join(parts)
+    text = " ".join(" ".join(str(e) for e in chain).split())
+    if m := re.search(r"Could not find '([\w/]+)/(\w*)'\s+Available options in '[\w/]+':\s+(.*?)\s+Config search path", text):
+        group, option, options = m.groups()
+        valid = ", ".join(o for o in options.split() if not o.startswith("_"))
+        return f"{group}={option}: no such option; valid options: {valid}"
+    if m := re.search(r"Could not find '(\w+)'\s+Available options in '[\w/]+':\s+(.*?)\s+Config search path", text):
+        group, options = m.groups()
+        valid = ", ".join(o for o in options.split() if not o.startswith("_"))
+        return f"{group}: no such option; valid options: {valid}"
+    if m := re.search(r"Key '([^']+)' not in '(\w+)'\s+full_key: ([\w.]+)", text):
+        key, _, full_key = m.groups()
+        parent = full_key.rsplit(".", 1)[0] if "." in full_key else ""
+        return f"{full_key}: unknown key; valid keys{' in ' + parent if parent else ''}: {', '.join(schema_keys(parent))}"
+    if m := re.search(r"Key '([^']+)' is not in struct\s+full_key: ([\w.]+)", text):
+        return f"{m.group(2)}: unknown key; add new entries with a leading '+' (e.g. +{m.group(2)}=...)"
+    if m := re.search(r"Value '([^']*)' of type '\w+' could not be converted to (\w+)\s+full_key: ([\w.]+)", text):
+        value, kind, full_key = m.groups()
+        return f"{full_key}={value}: not a valid {kind.lower()}"
+    if m := re.search(r"Value '([^']*)' is not a valid (\w+) \(type \w+\)\s+full_key: ([\w.]+)", text):
+        value, kind, full_key = m.groups()
+        return f"{full_key}={value}: not a valid {kind.lower()}"
+    first = str(chain[0]).strip().splitlines()
+    return " ".join(first[0].split()) if first else type(chain[0]).__name__
+
+
+def schema_keys(path: str) -> list[str]:
+    """The keys the config schema allows at a dotted path ('' for the top level)."""
+    from omegaconf import OmegaConf
+
+    from .config import Config, GROUP_SCHEMAS
+
+    node = OmegaConf.structured(Config)
+    group = path.split(".")[0] if path else ""
+    if group in GROUP_SCHEMAS:
+        node = OmegaConf.create({group: OmegaConf.structured(GROUP_SCHEMAS[group])})
+    selected = OmegaConf.select(node, path) if path else node
+    return sorted(selected.keys()) if selected is not None and hasattr(selected, "keys") else []
 
 
 def _config_errors() -> tuple[type[BaseException], ...]:

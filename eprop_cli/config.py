@@ -208,8 +208,26 @@ def _one_of(value: Any, key: str, valid: tuple[str, ...]) -> None:
         raise UserError(f"{key}={value}: must be one of {', '.join(valid)}")
 
 
+def unknown_keys(cfg: Any, schema: Any, prefix: str = "") -> list[str]:
+    """Dotted keys in `cfg` that the schema does not declare (`params` dicts are free-form)."""
+    found = []
+    allowed = set(schema.keys())
+    for key in cfg.keys():
+        if key not in allowed:
+            found.append(prefix + str(key))
+        elif key != "params" and OmegaConf.is_dict(cfg[key]) and OmegaConf.is_dict(schema[key]):
+            found.extend(unknown_keys(cfg[key], schema[key], f"{prefix}{key}."))
+    return found
+
+
 def validate(cfg: DictConfig) -> None:
     """Range and cross-field checks; raises UserError with a one-line message."""
+    schema = OmegaConf.structured(Config)
+    for group, group_schema in GROUP_SCHEMAS.items():
+        schema[group] = OmegaConf.structured(group_schema)
+    extra = unknown_keys(cfg, schema)
+    if extra:
+        raise UserError(f"{extra[0]}: unknown key; the schema has no such field (see `eprop run --cfg job`)")
     t = cfg.task
     _one_of(t.target, "task.target", TARGETS)
     _at_least(t.n_iter, "task.n_iter", 1)

@@ -16,7 +16,7 @@ from hydra.types import RunMode
 from omegaconf import DictConfig
 
 from .errors import UserError
-from .train import train
+from .train import Interrupted, train
 
 log = logging.getLogger(__name__)
 
@@ -53,11 +53,22 @@ def run_job(cfg: DictConfig) -> float:
         with progress:
             bar = progress.add_task(f"{cfg.task.name}", total=cfg.task.n_iter, loss="–")
             return train(cfg, run_dir, overrides, on_iteration=lambda k, loss: progress.update(bar, advance=1, loss=f"{loss:.4g}"))
+    except (UserError, Interrupted) as err:
+        if not multirun:
+            # Leave Hydra through SystemExit, which it does not wrap in its own report.
+            print(f"eprop: {'error: ' if isinstance(err, UserError) else 'interrupted by '}{err}", file=sys.stderr)
+            raise SystemExit(err.exit_code)
+        return _job_failed(hc, run_dir, err)
     except Exception as err:
         if not multirun:
             raise
-        message = str(err) if isinstance(err, UserError) else f"{type(err).__name__}: {err}"
-        (run_dir / "error.txt").write_text(message + "\n")
-        log.error("job %s failed: %s", hc.job.num, message)
-        print(f"eprop: job {hc.job.num} failed: {message}", file=sys.stderr)
-        return float("nan")
+        return _job_failed(hc, run_dir, err)
+
+
+def _job_failed(hc, run_dir: Path, err: Exception) -> float:
+    """Record a failed multirun job in its directory and let the sweep go on."""
+    message = str(err) if isinstance(err, UserError) else f"{type(err).__name__}: {err}"
+    (run_dir / "error.txt").write_text(message + "\n")
+    log.error("job %s failed: %s", hc.job.num, message)
+    print(f"eprop: job {hc.job.num} failed: {message}", file=sys.stderr)
+    return float("nan")

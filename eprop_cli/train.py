@@ -109,6 +109,7 @@ class Interrupted(Exception):
         self.signal_name = signal_name
         self.n_iter_done = n_iter_done
         self.path = path
+        self.exit_code = 130
 
 
 def train(

@@ -1,0 +1,87 @@
+"""Shared fixtures: the data folder, running `eprop` in a subprocess, composing configs.
+
+NEST is a process-wide kernel, so every test that simulates runs `eprop` (or the seed
+oracle) in its own process.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED_DATA = ROOT.parent / "shared" / "data"
+ORACLE = ROOT / "tests" / "oracle" / "seed_tutorial.py"
+
+
+def data_dir() -> Path:
+    """Folder holding chaos_handwriting.txt: $EPROP_DATA_DIR, ../shared/data, or the cache."""
+    for candidate in (os.environ.get("EPROP_DATA_DIR"), SHARED_DATA, ROOT / "data"):
+        if candidate and (Path(candidate) / "chaos_handwriting.txt").is_file():
+            return Path(candidate)
+    pytest.skip("chaos_handwriting.txt is not available offline (set EPROP_DATA_DIR)")
+
+
+@pytest.fixture(scope="session")
+def handwriting_file() -> Path:
+    return data_dir() / "chaos_handwriting.txt"
+
+
+def eprop_env() -> dict[str, str]:
+    env = dict(os.environ)
+    env["EPROP_DATA_DIR"] = str(data_dir())
+    env["PYNEST_QUIET"] = "1"
+    return env
+
+
+def run_eprop(*args: str, cwd: Path | None = None, check: bool = True, timeout: float = 600) -> subprocess.CompletedProcess:
+    """Run `python -m eprop_cli.cli ARGS` and return the finished process (text output)."""
+    proc = subprocess.run(
+        [sys.executable, "-m", "eprop_cli.cli", *args],
+        cwd=cwd or ROOT,
+        env=eprop_env(),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+    if check and proc.returncode != 0:
+        raise AssertionError(f"eprop {' '.join(args)} exited {proc.returncode}:\n{proc.stderr[-3000:]}")
+    return proc
+
+
+def run_oracle(task: str, n_iter: int, out: Path) -> Path:
+    """Run the NEST 3.10 translation of the seed tutorial; returns its .npz of results."""
+    proc = subprocess.run(
+        [sys.executable, str(ORACLE), task, str(n_iter), str(data_dir() / "chaos_handwriting.txt"), str(out)],
+        env=eprop_env(),
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return out
+
+
+@pytest.fixture
+def compose():
+    """Compose eprop's config like `eprop run` would, without running anything."""
+    from hydra import compose as hydra_compose
+    from hydra import initialize_config_dir
+    from hydra.core.global_hydra import GlobalHydra
+
+    from eprop_cli.cli import conf_dir
+    from eprop_cli.config import register_configs
+
+    register_configs()
+
+    def _compose(*overrides: str, return_hydra_config: bool = False):
+        GlobalHydra.instance().clear()
+        with initialize_config_dir(config_dir=conf_dir(), version_base="1.3"):
+            return hydra_compose("config", overrides=list(overrides), return_hydra_config=return_hydra_config)
+
+    yield _compose
+    GlobalHydra.instance().clear()
