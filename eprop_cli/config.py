@@ -28,6 +28,10 @@ from .errors import UserError
 
 
 def _adapt_beta(adapt_tau: float, tau_m_mean: float, scale: float, dt: float) -> float:
+    if adapt_tau is None:
+        return None  # a model without adaptation
+    if min(adapt_tau, tau_m_mean, dt) <= 0:
+        return float("nan")  # validate() names the offending input
     return scale * (1.0 - math.exp(-dt / adapt_tau)) / (1.0 - math.exp(-dt / tau_m_mean))
 
 
@@ -215,7 +219,7 @@ def unknown_keys(cfg: Any, schema: Any, prefix: str = "") -> list[str]:
     for key in cfg.keys():
         if key not in allowed:
             found.append(prefix + str(key))
-        elif key != "params" and OmegaConf.is_dict(cfg[key]) and OmegaConf.is_dict(schema[key]):
+        elif key != "params" and OmegaConf.is_dict(schema._get_node(key)) and OmegaConf.is_dict(cfg._get_node(key)):
             found.extend(unknown_keys(cfg[key], schema[key], f"{prefix}{key}."))
     return found
 
@@ -228,6 +232,18 @@ def validate(cfg: DictConfig) -> None:
     extra = unknown_keys(cfg, schema)
     if extra:
         raise UserError(f"{extra[0]}: unknown key; the schema has no such field (see `eprop run --cfg job`)")
+    k = cfg.kernel
+    _positive(k.resolution, "kernel.resolution", "ms")
+    _at_least(k.threads, "kernel.threads", 1)
+    if k.total_num_virtual_procs is not None:
+        _at_least(k.total_num_virtual_procs, "kernel.total_num_virtual_procs", 1)
+        if k.total_num_virtual_procs != k.threads:
+            raise UserError(
+                f"kernel.total_num_virtual_procs={k.total_num_virtual_procs}: must equal kernel.threads={k.threads} "
+                "(this NEST build has no MPI, so each virtual process is one thread)"
+            )
+    if k.flush_event_send_interval is not None:
+        _positive(k.flush_event_send_interval, "kernel.flush_event_send_interval", "ms")
     t = cfg.task
     _one_of(t.target, "task.target", TARGETS)
     _at_least(t.n_iter, "task.n_iter", 1)
@@ -292,16 +308,4 @@ def validate(cfg: DictConfig) -> None:
     if rec.interval != cfg.kernel.resolution:
         raise UserError(f"recording.interval={rec.interval}: must equal kernel.resolution={cfg.kernel.resolution} ms (the loss sums every step)")
 
-    k = cfg.kernel
-    _positive(k.resolution, "kernel.resolution", "ms")
-    _at_least(k.threads, "kernel.threads", 1)
-    if k.total_num_virtual_procs is not None:
-        _at_least(k.total_num_virtual_procs, "kernel.total_num_virtual_procs", 1)
-        if k.total_num_virtual_procs != k.threads:
-            raise UserError(
-                f"kernel.total_num_virtual_procs={k.total_num_virtual_procs}: must equal kernel.threads={k.threads} "
-                "(this NEST build has no MPI, so each virtual process is one thread)"
-            )
-    if k.flush_event_send_interval is not None:
-        _positive(k.flush_event_send_interval, "kernel.flush_event_send_interval", "ms")
     _at_least(cfg.seed, "seed", 1)

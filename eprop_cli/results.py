@@ -49,7 +49,7 @@ class ResultsWriter:
     def __init__(self, path: str | Path, n_out: int, attrs: Mapping[str, Any]):
         self.path = Path(path)
         try:
-            self._file = h5py.File(self.path, "x", libver="latest")
+            self._file = h5py.File(self.path, "x")
         except FileExistsError:
             raise UserError(f"{self.path}: exists already; eprop never overwrites results, choose another run directory")
         f = self._file

@@ -1,0 +1,142 @@
+"""Fast tier: composing every config option and preset, derived values, validation errors."""
+
+from __future__ import annotations
+
+import math
+import re
+from pathlib import Path
+
+import pytest
+from omegaconf import OmegaConf
+
+from eprop_cli.cli import conf_dir
+from eprop_cli.config import validate
+from eprop_cli.errors import UserError
+
+from .conftest import run_eprop
+
+CONF = Path(conf_dir())
+
+
+def options(group: str) -> list[str]:
+    return sorted(p.stem for p in (CONF / group).glob("*.yaml"))
+
+
+@pytest.mark.parametrize("group", ["task", "neuron", "optimizer", "recording", "kernel"])
+def test_every_group_option_composes_and_validates(compose, group, handwriting_file):
+    assert options(group), f"conf/{group}/ has no options"
+    for option in options(group):
+        cfg = compose(f"{group}={option}", f"task.data_file={handwriting_file}")
+        OmegaConf.resolve(cfg)
+        assert OmegaConf.select(cfg, group) is not None
+        validate(cfg)
+
+
+def test_every_experiment_preset_composes(compose, handwriting_file):
+    presets = options("experiment")
+    assert "handwriting_converge" in presets
+    for preset in presets:
+        cfg = compose(f"experiment={preset}", f"task.data_file={handwriting_file}")
+        OmegaConf.resolve(cfg)
+        assert cfg.experiment == preset
+
+
+def test_handwriting_converge_holds_only_deltas(compose):
+    cfg = compose("experiment=handwriting_converge")
+    base = compose()
+    assert cfg.task.n_iter == 5000
+    assert base.task.n_iter == 5
+    assert cfg.optimizer == base.optimizer  # untouched groups stay as the defaults
+
+
+def test_defaults_are_the_seed_values(compose):
+    cfg = compose()
+    assert (cfg.task.name, cfg.task.n_iter, cfg.task.batch_size) == ("handwriting", 5, 1)
+    assert (cfg.task.n_in, cfg.neuron.rec.n, cfg.task.steps_per_data_point) == (100, 200, 8)
+    assert (cfg.optimizer.type, cfg.optimizer.eta, cfg.optimizer.Wmin, cfg.optimizer.Wmax) == ("adam", 5e-3, -100.0, 100.0)
+    assert cfg.seed == 1 and cfg.progress is True and cfg.output.file == "results.h5"
+    assert (cfg.recording.n_record, cfg.recording.n_record_w) == (1, 3)
+
+
+def test_derived_neuron_values_follow_the_seed_formulas(compose):
+    rec = compose().neuron.rec
+    # NEST 3.10 renamed gamma: height = gamma / V_th, width = V_th
+    assert rec.surrogate_gradient_height == 0.3 / 0.03
+    assert rec.surrogate_gradient_width == 0.03
+    expected_beta = 1.7 * (1.0 - math.exp(-1.0 / 2000.0)) / (1.0 - math.exp(-1.0 / 30.0))
+    assert rec.adapt_beta == expected_beta
+    changed = compose("neuron.rec.adapt_tau=1000", "neuron.rec.tau_m_mean=20", "neuron.rec.V_th=0.06").neuron.rec
+    assert changed.adapt_beta == 1.7 * (1.0 - math.exp(-1.0 / 1000.0)) / (1.0 - math.exp(-1.0 / 20.0))
+    assert changed.surrogate_gradient_height == 0.3 / 0.06
+    assert changed.surrogate_gradient_width == 0.06
+
+
+def test_run_dir_has_microseconds(compose):
+    cfg = compose(return_hydra_config=True)
+    assert re.fullmatch(r"outputs/handwriting/\d{4}-\d\d-\d\d/\d\d-\d\d-\d\d-\d{6}", cfg.hydra.run.dir)
+    assert re.fullmatch(r"outputs/multirun/\d{4}-\d\d-\d\d/\d\d-\d\d-\d\d-\d{6}", cfg.hydra.sweep.dir)
+
+
+VALIDATION_CASES = [
+    ("task.n_iter=0", "task.n_iter=0: must be an integer >= 1"),
+    ("task.batch_size=0", "task.batch_size=0: must be an integer >= 1"),
+    ("kernel.threads=0", "kernel.threads=0: must be an integer >= 1"),
+    ("kernel.resolution=0", "kernel.resolution=0.0: must be > 0 ms"),
+    ("neuron.rec.tau_m_mean=-30", "neuron.rec.tau_m_mean=-30.0: must be > 0 ms"),
+    ("neuron.rec.adapt_tau=0", "neuron.rec.adapt_tau=0.0: must be > 0 ms"),
+    ("neuron.readout.tau_m=0", "neuron.readout.tau_m=0.0: must be > 0 ms"),
+    ("optimizer.eta=-1", "optimizer.eta=-1.0: must be > 0"),
+    ("optimizer.Wmin=200", "optimizer.Wmin=200.0, optimizer.Wmax=100.0: Wmin must be < Wmax (pA)"),
+    ("task.input_spike_prob=1.5", "task.input_spike_prob=1.5: must be a probability in [0, 1]"),
+    ("recording.n_record=500", "recording.n_record=500: must be <= neuron.rec.n=200"),
+    ("recording.out_variables=[V_m]", "recording.out_variables: must contain readout_signal (the loss needs it)"),
+    ("seed=0", "seed=0: must be an integer >= 1"),
+    ("kernel.total_num_virtual_procs=2",
+     "kernel.total_num_virtual_procs=2: must equal kernel.threads=1 (this NEST build has no MPI, so each virtual process is one thread)"),
+    ("task.data_file=/no/such/file.txt", "task.data_file=/no/such/file.txt: no such file"),
+]
+
+
+@pytest.mark.parametrize("override,message", VALIDATION_CASES)
+def test_validation_errors_name_the_key(compose, override, message):
+    cfg = compose(override)
+    with pytest.raises(UserError) as info:
+        validate(cfg)
+    assert str(info.value) == message
+
+
+CLI_CASES = [
+    ("task=foo", "eprop: error: task=foo: no such option; valid options: handwriting, infinite_loop"),
+    ("optimizer=sgd", "eprop: error: optimizer=sgd: no such option; valid options: adam, gradient_descent"),
+    ("optimizer.eta=abc", "eprop: error: optimizer.eta=abc: not a valid float"),
+    ("kernel.threads=1.5", "eprop: error: kernel.threads=1.5: not a valid integer"),
+    ("progress=maybe", "eprop: error: progress=maybe: not a valid bool"),
+    ("+foo=1", "eprop: error: foo: unknown key; the schema has no such field (see `eprop run --cfg job`)"),
+    ("task.n_iter=0", "eprop: error: task.n_iter=0: must be an integer >= 1"),
+]
+
+
+@pytest.mark.parametrize("override,line", CLI_CASES)
+def test_cli_user_errors_are_one_line_with_exit_2(tmp_path, override, line):
+    proc = run_eprop("run", override, f"hydra.run.dir={tmp_path / 'run'}", "progress=false", check=False)
+    assert proc.returncode == 2
+    assert proc.stderr.strip().splitlines() == [line]
+    assert "Traceback" not in proc.stderr + proc.stdout
+    assert not (tmp_path / "run" / "results.h5").exists()
+
+
+def test_cli_unknown_key_lists_the_valid_keys(tmp_path):
+    proc = run_eprop("run", "task.foo=1", f"hydra.run.dir={tmp_path}", check=False)
+    assert proc.returncode == 2
+    (line,) = proc.stderr.strip().splitlines()
+    assert line.startswith("eprop: error: task.foo: unknown key; valid keys in task: batch_size, data_file,")
+    assert "n_iter" in line
+
+
+def test_cli_without_command_prints_usage_and_exits_2():
+    proc = run_eprop(check=False)
+    assert proc.returncode == 2
+    assert proc.stdout.startswith("usage: eprop {run,plot,eval}")
+    proc = run_eprop("frobnicate", check=False)
+    assert proc.returncode == 2
+    assert proc.stderr.strip() == "eprop: error: unknown command 'frobnicate'; valid commands: run, plot, eval"
