@@ -125,6 +125,8 @@ def train(
     t0 = time.perf_counter()
     validate(cfg)
     run_dir = Path(run_dir)
+    if (run_dir / cfg.output.file).exists():
+        raise UserError(f"{run_dir / cfg.output.file}: exists already; eprop never overwrites results, choose another run directory")
     run_dir.mkdir(parents=True, exist_ok=True)
     data = sig.load_task_data(cfg.task)
     steps = sig.sequence_steps(cfg.task, data)
