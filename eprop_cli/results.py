@@ -31,7 +31,7 @@ from .errors import UserError
 SCHEMA_VERSION = 1
 RESULTS_FILE = "results.h5"
 PROJECTIONS = ("in_rec", "rec_rec", "rec_out", "out_rec")
-_CHUNK = 1 << 16  # elements per HDF5 chunk of an event dataset
+_CHUNK = 1 << 13  # elements per HDF5 chunk of an event dataset (small: partial chunks are recompressed at each flush)
 
 
 def _to_attr(value: Any) -> Any:

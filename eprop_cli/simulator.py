@@ -8,8 +8,16 @@ The network is the seeds' architecture (connections numbered as in the tutorials
     4  recurrent       -> readout                e-prop synapse, all to all
     5  readout         -> recurrent              learning-signal connection (feedback)
     6  step_rate_generator -> readout            rate connection on receptor 2 (target signal)
+    7  step_rate_generator -> readout            rate connection on the eprop_learning_window
+                                                 receptor (event-based family only): 1 from the
+                                                 first loss step on
 
 plus the final-update spike generator that makes every e-prop synapse apply its last update.
+
+The model family (`model.family`, see config.FAMILIES) chooses the readout, synapse and
+feedback-connection models. The bsshslm_2020 family learns per update interval (one sequence)
+and takes the kernel's eprop_* timing; the event-based family (eprop) learns at every spike
+and ignores those kernel settings, so they are left at NEST's defaults for it.
 
 Two departures from the tutorial scripts change no number:
 
@@ -26,7 +34,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+from omegaconf import OmegaConf
 
+from .config import FAMILIES
 from .errors import UserError
 from .signals import Timing
 
@@ -95,15 +105,25 @@ def reset_kernel(cfg, timing: Timing) -> None:
     n = nest()
     n.ResetKernel()
     k = cfg.kernel
-    n.set(
+    settings = dict(
         resolution=k.resolution,
         total_num_virtual_procs=k.total_num_virtual_procs or k.threads,
         rng_seed=cfg.seed,
         print_time=k.print_time,
-        eprop_learning_window=timing.ms(timing.sequence),
-        eprop_reset_neurons_on_update=k.eprop_reset_neurons_on_update,
-        eprop_update_interval=timing.ms(timing.sequence),
     )
+    if cfg.model.family == "bsshslm_2020":
+        settings.update(
+            eprop_learning_window=timing.ms(timing.sequence),
+            eprop_reset_neurons_on_update=k.eprop_reset_neurons_on_update,
+            eprop_update_interval=timing.ms(timing.sequence),
+        )
+    if k.params:
+        status = n.GetKernelStatus()
+        unknown = sorted(set(k.params) - set(status))
+        if unknown:
+            raise UserError(f"kernel.params: the NEST kernel has no parameter {', '.join(unknown)}")
+        settings.update(OmegaConf.to_container(k.params))
+    n.set(**settings)
 
 
 def num_virtual_procs() -> int:
@@ -124,7 +144,10 @@ def recurrent_params(rec_cfg, flush_interval_ms: float) -> dict[str, Any]:
     n = nest()
     skip = {"model", "n", "gamma", "tau_m_mean", "tau_m_std", "adapt_beta_scale", "params"}
     params = {key: value for key, value in rec_cfg.items() if key not in skip and value is not None}
-    params["tau_m"] = n.random.normal(mean=rec_cfg.tau_m_mean, std=rec_cfg.tau_m_std)
+    if rec_cfg.tau_m_std > 0:
+        params["tau_m"] = n.random.normal(mean=rec_cfg.tau_m_mean, std=rec_cfg.tau_m_std)
+    else:
+        params["tau_m"] = float(rec_cfg.tau_m_mean)  # one value for all, no NEST random draw
     params.update(rec_cfg.params)
     if "flush_event_send_interval" in model_defaults(rec_cfg.model):
         params.setdefault("flush_event_send_interval", flush_interval_ms)
@@ -135,6 +158,51 @@ def readout_params(out_cfg) -> dict[str, Any]:
     params = {key: value for key, value in out_cfg.items() if key not in {"model", "params"} and value is not None}
     params.update(out_cfg.params)
     return _checked_params(out_cfg.model, params, "neuron.readout")
+
+
+def synapse_params(cfg, model: str) -> dict[str, Any]:
+    """SetDefaults dictionary of the e-prop synapse model: optimizer, gradient averaging, pass-through."""
+    n = nest()
+    o = cfg.optimizer
+    batch_size = o.batch_size if o.batch_size is not None else (cfg.task.batch_size if cfg.model.family == "bsshslm_2020" else 1)
+    optimizer = {"type": o.type, "batch_size": batch_size, "eta": o.eta, "Wmin": o.Wmin, "Wmax": o.Wmax}
+    if o.type == "adam":
+        optimizer.update(beta_1=o.beta_1, beta_2=o.beta_2, epsilon=o.epsilon)
+    if o.optimize_each_step is not None:
+        optimizer["optimize_each_step"] = o.optimize_each_step
+    if o.params:
+        # The optimizer's parameter names depend on its type: ask NEST with the type set.
+        probe = f"{model}_eprop_probe"
+        if probe not in n.synapse_models:
+            n.CopyModel(model, probe)
+        n.SetDefaults(probe, {"optimizer": {"type": o.type}})
+        known = set(n.GetDefaults(probe)["optimizer"]) | {"type"}
+        unknown = sorted(set(o.params) - known)
+        if unknown:
+            raise UserError(f"optimizer.params: the {o.type} optimizer of {model} has no parameter {', '.join(unknown)}")
+        optimizer.update(OmegaConf.to_container(o.params))
+    params: dict[str, Any] = {"optimizer": optimizer}
+    if cfg.synapse.average_gradient is not None:
+        params["average_gradient"] = cfg.synapse.average_gradient
+    params.update(OmegaConf.to_container(cfg.synapse.params))
+    known = model_defaults(model)
+    unknown = sorted(set(params) - set(known))
+    if unknown:
+        key = "synapse.params" if set(unknown) & set(cfg.synapse.params) else "synapse"
+        raise UserError(f"{key}: {model} has no parameter {', '.join(unknown)}")
+    return params
+
+
+def _recordable(rec_cfg_vars, model: str, population: str) -> list[str]:
+    """The requested state variables the NEST model can record; the others are skipped with a warning."""
+    recordables = set(model_defaults(model)["recordables"])
+    kept = [v for v in rec_cfg_vars if v in recordables]
+    skipped = [v for v in rec_cfg_vars if v not in recordables]
+    if skipped:
+        import logging
+
+        logging.getLogger(__name__).warning("%s: %s does not record %s; skipped", population, model, ", ".join(skipped))
+    return kept
 
 
 def build_network(cfg, timing: Timing, weights: dict[str, np.ndarray], input_spikes: np.ndarray, target: np.ndarray) -> Network:
@@ -153,32 +221,40 @@ def build_network(cfg, timing: Timing, weights: dict[str, np.ndarray], input_spi
     gen_rate_target = n.Create("step_rate_generator", n_out)
     net = Network(timing, gen_spk_in, nrns_in, nrns_rec, nrns_out, gen_rate_target, None, input_spikes, target)
 
-    wr = _create_recorders(cfg.recording, net)
+    wr = _create_recorders(cfg, net)
     _connect(cfg, net, weights, wr)
     net.gen_final = n.Create("spike_generator", 1, {"spike_times": [timing.ms(timing.task + timing.delays)]})
     n.Connect(net.gen_final, nrns_in + nrns_rec, "all_to_all", {"weight": 1000.0})
     return net
 
 
-def _create_recorders(rec_cfg, net: Network):
-    """Recorders as the recording config asks; returns the weight recorder or None."""
+def _create_recorders(cfg, net: Network):
+    """Recorders as the recording config asks; returns the weight recorder or None.
+
+    State variables the chosen NEST model lacks (e.g. V_th_adapt of a non-adaptive neuron,
+    readout_signal_unnorm of eprop_readout) are skipped with a warning, so that one recording
+    preset serves every neuron model; names no model has are refused by `validate`.
+    """
     n = nest()
+    rec_cfg = cfg.recording
     t = net.timing
     task_window = {"start": t.ms(t.total_offset), "stop": t.ms(t.total_offset + t.task)}
     static = {"synapse_model": "static_synapse", "delay": t.dt}
-    if rec_cfg.n_record > 0 and rec_cfg.rec_variables:
+    rec_variables = _recordable(rec_cfg.rec_variables, cfg.neuron.rec.model, "recording.rec_variables")
+    out_variables = _recordable(rec_cfg.out_variables, cfg.neuron.readout.model, "recording.out_variables")
+    if rec_cfg.n_record > 0 and rec_variables:
         start = t.ms(t.offset_gen + t.delay_in_rec)
         mm = n.Create(
             "multimeter",
-            {"interval": rec_cfg.interval, "record_from": list(rec_cfg.rec_variables), "start": start, "stop": start + t.ms(t.task)},
+            {"interval": rec_cfg.interval, "record_from": rec_variables, "start": start, "stop": start + t.ms(t.task)},
         )
         n.Connect(mm, net.nrns_rec[: rec_cfg.n_record], "all_to_all", static)
         net.recorders["multimeter_rec"] = mm
-        net.recorder_fields["multimeter_rec"] = ["senders", "times", *rec_cfg.rec_variables]
-    mm_out = n.Create("multimeter", {"interval": rec_cfg.interval, "record_from": list(rec_cfg.out_variables), **task_window})
+        net.recorder_fields["multimeter_rec"] = ["senders", "times", *rec_variables]
+    mm_out = n.Create("multimeter", {"interval": rec_cfg.interval, "record_from": out_variables, **task_window})
     n.Connect(mm_out, net.nrns_out, "all_to_all", static)
     net.recorders["multimeter_out"] = mm_out
-    net.recorder_fields["multimeter_out"] = ["senders", "times", *rec_cfg.out_variables]
+    net.recorder_fields["multimeter_out"] = ["senders", "times", *out_variables]
     spiking = (net.nrns_in if rec_cfg.spikes_input else None, net.nrns_rec if rec_cfg.spikes_recurrent else None)
     spiking = [pop for pop in spiking if pop is not None]
     if spiking:
@@ -202,21 +278,8 @@ def _create_recorders(rec_cfg, net: Network):
 def _synapse_models(cfg, wr) -> tuple[str, str]:
     """(plain e-prop model, model carrying the weight recorder); the same name if not split."""
     n = nest()
-    base = "eprop_synapse_bsshslm_2020"
-    o = cfg.optimizer
-    common = {
-        "optimizer": {
-            "type": o.type,
-            "batch_size": cfg.task.batch_size,
-            "beta_1": o.beta_1,
-            "beta_2": o.beta_2,
-            "epsilon": o.epsilon,
-            "eta": o.eta,
-            "Wmin": o.Wmin,
-            "Wmax": o.Wmax,
-        },
-        "average_gradient": cfg.synapse.average_gradient,
-    }
+    base = FAMILIES[cfg.model.family]["synapse"]
+    common = synapse_params(cfg, base)
     if wr is None:
         n.SetDefaults(base, common)
         return base, base
@@ -237,7 +300,11 @@ def _connect(cfg, net: Network, weights: dict[str, np.ndarray], wr) -> None:
     static = {"synapse_model": "static_synapse", "delay": dt}
     n.Connect(net.gen_spk_in, net.nrns_in, {"rule": "one_to_one"}, static)  # 1
     nw = cfg.recording.n_record_w if recorded != plain else 0
-    eprop = {"delay": dt, "tau_m_readout": cfg.neuron.readout.tau_m}
+    eprop = {"delay": dt}
+    if "tau_m_readout" in model_defaults(plain):  # bsshslm_2020: the synapse needs the readout's tau_m
+        eprop["tau_m_readout"] = cfg.neuron.readout.tau_m
+    family = FAMILIES[cfg.model.family]
+    receptors = model_defaults(cfg.neuron.readout.model)["receptor_types"]
     for name, no_autapses in (("in_rec", False), ("rec_rec", True), ("rec_out", False)):  # 2, 3, 4
         pre, post = net.projections[name]
         w = weights[name]
@@ -252,9 +319,14 @@ def _connect(cfg, net: Network, weights: dict[str, np.ndarray], wr) -> None:
             rule = {"rule": "all_to_all", "allow_autapses": not no_autapses}
             n.Connect(s, t, rule, {**eprop, "synapse_model": model, "weight": w[tgt, src]})
     n.Connect(net.nrns_out, net.nrns_rec, {"rule": "all_to_all", "allow_autapses": False},  # 5
-              {"synapse_model": "eprop_learning_signal_connection_bsshslm_2020", "delay": dt, "weight": weights["out_rec"]})
+              {"synapse_model": family["learning_signal"], "delay": dt, "weight": weights["out_rec"]})
     n.Connect(net.gen_rate_target, net.nrns_out, {"rule": "one_to_one"},  # 6
-              {"synapse_model": "rate_connection_delayed", "delay": dt, "receptor_type": 2})
+              {"synapse_model": "rate_connection_delayed", "delay": dt, "receptor_type": receptors["target_signal"]})
+    if "eprop_learning_window" in receptors:  # 7: learning signals on from the first loss step
+        t = net.timing
+        gen_window = n.Create("step_rate_generator", 1, {"amplitude_times": [t.ms(t.total_offset)], "amplitude_values": [1.0]})
+        n.Connect(gen_window, net.nrns_out, "all_to_all",
+                  {"synapse_model": "rate_connection_delayed", "delay": dt, "receptor_type": receptors["eprop_learning_window"]})
 
 
 def load_generators(net: Network, iterations: range, now_step: int) -> None:
@@ -307,11 +379,35 @@ def read_and_clear(net: Network) -> dict[str, dict[str, np.ndarray]]:
     return out
 
 
-def read_weights(net: Network, projection: str) -> dict[str, np.ndarray]:
-    """One projection's connections, sorted by (source, target)."""
+def read_weights(net: Network) -> dict[str, dict[str, np.ndarray]]:
+    """Every projection's connections as NEST holds them now, each sorted by (source, target).
+
+    One GetConnections call per population pair that the projections need.
+    """
     n = nest()
-    pre, post = net.projections[projection]
-    conns = n.GetConnections(pre, post).get(["source", "target", "weight"])
-    source, target, weight = (np.asarray(conns[k]) for k in ("source", "target", "weight"))
-    order = np.lexsort((target, source))
-    return {"source": source[order], "target": target[order], "weight": weight[order]}
+    out = {}
+    for projection, (pre, post) in net.projections.items():
+        conns = n.GetConnections(pre, post).get(["source", "target", "weight"])
+        source, target, weight = (np.asarray(conns[k]) for k in ("source", "target", "weight"))
+        order = np.lexsort((target, source))
+        out[projection] = {"source": source[order], "target": target[order], "weight": weight[order]}
+    return out
+
+
+def weights_as_connected(net: Network, weights: dict[str, np.ndarray]) -> dict[str, dict[str, np.ndarray]]:
+    """The connections that `build_network` made from the weight matrices, sorted like `read_weights`.
+
+    Saves reading them back from NEST: it stores the float32 values exactly as doubles.
+    """
+    out = {}
+    for projection, (pre, post) in net.projections.items():
+        matrix = weights[projection]  # (n_target, n_source)
+        sources, targets = np.meshgrid(np.asarray(pre.tolist()), np.asarray(post.tolist()), indexing="xy")
+        keep = sources != targets  # NEST makes no autapses
+        order = np.lexsort((targets[keep], sources[keep]))
+        out[projection] = {
+            "source": sources[keep][order],
+            "target": targets[keep][order],
+            "weight": matrix.astype(np.float64)[keep][order],
+        }
+    return out

@@ -133,10 +133,7 @@ def train(
     timing = sig.make_timing(cfg.task, cfg.kernel.resolution, steps)
 
     rng = np.random.RandomState(cfg.seed)
-    n_in, n_rec = cfg.task.n_in, cfg.neuron.rec.n
-    target = sig.target_signal(cfg.task, data, steps, rng=None)
-    weights = sig.draw_weights(rng, n_in, n_rec, target.shape[0], cfg.synapse.weight_dtype)
-    input_spikes = sig.draw_input_spikes(rng, n_in, steps, cfg.task.input_spike_prob)
+    weights, input_spikes, target = sig.draw_signals(cfg, data, steps, rng)  # draw order: see signals.py
 
     simulator.reset_kernel(cfg, timing)
     net = simulator.build_network(cfg, timing, weights, input_spikes, target)
@@ -166,7 +163,7 @@ def train(
     try:
         writer.write_array("target", target)
         writer.write_neurons({name: pop.tolist() for name, pop in net.populations.items()})
-        writer.write_weights("initial", {p: simulator.read_weights(net, p) for p in net.projections})
+        writer.write_weights("initial", simulator.weights_as_connected(net, weights))
         for name, fields in net.recorder_fields.items():
             writer.declare_recorder(name, {f: ("i8" if f in ("senders", "targets") else "f8") for f in fields})
         t_build = time.perf_counter() - t0
@@ -191,7 +188,7 @@ def train(
                 t_write += t3 - t2
                 if on_iteration is not None:
                     on_iteration(k, float(loss.sum()))
-        writer.write_weights("final", {p: simulator.read_weights(net, p) for p in net.projections})
+        writer.write_weights("final", simulator.read_weights(net))
         timings = {
             "timing_build_s": t_build,
             "timing_simulate_s": t_sim,
