@@ -11,6 +11,8 @@ Derived values are computed by OmegaConf resolvers, not pasted as numbers:
   the adaptive threshold (scale 1.7 in the seed).
 - `${eprop.div:a,b}` = a / b, used for NEST 3.10's surrogate_gradient_height = gamma / V_th
   (the seed's `gamma`, which NEST 3.10 removed).
+- `${eprop.mul:a,b}` = a * b, `${eprop.sub:a,b}` = a - b and `${eprop.pow:a,b}` = a ** b, for
+  derived values such as the event-based family's (1 - kappa) scalings.
 """
 
 from __future__ import annotations
@@ -39,9 +41,22 @@ def _div(a: float, b: float) -> float:
     return a / b
 
 
+def _mul(a: float, b: float) -> float:
+    return a * b
+
+
+def _sub(a: float, b: float) -> float:
+    return a - b
+
+
+def _pow(a: float, b: float) -> float:
+    return a**b
+
+
 def register_resolvers() -> None:
     """Register eprop's OmegaConf resolvers (idempotent)."""
-    for name, fn in (("eprop.adapt_beta", _adapt_beta), ("eprop.div", _div)):
+    resolvers = (("eprop.adapt_beta", _adapt_beta), ("eprop.div", _div), ("eprop.mul", _mul), ("eprop.sub", _sub), ("eprop.pow", _pow))
+    for name, fn in resolvers:
         if not OmegaConf.has_resolver(name):
             OmegaConf.register_new_resolver(name, fn)
 
@@ -52,18 +67,21 @@ def register_resolvers() -> None:
 @dataclass
 class TaskConfig:
     name: str = MISSING  # task name, also the first level of the output directory
-    target: str = MISSING  # target generator: handwriting | infinite_loop
+    target: str = MISSING  # target generator: handwriting | infinite_loop | sine_waves | custom
     n_iter: int = 5  # training iterations
     batch_size: int = 1  # sequences per weight update
     n_in: int = 100  # input (Poisson frozen-noise) channels
     input_spike_prob: float = 0.05  # spike probability per input channel and time step
     steps_per_data_point: int = 8  # time steps per sample of the data file (handwriting)
     sequence_steps: Optional[int] = None  # time steps per sequence; null: data length × steps_per_data_point
-    data_file: Optional[str] = None  # trajectory file; null: the pinned download (handwriting)
+    data_file: Optional[str] = None  # trajectory file; null: the pinned download (handwriting); required for custom
+    data_format: str = "increments"  # custom: rows are increments (cumulated, as handwriting) | samples (absolute)
+    sine_periods: List[int] = field(default_factory=lambda: [1000, 500, 333, 200])  # time steps; sine_waves: one sine per period
+    clear_first_input_step: bool = True  # no input spike at step 0 of a sequence (bsshslm_2020 scripts: true, event-based: false)
     offset_gen: int = 1  # time steps; generator signals start at step 1
     delay_in_rec: int = 1  # time steps; input -> recurrent connection delay
-    delay_rec_out: int = 1  # time steps; recurrent -> readout connection delay
-    delay_out_norm: int = 1  # time steps; readout -> readout normalization delay
+    delay_rec_out: int = 1  # time steps; recurrent -> readout delay in the timing (0 for model=eprop)
+    delay_out_norm: int = 1  # time steps; readout normalization delay in the timing (0 for model=eprop)
     extension_sim: int = 1  # time steps; closes the right-open interval of the last Simulate
 
 
@@ -75,20 +93,25 @@ class RecurrentNeuronConfig:
     c_reg: float = 150.0  # firing-rate regularization scaling (dimensionless)
     E_L: float = 0.0  # mV, leak / resting potential
     f_target: float = 20.0  # spikes/s, regularization target rate
-    gamma: float = 0.3  # seed's pseudo-derivative scale (dimensionless); NEST 3.10: height = gamma / V_th
+    gamma: Optional[float] = 0.3  # seed's pseudo-derivative scale (dimensionless); NEST 3.10: height = gamma / V_th
     surrogate_gradient_height: float = MISSING  # dimensionless; derived in YAML
     surrogate_gradient_width: float = MISSING  # mV; derived in YAML (= V_th)
     surrogate_gradient_function: str = "piecewise_linear"  # pseudo-derivative shape
     I_e: float = 0.0  # pA, constant external current
-    regular_spike_arrival: bool = False  # spikes arrive at the step's end (True) or start (False)
+    regular_spike_arrival: Optional[bool] = False  # spikes arrive at the step's end (True) or start (False); null: not passed (model=eprop)
     t_ref: float = 0.0  # ms, refractory period
     tau_m_mean: float = 30.0  # ms, mean of the per-neuron membrane time constant
     tau_m_std: float = 2.0  # ms, std of the per-neuron membrane time constant (NEST rng)
     V_m: float = 0.0  # mV, initial membrane potential
     V_th: float = 0.03  # mV, spike threshold
+    V_reset: Optional[float] = None  # mV, reset potential (psc_delta models); null: not passed
     adapt_tau: Optional[float] = 2000.0  # ms, adaptation time constant (adaptive models only)
     adapt_beta_scale: float = 1.7  # dimensionless prefactor of adapt_beta
     adapt_beta: Optional[float] = None  # dimensionless; derived in YAML (adaptive models only)
+    adaptation: Optional[float] = None  # mV, initial threshold adaptation (adaptive models); null: not passed
+    kappa: Optional[float] = None  # dimensionless, eligibility-trace low-pass filter (model=eprop); null: not passed
+    kappa_reg: Optional[float] = None  # dimensionless, firing-rate low-pass filter for regularization (model=eprop)
+    eprop_isi_trace_cutoff: Optional[float] = None  # ms, cutoff of the trace integration between spikes (model=eprop)
     params: Dict[str, Any] = field(default_factory=dict)  # further NEST parameters, passed through
 
 
@@ -98,10 +121,11 @@ class ReadoutNeuronConfig:
     C_m: float = 1.0  # pF, membrane capacitance
     E_L: float = 0.0  # mV, leak potential
     I_e: float = 0.0  # pA, constant external current
-    loss: str = "mean_squared_error"  # loss function
-    regular_spike_arrival: bool = False  # spikes arrive at the step's end (True) or start (False)
-    tau_m: float = 50.0  # ms, membrane time constant (also the synapses' tau_m_readout)
+    loss: Optional[str] = "mean_squared_error"  # loss function; null: not passed (eprop_readout has none)
+    regular_spike_arrival: Optional[bool] = False  # spikes arrive at the step's end (True) or start (False); null: not passed
+    tau_m: float = 50.0  # ms, membrane time constant (also the bsshslm_2020 synapses' tau_m_readout)
     V_m: float = 0.0  # mV, initial membrane potential
+    eprop_isi_trace_cutoff: Optional[float] = None  # ms, cutoff of the trace integration between spikes (model=eprop)
     params: Dict[str, Any] = field(default_factory=dict)  # further NEST parameters, passed through
 
 
@@ -120,12 +144,36 @@ class OptimizerConfig:
     epsilon: float = 1e-8  # Adam: numerical stabilizer
     Wmin: float = -100.0  # pA, lower weight bound
     Wmax: float = 100.0  # pA, upper weight bound
+    batch_size: Optional[int] = None  # NEST optimizer batch_size; null: task.batch_size (bsshslm_2020) or 1 (eprop)
+    optimize_each_step: Optional[bool] = None  # optimize every time step (true) or once per spike; null: NEST default
+    params: Dict[str, Any] = field(default_factory=dict)  # further optimizer parameters, checked against NEST
 
 
 @dataclass
 class SynapseConfig:
-    average_gradient: bool = False  # average the gradient over the learning window
+    average_gradient: Optional[bool] = False  # average the gradient over the learning window (bsshslm_2020 only; null: not passed)
     weight_dtype: str = "float32"  # dtype of the initial weights (float32 as the seed, for TF parity)
+    params: Dict[str, Any] = field(default_factory=dict)  # further e-prop synapse parameters, checked against NEST
+
+
+@dataclass
+class ModelConfig:
+    family: str = "bsshslm_2020"  # NEST e-prop model family: bsshslm_2020 | eprop (event-based)
+
+
+@dataclass
+class ProjectionInitConfig:
+    scale: float = 1.0  # dimensionless; the drawn normal/sqrt(fan_in) weights are multiplied by it (in weight_dtype)
+    divide_by: float = 1.0  # dimensionless; ... then divided by it (exact in weight_dtype, unlike a reciprocal scale)
+
+
+@dataclass
+class WeightsConfig:
+    load: Optional[str] = None  # results.h5 or run directory whose /weights/final replace the drawn weights; null: draw
+    in_rec: ProjectionInitConfig = field(default_factory=ProjectionInitConfig)  # input -> recurrent
+    rec_rec: ProjectionInitConfig = field(default_factory=ProjectionInitConfig)  # recurrent -> recurrent (autapses stay 0)
+    rec_out: ProjectionInitConfig = field(default_factory=ProjectionInitConfig)  # recurrent -> readout
+    out_rec: ProjectionInitConfig = field(default_factory=ProjectionInitConfig)  # readout -> recurrent (feedback)
 
 
 @dataclass
@@ -148,6 +196,7 @@ class KernelConfig:
     eprop_reset_neurons_on_update: bool = True  # reset neuron state at each update interval
     flush_event_send_interval: Optional[float] = None  # ms; null: one sequence (bounds NEST's e-prop history)
     weight_recorder_model: bool = True  # give the weight recorder its own synapse copy (faster, same results)
+    params: Dict[str, Any] = field(default_factory=dict)  # further NEST kernel parameters, checked against NEST
 
 
 @dataclass
@@ -163,6 +212,8 @@ class Config:
     recording: RecordingConfig = MISSING
     kernel: KernelConfig = MISSING
     synapse: SynapseConfig = field(default_factory=SynapseConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    weights: WeightsConfig = field(default_factory=WeightsConfig)
     output: OutputConfig = field(default_factory=OutputConfig)
     seed: int = 1  # numpy RandomState seed and NEST rng_seed
     progress: bool = True  # rich progress bar
@@ -175,6 +226,25 @@ GROUP_SCHEMAS = {
     "optimizer": OptimizerConfig,
     "recording": RecordingConfig,
     "kernel": KernelConfig,
+}
+
+# The NEST models of each e-prop family: recurrent neuron models (the `neuron=` options of
+# that family), readout, synapse and feedback (learning-signal) connection.
+FAMILIES = {
+    "bsshslm_2020": {
+        "recurrent": ("eprop_iaf_adapt_bsshslm_2020", "eprop_iaf_bsshslm_2020"),
+        "neuron_options": ("alif", "lif"),
+        "readout": "eprop_readout_bsshslm_2020",
+        "synapse": "eprop_synapse_bsshslm_2020",
+        "learning_signal": "eprop_learning_signal_connection_bsshslm_2020",
+    },
+    "eprop": {
+        "recurrent": ("eprop_iaf", "eprop_iaf_adapt", "eprop_iaf_psc_delta", "eprop_iaf_psc_delta_adapt"),
+        "neuron_options": ("eprop_iaf", "eprop_iaf_adapt", "eprop_iaf_psc_delta", "eprop_iaf_psc_delta_adapt"),
+        "readout": "eprop_readout",
+        "synapse": "eprop_synapse",
+        "learning_signal": "eprop_learning_signal_connection",
+    },
 }
 
 
@@ -191,7 +261,8 @@ def register_configs() -> None:
 
 # ---------------------------------------------------------------------------- validation
 
-TARGETS = ("handwriting", "infinite_loop")
+TARGETS = ("handwriting", "infinite_loop", "sine_waves", "custom")
+DATA_FORMATS = ("increments", "samples")
 OPTIMIZERS = ("adam", "gradient_descent")
 REC_VARIABLES = ("V_m", "surrogate_gradient", "learning_signal", "V_th_adapt", "adaptation", "eprop_history_duration")
 OUT_VARIABLES = ("V_m", "readout_signal", "readout_signal_unnorm", "target_signal", "error_signal", "eprop_history_duration")
@@ -256,15 +327,43 @@ def validate(cfg: DictConfig) -> None:
     _at_least(t.steps_per_data_point, "task.steps_per_data_point", 1)
     if t.sequence_steps is not None:
         _at_least(t.sequence_steps, "task.sequence_steps", 2)
-    for key in ("offset_gen", "delay_in_rec", "delay_rec_out", "delay_out_norm", "extension_sim"):
+    for key in ("offset_gen", "delay_in_rec", "extension_sim"):
         _at_least(t[key], f"task.{key}", 1)
+    for key in ("delay_rec_out", "delay_out_norm"):
+        _at_least(t[key], f"task.{key}", 0)
+    _one_of(t.data_format, "task.data_format", DATA_FORMATS)
+    if t.target == "sine_waves":
+        if not t.sine_periods:
+            raise UserError("task.sine_periods=[]: give at least one period (time steps)")
+        for period in t.sine_periods:
+            _at_least(period, "task.sine_periods", 1)
+    if t.target == "custom" and t.data_file is None:
+        raise UserError("task.data_file: must be set for task.target=custom (a text file, one column per output)")
     if t.data_file is not None:
         path = Path(t.data_file)
         if not path.is_file():
             raise UserError(f"task.data_file={t.data_file}: no such file")
         from .data import load_trajectory
 
-        load_trajectory(path, key="task.data_file")
+        load_trajectory(path, key="task.data_file", min_columns=1 if t.target == "custom" else 2)
+
+    _one_of(cfg.model.family, "model.family", tuple(FAMILIES))
+    family = FAMILIES[cfg.model.family]
+    if cfg.neuron.rec.model not in family["recurrent"]:
+        raise UserError(
+            f"neuron.rec.model={cfg.neuron.rec.model}: not a model of model={cfg.model.family}; "
+            f"with model={cfg.model.family} use neuron= one of {', '.join(family['neuron_options'])}"
+        )
+    if cfg.neuron.readout.model != family["readout"]:
+        raise UserError(f"neuron.readout.model={cfg.neuron.readout.model}: model={cfg.model.family} needs {family['readout']}")
+    w = cfg.weights
+    for name in ("in_rec", "rec_rec", "rec_out", "out_rec"):
+        if not math.isfinite(w[name].scale):
+            raise UserError(f"weights.{name}.scale={w[name].scale}: must be a finite number")
+        if w[name].divide_by == 0 or not math.isfinite(w[name].divide_by):
+            raise UserError(f"weights.{name}.divide_by={w[name].divide_by}: must be a finite non-zero number")
+    if w.load is not None and not (Path(w.load).is_file() or (Path(w.load) / "results.h5").is_file()):
+        raise UserError(f"weights.load={w.load}: no such results file (give a results.h5 or a run directory holding one)")
 
     r = cfg.neuron.rec
     _at_least(r.n, "neuron.rec.n", 1)
@@ -289,6 +388,8 @@ def validate(cfg: DictConfig) -> None:
         if not 0.0 <= o[key] < 1.0:
             raise UserError(f"optimizer.{key}={o[key]}: must be in [0, 1)")
     _positive(o.epsilon, "optimizer.epsilon")
+    if o.batch_size is not None:
+        _at_least(o.batch_size, "optimizer.batch_size", 1)
     if not o.Wmin < o.Wmax:
         raise UserError(f"optimizer.Wmin={o.Wmin}, optimizer.Wmax={o.Wmax}: Wmin must be < Wmax (pA)")
 

@@ -57,27 +57,29 @@ def handwriting_file() -> Path:
     return Path(fetched)
 
 
-def load_trajectory(path: str | Path, key: str = "task.data_file") -> np.ndarray:
-    """Load a trajectory file as an array of shape (n_samples, n_columns >= 2).
+def load_trajectory(path: str | Path, key: str = "task.data_file", min_columns: int = 2) -> np.ndarray:
+    """Load a trajectory file as an array of shape (n_samples, n_columns >= min_columns).
 
-    The file is whitespace- or comma-separated numbers, one column per output.
+    The file is whitespace- or comma-separated numbers, one column per output; blank lines
+    and lines starting with # are skipped.
     """
+    expected = {1: "one or more numeric columns", 2: "two or more numeric columns"}.get(min_columns, f"{min_columns} or more numeric columns")
     path = Path(path)
     if not path.is_file():
         raise UserError(f"{key}={path}: no such file")
     text = path.read_text(errors="replace").replace(",", " ")
     rows = [line.split() for line in text.splitlines() if line.strip() and not line.lstrip().startswith("#")]
     if not rows:
-        raise UserError(f"{key}={path}: empty file; expected two or more numeric columns")
+        raise UserError(f"{key}={path}: empty file; expected {expected}")
     widths = {len(row) for row in rows}
     if len(widths) != 1:
         raise UserError(f"{key}={path}: rows have different numbers of columns ({sorted(widths)}); expected one column per output")
     try:
         data = np.array(rows, dtype=float)
     except ValueError:
-        raise UserError(f"{key}={path}: not numeric; expected two or more numeric columns")
-    if data.shape[1] < 2:
-        raise UserError(f"{key}={path}: has {data.shape[1]} column; expected two or more numeric columns")
+        raise UserError(f"{key}={path}: not numeric; expected {expected}")
+    if data.shape[1] < min_columns:
+        raise UserError(f"{key}={path}: has {data.shape[1]} column; expected {expected}")
     if not np.all(np.isfinite(data)):
         raise UserError(f"{key}={path}: contains NaN or infinite values")
     if data.shape[0] < 2:
