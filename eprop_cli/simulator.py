@@ -121,21 +121,49 @@ def reset_kernel(cfg, timing: Timing) -> None:
         status = n.GetKernelStatus()
         unknown = sorted(set(k.params) - set(status))
         if unknown:
-            raise UserError(f"kernel.params: the NEST kernel has no parameter {', '.join(unknown)}")
+            raise unknown_param_error("kernel.params", "the NEST kernel", unknown, status)
         settings.update(OmegaConf.to_container(k.params))
-    n.set(**settings)
+    refused("kernel", lambda: n.set(**settings))
 
 
 def num_virtual_procs() -> int:
     return int(nest().GetKernelStatus("total_num_virtual_procs"))
 
 
-def _checked_params(model: str, params: dict[str, Any], key: str) -> dict[str, Any]:
-    """Refuse parameter names the NEST model does not have, before anything is simulated."""
+def refused(key: str, action):
+    """Run `action()`; a NEST error (a bad value NEST checks itself) becomes a one-line UserError."""
+    try:
+        return action()
+    except nest().NESTErrors.KernelException as err:
+        message = " ".join(str(err).split())
+        raise UserError(f"{key}: NEST refused the value: {message}")
+
+
+def unknown_param_error(key: str, owner: str, unknown: list[str], known) -> UserError:
+    """One line naming the config key of the first unknown NEST parameter, with close matches."""
+    import difflib
+
+    name = unknown[0]
+    close = difflib.get_close_matches(name, [k for k in known if isinstance(k, str)], n=3)
+    hint = f"; did you mean {' or '.join(close)}?" if close else ""
+    return UserError(f"{key}.{name}: {owner} has no parameter {name}{hint}")
+
+
+def _checked_params(model: str, params: dict[str, Any], key: str, passthrough=()) -> dict[str, Any]:
+    """Refuse parameter names the NEST model does not have, before anything is simulated.
+
+    `passthrough` are the names that came from the `params` dict, reported as `key.params.name`.
+    """
     known = model_defaults(model)
     unknown = sorted(set(params) - set(known))
     if unknown:
-        raise UserError(f"{key}: {model} has no parameter {', '.join(unknown)}")
+        where = f"{key}.params" if unknown[0] in passthrough else key
+        raise unknown_param_error(where, model, unknown, known)
+    for name in sorted(passthrough):
+        default, value = known[name], params[name]
+        numeric = isinstance(default, (int, float, np.number)) and not isinstance(default, bool)
+        if numeric and (isinstance(value, (str, bool)) or not isinstance(value, (int, float))):
+            raise UserError(f"{key}.params.{name}={value}: must be a number (NEST's default for {model} is {default})")
     return params
 
 
@@ -148,16 +176,16 @@ def recurrent_params(rec_cfg, flush_interval_ms: float) -> dict[str, Any]:
         params["tau_m"] = n.random.normal(mean=rec_cfg.tau_m_mean, std=rec_cfg.tau_m_std)
     else:
         params["tau_m"] = float(rec_cfg.tau_m_mean)  # one value for all, no NEST random draw
-    params.update(rec_cfg.params)
+    params.update(OmegaConf.to_container(rec_cfg.params))
     if "flush_event_send_interval" in model_defaults(rec_cfg.model):
         params.setdefault("flush_event_send_interval", flush_interval_ms)
-    return _checked_params(rec_cfg.model, params, "neuron.rec")
+    return _checked_params(rec_cfg.model, params, "neuron.rec", set(rec_cfg.params))
 
 
 def readout_params(out_cfg) -> dict[str, Any]:
     params = {key: value for key, value in out_cfg.items() if key not in {"model", "params"} and value is not None}
-    params.update(out_cfg.params)
-    return _checked_params(out_cfg.model, params, "neuron.readout")
+    params.update(OmegaConf.to_container(out_cfg.params))
+    return _checked_params(out_cfg.model, params, "neuron.readout", set(out_cfg.params))
 
 
 def synapse_params(cfg, model: str) -> dict[str, Any]:
@@ -179,7 +207,7 @@ def synapse_params(cfg, model: str) -> dict[str, Any]:
         known = set(n.GetDefaults(probe)["optimizer"]) | {"type"}
         unknown = sorted(set(o.params) - known)
         if unknown:
-            raise UserError(f"optimizer.params: the {o.type} optimizer of {model} has no parameter {', '.join(unknown)}")
+            raise unknown_param_error("optimizer.params", f"the {o.type} optimizer of {model}", unknown, known)
         optimizer.update(OmegaConf.to_container(o.params))
     params: dict[str, Any] = {"optimizer": optimizer}
     if cfg.synapse.average_gradient is not None:
@@ -188,8 +216,8 @@ def synapse_params(cfg, model: str) -> dict[str, Any]:
     known = model_defaults(model)
     unknown = sorted(set(params) - set(known))
     if unknown:
-        key = "synapse.params" if set(unknown) & set(cfg.synapse.params) else "synapse"
-        raise UserError(f"{key}: {model} has no parameter {', '.join(unknown)}")
+        key = "synapse.params" if unknown[0] in cfg.synapse.params else "synapse"
+        raise unknown_param_error(key, model, unknown, known)
     return params
 
 
@@ -216,8 +244,8 @@ def build_network(cfg, timing: Timing, weights: dict[str, np.ndarray], input_spi
 
     gen_spk_in = n.Create("spike_generator", n_in)
     nrns_in = n.Create("parrot_neuron", n_in)
-    nrns_rec = n.Create(cfg.neuron.rec.model, n_rec, rec_params)
-    nrns_out = n.Create(cfg.neuron.readout.model, n_out, out_params)
+    nrns_rec = refused("neuron.rec", lambda: n.Create(cfg.neuron.rec.model, n_rec, rec_params))
+    nrns_out = refused("neuron.readout", lambda: n.Create(cfg.neuron.readout.model, n_out, out_params))
     gen_rate_target = n.Create("step_rate_generator", n_out)
     net = Network(timing, gen_spk_in, nrns_in, nrns_rec, nrns_out, gen_rate_target, None, input_spikes, target)
 
@@ -280,6 +308,7 @@ def _synapse_models(cfg, wr) -> tuple[str, str]:
     n = nest()
     base = FAMILIES[cfg.model.family]["synapse"]
     common = synapse_params(cfg, base)
+    refused("synapse", lambda: n.SetDefaults(base, common))  # bad values fail here, with the config key
     if wr is None:
         n.SetDefaults(base, common)
         return base, base
