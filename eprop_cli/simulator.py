@@ -144,7 +144,7 @@ def unknown_param_error(key: str, owner: str, unknown: list[str], known) -> User
     import difflib
 
     name = unknown[0]
-    close = difflib.get_close_matches(name, [k for k in known if isinstance(k, str)], n=3)
+    close = difflib.get_close_matches(name, [k for k in known if isinstance(k, str)], n=3, cutoff=0.8)
     hint = f"; did you mean {' or '.join(close)}?" if close else ""
     return UserError(f"{key}.{name}: {owner} has no parameter {name}{hint}")
 
