@@ -22,7 +22,6 @@ from .errors import UserError
 from .results import PROJECTION_POPULATIONS, RESULTS_FILE, Results, find_result_files, open_results
 
 LOSS_FIELDS = ("senders", "readout_signal", "target_signal")
-LEARNED_PROJECTIONS = ("in_rec", "rec_rec", "rec_out")
 TIMING_KEYS = ("timing_build_s", "timing_simulate_s", "timing_write_s")
 _BLOCK_EVENTS = 1 << 20  # events read per HDF5 slice when scanning a whole recorder
 
@@ -86,10 +85,9 @@ def recompute_loss(results: Results) -> np.ndarray:
         raise UserError(f"{results.path}: multimeter_out with readout_signal and target_signal is not recorded")
     starts = results.file["events"]["multimeter_out"]["iteration_start"][()]
     readouts = population(results, "readout")
-    if readouts.size == 0:
-        readouts = np.unique(results.events("multimeter_out", ["senders"], iteration=0)["senders"]) if len(starts) > 1 \
-            else readouts
     n_iter = len(starts) - 1
+    if readouts.size == 0 and n_iter > 0:  # no /neurons/readout: outputs in order of their ids
+        readouts = np.unique(results.events("multimeter_out", ["senders"], iteration=0)["senders"])
     loss = np.zeros((len(readouts), n_iter))
     offset = 0
     for block in iter_event_blocks(results, "multimeter_out", LOSS_FIELDS, stop=int(starts[-1])):
@@ -280,8 +278,14 @@ def summarize_file(path: Path, check_loss: bool = True) -> dict[str, Any]:
     with open_results(path) as results:
         try:
             return summarize_run(results, check_loss=check_loss)
-        except (KeyError, IndexError, ValueError) as exc:
-            raise UserError(f"{path}: does not follow the results schema ({type(exc).__name__}: {exc})") from None
+        except (KeyError, IndexError, ValueError, OSError) as exc:
+            raise UserError(damaged_file_message(path, exc)) from None
+
+
+def damaged_file_message(path: str | Path, exc: Exception) -> str:
+    """One line for a file that opened but whose content does not follow the schema or is damaged."""
+    detail = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    return f"{path}: damaged or not following the results schema ({type(exc).__name__}: {detail})"
 
 
 def summarize_runs(paths: Iterable[str | Path], check_loss: bool = True) -> list[dict[str, Any]]:
@@ -295,7 +299,9 @@ def summarize_runs(paths: Iterable[str | Path], check_loss: bool = True) -> list
     summaries = []
     for given in paths:
         given = Path(given)
-        if given.is_file() or (given.is_dir() and (given / RESULTS_FILE).is_file()) or not given.exists():
+        if not given.exists():
+            raise UserError(f"{given}: no such file or directory")
+        if given.is_file() or (given / RESULTS_FILE).is_file():
             summary = summarize_file(given, check_loss=check_loss)
             summary["job"] = str(given.parent if given.is_file() else given)
             summaries.append(summary)
@@ -400,8 +406,16 @@ def table_rows(summaries: list[dict[str, Any]]) -> tuple[list[str], list[dict[st
     return columns, rows
 
 
-def sort_rows(rows: list[dict[str, Any]], key: str = "final_loss") -> list[dict[str, Any]]:
-    """Rows sorted ascending by `key` ("-key" for descending); rows lacking it go last.
+def override_columns(summaries: list[dict[str, Any]]) -> list[str]:
+    """The override keys of all jobs, in first-seen order (the table's override columns)."""
+    keys: list[str] = []
+    for summary in summaries:
+        keys.extend(k for k in (summary.get("overrides_parsed") or {}) if k not in keys)
+    return keys
+
+
+def sort_order(rows: list[dict[str, Any]], key: str = "final_loss") -> list[int]:
+    """Indices that sort rows ascending by `key` ("-key" for descending); rows lacking it go last.
 
     Numbers sort numerically, text alphabetically, numbers before text.
     """
@@ -410,10 +424,20 @@ def sort_rows(rows: list[dict[str, Any]], key: str = "final_loss") -> list[dict[
     known = {k for row in rows for k in row}
     if rows and key not in known:
         raise UserError(f"--sort {key}: no such column; valid: {', '.join(sorted(known))}")
-    present = [row for row in rows if _sortable(row.get(key))]
-    missing = [row for row in rows if not _sortable(row.get(key))]
-    present.sort(key=lambda row: _sort_key(row[key]), reverse=descending)
+    present = [i for i, row in enumerate(rows) if _sortable(row.get(key))]
+    missing = [i for i, row in enumerate(rows) if not _sortable(row.get(key))]
+    present.sort(key=lambda i: _sort_key(rows[i][key]), reverse=descending)
     return present + missing
+
+
+def sort_rows(rows: list[dict[str, Any]], key: str = "final_loss") -> list[dict[str, Any]]:
+    """Rows sorted by `key`, see `sort_order`."""
+    return [rows[i] for i in sort_order(rows, key)]
+
+
+def sort_summaries(summaries: list[dict[str, Any]], key: str = "final_loss") -> list[dict[str, Any]]:
+    """Summaries sorted by a column of their flat rows, see `sort_order`."""
+    return [summaries[i] for i in sort_order([flat_row(s) for s in summaries], key)]
 
 
 def _sortable(value: Any) -> bool:

@@ -24,7 +24,7 @@ from matplotlib.colors import LinearSegmentedColormap
 from matplotlib.figure import Figure
 
 from .errors import UserError
-from .evaluate import iter_event_blocks, parse_overrides, population, recorded_iterations
+from .evaluate import damaged_file_message, iter_event_blocks, parse_overrides, population, recorded_iterations
 from .results import Results, find_result_files, open_results
 
 BLUE = "#2854c5"
@@ -183,17 +183,24 @@ def pattern_figure(results: Results) -> Figure:
     handwriting = _task_name(results) == "handwriting"
     with house_style():
         if len(ids) >= 2:
-            fig = new_figure(TWO_COLUMNS if len(iterations) > 1 else ONE_COLUMN, 3.0)
-            axes = fig.subplots(1, len(iterations), sharex=True, sharey=True, squeeze=False)[0]
+            xlim, ylim = plane_limits([o[:2] for _, o in per_iteration])
+            aspect = (xlim[1] - xlim[0]) / (ylim[1] - ylim[0])
+            panel_height = 2.3  # inches
+            width = min(TWO_COLUMNS, max(ONE_COLUMN, len(iterations) * panel_height * aspect + 1.0))
+            fig = new_figure(width, panel_height + 0.7)
+            axes = fig.subplots(1, len(iterations), squeeze=False)[0]
+            if handwriting:
+                ylim = ylim[::-1]  # handwriting coordinates: y points down
             for ax, (k, outputs) in zip(axes, per_iteration):
-                ax.plot(outputs[0]["target_signal"], outputs[1]["target_signal"], c=BLUE, label="target $y^*$")
-                ax.plot(outputs[0]["readout_signal"], outputs[1]["readout_signal"], c=RED, label="readout $y$")
+                ax.plot(outputs[0]["target_signal"], outputs[1]["target_signal"], c=BLUE, lw=2.0, alpha=0.6,
+                        label="target $y^*$")
+                ax.plot(outputs[0]["readout_signal"], outputs[1]["readout_signal"], c=RED, lw=0.8, label="readout $y$")
                 ax.set_title(f"iteration {k + 1} of {n}")
                 ax.set_xlabel(r"$y_0$, $y^*_0$")
-                ax.set_aspect("equal", adjustable="datalim")
-            axes[0].set_ylabel(r"$y_1$, $y^*_1$")
-            if handwriting:
-                axes[0].invert_yaxis()  # axes share y, so this flips all panels
+                ax.set_ylabel(r"$y_1$, $y^*_1$")
+                ax.set_xlim(*xlim)
+                ax.set_ylim(*ylim)
+                ax.set_aspect("equal", adjustable="box")
             axes[0].legend(loc="best")
         else:
             fig = new_figure(ONE_COLUMN, 1.4 * len(iterations) + 0.6)
@@ -207,6 +214,22 @@ def pattern_figure(results: Results) -> Figure:
             axes[-1].set_xlabel("time since iteration start (ms)")
             axes[0].legend(loc="best")
     return fig
+
+
+def plane_limits(pairs: list[list[dict[str, np.ndarray]]], margin: float = 0.05) -> tuple[tuple, tuple]:
+    """Common x and y limits of (output 0, output 1) readout and target curves, with a margin."""
+    def span(values: list[np.ndarray]) -> tuple[float, float]:
+        values = [v[np.isfinite(v)] for v in values if v.size]
+        values = [v for v in values if v.size]
+        if not values:
+            return (-1.0, 1.0)
+        lo, hi = min(float(v.min()) for v in values), max(float(v.max()) for v in values)
+        pad = margin * (hi - lo) if hi > lo else 1.0
+        return (lo - pad, hi + pad)
+
+    xs = [o[0][f] for o in pairs for f in ("readout_signal", "target_signal")]
+    ys = [o[1][f] for o in pairs for f in ("readout_signal", "target_signal")]
+    return span(xs), span(ys)
 
 
 def _task_name(results: Results) -> str | None:
@@ -402,16 +425,6 @@ def _pair_from_code(code: int) -> tuple[int, int]:
     return code // _CODE_BASE, code % _CODE_BASE
 
 
-def projection_of(results: Results, sender: int, target: int) -> str | None:
-    """The projection (in_rec, rec_rec, rec_out, out_rec) a synapse belongs to, from /neurons."""
-    member = {name: set(population(results, name).tolist()) for name in ("input", "recurrent", "readout")}
-    for projection, (source_pop, target_pop) in (("in_rec", ("input", "recurrent")), ("rec_rec", ("recurrent", "recurrent")),
-                                                 ("rec_out", ("recurrent", "readout")), ("out_rec", ("readout", "recurrent"))):
-        if sender in member[source_pop] and target in member[target_pop]:
-            return projection
-    return None
-
-
 def weight_courses(results: Results) -> list[WeightCourse]:
     """Recorded weight time courses, each starting at t = 0 with the synapse's initial weight."""
     if "weight_recorder" not in results.recorders:
@@ -423,7 +436,7 @@ def weight_courses(results: Results) -> list[WeightCourse]:
     initial = _initial_weight_lookup(results)
     courses = []
     for (sender, target), (times, weights) in sorted(changes.items()):
-        projection = _projection(populations, sender, target)
+        projection = projection_of(populations, sender, target)
         if projection is None:
             continue
         w0 = initial.get((projection, sender, target))
@@ -433,7 +446,8 @@ def weight_courses(results: Results) -> list[WeightCourse]:
     return courses
 
 
-def _projection(populations: dict[str, np.ndarray], sender: int, target: int) -> str | None:
+def projection_of(populations: dict[str, np.ndarray], sender: int, target: int) -> str | None:
+    """The projection (in_rec, rec_rec, rec_out, out_rec) of a synapse, from the populations' ids."""
     is_in = {name: bool(np.isin(sender, ids)) for name, ids in populations.items()}
     is_tgt = {name: bool(np.isin(target, ids)) for name, ids in populations.items()}
     for projection, (source_pop, target_pop) in (("in_rec", ("input", "recurrent")), ("rec_rec", ("recurrent", "recurrent")),
@@ -530,12 +544,10 @@ def weight_matrices_figure(results: Results) -> Figure:
         for j in range(2):
             axes[-1, j].set_xlabel(xlabels[projections[-1]])
         n = results.n_iter_done
-        fig.text(0.27, 1.0, "before training", ha="center", va="bottom")
         axes[0, 0].annotate("before training", xy=(0.5, 1.0), xycoords="axes fraction", xytext=(0, 14),
                             textcoords="offset points", ha="center", va="bottom", fontsize=9)
         axes[0, 1].annotate(f"after training ({n} iterations)", xy=(0.5, 1.0), xycoords="axes fraction",
                             xytext=(0, 14), textcoords="offset points", ha="center", va="bottom", fontsize=9)
-        fig.texts.clear()
         fig.colorbar(image, ax=axes, label="weight (pA)", shrink=0.6)
     return fig
 
@@ -581,6 +593,8 @@ def plot_run(results: Results, out_dir: Path, fmt: str = "png", only: set[str] |
         except FigureUnavailable as reason:
             report.skipped.append((prefix + name, f"{results.path}: {reason}"))
             continue
+        except (KeyError, IndexError, ValueError, OSError) as exc:
+            raise UserError(damaged_file_message(results.path, exc)) from None
         report.written.append(save_figure(fig, out_dir / f"{prefix}{name}.{fmt}", dpi))
     return report
 
@@ -607,7 +621,10 @@ def plot_multirun(files: list[Path], out_dir: Path, fmt: str = "png", only: set[
     for path in files:
         try:
             with open_results(path) as results:
-                jobs.append((path, results.overrides, results.loss))
+                try:
+                    jobs.append((path, results.overrides, results.loss))
+                except (KeyError, OSError) as exc:
+                    raise UserError(damaged_file_message(path, exc)) from None
         except UserError as exc:
             report.skipped.append(("loss_all_jobs", str(exc)))
     finished = [(p, o, loss) for p, o, loss in jobs if len(loss) and np.isfinite(loss[-1])]

@@ -22,11 +22,13 @@ def options(group: str) -> list[str]:
     return sorted(p.stem for p in (CONF / group).glob("*.yaml"))
 
 
-@pytest.mark.parametrize("group", ["task", "neuron", "optimizer", "recording", "kernel"])
+@pytest.mark.parametrize("group", ["task", "neuron", "optimizer", "recording", "kernel", "model"])
 def test_every_group_option_composes_and_validates(compose, group, handwriting_file):
     assert options(group), f"conf/{group}/ has no options"
     for option in options(group):
-        cfg = compose(f"{group}={option}", f"task.data_file={handwriting_file}")
+        # the event-based neurons belong to model=eprop
+        family = ["model=eprop"] if group == "neuron" and option.startswith("eprop_") else []
+        cfg = compose(*family, f"{group}={option}", f"task.data_file={handwriting_file}")
         OmegaConf.resolve(cfg)
         assert OmegaConf.select(cfg, group) is not None
         validate(cfg)
@@ -106,7 +108,7 @@ def test_validation_errors_name_the_key(compose, override, message):
 
 
 CLI_CASES = [
-    ("task=foo", "eprop: error: task=foo: no such option; valid options: handwriting, infinite_loop"),
+    ("task=foo", "eprop: error: task=foo: no such option; valid options: custom, handwriting, infinite_loop, sine_waves"),
     ("optimizer=sgd", "eprop: error: optimizer=sgd: no such option; valid options: adam, gradient_descent"),
     ("optimizer.eta=abc", "eprop: error: optimizer.eta=abc: not a valid float"),
     ("kernel.threads=1.5", "eprop: error: kernel.threads=1.5: not a valid integer"),
@@ -129,7 +131,7 @@ def test_cli_unknown_key_lists_the_valid_keys(tmp_path):
     proc = run_eprop("run", "task.foo=1", f"hydra.run.dir={tmp_path}", check=False)
     assert proc.returncode == 2
     (line,) = proc.stderr.strip().splitlines()
-    assert line.startswith("eprop: error: task.foo: unknown key; valid keys in task: batch_size, data_file,")
+    assert line.startswith("eprop: error: task.foo: unknown key; valid keys in task: batch_size, clear_first_input_step, data_file,")
     assert "n_iter" in line
 
 

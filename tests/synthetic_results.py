@@ -1,0 +1,139 @@
+"""Small synthetic results files with numbers chosen so that tests can predict every summary.
+
+A run has 3 iterations of 10 steps of 1 ms (so an iteration lasts 10 ms = 0.01 s), 3 input,
+4 recurrent and 2 readout neurons. In iteration k, output j's readout differs from its target by
+the constant OFFSETS[j, k] on all 10 samples, so E_j(k) = 0.5 * 10 * OFFSETS[j, k]**2.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import yaml
+
+from eprop_cli.results import ResultsWriter
+
+STEPS = 10  # time steps per iteration
+RESOLUTION_MS = 1.0  # ms
+N_ITER = 3
+INPUT = [1, 2, 3]
+RECURRENT = [4, 5, 6, 7]
+READOUT = [8, 9]
+OFFSET_MS = 3.0  # ms, start of the first recorded sample; tests must not rely on it
+OFFSETS = np.array([[1.0, 0.5, 0.1], [2.0, 1.0, 0.2]])  # readout - target per output and iteration
+EXPECTED_LOSS_PER_OUTPUT = 0.5 * STEPS * OFFSETS**2  # [[5, 1.25, 0.05], [20, 5, 0.2]]
+EXPECTED_LOSS = EXPECTED_LOSS_PER_OUTPUT.sum(axis=0)  # [25, 6.25, 0.25]
+# spikes of each recurrent neuron per iteration (rows: iterations; columns: RECURRENT)
+SPIKE_COUNTS = np.array([[1, 1, 1, 1], [3, 0, 2, 1], [2, 0, 1, 5]])
+EXPECTED_LAST_RATES = SPIKE_COUNTS[-1] / (STEPS * RESOLUTION_MS / 1000.0)  # [200, 0, 100, 500] spikes/s
+INPUT_SPIKES_PER_ITERATION = 3  # from input neuron 1, must not count as recurrent
+F_TARGET = 20.0  # spikes/s
+WEIGHT_DELTA = {"in_rec": 0.1, "rec_rec": -0.05, "rec_out": 0.2}  # pA added to every weight by training
+# weight recorder events per iteration: (sender, target, weight) with repeated unchanged weights
+RECORDED_PAIRS = {(1, 4): "in_rec", (4, 5): "rec_rec", (4, 8): "rec_out"}
+
+
+def target_signal(output: int) -> np.ndarray:
+    t = np.arange(STEPS)
+    return np.sin(2 * np.pi * t / STEPS + output)
+
+
+def initial_weights() -> dict[str, dict[str, np.ndarray]]:
+    """Weight w = 0.01 * source + 0.001 * target (pA), all-to-all without autapses."""
+    pops = {"in_rec": (INPUT, RECURRENT), "rec_rec": (RECURRENT, RECURRENT),
+            "rec_out": (RECURRENT, READOUT), "out_rec": (READOUT, RECURRENT)}
+    weights = {}
+    for name, (sources, targets) in pops.items():
+        pairs = [(s, t) for s in sources for t in targets if s != t]
+        source = np.array([p[0] for p in pairs])
+        target = np.array([p[1] for p in pairs])
+        weights[name] = {"source": source, "target": target, "weight": 0.01 * source + 0.001 * target}
+    return weights
+
+
+def final_weights() -> dict[str, dict[str, np.ndarray]]:
+    weights = initial_weights()
+    for name, delta in WEIGHT_DELTA.items():
+        weights[name]["weight"] = weights[name]["weight"] + delta
+    return weights
+
+
+def recorded_weight(pair: tuple[int, int], iteration: int) -> float:
+    """The weight of a recorded synapse during iteration k (pA): initial + delta * (k + 1) / N_ITER."""
+    w0 = 0.01 * pair[0] + 0.001 * pair[1]
+    return w0 + WEIGHT_DELTA[RECORDED_PAIRS[pair]] * (iteration + 1) / N_ITER
+
+
+def config(task: str = "handwriting") -> dict:
+    return {"task": {"name": task, "n_iter": N_ITER}, "neuron": {"rec": {"f_target": F_TARGET}}}
+
+
+def write_run(path: Path, overrides: list[str] | None = None, loss_scale: float = 1.0, status: str = "complete",
+              recording: str = "tutorial", n_iter_done: int = N_ITER, task: str = "handwriting") -> Path:
+    """Write a synthetic results file; `loss_scale` multiplies the readout-target offsets squared."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    attrs = {
+        "n_iter": N_ITER, "config_yaml": yaml.safe_dump(config(task)), "overrides": overrides or [],
+        "steps_per_sequence": STEPS, "resolution_ms": RESOLUTION_MS, "n_out": len(READOUT),
+        "seed": 1, "nest_version": "3.10", "total_num_virtual_procs": 1,
+    }
+    writer = ResultsWriter(path, n_out=len(READOUT), attrs=attrs)
+    writer.write_array("target", np.array([target_signal(k) for k in range(len(READOUT))]))
+    writer.write_neurons({"input": INPUT, "recurrent": RECURRENT, "readout": READOUT})
+    writer.write_weights("initial", initial_weights())
+    out_fields = ["senders", "times", "readout_signal", "target_signal"]
+    if recording == "tutorial":
+        out_fields += ["V_m", "readout_signal_unnorm", "error_signal"]
+        writer.declare_recorder("multimeter_rec", {f: ("i8" if f == "senders" else "f8") for f in
+                                                  ["senders", "times", "V_m", "surrogate_gradient", "learning_signal",
+                                                   "V_th_adapt", "adaptation"]})
+        writer.declare_recorder("weight_recorder", {"senders": "i8", "targets": "i8", "times": "f8", "weights": "f8"})
+    writer.declare_recorder("multimeter_out", {f: ("i8" if f == "senders" else "f8") for f in out_fields})
+    writer.declare_recorder("spike_recorder", {"senders": "i8", "times": "f8"})
+    scale = np.sqrt(loss_scale)
+    for k in range(n_iter_done):
+        t0 = OFFSET_MS + k * STEPS * RESOLUTION_MS
+        times = t0 + np.arange(STEPS) * RESOLUTION_MS
+        events = {}
+        out = {f: [] for f in out_fields}
+        for j, sender in enumerate(READOUT):
+            y_star = target_signal(j)
+            y = y_star + scale * OFFSETS[j, k]
+            columns = {"senders": np.full(STEPS, sender), "times": times, "readout_signal": y, "target_signal": y_star,
+                       "V_m": 10.0 * y, "readout_signal_unnorm": y, "error_signal": y - y_star}
+            for f in out_fields:
+                out[f].append(columns[f])
+        events["multimeter_out"] = {f: np.concatenate(v) for f, v in out.items()}
+        spike_senders, spike_times = [], []
+        if recording == "tutorial":
+            spike_senders += [INPUT[0]] * INPUT_SPIKES_PER_ITERATION
+            spike_times += list(t0 + np.arange(INPUT_SPIKES_PER_ITERATION))
+        for neuron, count in zip(RECURRENT, SPIKE_COUNTS[k]):
+            spike_senders += [neuron] * int(count)
+            spike_times += list(t0 + 1 + np.arange(count))
+        order = np.argsort(spike_times, kind="stable")
+        events["spike_recorder"] = {"senders": np.array(spike_senders, dtype="i8")[order],
+                                    "times": np.array(spike_times, dtype="f8")[order]}
+        if recording == "tutorial":
+            events["multimeter_rec"] = {
+                "senders": np.full(STEPS, RECURRENT[0]), "times": times, "V_m": np.linspace(0, 1, STEPS) + k,
+                "surrogate_gradient": np.full(STEPS, 0.1 * k), "learning_signal": np.full(STEPS, -1.0 * k),
+                "V_th_adapt": np.full(STEPS, 0.03 + k), "adaptation": np.full(STEPS, 0.01 * k),
+            }
+            wr = {"senders": [], "targets": [], "times": [], "weights": []}
+            for (sender, target) in RECORDED_PAIRS:
+                for s in (2, 5, 8):  # three transmissions per iteration, same weight each time
+                    wr["senders"].append(sender)
+                    wr["targets"].append(target)
+                    wr["times"].append(t0 + s)
+                    wr["weights"].append(recorded_weight((sender, target), k))
+            order = np.argsort(wr["times"], kind="stable")
+            events["weight_recorder"] = {key: np.asarray(v)[order] for key, v in wr.items()}
+        writer.append_iteration(loss_scale * EXPECTED_LOSS_PER_OUTPUT[:, k], events)
+    if status != "running":
+        writer.write_weights("final", final_weights())
+        writer.finish(status, {"timing_build_s": 1.5, "timing_simulate_s": 10.0, "timing_write_s": 0.5,
+                               "peak_rss_mb": 321.0})
+    writer.close()
+    return path

@@ -1,0 +1,248 @@
+"""`eprop plot` and the figure functions: what each figure shows, checked on its matplotlib objects."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+
+import numpy as np
+import pytest
+from matplotlib.image import AxesImage
+
+from eprop_cli import report
+from eprop_cli.plotting import (BLUE, RED, dynamics_figure, loss_comparison_figure, loss_figure, override_labels,
+                                pattern_figure, plot_path, weight_courses_figure, weight_matrices_figure)
+from eprop_cli.results import open_results
+
+from . import synthetic_results as syn
+
+RUN_FIGURES = {"pattern", "loss", "dynamics_first", "dynamics_last", "weight_courses", "weight_matrices"}
+
+
+@pytest.fixture
+def run_file(tmp_path):
+    return syn.write_run(tmp_path / "run" / "results.h5", overrides=["optimizer.eta=0.001"])
+
+
+@pytest.fixture
+def results(run_file):
+    with open_results(run_file) as res:
+        yield res
+
+
+@pytest.fixture
+def minimal_results(tmp_path):
+    with open_results(syn.write_run(tmp_path / "minimal" / "results.h5", recording="minimal")) as res:
+        yield res
+
+
+def lines_with_data(ax):
+    return [line for line in ax.get_lines() if len(line.get_xdata())]
+
+
+# ---------------------------------------------------------------- loss
+
+
+def test_loss_figure_shows_total_and_per_output_loss(results):
+    fig = loss_figure(results)
+    (ax,) = fig.axes
+    lines = ax.get_lines()
+    assert [line.get_label() for line in lines] == ["$E_0$", "$E_1$", "$E$"]
+    for line, expected in zip(lines, [*syn.EXPECTED_LOSS_PER_OUTPUT, syn.EXPECTED_LOSS]):
+        np.testing.assert_array_equal(line.get_xdata(), [1, 2, 3])  # iterations are 1-based
+        np.testing.assert_allclose(line.get_ydata(), expected)
+    assert ax.get_xlabel() == "training iteration"
+    assert ax.get_ylabel().startswith("loss $E")
+    assert ax.get_yscale() == "linear"
+    assert loss_figure(results, log=True).axes[0].get_yscale() == "log"
+
+
+# ---------------------------------------------------------------- pattern
+
+
+def test_pattern_figure_plane_of_first_and_last_iteration(results):
+    fig = pattern_figure(results)
+    assert [ax.get_title() for ax in fig.axes] == ["iteration 1 of 3", "iteration 3 of 3"]
+    for ax, k in zip(fig.axes, (0, 2)):
+        target, readout = ax.get_lines()
+        assert (target.get_color(), readout.get_color()) == (BLUE, RED)
+        np.testing.assert_allclose(target.get_xdata(), syn.target_signal(0))
+        np.testing.assert_allclose(target.get_ydata(), syn.target_signal(1))
+        np.testing.assert_allclose(readout.get_xdata(), syn.target_signal(0) + syn.OFFSETS[0, k])
+        np.testing.assert_allclose(readout.get_ydata(), syn.target_signal(1) + syn.OFFSETS[1, k])
+        assert ax.get_xlabel() == r"$y_0$, $y^*_0$" and ax.get_ylabel() == r"$y_1$, $y^*_1$"
+        assert ax.get_ylim()[0] > ax.get_ylim()[1]  # handwriting: y points down
+    assert fig.axes[0].get_xlim() == fig.axes[1].get_xlim()  # same scale in both panels
+
+
+def test_pattern_figure_y_up_for_other_tasks(tmp_path):
+    with open_results(syn.write_run(tmp_path / "results.h5", task="infinite_loop")) as res:
+        ax = pattern_figure(res).axes[0]
+    assert ax.get_ylim()[0] < ax.get_ylim()[1]
+
+
+# ---------------------------------------------------------------- dynamics
+
+
+def test_dynamics_figure_has_every_recorded_panel(results):
+    fig = dynamics_figure(results, 0)
+    labels = [ax.get_ylabel() for ax in fig.axes]
+    assert labels == ["$z_i$\ninput\nneuron", "$z_j$\nrecurrent\nneuron", "$v_j$\n(mV)", r"$\psi_j$", "$A_j$\n(mV)",
+                      "$L_j$\n(pA)", "$v_k$\n(mV)", "$y^*_k$", "$y_k$", "$y_k - y^*_k$"]
+    assert all(lines_with_data(ax) for ax in fig.axes)  # no empty panel
+    assert fig.axes[-1].get_xlabel() == "$t$ (ms)"
+    first_sample = syn.OFFSET_MS
+    assert fig.axes[-1].get_xlim() == (first_sample, first_sample + syn.STEPS - 1)
+
+
+def test_dynamics_last_iteration_rasters_and_traces(results):
+    fig = dynamics_figure(results, -1)
+    assert fig._suptitle.get_text() == "iteration 3 of 3"
+    input_raster, recurrent_raster = (lines_with_data(ax)[0] for ax in fig.axes[:2])
+    assert len(input_raster.get_xdata()) == syn.INPUT_SPIKES_PER_ITERATION
+    np.testing.assert_array_equal(input_raster.get_ydata(), 0)  # input neuron 1 is index 0
+    counts = np.bincount(recurrent_raster.get_ydata().astype(int), minlength=len(syn.RECURRENT))
+    np.testing.assert_array_equal(counts, syn.SPIKE_COUNTS[-1])
+    t0 = syn.OFFSET_MS + 2 * syn.STEPS
+    readout_traces = lines_with_data(fig.axes[8])
+    assert len(readout_traces) == 2
+    np.testing.assert_allclose(readout_traces[1].get_xdata(), t0 + np.arange(syn.STEPS))
+    np.testing.assert_allclose(readout_traces[1].get_ydata(), syn.target_signal(1) + syn.OFFSETS[1, 2])
+    learning_signal = lines_with_data(fig.axes[5])[0]
+    np.testing.assert_allclose(learning_signal.get_ydata(), -2.0)
+
+
+def test_dynamics_minimal_recording_has_only_recorded_panels(minimal_results):
+    fig = dynamics_figure(minimal_results, 0)
+    assert [ax.get_ylabel() for ax in fig.axes] == ["$z_j$\nrecurrent\nneuron", "$y^*_k$", "$y_k$"]
+    assert all(lines_with_data(ax) for ax in fig.axes)
+
+
+# ---------------------------------------------------------------- weights
+
+
+def test_weight_courses_start_at_initial_weight_and_keep_only_changes(results):
+    fig = weight_courses_figure(results)
+    assert [ax.get_title(loc="left") for ax in fig.axes] == [
+        "input → recurrent", "recurrent → recurrent", "recurrent → readout"]
+    assert all(ax.get_ylabel().endswith("(pA)") for ax in fig.axes)
+    assert fig.axes[-1].get_xlabel() == "$t$ (ms)"
+    for ax, pair in zip(fig.axes, syn.RECORDED_PAIRS):
+        (line,) = ax.get_lines()
+        assert line.get_drawstyle() == "steps-post"
+        w0 = 0.01 * pair[0] + 0.001 * pair[1]
+        # t = 0: initial weight; then the first transmission of each iteration (t0 + 2 ms) carries
+        # the new weight; the last transmission (t0 + 8 ms of the last iteration) ends the course
+        t_first = [syn.OFFSET_MS + k * syn.STEPS + 2 for k in range(syn.N_ITER)]
+        t_last = syn.OFFSET_MS + 2 * syn.STEPS + 8
+        np.testing.assert_allclose(line.get_xdata(), [0.0, *t_first, t_last])
+        expected = [w0] + [syn.recorded_weight(pair, k) for k in range(syn.N_ITER)] + [syn.recorded_weight(pair, 2)]
+        np.testing.assert_allclose(line.get_ydata(), expected)
+
+
+def test_weight_matrices_share_one_symmetric_colour_scale(results):
+    fig = weight_matrices_figure(results)
+    images = [artist for ax in fig.axes for artist in ax.get_images()]
+    assert len(images) == 6
+    limit = max(np.abs(w["weight"]).max() for stage in (syn.initial_weights(), syn.final_weights())
+                for name, w in stage.items() if name != "out_rec")
+    for image in images:
+        assert isinstance(image, AxesImage)
+        assert image.get_clim() == pytest.approx((-limit, limit))
+    colorbars = [ax for ax in fig.axes if not ax.get_images() and ax.get_ylabel() == "weight (pA)"]
+    assert len(colorbars) == 1
+    in_rec_before = images[0].get_array()
+    assert in_rec_before.shape == (len(syn.INPUT), len(syn.RECURRENT))  # input neurons on y
+    assert in_rec_before[0, 0] == pytest.approx(0.01 * 1 + 0.001 * 4)
+    rec_out_after = images[5].get_array()
+    assert rec_out_after[1, 0] == pytest.approx(0.01 * 4 + 0.001 * 9 + syn.WEIGHT_DELTA["rec_out"])
+    rec_rec_before = images[2].get_array()
+    np.testing.assert_array_equal(np.diag(rec_rec_before), 0.0)  # no autapses
+
+
+# ---------------------------------------------------------------- several jobs
+
+
+def test_override_labels_show_what_differs():
+    labels, common = override_labels([["optimizer.eta=0.001", "task.n_iter=3"], ["optimizer.eta=0.01", "task.n_iter=3"]])
+    assert labels == ["optimizer.eta=0.001", "optimizer.eta=0.01"]
+    assert common == "task.n_iter=3"
+
+
+def test_loss_comparison_figure_overlays_jobs():
+    fig = loss_comparison_figure([("a", np.array([3.0, 2.0])), ("b", np.array([3.0, 1.0]))], best=1)
+    (ax,) = fig.axes
+    assert [line.get_label() for line in ax.get_lines()] == ["a", "b (best)"]
+    np.testing.assert_allclose(ax.get_lines()[1].get_ydata(), [3.0, 1.0])
+
+
+# ---------------------------------------------------------------- eprop plot
+
+
+def test_plot_run_directory_writes_every_figure(run_file, capsys):
+    assert report.plot_main([str(run_file.parent)]) == 0
+    out = capsys.readouterr().out
+    written = {p.stem for p in (run_file.parent / "figures").glob("*.png")}
+    assert written == RUN_FIGURES
+    assert str(run_file.parent / "figures" / "loss.png") in out
+
+
+def test_plot_only_format_and_out(run_file, tmp_path):
+    out = tmp_path / "elsewhere"
+    assert report.plot_main([str(run_file), "--only", "loss,pattern", "--format", "pdf", "--out", str(out),
+                             "--dpi", "100", "--log"]) == 0
+    assert sorted(p.name for p in out.iterdir()) == ["loss.pdf", "pattern.pdf"]
+    assert (out / "loss.pdf").read_bytes().startswith(b"%PDF")
+
+
+def test_plot_unknown_figure_name_is_a_user_error(run_file, capsys):
+    assert report.plot_main([str(run_file), "--only", "loss,nonsense"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("eprop: error: --only nonsense: no such figure; valid: pattern, loss,") and err.count("\n") == 1
+
+
+def test_plot_minimal_recording_skips_what_was_not_recorded(tmp_path, capsys):
+    path = syn.write_run(tmp_path / "results.h5", recording="minimal")
+    assert report.plot_main([str(path)]) == 0
+    written = {p.stem for p in (tmp_path / "figures").glob("*.png")}
+    assert written == RUN_FIGURES - {"weight_courses"}
+    assert "eprop: skipped weight_courses:" in capsys.readouterr().err
+
+
+def test_plot_multirun_overlays_jobs_and_draws_the_best(tmp_path, capsys):
+    root = tmp_path / "multirun"
+    syn.write_run(root / "0" / "results.h5", overrides=["optimizer.eta=0.001"], loss_scale=2.0)
+    syn.write_run(root / "1" / "results.h5", overrides=["optimizer.eta=0.01"])
+    assert report.plot_main([str(root)]) == 0
+    written = {p.stem for p in (root / "figures").glob("*.png")}
+    assert written == {"loss_all_jobs"} | {f"best_{name}" for name in RUN_FIGURES}
+    assert f"best job (lowest final loss): {root / '1' / 'results.h5'}" in capsys.readouterr().out
+    assert plot_path(root, only={"loss_all_jobs"}).best_job == root / "1" / "results.h5"
+
+
+# ---------------------------------------------------------------- NEST tier: a real short run
+
+
+@pytest.fixture(scope="session")
+def real_run(tmp_path_factory):
+    if importlib.util.find_spec("eprop_cli.train") is None:
+        pytest.skip("the runner (eprop_cli.train) is not there yet")
+    from .conftest import run_eprop
+
+    run_dir = tmp_path_factory.mktemp("real") / "run"
+    run_eprop("run", "task=handwriting", "task.n_iter=3", "progress=false", f"hydra.run.dir={run_dir}")
+    return run_dir
+
+
+@pytest.mark.nest
+def test_plot_and_eval_on_a_real_run(real_run, capsys):
+    assert report.plot_main([str(real_run)]) == 0
+    assert {p.stem for p in (real_run / "figures").glob("*.png")} == RUN_FIGURES
+    capsys.readouterr()
+    assert report.eval_main([str(real_run), "--json"]) == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert summary["status"] == "complete" and summary["n_iter_done"] == 3
+    assert len(summary["loss"]) == 3
+    assert summary["loss_recomputed_max_rel_diff"] < 1e-9  # /loss is what the readout signals say
+    assert 0 < summary["rate_mean"] < 200  # spikes/s, a plausible regime for f_target = 20
+    assert summary["weight_change"]["rec_out"]["change"] > 0
