@@ -111,6 +111,10 @@ def run_main(argv: list[str]) -> int:
     except Interrupted as err:
         print(f"eprop: interrupted by {err}", file=sys.stderr)
         return 130
+    except KeyboardInterrupt:
+        print("eprop: stopped at once by a second signal; the results file keeps every finished iteration "
+              "(status interrupted, no final weights)", file=sys.stderr)
+        return 130
     except _config_errors() as err:
         print(f"eprop: error: {one_line(err)}", file=sys.stderr)
         return 2

@@ -218,6 +218,7 @@ class Config:
     seed: int = 1  # numpy RandomState seed and NEST rng_seed
     progress: bool = True  # rich progress bar
     experiment: Optional[str] = None  # name of the applied experiment preset, if any
+    resume: Optional[str] = None  # run directory to continue from (see eprop_cli/resume.py)
 
 
 GROUP_SCHEMAS = {

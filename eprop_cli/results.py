@@ -89,6 +89,17 @@ class ResultsWriter:
             g.create_dataset("weight", data=np.asarray(conns["weight"], dtype="f8"))
         self._file.flush()
 
+    def write_optimizer_state(self, state: Mapping[str, Mapping[str, np.ndarray]]) -> None:
+        """Write the optimizer's per-synapse state (Adam's m and v), replacing an older snapshot."""
+        if "optimizer" in self._file:
+            del self._file["optimizer"]
+        group = self._file.create_group("optimizer")
+        for projection, arrays in state.items():
+            g = group.create_group(projection)
+            for key, values in arrays.items():
+                g.create_dataset(key, data=np.asarray(values))
+        self._file.flush()
+
     def declare_recorder(self, recorder: str, fields: Mapping[str, str]) -> None:
         """Create the empty, resizable datasets of one recorder: `fields` maps name -> dtype."""
         g = self._file["events"].create_group(recorder)

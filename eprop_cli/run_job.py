@@ -16,6 +16,7 @@ from hydra.types import RunMode
 from omegaconf import DictConfig
 
 from .errors import UserError
+from .resume import resume_config
 from .train import Interrupted, train
 
 log = logging.getLogger(__name__)
@@ -46,13 +47,18 @@ def run_job(cfg: DictConfig) -> float:
     run_dir = Path(hc.runtime.output_dir)
     overrides = list(hc.overrides.task)
     multirun = hc.mode == RunMode.MULTIRUN
-    progress = _progress(cfg)
     try:
+        parent = None
+        if cfg.resume:
+            cfg, parent = resume_config(cfg, overrides)
+        progress = _progress(cfg)
         if progress is None:
-            return train(cfg, run_dir, overrides)
+            return train(cfg, run_dir, overrides, parent=parent)
         with progress:
-            bar = progress.add_task(f"{cfg.task.name}", total=cfg.task.n_iter, loss="–")
-            return train(cfg, run_dir, overrides, on_iteration=lambda k, loss: progress.update(bar, advance=1, loss=f"{loss:.4g}"))
+            done = parent.n_iter_done if parent else 0
+            bar = progress.add_task(f"{cfg.task.name}", total=cfg.task.n_iter, completed=done, loss="–")
+            return train(cfg, run_dir, overrides, parent=parent,
+                         on_iteration=lambda k, loss: progress.update(bar, completed=k + 1, loss=f"{loss:.4g}"))
     except (UserError, Interrupted) as err:
         if not multirun:
             # Leave Hydra through SystemExit, which it does not wrap in its own report.

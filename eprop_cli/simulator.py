@@ -423,6 +423,64 @@ def read_weights(net: Network) -> dict[str, dict[str, np.ndarray]]:
     return out
 
 
+def _eprop_projections(net: Network):
+    """The plastic projections with their connections and the order that sorts them by (source, target)."""
+    n = nest()
+    for projection in ("in_rec", "rec_rec", "rec_out"):
+        pre, post = net.projections[projection]
+        conns = n.GetConnections(pre, post)
+        ids = conns.get(["source", "target"])
+        source, target = np.asarray(ids["source"]), np.asarray(ids["target"])
+        yield projection, conns, source, target, np.lexsort((target, source))
+
+
+def read_optimizer_state(net: Network) -> dict[str, dict[str, np.ndarray]]:
+    """Per-synapse optimizer state that NEST exposes (Adam: m and v), sorted by (source, target).
+
+    Empty for optimizers without readable state (gradient descent).
+    """
+    out = {}
+    for projection, conns, source, target, order in _eprop_projections(net):
+        states = conns.get("optimizer")
+        states = [states] if isinstance(states, dict) else states
+        keys = sorted(k for k in ("m", "v") if k in states[0])
+        if not keys:
+            return {}
+        arrays = {"source": source[order], "target": target[order]}
+        for key in keys:
+            arrays[key] = np.array([state[key] for state in states], dtype=np.float64)[order]
+        out[projection] = arrays
+    return out
+
+
+def set_optimizer_state(net: Network, state: dict[str, dict[str, np.ndarray]]) -> None:
+    """Set the optimizer state saved by `read_optimizer_state` (same populations and connections)."""
+    for projection, conns, source, target, order in _eprop_projections(net):
+        saved = state.get(projection)
+        if saved is None:
+            continue
+        if not (np.array_equal(saved["source"], source[order]) and np.array_equal(saved["target"], target[order])):
+            raise UserError(f"resume: the parent's {projection} optimizer state does not match this network's connections")
+        keys = [k for k in ("m", "v") if k in saved]
+        values = {key: np.empty(len(order)) for key in keys}
+        for key in keys:
+            values[key][order] = saved[key]
+        conns.set([{"optimizer": {key: float(values[key][i]) for key in keys}} for i in range(len(order))])
+
+
+def apply_pending_updates(net: Network, now_step: int) -> int:
+    """Make every e-prop synapse apply its pending update now, as the final-update spike does at the end.
+
+    Used when training stops early. Returns the step the simulation has reached.
+    """
+    t = net.timing
+    spike = now_step + 1
+    net.gen_final.set({"spike_times": [t.ms(spike)]})
+    end = spike + t.offset_gen + t.extension_sim
+    simulate_until(net, end)
+    return end
+
+
 def weights_as_connected(net: Network, weights: dict[str, np.ndarray]) -> dict[str, dict[str, np.ndarray]]:
     """The connections that `build_network` made from the weight matrices, sorted like `read_weights`.
 

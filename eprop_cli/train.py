@@ -13,6 +13,7 @@ import signal
 import subprocess
 import time
 from importlib import metadata
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, Callable
 
@@ -25,6 +26,7 @@ from . import simulator
 from .config import validate
 from .errors import UserError
 from .results import ResultsWriter
+from .resume import Parent
 
 log = logging.getLogger(__name__)
 
@@ -104,11 +106,14 @@ class StopRequest:
 class Interrupted(Exception):
     """Training stopped early by a signal; the results file is marked interrupted."""
 
-    def __init__(self, signal_name: str, n_iter_done: int, path: Path):
-        super().__init__(f"{signal_name} after {n_iter_done} iterations; results kept in {path}")
+    def __init__(self, signal_name: str, n_iter_done: int, n_iter: int, run_dir: Path):
+        super().__init__(
+            f"{signal_name} after {n_iter_done} of {n_iter} iterations; results kept in {run_dir}; "
+            f"continue with: eprop run resume={run_dir}"
+        )
         self.signal_name = signal_name
         self.n_iter_done = n_iter_done
-        self.path = path
+        self.run_dir = run_dir
         self.exit_code = 130
 
 
@@ -117,10 +122,13 @@ def train(
     run_dir: str | Path,
     overrides: list[str] | None = None,
     on_iteration: Callable[[int, float], None] | None = None,
+    parent: Parent | None = None,
 ) -> float:
     """Run one training and write `run_dir/<output.file>`; returns the final loss.
 
-    `on_iteration(k, loss)` is called after each finished iteration (the progress bar).
+    `on_iteration(k, loss)` is called after each finished iteration k (counted from 0 over the
+    whole training, a parent run's iterations included; the progress bar). `parent` continues
+    a previous run (see resume.py): training starts at its `n_iter_done`.
     """
     t0 = time.perf_counter()
     validate(cfg)
@@ -130,7 +138,8 @@ def train(
     run_dir.mkdir(parents=True, exist_ok=True)
     data = sig.load_task_data(cfg.task)
     steps = sig.sequence_steps(cfg.task, data)
-    timing = sig.make_timing(cfg.task, cfg.kernel.resolution, steps)
+    first_iteration = parent.n_iter_done if parent else 0
+    timing = replace(sig.make_timing(cfg.task, cfg.kernel.resolution, steps), n_iter=cfg.task.n_iter - first_iteration)
 
     rng = np.random.RandomState(cfg.seed)
     weights, input_spikes, target = sig.draw_signals(cfg, data, steps, rng)  # draw order: see signals.py
@@ -158,9 +167,13 @@ def train(
         "git_commit": git_commit(),
         "eprop_version": __version__,
         "started": dt.datetime.now().isoformat(timespec="seconds"),
+        "first_iteration": first_iteration,
+        "parent_run": str(parent.run_dir) if parent else "",
     }
     writer = ResultsWriter(run_dir / cfg.output.file, int(target.shape[0]), attrs)
     try:
+        if parent and parent.optimizer_state:
+            simulator.set_optimizer_state(net, parent.optimizer_state)
         writer.write_array("target", target)
         writer.write_neurons({name: pop.tolist() for name, pop in net.populations.items()})
         writer.write_weights("initial", simulator.weights_as_connected(net, weights))
@@ -187,8 +200,12 @@ def train(
                 t_sim += t2 - t1
                 t_write += t3 - t2
                 if on_iteration is not None:
-                    on_iteration(k, float(loss.sum()))
+                    on_iteration(first_iteration + k, float(loss.sum()))
+            stopped_early = writer.n_iter_done < timing.n_iter
+            if stopped_early:
+                now = simulator.apply_pending_updates(net, now)
         writer.write_weights("final", simulator.read_weights(net))
+        writer.write_optimizer_state(simulator.read_optimizer_state(net))
         timings = {
             "timing_build_s": t_build,
             "timing_simulate_s": t_sim,
@@ -197,9 +214,9 @@ def train(
             "peak_rss_mb": peak_rss_mb(),
             "finished": dt.datetime.now().isoformat(timespec="seconds"),
         }
-        if writer.n_iter_done < timing.n_iter:
+        if stopped_early:
             writer.finish("interrupted", timings)
-            raise Interrupted(stop.signal_name or "signal", writer.n_iter_done, writer.path)
+            raise Interrupted(stop.signal_name or "signal", first_iteration + writer.n_iter_done, cfg.task.n_iter, run_dir)
         writer.finish("complete", timings)
         final_loss = float(np.sum(loss))
         log.info("final loss %.6g after %d iterations (%.1f s)", final_loss, writer.n_iter_done, timings["timing_total_s"])

@@ -1,0 +1,86 @@
+"""Continuing a previous run: `eprop run resume=RUN_DIR [task.n_iter=M] [key=value ...]`.
+
+The resumed run takes the parent's resolved config, applies this command line's value
+overrides on top, and starts from the parent's state:
+
+- the weights (`/weights/final`, through the ordinary `weights.load` mechanism);
+- the Adam moments m and v of every e-prop synapse (`/optimizer`), the part of the optimizer
+  state that NEST lets a script read and set;
+- the iteration counter: `task.n_iter` is the total, so the new run does the iterations
+  from the parent's `n_iter_done` up to `task.n_iter`;
+- the same input spikes and targets, because the RandomState draws are repeated in order.
+
+NEST does not expose Adam's bias-correction powers (beta_1^t, beta_2^t) nor its step count,
+so a resumed Adam run restarts the bias correction; gradient descent has no such state.
+docs/reliability.md gives the measured difference to an uninterrupted run.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from omegaconf import DictConfig, OmegaConf
+
+from .config import GROUP_SCHEMAS, Config
+from .errors import UserError
+from .results import RESULTS_FILE, open_results
+
+
+@dataclass(frozen=True)
+class Parent:
+    """What a resumed run takes over from its parent run."""
+
+    run_dir: Path
+    n_iter_done: int
+    optimizer_state: dict[str, dict[str, np.ndarray]]  # projection -> source, target, m, v
+
+
+def _typed_schema() -> DictConfig:
+    schema = OmegaConf.structured(Config)
+    for group, group_schema in GROUP_SCHEMAS.items():
+        schema[group] = OmegaConf.structured(group_schema)
+    return schema
+
+
+def load_parent(path: str | Path) -> Parent:
+    run_dir = Path(path)
+    if run_dir.is_file():
+        run_dir = run_dir.parent
+    if not (run_dir / RESULTS_FILE).is_file():
+        raise UserError(f"resume={path}: no such run directory (expected a directory holding {RESULTS_FILE})")
+    with open_results(run_dir) as res:
+        if "final" not in res.weight_stages:
+            raise UserError(f"resume={path}: the run saved no final weights (status {res.status}); it cannot be resumed")
+        state = {}
+        if "optimizer" in res.file:
+            for projection, group in res.file["optimizer"].items():
+                state[projection] = {key: group[key][()] for key in group}
+        return Parent(run_dir.resolve(), res.n_iter_done, state)
+
+
+def resume_config(cfg: DictConfig, overrides: list[str]) -> tuple[DictConfig, Parent]:
+    """The config of a resumed run: the parent's, plus this command line's value overrides."""
+    parent = load_parent(cfg.resume)
+    with open_results(parent.run_dir) as res:
+        parent_cfg = OmegaConf.create(res.config)
+    values = []
+    for override in overrides:
+        key = override.split("=", 1)[0].lstrip("+~")
+        if key == "resume" or key.startswith("hydra."):
+            continue
+        if "." not in key and key in GROUP_SCHEMAS or key in ("model", "experiment"):
+            raise UserError(
+                f"{override}: a resumed run keeps the parent's config groups; override values only (e.g. task.n_iter=10)"
+            )
+        values.append(override.lstrip("+"))
+    merged = OmegaConf.merge(_typed_schema(), parent_cfg, OmegaConf.from_dotlist(values))
+    merged.resume = str(parent.run_dir)
+    merged.weights.load = str(parent.run_dir)
+    if merged.task.n_iter <= parent.n_iter_done:
+        raise UserError(
+            f"task.n_iter={merged.task.n_iter}: the parent run has done {parent.n_iter_done} iterations already; "
+            f"ask for a larger total (task.n_iter={parent.n_iter_done + merged.task.n_iter} continues for {merged.task.n_iter} more)"
+        )
+    return merged, parent
