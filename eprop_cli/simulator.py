@@ -408,19 +408,33 @@ def read_and_clear(net: Network) -> dict[str, dict[str, np.ndarray]]:
     return out
 
 
-def read_weights(net: Network) -> dict[str, dict[str, np.ndarray]]:
-    """Every projection's connections as NEST holds them now, each sorted by (source, target).
+def read_weights(net: Network) -> tuple[dict[str, dict[str, np.ndarray]], dict[str, dict[str, np.ndarray]]]:
+    """Every projection's connections as NEST holds them now, and the optimizer state NEST exposes.
 
-    One GetConnections call per population pair that the projections need.
+    Returns (weights, optimizer state), each per projection and sorted by (source, target):
+    weights as source, target, weight; the state as source, target and Adam's m and v (empty
+    for optimizers without readable state, such as gradient descent). One GetConnections and
+    one `get` per projection.
     """
     n = nest()
-    out = {}
+    weights, state = {}, {}
     for projection, (pre, post) in net.projections.items():
-        conns = n.GetConnections(pre, post).get(["source", "target", "weight"])
-        source, target, weight = (np.asarray(conns[k]) for k in ("source", "target", "weight"))
+        conns = n.GetConnections(pre, post)
+        plastic = projection != "out_rec"
+        values = conns.get(["source", "target", "weight", "optimizer"] if plastic else ["source", "target", "weight"])
+        source, target = np.asarray(values["source"]), np.asarray(values["target"])
         order = np.lexsort((target, source))
-        out[projection] = {"source": source[order], "target": target[order], "weight": weight[order]}
-    return out
+        source, target = source[order], target[order]
+        weights[projection] = {"source": source, "target": target, "weight": np.asarray(values["weight"])[order]}
+        if plastic:
+            moments = values["optimizer"]
+            moments = [moments] if isinstance(moments, dict) else moments
+            keys = [key for key in ("m", "v") if key in moments[0]]
+            if keys:
+                state[projection] = {"source": source, "target": target}
+                for key in keys:
+                    state[projection][key] = np.array([entry[key] for entry in moments], dtype=np.float64)[order]
+    return weights, state
 
 
 def _eprop_projections(net: Network):
@@ -434,27 +448,8 @@ def _eprop_projections(net: Network):
         yield projection, conns, source, target, np.lexsort((target, source))
 
 
-def read_optimizer_state(net: Network) -> dict[str, dict[str, np.ndarray]]:
-    """Per-synapse optimizer state that NEST exposes (Adam: m and v), sorted by (source, target).
-
-    Empty for optimizers without readable state (gradient descent).
-    """
-    out = {}
-    for projection, conns, source, target, order in _eprop_projections(net):
-        states = conns.get("optimizer")
-        states = [states] if isinstance(states, dict) else states
-        keys = sorted(k for k in ("m", "v") if k in states[0])
-        if not keys:
-            return {}
-        arrays = {"source": source[order], "target": target[order]}
-        for key in keys:
-            arrays[key] = np.array([state[key] for state in states], dtype=np.float64)[order]
-        out[projection] = arrays
-    return out
-
-
 def set_optimizer_state(net: Network, state: dict[str, dict[str, np.ndarray]]) -> None:
-    """Set the optimizer state saved by `read_optimizer_state` (same populations and connections)."""
+    """Set the optimizer state returned by `read_weights` (same populations and connections)."""
     for projection, conns, source, target, order in _eprop_projections(net):
         saved = state.get(projection)
         if saved is None:

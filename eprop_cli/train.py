@@ -204,8 +204,9 @@ def train(
             stopped_early = writer.n_iter_done < timing.n_iter
             if stopped_early:
                 now = simulator.apply_pending_updates(net, now)
-        writer.write_weights("final", simulator.read_weights(net))
-        writer.write_optimizer_state(simulator.read_optimizer_state(net))
+        final_weights, optimizer_state = simulator.read_weights(net)
+        writer.write_weights("final", final_weights)
+        writer.write_optimizer_state(optimizer_state)
         timings = {
             "timing_build_s": t_build,
             "timing_simulate_s": t_sim,
