@@ -1,0 +1,23 @@
+"""eprop's Hydra plugin: the optuna sweeper with failed jobs told to optuna as failed trials.
+
+Hydra instantiates only plugins that live in the `hydra_plugins` namespace package, so the
+class is here; the work is in eprop_cli.sweep. eprop's callback (eprop_cli.sweep.SweepCallback)
+points `hydra/sweeper=optuna` at this class; its parameters are the optuna sweeper's. Without
+the [sweep] extra this module defines nothing.
+"""
+
+try:
+    from hydra_plugins.hydra_optuna_sweeper.optuna_sweeper import OptunaSweeper as _PluginOptunaSweeper
+except ImportError:  # hydra-optuna-sweeper is not installed
+    _PluginOptunaSweeper = None
+
+if _PluginOptunaSweeper is not None:
+
+    class EpropOptunaSweeper(_PluginOptunaSweeper):
+        """hydra-optuna-sweeper's sweeper; a job that returns NaN (eprop's failed job) is a failed trial."""
+
+        def setup(self, *, hydra_context, task_function, config) -> None:
+            from eprop_cli.sweep import failed_trial_launcher
+
+            super().setup(hydra_context=hydra_context, task_function=task_function, config=config)
+            self.sweeper.launcher = failed_trial_launcher(self.sweeper.launcher)
