@@ -41,6 +41,17 @@ def one_line(err: BaseException) -> str:
         chain.append(err)
         err = err.__cause__ or err.__context__
     text = " ".join(" ".join(str(e) for e in chain).split())
+    if getattr(chain[0], "override", None) and type(chain[0]).__name__ == "OverrideParseException":
+        lines = [line.strip() for line in str(chain[0]).splitlines()]
+        skip = ("Error parsing override", "See https", "^", "LexerNoViableAltException")
+        detail = next((line for line in lines if line and not line.startswith(skip)), "unexpected character")
+        return (f"{chain[0].override}: cannot parse this override ({detail}); "
+                "write key=value and quote values that hold brackets, commas or quotes")
+    if m := re.search(r"Ambiguous value for argument '([^']*)'", text):
+        return f"{m.group(1)}: ambiguous value; for a sweep add -m, for a list write key=[a,b], for a string quote it"
+    if m := re.search(r"(\w+) raised while resolving interpolation: (.*?)\s+full_key: ([\w.]+)", text):
+        kind, detail, full_key = m.groups()
+        return f"{full_key}: cannot be derived ({kind}: {detail}); check the values it is computed from (eprop run --cfg job)"
     if m := re.search(r"Could not find '([\w/]+)/(\w*)'\s+Available options in '[\w/]+':\s+(.*?)\s+Config search path", text):
         group, option, options = m.groups()
         valid = ", ".join(o for o in options.split() if not o.startswith("_"))
@@ -52,6 +63,8 @@ def one_line(err: BaseException) -> str:
     if m := re.search(r"Key '([^']+)' not in '(\w+)'\s+full_key: ([\w.]+)", text):
         key, _, full_key = m.groups()
         parent = full_key.rsplit(".", 1)[0] if "." in full_key else ""
+        if key in schema_keys(parent):
+            return f"{full_key}: missing; the run needs this key (was it deleted with ~{full_key}?)"
         return f"{full_key}: unknown key; valid keys{' in ' + parent if parent else ''}: {', '.join(schema_keys(parent))}"
     if m := re.search(r"Key '([^']+)' is not in struct\s+full_key: ([\w.]+)", text):
         return f"{m.group(2)}: unknown key; add new entries with a leading '+' (e.g. +{m.group(2)}=...)"
@@ -101,6 +114,10 @@ def run_main(argv: list[str]) -> int:
     def _entry(cfg):
         return run_job(cfg)
 
+    for arg in argv:  # Hydra takes an empty key for a config group and fails with a traceback
+        if re.match(r"[+~]*=", arg):
+            print(f"eprop: error: {arg}: no key before '='; write key=value (e.g. task.n_iter=10)", file=sys.stderr)
+            return 2
     saved_argv = sys.argv
     sys.argv = ["eprop run", *argv]
     try:
@@ -111,7 +128,10 @@ def run_main(argv: list[str]) -> int:
     except Interrupted as err:
         print(f"eprop: interrupted by {err}", file=sys.stderr)
         return 130
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as err:
+        if not err.args:  # Python's own SIGINT handler: the signal came before the training loop
+            print("eprop: interrupted by SIGINT before the first iteration; nothing to resume", file=sys.stderr)
+            return 130
         print("eprop: stopped at once by a second signal; the results file keeps every finished iteration "
               "(status interrupted, no final weights)", file=sys.stderr)
         return 130

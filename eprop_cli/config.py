@@ -270,8 +270,9 @@ OUT_VARIABLES = ("V_m", "readout_signal", "readout_signal_unnorm", "target_signa
 
 
 def _positive(value: Any, key: str, unit: str = "") -> None:
-    if value is None or not value > 0:
-        raise UserError(f"{key}={value}: must be > 0{(' ' + unit) if unit else ''}")
+    if value is None or not value > 0 or value == math.inf:
+        bound = "a finite number > 0" if value == math.inf else "> 0"
+        raise UserError(f"{key}={value}: must be {bound}{(' ' + unit) if unit else ''}")
 
 
 def _at_least(value: Any, key: str, minimum: int) -> None:
@@ -370,13 +371,13 @@ def validate(cfg: DictConfig) -> None:
     _at_least(r.n, "neuron.rec.n", 1)
     for key in ("C_m", "tau_m_mean"):
         _positive(r[key], f"neuron.rec.{key}", "ms" if key.startswith("tau") else "pF")
-    if r.tau_m_std < 0:
+    if not r.tau_m_std >= 0:  # also refuses NaN
         raise UserError(f"neuron.rec.tau_m_std={r.tau_m_std}: must be >= 0 ms")
     if r.adapt_tau is not None:
         _positive(r.adapt_tau, "neuron.rec.adapt_tau", "ms")
     if r.t_ref < 0:
         raise UserError(f"neuron.rec.t_ref={r.t_ref}: must be >= 0 ms")
-    if r.f_target < 0:
+    if not r.f_target >= 0:
         raise UserError(f"neuron.rec.f_target={r.f_target}: must be >= 0 spikes/s")
     ro = cfg.neuron.readout
     _positive(ro.tau_m, "neuron.readout.tau_m", "ms")
@@ -411,3 +412,5 @@ def validate(cfg: DictConfig) -> None:
         raise UserError(f"recording.interval={rec.interval}: must equal kernel.resolution={cfg.kernel.resolution} ms (the loss sums every step)")
 
     _at_least(cfg.seed, "seed", 1)
+    if cfg.seed > 2**32 - 1:  # numpy RandomState and NEST rng_seed both take 32-bit seeds
+        raise UserError(f"seed={cfg.seed}: must be an integer in [1, 4294967295]")

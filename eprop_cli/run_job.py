@@ -14,6 +14,7 @@ from pathlib import Path
 from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 from omegaconf import DictConfig
+from omegaconf.errors import OmegaConfBaseException
 
 from .errors import UserError
 from .resume import resume_config
@@ -59,7 +60,11 @@ def run_job(cfg: DictConfig) -> float:
             bar = progress.add_task(f"{cfg.task.name}", total=cfg.task.n_iter, completed=done, loss="–")
             return train(cfg, run_dir, overrides, parent=parent,
                          on_iteration=lambda k, loss: progress.update(bar, completed=k + 1, loss=f"{loss:.4g}"))
-    except (UserError, Interrupted) as err:
+    except (UserError, Interrupted, OmegaConfBaseException) as err:
+        if isinstance(err, OmegaConfBaseException):  # a value that fails to resolve, or a deleted key
+            from .cli import one_line
+
+            err = UserError(one_line(err))
         if not multirun:
             # Leave Hydra through SystemExit, which it does not wrap in its own report.
             print(f"eprop: {'error: ' if isinstance(err, UserError) else 'interrupted by '}{err}", file=sys.stderr)
