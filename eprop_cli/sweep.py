@@ -295,3 +295,15 @@ def _failure_message(ret) -> str:
     reason = _error_text([job_dir / "error.txt"]) if job_dir else ""
     return (f"optuna trial (job {num}) failed{': ' + reason if reason else ''}; the search stops when failed trials "
             "exceed hydra.sweeper.max_failure_rate")
+
+
+def end_of_failed_search(config: DictConfig, err: Exception) -> None:
+    """An optuna search stopped by failed trials: write summary.csv, then raise a one-line error."""
+    sweep_dir = Path(config.hydra.sweep.dir)
+    try:
+        write_summary(sweep_dir)
+    except (UserError, OSError) as summary_err:
+        log.warning("no sweep summary written in %s: %s", sweep_dir, summary_err)
+    if isinstance(err, TrialFailed):
+        raise err
+    raise TrialFailed(f"optuna: every trial failed, so there is no best trial; see {sweep_dir / SUMMARY_FILE}") from None

@@ -197,7 +197,8 @@ def test_parallel_launchers_give_the_basic_launchers_losses(tmp_path, basic_swee
 @pytest.mark.nest
 def test_failed_jobs_are_rows_with_status_failed(tmp_path):
     sweep_dir = tmp_path / "sweep"
-    proc = run_eprop("run", "-m", "optimizer.eta=5e-3,-1.0", *TINY, f"hydra.sweep.dir={sweep_dir}")
+    proc = run_eprop("run", "-m", "optimizer.eta=5e-3,-1.0", *TINY, f"hydra.sweep.dir={sweep_dir}", check=False)
+    assert proc.returncode == 1  # a multirun with a failed job
     rows = read_summary(sweep_dir)
     assert [(r["job"], r["status"]) for r in rows] == [("0", "complete"), ("1", "failed")]
     assert rows[1]["final_loss"] == "" and rows[1]["runtime_s"] == ""
@@ -232,7 +233,8 @@ def test_optuna_failed_trial_does_not_end_the_search(tmp_path):
     storage = f"sqlite:///{tmp_path / 'study.db'}"
     proc = run_eprop("run", "-m", "hydra/sweeper=optuna", "hydra/sweeper/sampler=grid", "hydra.sweeper.n_trials=2",
                      "hydra.sweeper.max_failure_rate=1.0", f"hydra.sweeper.storage={storage}", "hydra.sweeper.study_name=s",
-                     "optimizer.eta=choice(-1.0,0.005)", *TINY, f"hydra.sweep.dir={sweep_dir}")
+                     "optimizer.eta=choice(-1.0,0.005)", *TINY, f"hydra.sweep.dir={sweep_dir}", check=False)
+    assert proc.returncode == 1  # the search went on to its end; one job failed
     rows = read_summary(sweep_dir)
     assert sorted((r["optimizer.eta"], r["status"]) for r in rows) == [("-1.0", "failed"), ("0.005", "complete")]
     assert "Failed experiment: optuna trial (job" in proc.stdout  # Hydra's log
@@ -253,3 +255,16 @@ def test_optuna_stops_at_the_first_failure_by_default(tmp_path):
     assert proc.stderr.strip().splitlines()[-1].startswith("eprop: error: optuna trial (job ")
     assert "failed: optimizer.eta=-1.0: must be > 0; the search stops when failed trials exceed " \
            "hydra.sweeper.max_failure_rate" in proc.stderr
+    rows = read_summary(sweep_dir)  # written although the search stopped
+    assert sorted((r["optimizer.eta"], r["status"]) for r in rows) == [("-1.0", "failed"), ("0.005", "complete")]
+
+
+@pytest.mark.nest
+def test_optuna_search_where_every_trial_fails_is_one_line(tmp_path):
+    sweep_dir = tmp_path / "sweep"
+    proc = run_eprop("run", "-m", "hydra/sweeper=optuna", "hydra.sweeper.n_trials=2", "hydra.sweeper.max_failure_rate=1.0",
+                     "optimizer.eta=choice(-1.0,-2.0)", *TINY, f"hydra.sweep.dir={sweep_dir}", check=False)
+    assert proc.returncode == 2
+    assert proc.stderr.strip().splitlines()[-1] == (
+        f"eprop: error: optuna: every trial failed, so there is no best trial; see {sweep_dir / 'summary.csv'}")
+    assert [r["status"] for r in read_summary(sweep_dir)] == ["failed", "failed"]

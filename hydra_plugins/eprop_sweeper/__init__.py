@@ -21,3 +21,14 @@ if _PluginOptunaSweeper is not None:
 
             super().setup(hydra_context=hydra_context, task_function=task_function, config=config)
             self.sweeper.launcher = failed_trial_launcher(self.sweeper.launcher)
+
+        def sweep(self, arguments):
+            """The search; if it stops on failed trials, summary.csv is written all the same."""
+            from eprop_cli.sweep import TrialFailed, end_of_failed_search
+
+            try:
+                return super().sweep(arguments)
+            except (TrialFailed, ValueError) as err:
+                if isinstance(err, ValueError) and "No trials are completed yet" not in str(err):
+                    raise
+                end_of_failed_search(self.sweeper.config, err)
