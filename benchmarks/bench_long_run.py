@@ -32,6 +32,16 @@ def current_rss_mb() -> float:
     raise RuntimeError("no VmRSS in /proc/self/status")
 
 
+def hdf5_metadata_cache_mb() -> float:
+    """Current size of the HDF5 metadata caches of the files open in this process (MB)."""
+    import gc
+
+    import h5py
+
+    files = [o for o in gc.get_objects() if isinstance(o, h5py.File) and o.id.valid]
+    return sum(f.id.get_mdc_size()[2] for f in files) / 1e6
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n-iter", type=int, default=200)
@@ -56,9 +66,13 @@ def main() -> None:
     clock: list[float] = []
     rss: list[float] = []
 
+    mdc: dict[int, float] = {}
+
     def on_iteration(k: int, loss: float) -> None:
         clock.append(time.perf_counter())
         rss.append(current_rss_mb())
+        if k + 1 in args.marks:
+            mdc[k + 1] = hdf5_metadata_cache_mb()
 
     start = time.perf_counter()
     rss_start = current_rss_mb()
@@ -77,7 +91,8 @@ def main() -> None:
     print(f"  RSS before training {rss_start:.1f} MB")
     for mark in args.marks:
         if mark <= len(rss):
-            print(f"  after iteration {mark:5d}: RSS {rss[mark - 1]:7.1f} MB   elapsed {clock[mark - 1] - start:7.1f} s")
+            print(f"  after iteration {mark:5d}: RSS {rss[mark - 1]:7.1f} MB   elapsed {clock[mark - 1] - start:7.1f} s   "
+                  f"HDF5 metadata cache {mdc.get(mark, float('nan')):5.2f} MB")
     # The steady-state slope: from the second-to-last mark (the first iterations warm up the
     # allocator, HDF5 chunk caches and NEST's buffers) to the end.
     lo = args.marks[-2] if len(args.marks) > 1 else args.marks[0]

@@ -231,8 +231,8 @@ def test_optuna_search_with_the_preset_and_a_database(tmp_path):
 def test_optuna_failed_trial_does_not_end_the_search(tmp_path):
     sweep_dir = tmp_path / "sweep"
     storage = f"sqlite:///{tmp_path / 'study.db'}"
-    proc = run_eprop("run", "-m", "hydra/sweeper=optuna", "hydra/sweeper/sampler=grid", "hydra.sweeper.n_trials=2",
-                     "hydra.sweeper.max_failure_rate=1.0", f"hydra.sweeper.storage={storage}", "hydra.sweeper.study_name=s",
+    proc = run_eprop("run", "-m", "hydra/sweeper=optuna", "hydra/sweeper/sampler=random", "hydra.sweeper.sampler.seed=8",
+                     "hydra.sweeper.n_trials=2", "hydra.sweeper.max_failure_rate=1.0", f"hydra.sweeper.storage={storage}", "hydra.sweeper.study_name=s",
                      "optimizer.eta=choice(-1.0,0.005)", *TINY, f"hydra.sweep.dir={sweep_dir}", check=False)
     assert proc.returncode == 1  # the search went on to its end; one job failed
     rows = read_summary(sweep_dir)
@@ -249,8 +249,9 @@ def test_optuna_failed_trial_does_not_end_the_search(tmp_path):
 @pytest.mark.nest
 def test_optuna_stops_at_the_first_failure_by_default(tmp_path):
     sweep_dir = tmp_path / "sweep"
-    proc = run_eprop("run", "-m", "hydra/sweeper=optuna", "hydra/sweeper/sampler=grid", "hydra.sweeper.n_trials=2",
-                     "optimizer.eta=choice(-1.0,0.005)", *TINY, f"hydra.sweep.dir={sweep_dir}", check=False)
+    proc = run_eprop("run", "-m", "hydra/sweeper=optuna", "hydra/sweeper/sampler=random", "hydra.sweeper.sampler.seed=8",
+                     "hydra.sweeper.n_trials=2", "optimizer.eta=choice(-1.0,0.005)", *TINY, f"hydra.sweep.dir={sweep_dir}",
+                     check=False)
     assert proc.returncode == 2
     assert proc.stderr.strip().splitlines()[-1].startswith("eprop: error: optuna trial (job ")
     assert "failed: optimizer.eta=-1.0: must be > 0; the search stops when failed trials exceed " \
