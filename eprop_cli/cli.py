@@ -118,6 +118,17 @@ def run_main(argv: list[str]) -> int:
         if re.match(r"[+~]*=", arg):
             print(f"eprop: error: {arg}: no key before '='; write key=value (e.g. task.n_iter=10)", file=sys.stderr)
             return 2
+        key, _, value = arg.lstrip("+~").partition("=")
+        group = Path(conf_dir()) / key
+        items = value[1:-1].split(",") if value.startswith("[") and value.endswith("]") else [value]
+        not_a_name = r"\s*([-+]?(\d[\d_]*\.?\d*([eE][-+]?\d+)?|\.\d+|inf|nan)|true|false|null)\s*"
+        if "=" in arg and not key.startswith("hydra") and group.is_dir() and (
+                any(re.fullmatch(not_a_name, item, re.IGNORECASE) for item in items)
+                or (arg.startswith("~") and value.startswith("["))):
+            # Hydra fails with a traceback on a group option that parses as a number, bool, null or list of them
+            options = sorted(p.stem for p in group.glob("*.yaml") if not p.stem.startswith("_"))
+            print(f"eprop: error: {key}={value}: no such option; valid options: {', '.join(options)}", file=sys.stderr)
+            return 2
     saved_argv = sys.argv
     sys.argv = ["eprop run", *argv]
     try:
@@ -140,6 +151,12 @@ def run_main(argv: list[str]) -> int:
         return 2
     finally:
         sys.argv = saved_argv
+    from .run_job import FailedJobsCallback
+
+    if FailedJobsCallback.failed:
+        dirs = ", ".join(str(d) for d in FailedJobsCallback.failed)
+        print(f"eprop: {len(FailedJobsCallback.failed)} job(s) of the multirun failed; their error.txt: {dirs}", file=sys.stderr)
+        return 1
     return 0
 
 

@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import logging
 import sys
+import time
 from pathlib import Path
 
 from hydra.core.hydra_config import HydraConfig
+from hydra.experimental.callback import Callback
 from hydra.types import RunMode
 from omegaconf import DictConfig
 from omegaconf.errors import OmegaConfBaseException
@@ -83,3 +85,24 @@ def _job_failed(hc, run_dir: Path, err: Exception) -> float:
     log.error("job %s failed: %s", hc.job.num, message)
     print(f"eprop: job {hc.job.num} failed: {message}", file=sys.stderr)
     return float("nan")
+
+
+class FailedJobsCallback(Callback):
+    """Finds the jobs of a multirun that wrote error.txt; `eprop run -m` then exits with code 1.
+
+    It runs in the process that launched the multirun, whatever the launcher, and leaves the
+    job directories whose error.txt this sweep wrote in `FailedJobsCallback.failed`.
+    """
+
+    failed: list[Path] = []
+    _started: float = 0.0
+
+    def on_multirun_start(self, config: DictConfig, **kwargs) -> None:
+        FailedJobsCallback.failed = []
+        FailedJobsCallback._started = time.time()
+
+    def on_multirun_end(self, config: DictConfig, **kwargs) -> None:
+        sweep_dir = Path(config.hydra.sweep.dir)
+        errors = sweep_dir.rglob("error.txt") if sweep_dir.is_dir() else []
+        new = {p.parent for p in errors if p.stat().st_mtime >= FailedJobsCallback._started - 1.0}
+        FailedJobsCallback.failed = sorted(new, key=lambda p: [int(x) if x.isdigit() else x for x in p.parts])
