@@ -49,6 +49,8 @@ def one_line(err: BaseException) -> str:
                 "write key=value and quote values that hold brackets, commas or quotes")
     if m := re.search(r"Ambiguous value for argument '([^']*)'", text):
         return f"{m.group(1)}: ambiguous value; for a sweep add -m, for a list write key=[a,b], for a string quote it"
+    if m := re.search(r"Interpolation key '([^']*)' not found\s+full_key: ([\w.]+)", text):
+        return f"{m.group(2)}: the interpolation ${{{m.group(1)}}} names no key of the config"
     if m := re.search(r"(\w+) raised while resolving interpolation: (.*?)\s+full_key: ([\w.]+)", text):
         kind, detail, full_key = m.groups()
         return f"{full_key}: cannot be derived ({kind}: {detail}); check the values it is computed from (eprop run --cfg job)"

@@ -15,9 +15,10 @@ from pathlib import Path
 from hydra.core.hydra_config import HydraConfig
 from hydra.experimental.callback import Callback
 from hydra.types import RunMode
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
+from .config import validate
 from .errors import UserError
 from .resume import resume_config
 from .train import Interrupted, train
@@ -48,12 +49,13 @@ def _progress(cfg: DictConfig):
 def run_job(cfg: DictConfig) -> float:
     hc = HydraConfig.get()
     run_dir = Path(hc.runtime.output_dir)
-    overrides = list(hc.overrides.task)
+    overrides = list(OmegaConf.to_container(hc.overrides.task, resolve=False))  # as typed, ${...} included
     multirun = hc.mode == RunMode.MULTIRUN
     try:
         parent = None
         if cfg.resume:
             cfg, parent = resume_config(cfg, overrides)
+        validate(cfg)  # a config error is then one line, not also a progress bar
         progress = _progress(cfg)
         if progress is None:
             return train(cfg, run_dir, overrides, parent=parent)

@@ -302,6 +302,7 @@ RUN_CASES = [  # (id, overrides, first line of stderr); {tmp} is the test's dire
      "check the values it is computed from (eprop run --cfg job)"),
     ("deleted key", ["~seed"], "seed: missing; the run needs this key (was it deleted with ~seed?)"),
     ("group option as a number", ["task=0"], f"task=0: no such option; valid options: {VALID_TASKS}"),
+    ("unknown interpolation", ["optimizer.eta=${{nope}}"], "optimizer.eta: the interpolation ${{nope}} names no key of the config"),
     ("empty key", ["=3"], "=3: no key before '='; write key=value (e.g. task.n_iter=10)"),
     ("unparsable value", ["task.n_iter=[1"],
      "task.n_iter=[1: cannot parse this override (no viable alternative at input '[1'); "
@@ -341,6 +342,11 @@ def test_bad_run_input_is_one_line_with_exit_2(bad_inputs, overrides, line):
     assert proc.stderr.strip().splitlines() == ["eprop: error: " + line.format(tmp=bad_inputs)]
     assert "Traceback" not in proc.stdout + proc.stderr
     assert (bad_inputs / "done" / "results.h5").read_bytes() == b"an earlier run's results"  # never overwritten
+
+
+def test_a_config_error_with_the_progress_bar_on_is_still_one_line(tmp_path):
+    proc = run_eprop("run", "kernel.threads=0", f"hydra.run.dir={tmp_path / 'run'}", check=False)  # progress=true
+    assert (proc.returncode, proc.stderr.strip()) == (2, "eprop: error: kernel.threads=0: must be an integer >= 1")
 
 
 @pytest.mark.parametrize("command", ["eval", "plot"])
@@ -427,7 +433,7 @@ SUBPROCESS_KEYS = ["task.n_iter", "optimizer.eta", "kernel.threads", "seed", "ne
 
 
 @pytest.mark.nest
-@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(args=st.lists(st.tuples(st.sampled_from(SUBPROCESS_KEYS + ["task", "optimizer", "neuron.rec.tau_m"]),
                                st.one_of(st.integers(-2, 2).map(str), values))
                      .map(lambda t: f"{t[0]}={t[1]}"), min_size=1, max_size=2))
