@@ -202,6 +202,7 @@ class KernelConfig:
 @dataclass
 class OutputConfig:
     file: str = "results.h5"  # results file name inside the run directory
+    compress_events: bool = False  # lzf-compress recorder events: ~3x smaller files, but a SIGKILL can then damage flushed events
 
 
 @dataclass

@@ -31,7 +31,7 @@ from .errors import UserError
 SCHEMA_VERSION = 1
 RESULTS_FILE = "results.h5"
 PROJECTIONS = ("in_rec", "rec_rec", "rec_out", "out_rec")
-_CHUNK = 1 << 13  # elements per HDF5 chunk of an event dataset (small: partial chunks are recompressed at each flush)
+_CHUNK = 1 << 13  # elements per HDF5 chunk of an event dataset
 
 
 def _to_attr(value: Any) -> Any:
@@ -46,7 +46,7 @@ def _to_attr(value: Any) -> Any:
 class ResultsWriter:
     """Creates a results file and appends one iteration at a time."""
 
-    def __init__(self, path: str | Path, n_out: int, attrs: Mapping[str, Any]):
+    def __init__(self, path: str | Path, n_out: int, attrs: Mapping[str, Any], compress_events: bool = False):
         self.path = Path(path)
         try:
             self._file = h5py.File(self.path, "x")
@@ -63,6 +63,9 @@ class ResultsWriter:
         f.create_group("weights")
         f.create_group("neurons")
         self.n_iter_done = 0
+        # Appending to a compressed chunk rewrites it whole, so a kill during that write can
+        # damage events that were flushed before; uncompressed chunks only gain new bytes.
+        self._compression = {"compression": "lzf", "shuffle": True} if compress_events else {}
         f.flush()
 
     def set_attrs(self, attrs: Mapping[str, Any]) -> None:
@@ -104,7 +107,7 @@ class ResultsWriter:
         """Create the empty, resizable datasets of one recorder: `fields` maps name -> dtype."""
         g = self._file["events"].create_group(recorder)
         for name, dtype in fields.items():
-            g.create_dataset(name, shape=(0,), maxshape=(None,), dtype=dtype, chunks=(_CHUNK,), compression="lzf", shuffle=True)
+            g.create_dataset(name, shape=(0,), maxshape=(None,), dtype=dtype, chunks=(_CHUNK,), **self._compression)
         g.create_dataset("iteration_start", data=np.zeros(1, dtype="i8"), maxshape=(None,), chunks=(1024,))
 
     def append_iteration(self, loss_per_output: np.ndarray, events: Mapping[str, Mapping[str, np.ndarray]]) -> None:

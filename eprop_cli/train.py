@@ -170,7 +170,7 @@ def train(
         "first_iteration": first_iteration,
         "parent_run": str(parent.run_dir) if parent else "",
     }
-    writer = ResultsWriter(run_dir / cfg.output.file, int(target.shape[0]), attrs)
+    writer = ResultsWriter(run_dir / cfg.output.file, int(target.shape[0]), attrs, cfg.output.compress_events)
     try:
         if parent and parent.optimizer_state:
             simulator.set_optimizer_state(net, parent.optimizer_state)
