@@ -69,8 +69,9 @@ def run_job(cfg: DictConfig) -> float:
             from .cli import one_line
 
             err = UserError(one_line(err))
-        if not multirun:
-            # Leave Hydra through SystemExit, which it does not wrap in its own report.
+        if not multirun or isinstance(err, Interrupted):
+            # Leave Hydra through SystemExit, which it does not wrap in its own report. An
+            # interrupted job ends a whole multirun too: Ctrl-C means stop, not "next job".
             print(f"eprop: {'error: ' if isinstance(err, UserError) else 'interrupted by '}{err}", file=sys.stderr)
             raise SystemExit(err.exit_code)
         return _job_failed(hc, run_dir, err)
