@@ -45,6 +45,7 @@ def handwriting_file() -> Path:
             return path
     import pooch
 
+    pooch.get_logger().setLevel("WARNING")  # its "Downloading ..." line would precede our error line
     try:
         fetched = pooch.retrieve(
             HANDWRITING_URL, known_hash=f"sha256:{HANDWRITING_SHA256}", fname=HANDWRITING_FILE, path=cache_dir(), progressbar=False

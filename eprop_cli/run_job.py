@@ -59,11 +59,20 @@ def run_job(cfg: DictConfig) -> float:
         progress = _progress(cfg)
         if progress is None:
             return train(cfg, run_dir, overrides, parent=parent)
-        with progress:
-            done = parent.n_iter_done if parent else 0
-            bar = progress.add_task(f"{cfg.task.name}", total=cfg.task.n_iter, completed=done, loss="–")
-            return train(cfg, run_dir, overrides, parent=parent,
-                         on_iteration=lambda k, loss: progress.update(bar, completed=k + 1, loss=f"{loss:.4g}"))
+        bars = []
+
+        def show(k: int, loss: float) -> None:
+            # The bar appears with the first finished iteration, so that an error found while
+            # the data is loaded or the network is built stays a single line.
+            if not bars:
+                progress.start()
+                bars.append(progress.add_task(cfg.task.name, total=cfg.task.n_iter, completed=k, loss="–"))
+            progress.update(bars[0], completed=k + 1, loss=f"{loss:.4g}")
+
+        try:
+            return train(cfg, run_dir, overrides, parent=parent, on_iteration=show)
+        finally:
+            progress.stop()
     except (UserError, Interrupted, OmegaConfBaseException) as err:
         if isinstance(err, OmegaConfBaseException):  # a value that fails to resolve, or a deleted key
             from .cli import one_line

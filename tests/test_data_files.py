@@ -82,3 +82,20 @@ def test_comma_and_whitespace_files_load_alike(tmp_path, handwriting_file):
     comma.write_text("0.5, -1\n2,3e-1\n# a comment\n\n")
     assert np.array_equal(data.load_trajectory(comma), [[0.5, -1.0], [2.0, 0.3]])
     assert np.array_equal(data.load_trajectory(handwriting_file), np.loadtxt(handwriting_file))
+
+
+def test_cli_without_data_and_network_prints_one_line(tmp_path):
+    """`eprop run` offline with no copy: one line saying where to put the file, exit 2."""
+    import os
+    import subprocess
+    import sys
+
+    env = dict(os.environ, EPROP_DATA_DIR=str(tmp_path / "none"), EPROP_CACHE_DIR=str(tmp_path / "cache"),
+               HTTPS_PROXY="http://127.0.0.1:9", HTTP_PROXY="http://127.0.0.1:9", PYNEST_QUIET="1")
+    proc = subprocess.run([sys.executable, "-m", "eprop_cli.cli", "run", f"hydra.run.dir={tmp_path / 'run'}"],
+                          env=env, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 2
+    (line,) = proc.stderr.strip().splitlines()
+    assert line.startswith("eprop: error: chaos_handwriting.txt: not found and the download failed (")
+    assert f"put the file in {tmp_path / 'cache'} or point EPROP_DATA_DIR at a folder holding it" in line
+    assert not (tmp_path / "run" / "results.h5").exists()
