@@ -54,14 +54,11 @@ def one_line(err: BaseException) -> str:
     if m := re.search(r"(\w+) raised while resolving interpolation: (.*?)\s+full_key: ([\w.]+)", text):
         kind, detail, full_key = m.groups()
         return f"{full_key}: cannot be derived ({kind}: {detail}); check the values it is computed from (eprop run --cfg job)"
-    if m := re.search(r"Could not find '([\w/]+)/(\w*)'\s+Available options in '[\w/]+':\s+(.*?)\s+Config search path", text):
-        group, option, options = m.groups()
+    if m := re.search(r"Could not find '([\w/]+)'\s+Available options in '([\w/]+)':\s+(.*?)\s+Config search path", text):
+        wanted, group, options = m.groups()
         valid = ", ".join(o for o in options.split() if not o.startswith("_"))
-        return f"{group}={option}: no such option; valid options: {valid}"
-    if m := re.search(r"Could not find '(\w+)'\s+Available options in '[\w/]+':\s+(.*?)\s+Config search path", text):
-        group, options = m.groups()
-        valid = ", ".join(o for o in options.split() if not o.startswith("_"))
-        return f"{group}: no such option; valid options: {valid}"
+        choice = f"{group}={wanted[len(group) + 1:]}" if wanted.startswith(group + "/") else group
+        return f"{choice}: no such option; valid options: {valid}"
     if m := re.search(r"Key '([^']+)' not in '(\w+)'\s+full_key: ([\w.]+)", text):
         key, _, full_key = m.groups()
         parent = full_key.rsplit(".", 1)[0] if "." in full_key else ""
@@ -70,10 +67,7 @@ def one_line(err: BaseException) -> str:
         return f"{full_key}: unknown key; valid keys{' in ' + parent if parent else ''}: {', '.join(schema_keys(parent))}"
     if m := re.search(r"Key '([^']+)' is not in struct\s+full_key: ([\w.]+)", text):
         return f"{m.group(2)}: unknown key; add new entries with a leading '+' (e.g. +{m.group(2)}=...)"
-    if m := re.search(r"Value '([^']*)' of type '\w+' could not be converted to (\w+)\s+full_key: ([\w.]+)", text):
-        value, kind, full_key = m.groups()
-        return f"{full_key}={value}: not a valid {kind.lower()}"
-    if m := re.search(r"Value '([^']*)' is not a valid (\w+) \(type \w+\)\s+full_key: ([\w.]+)", text):
+    if m := re.search(r"Value '([^']*)' (?:of type '\w+' could not be converted to|is not a valid) (\w+)(?: \(type \w+\))?\s+full_key: ([\w.]+)", text):
         value, kind, full_key = m.groups()
         return f"{full_key}={value}: not a valid {kind.lower()}"
     first = str(chain[0]).strip().splitlines()
