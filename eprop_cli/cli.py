@@ -78,12 +78,9 @@ def schema_keys(path: str) -> list[str]:
     """The keys the config schema allows at a dotted path ('' for the top level)."""
     from omegaconf import OmegaConf
 
-    from .config import Config, GROUP_SCHEMAS
+    from .config import typed_schema
 
-    node = OmegaConf.structured(Config)
-    group = path.split(".")[0] if path else ""
-    if group in GROUP_SCHEMAS:
-        node = OmegaConf.create({group: OmegaConf.structured(GROUP_SCHEMAS[group])})
+    node = typed_schema()
     selected = OmegaConf.select(node, path) if path else node
     return sorted(selected.keys()) if selected is not None and hasattr(selected, "keys") else []
 
@@ -100,7 +97,7 @@ def run_main(argv: list[str]) -> int:
     import hydra
 
     from .config import register_configs
-    from .run_job import run_job
+    from .run_job import FailedJobsCallback, run_job
     from .train import Interrupted
 
     register_configs()
@@ -125,6 +122,7 @@ def run_main(argv: list[str]) -> int:
             options = sorted(p.stem for p in group.glob("*.yaml") if not p.stem.startswith("_"))
             print(f"eprop: error: {key}={value}: no such option; valid options: {', '.join(options)}", file=sys.stderr)
             return 2
+    FailedJobsCallback.failed = []  # a failed earlier multirun in this process must not count
     saved_argv = sys.argv
     sys.argv = ["eprop run", *argv]
     try:
@@ -147,8 +145,6 @@ def run_main(argv: list[str]) -> int:
         return 2
     finally:
         sys.argv = saved_argv
-    from .run_job import FailedJobsCallback
-
     if FailedJobsCallback.failed:
         dirs = ", ".join(str(d) for d in FailedJobsCallback.failed)
         print(f"eprop: {len(FailedJobsCallback.failed)} job(s) of the multirun failed; their error.txt: {dirs}", file=sys.stderr)

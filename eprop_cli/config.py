@@ -286,6 +286,14 @@ def _one_of(value: Any, key: str, valid: tuple[str, ...]) -> None:
         raise UserError(f"{key}={value}: must be one of {', '.join(valid)}")
 
 
+def typed_schema() -> DictConfig:
+    """The whole config schema, with each group's dataclass filled in (values MISSING where required)."""
+    schema = OmegaConf.structured(Config)
+    for group, group_schema in GROUP_SCHEMAS.items():
+        schema[group] = OmegaConf.structured(group_schema)
+    return schema
+
+
 def unknown_keys(cfg: Any, schema: Any, prefix: str = "") -> list[str]:
     """Dotted keys in `cfg` that the schema does not declare (`params` dicts are free-form)."""
     found = []
@@ -300,10 +308,7 @@ def unknown_keys(cfg: Any, schema: Any, prefix: str = "") -> list[str]:
 
 def validate(cfg: DictConfig) -> None:
     """Range and cross-field checks; raises UserError with a one-line message."""
-    schema = OmegaConf.structured(Config)
-    for group, group_schema in GROUP_SCHEMAS.items():
-        schema[group] = OmegaConf.structured(group_schema)
-    extra = unknown_keys(cfg, schema)
+    extra = unknown_keys(cfg, typed_schema())
     if extra:
         raise UserError(f"{extra[0]}: unknown key; the schema has no such field (see `eprop run --cfg job`)")
     k = cfg.kernel
@@ -322,8 +327,6 @@ def validate(cfg: DictConfig) -> None:
     _one_of(t.target, "task.target", TARGETS)
     _at_least(t.n_iter, "task.n_iter", 1)
     _at_least(t.batch_size, "task.batch_size", 1)
-    if t.n_iter % t.batch_size:
-        raise UserError(f"task.n_iter={t.n_iter}: must be a multiple of task.batch_size={t.batch_size}")
     _at_least(t.n_in, "task.n_in", 1)
     if not 0.0 <= t.input_spike_prob <= 1.0:
         raise UserError(f"task.input_spike_prob={t.input_spike_prob}: must be a probability in [0, 1]")
@@ -401,6 +404,11 @@ def validate(cfg: DictConfig) -> None:
     _at_least(rec.n_record_w, "recording.n_record_w", 0)
     if rec.n_record > r.n:
         raise UserError(f"recording.n_record={rec.n_record}: must be <= neuron.rec.n={r.n}")
+    if rec.n_record_w > min(t.n_in, r.n):
+        raise UserError(f"recording.n_record_w={rec.n_record_w}: must be <= min(task.n_in, neuron.rec.n)={min(t.n_in, r.n)}")
+    name = str(cfg.output.file)
+    if not name or name in (".", "..") or "/" in name or "\\" in name:
+        raise UserError(f"output.file={name}: must be a plain file name (it is written inside the run directory)")
     _positive(rec.interval, "recording.interval", "ms")
     for v in rec.rec_variables:
         _one_of(v, "recording.rec_variables", REC_VARIABLES)

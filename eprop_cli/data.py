@@ -1,8 +1,8 @@
 """Task data: the pinned handwriting file and user trajectory files.
 
 NEST's `chaos_handwriting.txt` (GPL-2.0-or-later) is never shipped with eprop. It is found,
-in this order, at `$EPROP_DATA_DIR/chaos_handwriting.txt`, in the download cache (`data/`
-beside the project, or `$EPROP_CACHE_DIR`), or downloaded with pooch, pinned by URL and
+in this order, at `$EPROP_DATA_DIR/chaos_handwriting.txt`, in the download cache (`./data`
+of the working directory, or `$EPROP_CACHE_DIR`), or downloaded with pooch, pinned by URL and
 sha256.
 """
 

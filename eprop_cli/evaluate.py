@@ -19,7 +19,7 @@ import numpy as np
 import yaml
 
 from .errors import UserError
-from .results import PROJECTION_POPULATIONS, RESULTS_FILE, Results, find_result_files, open_results
+from .results import PROJECTION_POPULATIONS, RESULTS_FILE, Results, find_result_files, natural_key, open_results
 
 LOSS_FIELDS = ("senders", "readout_signal", "target_signal")
 TIMING_KEYS = ("timing_build_s", "timing_simulate_s", "timing_write_s")
@@ -30,10 +30,10 @@ _BLOCK_EVENTS = 1 << 20  # events read per HDF5 slice when scanning a whole reco
 
 
 def iteration_duration_ms(results: Results) -> float:
-    """Duration of one iteration (one sequence) in ms: steps_per_sequence * resolution_ms."""
+    """Duration of one iteration in ms: batch_size sequences of steps_per_sequence * resolution_ms."""
     attrs = results.attrs
     try:
-        return float(attrs["steps_per_sequence"]) * float(attrs["resolution_ms"])
+        return float(attrs.get("batch_size", 1)) * float(attrs["steps_per_sequence"]) * float(attrs["resolution_ms"])
     except KeyError as missing:
         raise UserError(f"{results.path}: attribute {missing} is missing; cannot compute durations") from None
 
@@ -98,7 +98,7 @@ def recompute_loss(results: Results) -> np.ndarray:
         squared = 0.5 * (block["readout_signal"] - block["target_signal"]) ** 2
         np.add.at(loss, (output[known], iteration[known]), squared[known])
         offset += n
-    return loss
+    return loss / float(results.attrs.get("batch_size", 1))  # /loss averages over a batch's sequences
 
 
 def max_relative_difference(a: np.ndarray, b: np.ndarray) -> float:
@@ -323,7 +323,7 @@ def job_directories(multirun_dir: Path) -> list[Path]:
                 found.add(candidate)
     if not found:
         raise UserError(f"{multirun_dir}: contains no {RESULTS_FILE} (expected a results file, a run directory or a multirun directory)")
-    return sorted(found, key=lambda p: [int(part) if part.isdigit() else part for part in p.parts])
+    return sorted(found, key=natural_key)
 
 
 def find_result_files_or_none(path: Path) -> list[Path]:

@@ -55,6 +55,8 @@ def plot_main(argv: Sequence[str] | None = None) -> int:
         report = plot_path(args.path, out_dir=args.out, fmt=args.format, only=only, dpi=args.dpi, log=args.log)
     except UserError as exc:
         return _fail(exc)
+    except OSError as exc:  # the output folder cannot be made or written
+        return _fail(UserError(f"{exc.filename or args.out}: cannot write figures there ({exc.strerror or exc})"))
     for name, reason in report.skipped:
         print(f"eprop: skipped {name}: {reason}", file=sys.stderr)
     if report.best_job is not None:

@@ -300,12 +300,12 @@ def find_result_files(path: str | Path) -> list[Path]:
         raise UserError(f"{path}: no such file or directory")
     if (path / RESULTS_FILE).is_file():
         return [path / RESULTS_FILE]
-    files = sorted(path.rglob(RESULTS_FILE), key=_natural_key)
+    files = sorted(path.rglob(RESULTS_FILE), key=natural_key)
     if not files:
         raise UserError(f"{path}: contains no {RESULTS_FILE} (expected a results file, a run directory or a multirun directory)")
     return files
 
 
-def _natural_key(path: Path) -> list:
-    """Sort job directories 0, 1, 2, ..., 10 rather than 0, 1, 10, 2."""
-    return [int(part) if part.isdigit() else part for part in path.parts]
+def natural_key(path: Path) -> list[tuple[int, int, str]]:
+    """Sort job directories 0, 1, 2, ..., 10 rather than 0, 1, 10, 2; numbers before names."""
+    return [(0, int(part), "") if part.isdigit() else (1, 0, part) for part in path.parts]

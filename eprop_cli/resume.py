@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 from omegaconf import DictConfig, OmegaConf
 
-from .config import GROUP_SCHEMAS, Config
+from .config import GROUP_SCHEMAS, typed_schema
 from .errors import UserError
 from .results import RESULTS_FILE, open_results
 
@@ -35,13 +35,6 @@ class Parent:
     run_dir: Path
     n_iter_done: int
     optimizer_state: dict[str, dict[str, np.ndarray]]  # projection -> source, target, m, v
-
-
-def _typed_schema() -> DictConfig:
-    schema = OmegaConf.structured(Config)
-    for group, group_schema in GROUP_SCHEMAS.items():
-        schema[group] = OmegaConf.structured(group_schema)
-    return schema
 
 
 def load_parent(path: str | Path) -> Parent:
@@ -57,14 +50,19 @@ def load_parent(path: str | Path) -> Parent:
         if "optimizer" in res.file:
             for projection, group in res.file["optimizer"].items():
                 state[projection] = {key: group[key][()] for key in group}
-        return Parent(run_dir.resolve(), res.n_iter_done, state)
+        # a resumed parent's file holds only its own iterations; count its parents' too
+        done = int(res.attrs.get("first_iteration", 0)) + res.n_iter_done
+        return Parent(run_dir.resolve(), done, state)
 
 
 def resume_config(cfg: DictConfig, overrides: list[str]) -> tuple[DictConfig, Parent]:
     """The config of a resumed run: the parent's, plus this command line's value overrides."""
     parent = load_parent(cfg.resume)
     with open_results(parent.run_dir) as res:
-        parent_cfg = OmegaConf.create(res.config)
+        # the unresolved config, so that derived values (adapt_beta, surrogate height, ...)
+        # follow the overrides below; files without it give the resolved one
+        source = res.attrs.get("config_source_yaml") or res.attrs["config_yaml"]
+        parent_cfg = OmegaConf.create(source)
     values = []
     for override in overrides:
         key = override.split("=", 1)[0].lstrip("+~")
@@ -75,7 +73,7 @@ def resume_config(cfg: DictConfig, overrides: list[str]) -> tuple[DictConfig, Pa
                 f"{override}: a resumed run keeps the parent's config groups; override values only (e.g. task.n_iter=10)"
             )
         values.append(override.lstrip("+"))
-    merged = OmegaConf.merge(_typed_schema(), parent_cfg, OmegaConf.from_dotlist(values))
+    merged = OmegaConf.merge(typed_schema(), parent_cfg, OmegaConf.from_dotlist(values))
     merged.resume = str(parent.run_dir)
     merged.weights.load = str(parent.run_dir)
     if merged.task.n_iter <= parent.n_iter_done:

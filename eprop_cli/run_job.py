@@ -20,6 +20,7 @@ from omegaconf.errors import OmegaConfBaseException
 
 from .config import validate
 from .errors import UserError
+from .results import natural_key
 from .resume import resume_config
 from .train import Interrupted, train
 
@@ -117,4 +118,4 @@ class FailedJobsCallback(Callback):
         sweep_dir = Path(config.hydra.sweep.dir)
         errors = sweep_dir.rglob("error.txt") if sweep_dir.is_dir() else []
         new = {p.parent for p in errors if p.stat().st_mtime >= FailedJobsCallback._started - 1.0}
-        FailedJobsCallback.failed = sorted(new, key=lambda p: [int(x) if x.isdigit() else x for x in p.parts])
+        FailedJobsCallback.failed = sorted(new, key=natural_key)

@@ -106,11 +106,13 @@ class StopRequest:
 class Interrupted(Exception):
     """Training stopped early by a signal; the results file is marked interrupted."""
 
-    def __init__(self, signal_name: str, n_iter_done: int, n_iter: int, run_dir: Path):
-        super().__init__(
-            f"{signal_name} after {n_iter_done} of {n_iter} iterations; results kept in {run_dir}; "
-            f"continue with: eprop run resume={run_dir}"
-        )
+    def __init__(self, signal_name: str, n_iter_done: int, n_iter: int, run_dir: Path, complete: bool = False):
+        if complete:
+            message = f"{signal_name} during the last iteration; the run is complete: {run_dir}"
+        else:
+            message = (f"{signal_name} after {n_iter_done} of {n_iter} iterations; results kept in {run_dir}; "
+                       f"continue with: eprop run resume={run_dir}")
+        super().__init__(message)
         self.signal_name = signal_name
         self.n_iter_done = n_iter_done
         self.run_dir = run_dir
@@ -149,6 +151,7 @@ def train(
     info = simulator.nest_info()
     attrs = {
         "config_yaml": OmegaConf.to_yaml(cfg, resolve=True),
+        "config_source_yaml": OmegaConf.to_yaml(cfg),  # with its ${...} derivations, for resume
         "overrides": list(overrides or []),
         "task": cfg.task.name,
         "n_iter": cfg.task.n_iter,
@@ -204,9 +207,9 @@ def train(
             stopped_early = writer.n_iter_done < timing.n_iter
             if stopped_early:
                 now = simulator.apply_pending_updates(net, now)
-        final_weights, optimizer_state = simulator.read_weights(net)
-        writer.write_weights("final", final_weights)
-        writer.write_optimizer_state(optimizer_state)
+            final_weights, optimizer_state = simulator.read_weights(net)
+            writer.write_weights("final", final_weights)
+            writer.write_optimizer_state(optimizer_state)
         timings = {
             "timing_build_s": t_build,
             "timing_simulate_s": t_sim,
@@ -221,6 +224,8 @@ def train(
         writer.finish("complete", timings)
         final_loss = float(np.sum(loss))
         log.info("final loss %.6g after %d iterations (%.1f s)", final_loss, writer.n_iter_done, timings["timing_total_s"])
+        if stop.requested:  # the signal came during the last iteration: the run is complete, but stop a sweep
+            raise Interrupted(stop.signal_name, first_iteration + writer.n_iter_done, cfg.task.n_iter, run_dir, complete=True)
         return final_loss
     except Interrupted:
         raise

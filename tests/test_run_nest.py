@@ -151,3 +151,29 @@ def test_default_output_directory_and_no_overwrite(tmp_path):
     )
     with open_results(run_dir) as res:
         assert res.loss[-1] == final_loss
+
+
+def test_batches_and_chained_resume(tmp_path_factory):
+    """batch_size=2 with an odd n_iter; eval's rates and recomputed loss count both sequences;
+    a resumed run of a resumed run continues from the right iteration."""
+    import json
+
+    small = ("task=infinite_loop", "task.sequence_steps=200", "neuron.rec.n=20", "recording=minimal")
+    first = eprop_run(tmp_path_factory, "batch", *small, "task.batch_size=2", "task.n_iter=3")
+    with open_results(first) as res:
+        assert res.loss.shape == (3,) and res.attrs["batch_size"] == 2
+        spikes = res.events("spike_recorder", iteration=-1)["senders"]
+        expected_rate = spikes.size / 20 / (2 * 200 * 1.0 / 1000.0)  # spikes/s over the iteration's 2 sequences
+    summary = json.loads(run_eprop("eval", str(first.parent), "--json").stdout)
+    assert summary["rate_mean"] == pytest.approx(expected_rate, rel=1e-12)
+    assert summary["loss_recomputed_max_rel_diff"] < 1e-12
+
+    a = eprop_run(tmp_path_factory, "a", *small, "task.n_iter=2").parent
+    b = tmp_path_factory.mktemp("b") / "run"
+    run_eprop("run", f"resume={a}", "task.n_iter=4", f"hydra.run.dir={b}", "progress=false")
+    c = tmp_path_factory.mktemp("c") / "run"
+    run_eprop("run", f"resume={b}", "task.n_iter=6", f"hydra.run.dir={c}", "progress=false")
+    with open_results(b) as rb, open_results(c) as rc:
+        assert (rb.attrs["first_iteration"], rb.n_iter_done) == (2, 2)
+        assert (rc.attrs["first_iteration"], rc.n_iter_done) == (4, 2)
+        assert rc.attrs["parent_run"] == str(b.resolve())
