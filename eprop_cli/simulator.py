@@ -310,13 +310,11 @@ def _synapse_models(cfg, wr) -> tuple[str, str]:
     common = synapse_params(cfg, base)
     refused("synapse", lambda: n.SetDefaults(base, common))  # bad values fail here, with the config key
     if wr is None:
-        n.SetDefaults(base, common)
         return base, base
     if not cfg.kernel.weight_recorder_model:
-        n.SetDefaults(base, {**common, "weight_recorder": wr})
+        n.SetDefaults(base, {"weight_recorder": wr})
         return base, base
     recorded = base + "_recorded"
-    n.SetDefaults(base, common)
     n.CopyModel(base, recorded, {"weight_recorder": wr})
     return base, recorded
 
