@@ -96,6 +96,9 @@ VALIDATION_CASES = [
     ("kernel.total_num_virtual_procs=2",
      "kernel.total_num_virtual_procs=2: must equal kernel.threads=1 (this NEST build has no MPI, so each virtual process is one thread)"),
     ("task.data_file=/no/such/file.txt", "task.data_file=/no/such/file.txt: no such file"),
+    ("recording.n_record_w=500", "recording.n_record_w=500: must be <= min(task.n_in, neuron.rec.n)=100"),
+    ("output.file=sub/r.h5", "output.file=sub/r.h5: must be a plain file name (it is written inside the run directory)"),
+    ("output.file=''", "output.file=: must be a plain file name (it is written inside the run directory)"),
 ]
 
 

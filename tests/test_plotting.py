@@ -195,6 +195,14 @@ def test_plot_only_format_and_out(run_file, tmp_path):
     assert (out / "loss.pdf").read_bytes().startswith(b"%PDF")
 
 
+def test_plot_out_that_cannot_be_written_is_one_line(run_file, tmp_path, capsys):
+    blocker = tmp_path / "a_file"
+    blocker.write_text("not a folder")
+    assert report.plot_main([str(run_file), "--only", "loss", "--out", str(blocker)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith(f"eprop: error: {blocker}: cannot write figures there")
+
+
 def test_plot_unknown_figure_name_is_a_user_error(run_file, capsys):
     assert report.plot_main([str(run_file), "--only", "loss,nonsense"]) == 2
     err = capsys.readouterr().err

@@ -94,11 +94,14 @@ def test_find_result_files(tmp_path):
     for job in ("0", "2", "10"):
         (tmp_path / job).mkdir()
         write_two_iterations(tmp_path / job / "results.h5").close()
+    (tmp_path / "x").mkdir()
+    write_two_iterations(tmp_path / "x" / "results.h5").close()
     found = find_result_files(tmp_path)
-    assert [p.parent.name for p in found] == ["0", "2", "10"]
+    assert [p.parent.name for p in found] == ["0", "2", "10", "x"]  # numbers first, then names
     assert find_result_files(tmp_path / "2") == [tmp_path / "2" / "results.h5"]
     with pytest.raises(UserError, match="no such file or directory"):
         find_result_files(tmp_path / "nope")
+    (tmp_path / "x" / "results.h5").unlink()
     (tmp_path / "empty").mkdir()
     with pytest.raises(UserError, match="contains no results.h5"):
         find_result_files(tmp_path / "empty")
