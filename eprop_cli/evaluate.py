@@ -244,7 +244,7 @@ def summarize_run(results: Results, check_loss: bool = True) -> dict[str, Any]:
         "status": results.status,
         "n_iter_done": results.n_iter_done,
         "n_iter": attrs.get("n_iter"),
-        "task": _task_name(results),
+        "task": results.task_name,
         "overrides": results.overrides,
         "overrides_parsed": parse_overrides(results.overrides),
     }
@@ -264,13 +264,6 @@ def summarize_run(results: Results, check_loss: bool = True) -> dict[str, Any]:
     summary["runtime_s"] = float(sum(timings)) if timings else None
     summary["loss_recomputed_max_rel_diff"] = loss_check(results) if check_loss and len(loss) else None
     return _json_ready(summary)
-
-
-def _task_name(results: Results) -> str | None:
-    try:
-        return str(results.config["task"]["name"])
-    except (KeyError, TypeError):
-        return None
 
 
 def summarize_file(path: Path, check_loss: bool = True) -> dict[str, Any]:
@@ -366,12 +359,18 @@ def hydra_overrides(job_dir: Path) -> list[str]:
     return [str(item) for item in loaded] if isinstance(loaded, list) else []
 
 
+def last_line(path: Path) -> str:
+    """The last non-blank line of a text file such as error.txt ("" if none); raises OSError."""
+    lines = [line.strip() for line in path.read_text(errors="replace").splitlines() if line.strip()]
+    return lines[-1] if lines else ""
+
+
 def _first_line(path: Path) -> str:
     try:
-        lines = [line.strip() for line in path.read_text(errors="replace").splitlines() if line.strip()]
+        line = last_line(path)
     except OSError as exc:
         return f"{path.name}: {exc.strerror}"
-    return f"{path.name}: {lines[-1] if lines else '(empty)'}"
+    return f"{path.name}: {line or '(empty)'}"
 
 
 # ---------------------------------------------------------------- tables

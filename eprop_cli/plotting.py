@@ -180,7 +180,7 @@ def pattern_figure(results: Results) -> Figure:
     for k in iterations:
         events = results.events("multimeter_out", ("senders", "times") + fields, iteration=k)
         per_iteration.append((k, [split_by_sender(events, sender, fields) for sender in ids]))
-    handwriting = _task_name(results) == "handwriting"
+    handwriting = results.task_name == "handwriting"
     with house_style():
         if len(ids) >= 2:
             xlim, ylim = plane_limits([o[:2] for _, o in per_iteration])
@@ -230,13 +230,6 @@ def plane_limits(pairs: list[list[dict[str, np.ndarray]]], margin: float = 0.05)
     xs = [o[0][f] for o in pairs for f in ("readout_signal", "target_signal")]
     ys = [o[1][f] for o in pairs for f in ("readout_signal", "target_signal")]
     return span(xs), span(ys)
-
-
-def _task_name(results: Results) -> str | None:
-    try:
-        return str(results.config["task"]["name"])
-    except (KeyError, TypeError):
-        return None
 
 
 # ---------------------------------------------------------------- dynamics

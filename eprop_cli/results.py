@@ -198,6 +198,14 @@ class Results:
         return yaml.safe_load(self.file.attrs.get("config_yaml", "{}")) or {}
 
     @property
+    def task_name(self) -> str | None:
+        """The run's task name from its config, or None if the config does not say."""
+        try:
+            return str(self.config["task"]["name"])
+        except (KeyError, TypeError):
+            return None
+
+    @property
     def overrides(self) -> list[str]:
         return list(self.attr_json("overrides", []) or [])
 

@@ -18,7 +18,6 @@ from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
-from .config import validate
 from .errors import UserError
 from .results import natural_key
 from .resume import resume_config
@@ -56,7 +55,6 @@ def run_job(cfg: DictConfig) -> float:
         parent = None
         if cfg.resume:
             cfg, parent = resume_config(cfg, overrides)
-        validate(cfg)  # a config error is then one line, not also a progress bar
         progress = _progress(cfg)
         if progress is None:
             return train(cfg, run_dir, overrides, parent=parent)

@@ -190,13 +190,16 @@ def _job_number(job_dir: Path, fallback: str) -> int | str:
 
 
 def _error_text(files: Iterable[Path]) -> str:
+    """The last line of the first readable, non-empty error file ("" if none)."""
+    from .evaluate import last_line
+
     for path in files:
         try:
-            lines = [line.strip() for line in path.read_text(errors="replace").splitlines() if line.strip()]
+            line = last_line(path)
         except OSError:
             continue
-        if lines:
-            return lines[-1]
+        if line:
+            return line
     return ""
 
 
