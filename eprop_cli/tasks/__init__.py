@@ -1,0 +1,1 @@
+"""Tasks: what each kind of experiment draws, feeds the network, and scores."""

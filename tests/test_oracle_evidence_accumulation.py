@@ -1,0 +1,87 @@
+"""NEST tier: the evidence-accumulation oracle gives NEST's classification reference losses.
+
+The reference losses are copied from the test file that the nest-simulator 3.10 wheel installs
+(nest/share/nest/testsuite/pytests/synapses/test_eprop_bsshslm_2020_plasticity.py,
+test_eprop_classification, rtol 1e-8). That test computes, per iteration, the cross-entropy
+-sum_k target_k log(readout_k) averaged over the batch and the 150 steps of the recall window.
+
+The oracle (tests/oracle/evidence_accumulation.py) runs in its own process, as the seed oracle
+does; its draws are also compared here with eprop's task module, which the fast tier cannot do
+against NEST's numbers.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from eprop_cli.tasks import evidence_accumulation as task
+
+from .conftest import eprop_env
+
+pytestmark = pytest.mark.nest
+
+ORACLE = Path(__file__).resolve().parent / "oracle" / "evidence_accumulation.py"
+
+# test_eprop_bsshslm_2020_plasticity.py::test_eprop_classification, keyed by batch size
+CLASSIFICATION_NEST = {
+    1: [0.741152550006, 0.740388187700, 0.665785233177, 0.663644193322, 0.729428962844],
+    2: [0.702163370672, 0.735555303152, 0.740354864111, 0.683882815282, 0.707841122268],
+}
+
+
+def run_evidence_oracle(out: Path, *args: str) -> dict[str, np.ndarray]:
+    """Run the evidence-accumulation oracle with ARGS; returns its saved arrays."""
+    proc = subprocess.run([sys.executable, str(ORACLE), str(out), *args], env=eprop_env(),
+                          capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    with np.load(out) as saved:
+        return dict(saved)
+
+
+@pytest.mark.parametrize("schedule", ["test", "example"])
+@pytest.mark.parametrize("batch_size", [1, 2])
+def test_oracle_gives_nest_classification_reference_losses(tmp_path, batch_size, schedule):
+    res = run_evidence_oracle(tmp_path / "ea.npz", "--batch-size", str(batch_size), "--schedule", schedule)
+    assert res["loss"].shape == (5,)
+    assert np.allclose(res["loss"], CLASSIFICATION_NEST[batch_size], rtol=1e-8)
+    # the stored recall-window signals give the stored loss, accuracy and predictions
+    window = np.ones(task.EvidenceAccumulationParams().recall_steps, dtype=bool)
+    for i in range(5):
+        one_hot = res["target_window"][i][:, :, 0]
+        assert np.array_equal(np.argmax(one_hot, axis=1), res["labels"][i])
+        assert task.cross_entropy_loss(res["readout_window"][i], res["target_window"][i], window) == pytest.approx(
+            res["loss"][i], rel=1e-12)
+        assert np.array_equal(task.predicted_class(res["readout_window"][i], window), res["predicted"][i])
+        assert task.accuracy(res["predicted"][i], res["labels"][i]) == res["accuracy"][i]
+
+
+def test_oracle_draws_equal_task_module_draws_and_reach_nest(tmp_path):
+    """Labels and input spike times the oracle handed to NEST are what the task module draws."""
+    res = run_evidence_oracle(tmp_path / "ea.npz", "--batch-size", "3", "--n-iter", "2", "--seed", "7")
+    params = task.EvidenceAccumulationParams()
+    rng = np.random.RandomState(7)
+    task.draw_initial_weights(rng, n_in=40, n_rec=100, n_out=2)
+    senders, times, labels = [], [], []
+    for i in range(2):
+        draw = task.draw_iteration(rng, 3, params)
+        labels.append(draw.labels)
+        s, t = task.spike_times(draw.spikes, first_time_ms=i * 3 * params.sequence_ms + 1.0)
+        senders.append(s)
+        times.append(t)
+    senders, times = np.concatenate(senders), np.concatenate(times)
+    order = np.lexsort((times, senders))
+    assert np.array_equal(np.array(labels), res["labels"])
+    assert np.array_equal(senders[order], res["input/senders"])
+    assert np.array_equal(times[order], res["input/times"])
+    # and the initial weights NEST reports are the drawn ones
+    rng = np.random.RandomState(7)
+    w = task.draw_initial_weights(rng, n_in=40, n_rec=100, n_out=2)
+    src, tgt = res["initial/rec_out/source"], res["initial/rec_out/target"]
+    n_in, n_rec = 40, 100
+    first_rec, first_out = 2 * n_in + 1, 2 * n_in + n_rec + 1
+    assert np.array_equal(res["initial/rec_out/weight"], w["rec_out"][tgt - first_out, src - first_rec])
