@@ -85,3 +85,18 @@ def test_oracle_draws_equal_task_module_draws_and_reach_nest(tmp_path):
     n_in, n_rec = 40, 100
     first_rec, first_out = 2 * n_in + 1, 2 * n_in + n_rec + 1
     assert np.array_equal(res["initial/rec_out/weight"], w["rec_out"][tgt - first_out, src - first_rec])
+
+
+def test_learning_rate_of_a_batch_is_the_one_in_force_while_it_ran(tmp_path):
+    """NEST 3.10 applies the step of iteration j's batch during iteration j + 1, with the learning
+    rate that was set while iteration j ran; a synapse's very first step uses the first learning
+    rate ever set (here 5e-3, before Connect). Phases (eta = 0 outside training) depend on this."""
+    constant = run_evidence_oracle(tmp_path / "b.npz", "--schedule", "example", "--n-iter", "4")
+    first_zero = run_evidence_oracle(tmp_path / "a.npz", "--schedule", "example", "--n-iter", "4",
+                                     "--eta-per-iteration", "0,5e-3,5e-3,5e-3")
+    second_zero = run_evidence_oracle(tmp_path / "c.npz", "--schedule", "example", "--n-iter", "4",
+                                      "--eta-per-iteration", "5e-3,0,5e-3,5e-3")
+    assert np.array_equal(first_zero["loss"], constant["loss"])
+    assert np.array_equal(second_zero["loss"][:2], constant["loss"][:2])
+    assert np.allclose(second_zero["loss"][2:], [0.65721062, 0.65893024], rtol=1e-7)
+    assert np.allclose(constant["loss"][2:], [0.66578523, 0.66364419], rtol=1e-7)

@@ -19,7 +19,7 @@ an e-prop synapse after the task, so the final weights include the last optimize
 readout recording is over by then, so the losses do not depend on it).
 
     python evidence_accumulation.py OUT.npz [--seed 1] [--n-iter 5] [--batch-size 1]
-        [--eta 5e-3] [--schedule test|example] [--n-record-w 1]
+        [--eta 5e-3] [--schedule test|example] [--n-record-w 1] [--eta-per-iteration E1,E2,...]
 
 `draw_weights` and `draw_iteration` are pure numpy (NEST is imported only in `main`), so the
 fast tests can compare eprop's task module against them without NEST.
@@ -230,7 +230,8 @@ def main(args: argparse.Namespace) -> None:
     else:
         t_iter_end = []
         for i in range(n_iter):
-            nest.SetDefaults("eprop_synapse_bsshslm_2020", {"optimizer": {**optimizer, "eta": args.eta}})
+            eta = args.eta_per_iteration[i] if args.eta_per_iteration else args.eta
+            nest.SetDefaults("eprop_synapse_bsshslm_2020", {"optimizer": {**optimizer, "eta": eta}})
             draw = draw_iteration(rng, batch)
             draws.append(draw)
             first = i * steps_iter
@@ -286,6 +287,9 @@ def main(args: argparse.Namespace) -> None:
         "t_iter_end": np.array(t_iter_end) - t_build,
         "t_total": time.perf_counter() - t_start,
     }
+    wr_ev = wr.get("events")
+    for key in ("senders", "targets", "times", "weights"):
+        arrays[f"wr/{key}"] = np.asarray(wr_ev[key])
     for stage, snap in (("initial", initial), ("final", final)):
         for name, conns in snap.items():
             for key, values in conns.items():
@@ -304,7 +308,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help="test: draw all, one Simulate; example: per-iteration draws and chunks")
     parser.add_argument("--n-record-w", type=int, default=1,
                         help="senders and targets of the weight recorder (test 1, example 5)")
-    return parser.parse_args(argv)
+    parser.add_argument("--eta-per-iteration", type=lambda text: [float(x) for x in text.split(",")],
+                        help="example schedule: comma-separated learning rate of each iteration, set at its start"
+                             " as the example does for its phases (overrides --eta)")
+    args = parser.parse_args(argv)
+    if args.eta_per_iteration and (args.schedule != "example" or len(args.eta_per_iteration) != args.n_iter):
+        parser.error("--eta-per-iteration needs --schedule example and one value per iteration")
+    return args
 
 
 if __name__ == "__main__":
