@@ -107,7 +107,9 @@ def draw_initial_weights(rng: np.random.RandomState, n_in: int, n_rec: int, n_ou
     return {"in_rec": in_rec, "rec_rec": rec_rec, "rec_out": rec_out, "out_rec": out_rec}
 
 
-def draw_cues(rng: np.random.RandomState, batch_size: int, params: EvidenceAccumulationParams) -> tuple[np.ndarray, np.ndarray]:
+def draw_cues(
+    rng: np.random.RandomState, batch_size: int, params: EvidenceAccumulationParams
+) -> tuple[np.ndarray, np.ndarray]:
     """(majority (batch,), cues (batch, n_cues)): draws 1 and 2 of an iteration.
 
     The side probabilities are float32, as in NEST's scripts: numpy's `choice` turns them into
@@ -150,6 +152,7 @@ def spike_times(spikes: np.ndarray, first_time_ms: float, resolution_ms: float =
 
     Senders are input-neuron indices; the result is sorted by sender, then time. NEST's scripts
     put step t of the iteration at offset + t ms with offset = 1 ms (generators emit from step 1).
+    Times are float64; NEST's scripts hand float32 to NEST, which is the same up to 2**24 ms.
     """
     flat = spikes.reshape(-1, spikes.shape[-1])
     step, sender = np.nonzero(flat)
