@@ -367,3 +367,35 @@ def test_synthetic_data_set_reads_back_what_was_written(tmp_path):
     for path, wrote in zip(paths, expected):
         got = nmnist.read_events(path)
         assert all(np.array_equal(g, w) for g, w in zip(got, wrote))
+
+
+def examples_spike_times(paths, active, n_iter_sim, group_size, sequence=300.0, offset_gen=1.0):
+    """NEST's example's conversion, restated with its loops: times[pixels == pixel] per kept pixel, then per sample."""
+    spike_times = [[] for _ in active]
+    for k, path in enumerate(paths):
+        raw = np.fromfile(path, dtype=np.uint8).astype(np.int64)
+        pixels = (raw[2::5] >> 7) * 34 * 34 + raw[1::5] * 34 + raw[0::5]
+        times = np.around((((raw[2::5] << 16) | (raw[3::5] << 8) | raw[4::5]) & 0x7FFFFF) * sequence / 336040)
+        for n, pixel in enumerate(active):
+            relative = times[pixels == pixel]
+            if len(relative):
+                spike_times[n].extend(n_iter_sim * group_size * sequence + k * sequence + relative + offset_gen)
+    return spike_times
+
+
+def test_group_spike_times_equal_the_examples_on_synthetic_samples(tmp_path):
+    blocked = np.random.RandomState(7).choice(2312, 1116, replace=False)
+    index = nmnist.input_of_pixel(blocked)
+    active = np.flatnonzero(index >= 0)
+    rng = np.random.RandomState(8)
+    paths = []
+    for k in range(3):
+        x, y, p, t = (np.asarray(v) for v in synthetic_events(k, rng, 400))
+        x, y, p, t = np.append(x, [8, 8, 8]), np.append(y, [10, 10, 10]), np.append(p, [1, 1, 1]), np.append(t, [336040] * 3)
+        paths.append(nmnist.write_events(tmp_path / f"{k}.bin", x, y, p, t))  # ends with three events of one pixel at time_max
+    samples = [nmnist.sample_inputs(nmnist.read_events(path), index, str(path)) for path in paths]
+    got = nmnist.group_spike_times(samples, n_in=active.size, t_start_step=2 * 3 * 300)
+    expected = examples_spike_times(paths, active, n_iter_sim=2, group_size=3)
+    assert sum(len(t) for t in expected) > 500  # about half of the 1209 events survive this blocklist
+    assert index[nmnist.pixel_index(8, 10, 1)] >= 0 and np.count_nonzero(got[index[nmnist.pixel_index(8, 10, 1)]] == 2101.0) >= 3
+    assert all(np.array_equal(g, np.array(e)) for g, e in zip(got, expected))
