@@ -296,6 +296,15 @@ def test_a_subset_walks_the_first_n_of_the_same_permutation_and_leaves_the_later
     assert rng_full.randint(1 << 30) == rng_subset.randint(1 << 30)
 
 
+def test_subset_size_is_checked_against_the_samples_on_disk():
+    assert nmnist.subset_size(None, 20, "task.n_train") == 20
+    assert nmnist.subset_size(20, 20, "task.n_train") == 20
+    for n in (0, 21):
+        with pytest.raises(UserError) as info:
+            nmnist.subset_size(n, 20, "task.n_test")
+        assert str(info.value) == f"task.n_test={n}: the data set has 20 samples here; use 1..20, or null for all"
+
+
 def test_each_loader_draws_one_permutation_at_construction_and_nothing_per_group():
     rng = np.random.RandomState(1)
     train = nmnist.ShuffledLoader(11, 2, rng)  # the example builds the training loader first

@@ -333,6 +333,15 @@ def dataset_root(data_dir: str | Path | None = None, key: str = "task.data_dir")
 # --- the loader and the spike times -------------------------------------------------------
 
 
+def subset_size(n: int | None, n_available: int, key: str) -> int:
+    """How many samples a loader walks: n (1..n_available), or all of them for None."""
+    if n is None:
+        return n_available
+    if not 1 <= n <= n_available:
+        raise UserError(f"{key}={n}: the data set has {n_available} samples here; use 1..{n_available}, or null for all")
+    return n
+
+
 class ShuffledLoader:
     """NEST's example's sample order: one permutation at construction, walked group by group with wrap-around."""
 
