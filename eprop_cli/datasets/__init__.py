@@ -1,0 +1,1 @@
+"""Event-camera data sets read from their published files (N-MNIST)."""
