@@ -97,7 +97,8 @@ def run_main(argv: list[str]) -> int:
     import hydra
 
     from .config import register_configs
-    from .run_job import FailedJobsCallback, run_job
+    from .run_dir import RunDirCallback, discard_if_empty, results_written, shown
+    from .run_job import FailedJobsCallback, StopRun, run_job
     from .train import Interrupted
 
     register_configs()
@@ -123,33 +124,67 @@ def run_main(argv: list[str]) -> int:
             print(f"eprop: error: {key}={value}: no such option; valid options: {', '.join(options)}", file=sys.stderr)
             return 2
     FailedJobsCallback.failed = []  # a failed earlier multirun in this process must not count
+    RunDirCallback.reset()
     saved_argv = sys.argv
     sys.argv = ["eprop run", *argv]
     try:
         _entry()
-    except UserError as err:
-        print(f"eprop: error: {err}", file=sys.stderr)
-        return err.exit_code
-    except Interrupted as err:
-        print(f"eprop: interrupted by {err}", file=sys.stderr)
-        return 130
+    except StopRun as stop:  # a single run's user error or interrupt (run_job)
+        return _run_ended(stop.error)
+    except (UserError, Interrupted) as err:
+        return _run_ended(err)
     except KeyboardInterrupt as err:
         if not err.args:  # Python's own SIGINT handler: the signal came before the training loop
+            discard_if_empty()
             print("eprop: interrupted by SIGINT before the first iteration; nothing to resume", file=sys.stderr)
             return 130
-        print("eprop: stopped at once by a second signal; the results file keeps every finished iteration "
-              "(status interrupted, no final weights)", file=sys.stderr)
+        where = results_written() or RunDirCallback.job_dir
+        print(f"eprop: stopped at once by a second signal; the results file keeps every finished iteration "
+              f"(status interrupted, no final weights){': ' + shown(where) if where else ''}", file=sys.stderr)
         return 130
     except _config_errors() as err:
-        print(f"eprop: error: {one_line(err)}", file=sys.stderr)
-        return 2
+        return _run_ended(UserError(one_line(err)))
+    except OSError:
+        if RunDirCallback.error is None:
+            raise
+        return _run_ended(RunDirCallback.error)  # Hydra could not make the run or sweep directory
+    except Exception:  # a bug: keep the traceback, and say where the run's results are
+        if results_written():
+            print(f"eprop: results in {shown(results_written())}")
+        raise
     finally:
         sys.argv = saved_argv
     if FailedJobsCallback.failed:
         dirs = ", ".join(str(d) for d in FailedJobsCallback.failed)
         print(f"eprop: {len(FailedJobsCallback.failed)} job(s) of the multirun failed; their error.txt: {dirs}", file=sys.stderr)
+        print(f"eprop: results in {shown(RunDirCallback.sweep_dir)}")
         return 1
+    done = RunDirCallback.sweep_dir or RunDirCallback.run_dir
+    if done is not None:
+        print(f"eprop: results in {shown(done)}")
     return 0
+
+
+def _run_ended(err: Exception) -> int:
+    """Print a run's user error or interrupt as one line on stderr; returns the exit code.
+
+    A single run's directory that holds no results after an error is removed (run_dir.py); a
+    results file written before the error is named on a second line, on stdout.
+    """
+    from .run_dir import RunDirCallback, discard_if_empty, results_written, shown
+    from .sweep import SUMMARY_FILE
+    from .train import Interrupted
+
+    if isinstance(err, Interrupted):  # the message names the run directory already
+        print(f"eprop: interrupted by {err}", file=sys.stderr)
+        return 130
+    print(f"eprop: error: {err}", file=sys.stderr)
+    sweep_dir = RunDirCallback.sweep_dir
+    if not discard_if_empty() and results_written():
+        print(f"eprop: results in {shown(results_written())}")
+    elif sweep_dir is not None and (sweep_dir / SUMMARY_FILE).is_file():
+        print(f"eprop: results in {shown(sweep_dir)}")
+    return getattr(err, "exit_code", 2)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -66,7 +66,7 @@ class Timing:
         return self.task + self.total_offset + self.extension_sim
 
     def ms(self, steps: int) -> float:
-        return steps * self.dt
+        return round(steps * self.dt, 9)
 
     def chunk_ends(self, lag: int = 1) -> list[int]:
         """Step at which each iteration's Simulate chunk ends.
