@@ -85,6 +85,20 @@ def schema_keys(path: str) -> list[str]:
     return sorted(selected.keys()) if selected is not None and hasattr(selected, "keys") else []
 
 
+def expand_home(arg: str) -> str:
+    """`key=~/x` -> `key=/home/me/x` (also each item of `key=~/a,~/b`): Hydra cannot parse a `~` value.
+
+    The shell does not expand `~` after `key=` when the key has a dot, so eprop does, for any
+    key (task.data_file, weights.load, resume, hydra.run.dir, ...). A leading `~` of the key
+    (delete the key) is left alone.
+    """
+    key, sep, value = arg.partition("=")
+    if not sep or "~" not in value:
+        return arg
+    items = [os.path.expanduser(item) if item.startswith("~") else item for item in value.split(",")]
+    return f"{key}={','.join(items)}"
+
+
 def _config_errors() -> tuple[type[BaseException], ...]:
     from hydra.errors import HydraException
     from omegaconf.errors import OmegaConfBaseException
@@ -108,6 +122,7 @@ def run_main(argv: list[str]) -> int:
     def _entry(cfg):
         return run_job(cfg)
 
+    argv = [expand_home(arg) for arg in argv]
     for arg in argv:  # Hydra takes an empty key for a config group and fails with a traceback
         if re.match(r"[+~]*=", arg):
             print(f"eprop: error: {arg}: no key before '='; write key=value (e.g. task.n_iter=10)", file=sys.stderr)

@@ -80,3 +80,73 @@ def test_a_finished_run_names_its_directory_on_stdout(tmp_path):
     assert proc.stdout.splitlines()[-1] == f"eprop: results in {tmp_path / 'sweep'}"  # after Hydra's launch log
     proc = run_eprop("run", "task=infinite_loop", "task.n_iter=1", "progress=false", "hydra.run.dir=rel/run", cwd=tmp_path)
     assert proc.stdout.splitlines() == ["eprop: results in rel/run"]  # relative to the working directory
+
+
+# ------------------------------------------------------------------ messages that name the right thing (item 16)
+
+
+def test_data_file_that_is_a_directory(capsys, tmp_path):
+    code, out, err = run(capsys, f"task.data_file={tmp_path}", f"hydra.run.dir={tmp_path}/run", "progress=false")
+    assert code == 2
+    assert err == [f"eprop: error: task.data_file={tmp_path}: is a directory; give a text file with two or more numeric columns"]
+
+
+def test_data_file_header_names_its_line(capsys, tmp_path):
+    path = tmp_path / "xy.csv"
+    path.write_text("# pen trajectory\nx,y\n1,2\n3,4\n")
+    code, out, err = run(capsys, "task=custom", f"task.data_file={path}", f"hydra.run.dir={tmp_path}/run", "progress=false")
+    assert code == 2
+    assert err == [f"eprop: error: task.data_file={path}: line 2 is not numeric (x,y); a header or comment line must start with #"]
+
+
+def test_tilde_is_expanded_in_path_values(capsys, tmp_path, monkeypatch):
+    monkeypatch.setenv("HOME", str(tmp_path))
+    (tmp_path / "xy.csv").write_text("x,y\n1,2\n3,4\n")
+    code, out, err = run(capsys, "task=custom", "task.data_file=~/xy.csv", "hydra.run.dir=~/runs/a", "progress=false")
+    assert code == 2
+    assert err == [f"eprop: error: task.data_file={tmp_path}/xy.csv: line 1 is not numeric (x,y); a header or comment line must start with #"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["xy.csv"]  # ~/runs/a was made, then removed
+    code, out, err = run(capsys, "resume=~/no_run", "hydra.run.dir=~/runs/b", "progress=false")
+    assert err == [f"eprop: error: resume={tmp_path}/no_run: no such run directory (expected a directory holding results.h5)"]
+    code, out, err = run(capsys, "weights.load=~/no_run", "hydra.run.dir=~/runs/c", "progress=false")
+    assert err == [f"eprop: error: weights.load={tmp_path}/no_run: no such results file (give a results.h5 or a run directory holding one)"]
+
+
+def test_expand_home_leaves_deletions_and_plain_values():
+    home = str(Path("~").expanduser())
+    assert cli.expand_home("task.data_file=~/a.csv,~/b.csv") == f"task.data_file={home}/a.csv,{home}/b.csv"
+    assert cli.expand_home("~task.data_file") == "~task.data_file"
+    assert cli.expand_home("task.n_iter=3") == "task.n_iter=3"
+
+
+def test_resume_of_a_directory_without_results(capsys, tmp_path):
+    parent = tmp_path / "parent"
+    (parent / ".hydra").mkdir(parents=True)
+    code, out, err = run(capsys, f"resume={parent}", f"hydra.run.dir={tmp_path}/run", "progress=false")
+    assert code == 2
+    assert err == [f"eprop: error: resume={parent}: the directory holds no results.h5 (a run that stopped before "
+                   "training wrote none); give the directory of a run that did"]
+
+
+def test_resolution_off_nest_grid_names_kernel_resolution(capsys, tmp_path):
+    code, out, err = run(capsys, "kernel.resolution=0.1234", f"hydra.run.dir={tmp_path}/run", "progress=false")
+    assert code == 2
+    assert err == ["eprop: error: kernel.resolution=0.1234: must be a multiple of NEST's tic, 0.001 ms (e.g. 0.1, 0.25, 1.0)"]
+
+
+def test_times_in_ms_lie_on_the_grid():
+    from eprop_cli.signals import Timing
+
+    timing = Timing(dt=0.3, sequence=1824, batch_size=1, n_iter=1, offset_gen=1, delay_in_rec=1,
+                    delay_rec_out=1, delay_out_norm=1, extension_sim=1)
+    assert 1824 * 0.3 != 547.2  # the float product is off the grid ...
+    assert timing.ms(1824) == 547.2  # ... NEST's interval checks compare with the grid value
+    assert Timing(dt=1.0, sequence=1824, batch_size=1, n_iter=1, offset_gen=1, delay_in_rec=1,
+                  delay_rec_out=1, delay_out_norm=1, extension_sim=1).ms(1824) == 1824.0
+
+
+@pytest.mark.nest
+def test_resolution_0_3_runs(tmp_path):
+    # NEST refused it before ("neuron.rec: NEST refused the value: flush_event_send_interval ≥ eprop_update_interval")
+    proc = run_eprop("run", "kernel.resolution=0.3", "task.n_iter=1", "progress=false", f"hydra.run.dir={tmp_path}")
+    assert proc.stdout.splitlines() == [f"eprop: results in {tmp_path}"]
