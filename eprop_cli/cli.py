@@ -99,6 +99,43 @@ def expand_home(arg: str) -> str:
     return f"{key}={','.join(items)}"
 
 
+# Hydra options that come from the [sweep] extra: (group, option) -> (plugin module, distribution)
+SWEEP_EXTRA = {
+    ("hydra/launcher", "joblib"): ("hydra_plugins.hydra_joblib_launcher", "hydra-joblib-launcher"),
+    ("hydra/launcher", "submitit_local"): ("hydra_plugins.hydra_submitit_launcher", "hydra-submitit-launcher"),
+    ("hydra/launcher", "submitit_slurm"): ("hydra_plugins.hydra_submitit_launcher", "hydra-submitit-launcher"),
+    ("hydra/launcher", "slurm"): ("hydra_plugins.hydra_submitit_launcher", "hydra-submitit-launcher"),
+    ("hydra/sweeper", "optuna"): ("hydra_plugins.hydra_optuna_sweeper", "hydra-optuna-sweeper"),
+}
+OPTUNA = SWEEP_EXTRA[("hydra/sweeper", "optuna")]
+
+
+def missing_sweep_extra(argv: list[str]) -> str | None:
+    """A one-line message if an override needs a plugin of the [sweep] extra that is not installed.
+
+    Without it Hydra says "Could not find 'hydra/launcher/joblib'" or "Could not load
+    'hydra/sweeper/optuna'", which does not tell what to install. Every `hparams_search`
+    preset is an optuna search.
+    """
+    import importlib.util
+
+    for arg in argv:
+        key, _, value = arg.lstrip("+~").partition("=")
+        needed = SWEEP_EXTRA.get((key, value))
+        if key == "hparams_search" and value not in ("", "null"):
+            needed = OPTUNA
+        if needed is None:
+            continue
+        try:
+            found = importlib.util.find_spec(needed[0]) is not None
+        except ImportError:
+            found = False
+        if not found:
+            return (f"{key}={value}: needs {needed[1]}, which is not installed; "
+                    "install eprop's sweep extra: pip install 'eprop[sweep]' (in a source checkout: pip install -e '.[sweep]')")
+    return None
+
+
 def _config_errors() -> tuple[type[BaseException], ...]:
     from hydra.errors import HydraException
     from omegaconf.errors import OmegaConfBaseException
@@ -123,6 +160,9 @@ def run_main(argv: list[str]) -> int:
         return run_job(cfg)
 
     argv = [expand_home(arg) for arg in argv]
+    if message := missing_sweep_extra(argv):
+        print(f"eprop: error: {message}", file=sys.stderr)
+        return 2
     for arg in argv:  # Hydra takes an empty key for a config group and fails with a traceback
         if re.match(r"[+~]*=", arg):
             print(f"eprop: error: {arg}: no key before '='; write key=value (e.g. task.n_iter=10)", file=sys.stderr)

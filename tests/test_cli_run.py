@@ -150,3 +150,36 @@ def test_resolution_0_3_runs(tmp_path):
     # NEST refused it before ("neuron.rec: NEST refused the value: flush_event_send_interval ≥ eprop_update_interval")
     proc = run_eprop("run", "kernel.resolution=0.3", "task.n_iter=1", "progress=false", f"hydra.run.dir={tmp_path}")
     assert proc.stdout.splitlines() == [f"eprop: results in {tmp_path}"]
+
+
+# ------------------------------------------------------------------ the [sweep] extra (item 14)
+
+SWEEP_PLUGINS = ("hydra_plugins.hydra_joblib_launcher", "hydra_plugins.hydra_submitit_launcher", "hydra_plugins.hydra_optuna_sweeper")
+
+
+@pytest.mark.parametrize("override,distribution", [
+    ("hydra/launcher=joblib", "hydra-joblib-launcher"),
+    ("hydra/launcher=slurm", "hydra-submitit-launcher"),
+    ("hydra/launcher=submitit_local", "hydra-submitit-launcher"),
+    ("hparams_search=eta_creg", "hydra-optuna-sweeper"),
+    ("hydra/sweeper=optuna", "hydra-optuna-sweeper"),
+])
+def test_sweep_plugins_without_the_extra_say_what_to_install(capsys, tmp_path, monkeypatch, override, distribution):
+    import importlib.util
+
+    real_find_spec = importlib.util.find_spec
+
+    def find_spec(name, *args, **kwargs):  # as if `pip install eprop` had been run without [sweep]
+        return None if name in SWEEP_PLUGINS else real_find_spec(name, *args, **kwargs)
+
+    monkeypatch.setattr(importlib.util, "find_spec", find_spec)
+    code, out, err = run(capsys, "-m", override, "seed=1,2", f"hydra.sweep.dir={tmp_path}/sweep")
+    assert code == 2
+    assert err == [f"eprop: error: {override}: needs {distribution}, which is not installed; install eprop's sweep extra: "
+                   "pip install 'eprop[sweep]' (in a source checkout: pip install -e '.[sweep]')"]
+    assert not (tmp_path / "sweep").exists()
+
+
+def test_sweep_plugins_installed_pass_the_check():
+    assert cli.missing_sweep_extra(["hydra/launcher=joblib", "hparams_search=eta_creg", "hydra/launcher=slurm"]) is None
+    assert cli.missing_sweep_extra(["hparams_search=null", "task.n_iter=3"]) is None
