@@ -20,9 +20,78 @@ log = logging.getLogger("eprop_cli")
 USAGE = """usage: eprop {run,plot,eval} ...
 
   eprop run [OVERRIDES...]          train a network (Hydra overrides, -m for sweeps, --help for the config)
+  eprop run --params [OVERRIDES...] every parameter of the composed config with its unit and meaning
   eprop plot PATH [options]         figures from a results file, run directory or multirun directory
   eprop eval PATH... [options]      metrics table from results files or directories
+  eprop --version                   eprop's, NEST's and Python's versions
 """
+
+
+def help_groups() -> str:
+    """`group: option, option` for each config group in conf/ (for `eprop run --help`; schemas left out)."""
+    lines = []
+    for group in sorted(p for p in Path(conf_dir()).iterdir() if p.is_dir() and p.name != "hydra"):
+        options = sorted(f.stem for f in group.glob("*.yaml") if not f.stem.startswith("_"))
+        lines.append(f"{group.name}: {', '.join(options)}")
+    return "\n".join(lines)
+
+
+def version_line() -> str:
+    """eprop's, NEST's and Python's versions, read from the package metadata (NEST is not imported)."""
+    import platform
+    from importlib import metadata
+
+    from . import __version__
+
+    try:
+        nest = metadata.version("nest-simulator")
+    except metadata.PackageNotFoundError:
+        nest = "not installed"
+    return f"eprop {__version__}, NEST {nest}, Python {platform.python_version()}"
+
+
+def compose_config(overrides: list[str]):
+    """The config `eprop run OVERRIDES` would run, composed with Hydra's compose API (nothing runs)."""
+    from hydra import compose, initialize_config_dir
+    from hydra.core.global_hydra import GlobalHydra
+
+    from .config import register_configs
+
+    register_configs()
+    GlobalHydra.instance().clear()
+    try:
+        with initialize_config_dir(config_dir=conf_dir(), version_base="1.3"):
+            return compose("config", overrides=overrides)
+    finally:
+        GlobalHydra.instance().clear()
+
+
+def resumed_config(overrides: list[str]):
+    """The config with `resume=DIR` applied: the parent's, plus this command line's values."""
+    from .resume import resume_config
+    from .run_job import expand_paths
+
+    cfg = compose_config(overrides)
+    expand_paths(cfg)
+    task_overrides = [o for o in overrides if not o.lstrip("+~").startswith("hydra")]
+    return resume_config(cfg, task_overrides)[0] if cfg.resume else cfg
+
+
+def params_main(argv: list[str]) -> int:
+    """`eprop run --params [OVERRIDES]`: `key = value  # unit, meaning` for every parameter."""
+    from .params_doc import render
+
+    try:
+        cfg = resumed_config(argv)
+        text = render(cfg)
+    except UserError as err:
+        print(f"eprop: error: {err}", file=sys.stderr)
+        return err.exit_code
+    except _config_errors() as err:
+        print(f"eprop: error: {one_line(err)}", file=sys.stderr)
+        return 2
+    print(text, end="")
+    return 0
 
 
 def conf_dir() -> str:
@@ -152,7 +221,11 @@ def run_main(argv: list[str]) -> int:
     from .run_job import FailedJobsCallback, StopRun, run_job
     from .train import Interrupted
 
+    from omegaconf import OmegaConf
+
     register_configs()
+    if not OmegaConf.has_resolver("eprop.help_groups"):
+        OmegaConf.register_new_resolver("eprop.help_groups", help_groups)  # used by hydra.help.template
     os.environ["HYDRA_FULL_ERROR"] = "1"  # let errors reach us, so we can print one line
 
     @hydra.main(version_base="1.3", config_path=conf_dir(), config_name="config")
@@ -172,12 +245,17 @@ def run_main(argv: list[str]) -> int:
         items = value[1:-1].split(",") if value.startswith("[") and value.endswith("]") else [value]
         not_a_name = r"\s*([-+]?(\d[\d_]*\.?\d*([eE][-+]?\d+)?|\.\d+|inf|nan)|true|false|null)\s*"
         if "=" in arg and not key.startswith("hydra") and group.is_dir() and (
-                any(re.fullmatch(not_a_name, item, re.IGNORECASE) for item in items)
+                any(re.fullmatch(not_a_name, item, re.IGNORECASE) or item.strip().startswith("_") for item in items)
                 or (arg.startswith("~") and value.startswith("["))):
-            # Hydra fails with a traceback on a group option that parses as a number, bool, null or list of them
+            # Hydra fails with a traceback on a group option that parses as a number, bool, null or list
+            # of them; `_schema` is the group's schema (config.py), not an option
             options = sorted(p.stem for p in group.glob("*.yaml") if not p.stem.startswith("_"))
             print(f"eprop: error: {key}={value}: no such option; valid options: {', '.join(options)}", file=sys.stderr)
             return 2
+    if "--params" in argv:
+        return params_main([arg for arg in argv if arg != "--params"])
+    if (overrides := _resumed_cfg_job(argv)) is not None:
+        return _print_resumed_cfg(overrides, resolve="--resolve" in argv)
     FailedJobsCallback.failed = []  # a failed earlier multirun in this process must not count
     RunDirCallback.reset()
     saved_argv = sys.argv
@@ -186,6 +264,8 @@ def run_main(argv: list[str]) -> int:
         _entry()
     except StopRun as stop:  # a single run's user error or interrupt (run_job)
         return _run_ended(stop.error)
+    except SystemExit as stop:  # Hydra's own exits (--help, --info, ...), as a return code for in-process callers
+        return stop.code if isinstance(stop.code, int) else (0 if stop.code is None else 1)
     except (UserError, Interrupted) as err:
         return _run_ended(err)
     except KeyboardInterrupt as err:
@@ -220,6 +300,43 @@ def run_main(argv: list[str]) -> int:
     return 0
 
 
+def _resumed_cfg_job(argv: list[str]) -> list[str] | None:
+    """The overrides of `eprop run resume=DIR ... --cfg job [--resolve]`, else None (Hydra prints the rest).
+
+    Hydra would print the freshly composed config; a resumed run runs the parent's config
+    with this command line's values on top, so eprop prints that one.
+    """
+    flags = {"--resolve"}
+    for i, arg in enumerate(argv):
+        if arg == "--cfg=job" or (arg in ("--cfg", "-c") and argv[i + 1:i + 2] == ["job"]):
+            flags |= {arg} | ({"job"} if arg in ("--cfg", "-c") else set())
+            break
+    else:
+        return None
+    overrides = [arg for i, arg in enumerate(argv) if arg not in flags]
+    if any(arg.startswith("-") for arg in overrides):
+        return None  # --package and friends: Hydra's business
+    if not any(o.startswith("resume=") and o not in ("resume=null", "resume=") for o in overrides):
+        return None
+    return overrides
+
+
+def _print_resumed_cfg(overrides: list[str], resolve: bool) -> int:
+    from omegaconf import OmegaConf
+
+    try:
+        cfg = resumed_config(overrides)
+        text = OmegaConf.to_yaml(cfg, resolve=resolve)
+    except UserError as err:
+        print(f"eprop: error: {err}", file=sys.stderr)
+        return err.exit_code
+    except _config_errors() as err:
+        print(f"eprop: error: {one_line(err)}", file=sys.stderr)
+        return 2
+    print(text, end="")
+    return 0
+
+
 def _run_ended(err: Exception) -> int:
     """Print a run's user error or interrupt as one line on stderr; returns the exit code.
 
@@ -247,6 +364,9 @@ def main(argv: list[str] | None = None) -> int:
     if not argv or argv[0] in ("-h", "--help"):
         print(USAGE, end="")
         return 0 if argv else 2
+    if argv[0] in ("--version", "-V"):
+        print(version_line())
+        return 0
     command, rest = argv[0], argv[1:]
     if command == "run":
         code = run_main(rest)

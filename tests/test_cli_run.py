@@ -183,3 +183,86 @@ def test_sweep_plugins_without_the_extra_say_what_to_install(capsys, tmp_path, m
 def test_sweep_plugins_installed_pass_the_check():
     assert cli.missing_sweep_extra(["hydra/launcher=joblib", "hparams_search=eta_creg", "hydra/launcher=slurm"]) is None
     assert cli.missing_sweep_extra(["hparams_search=null", "task.n_iter=3"]) is None
+
+
+# ------------------------------------------------------------------ version, help, parameters (item 13)
+
+
+def test_version_names_eprop_nest_and_python_without_importing_nest(capsys):
+    import platform
+    import sys
+    from importlib import metadata
+
+    from eprop_cli import __version__
+
+    had_nest = "nest" in sys.modules
+    assert cli.main(["--version"]) == 0
+    assert capsys.readouterr().out == (f"eprop {__version__}, NEST {metadata.version('nest-simulator')}, "
+                                       f"Python {platform.python_version()}\n")
+    assert ("nest" in sys.modules) == had_nest
+
+
+def test_run_help_lists_options_without_schemas_or_banner(capsys):
+    code = cli.main(["run", "--help"])
+    out = capsys.readouterr().out
+    assert code == 0
+    assert "_schema" not in out and "Powered by Hydra" not in out and "is powered by" not in out
+    assert out.startswith("usage: eprop run [GROUP=OPTION ...]")
+    assert "\ntask: custom, handwriting, infinite_loop, sine_waves\n" in out
+    assert "\nneuron: alif, eprop_iaf, eprop_iaf_adapt, eprop_iaf_psc_delta, eprop_iaf_psc_delta_adapt, lif\n" in out
+    assert "--params " in out
+
+
+def test_schema_is_not_an_option(capsys):
+    code, out, err = run(capsys, "task=_schema")
+    assert code == 2
+    assert err == ["eprop: error: task=_schema: no such option; valid options: custom, handwriting, infinite_loop, sine_waves"]
+
+
+def test_params_gives_every_value_with_unit_and_meaning(capsys, compose):
+    from omegaconf import OmegaConf
+
+    code, out, err = run(capsys, "--params", "neuron.rec.V_th=0.06", "task=infinite_loop")
+    assert code == 0 and err == []
+    lines = {line.split(" = ")[0]: line for line in out}
+    assert lines["neuron.rec.tau_m_std"] == ("neuron.rec.tau_m_std = 2.0".ljust(56)
+                                             + "  # ms, std of the per-neuron membrane time constant (NEST rng)")
+    assert lines["neuron.rec.surrogate_gradient_height"].startswith("neuron.rec.surrogate_gradient_height = 5.0 ")
+    assert lines["neuron.rec.surrogate_gradient_height"].endswith("# dimensionless; derived: ${eprop.div:${.gamma},${.V_th}}")
+    assert lines["task.sine_periods"].startswith("task.sine_periods = [1000, 500, 333, 200] ")
+    assert lines["task.name"].startswith("task.name = infinite_loop ")
+    cfg = compose("task=infinite_loop")
+    leaves = [key for key, _ in __import__("eprop_cli.params_doc", fromlist=["_leaves"])._leaves(cfg)]
+    assert sorted(lines) == sorted(leaves)
+    assert all(" # " in line for line in out), [line for line in out if " # " not in line]  # a unit/meaning everywhere
+    assert OmegaConf.select(cfg, "neuron.rec.n") == int(lines["neuron.rec.n"].split("=")[1].split("#")[0])
+
+
+def test_params_bad_override_is_one_line(capsys):
+    code, out, err = run(capsys, "--params", "task.n_iter=abc")
+    assert code == 2
+    assert err == ["eprop: error: task.n_iter=abc: not a valid integer"]
+
+
+# ------------------------------------------------------------------ --cfg job of a resumed run (item 10)
+
+
+def test_cfg_job_of_a_resumed_run_is_the_config_that_runs(capsys, compose, tmp_path):
+    import h5py
+    from omegaconf import OmegaConf
+
+    from .synthetic_results import write_run
+
+    parent = tmp_path / "parent"
+    write_run(parent / "results.h5")
+    with h5py.File(parent / "results.h5", "a") as f:  # the parent ran with eta 0.01 on infinite_loop
+        f.attrs["config_source_yaml"] = OmegaConf.to_yaml(compose("task=infinite_loop", "optimizer.eta=0.01"))
+    code = cli.main(["run", f"resume={parent}", "--cfg", "job", "task.n_iter=9"])
+    out, err = capsys.readouterr()
+    assert code == 0 and err == ""
+    shown = OmegaConf.create(out)
+    assert (shown.task.name, shown.task.n_iter, shown.optimizer.eta) == ("infinite_loop", 9, 0.01)
+    assert (shown.resume, shown.weights.load) == (str(parent), str(parent))
+    assert "${eprop.div:" in out  # unresolved, as Hydra's --cfg job
+    code = cli.main(["run", f"resume={parent}", "--cfg", "job", "--resolve", "task.n_iter=9"])
+    assert OmegaConf.create(capsys.readouterr().out).neuron.rec.surrogate_gradient_height == 10.0
