@@ -266,3 +266,22 @@ def test_cfg_job_of_a_resumed_run_is_the_config_that_runs(capsys, compose, tmp_p
     assert "${eprop.div:" in out  # unresolved, as Hydra's --cfg job
     code = cli.main(["run", f"resume={parent}", "--cfg", "job", "--resolve", "task.n_iter=9"])
     assert OmegaConf.create(capsys.readouterr().out).neuron.rec.surrogate_gradient_height == 10.0
+
+
+def test_eval_skips_directories_an_old_error_left_empty(capsys, tmp_path):
+    import json
+
+    from eprop_cli import report
+
+    from .synthetic_results import write_run
+
+    root = tmp_path / "multirun"
+    write_run(root / "0" / "results.h5", overrides=["seed=1"])
+    for job, log in (("1", ""), ("2", "[2026-11-24 10:00:00,000][INFO] started\n")):
+        (root / job / ".hydra").mkdir(parents=True)
+        (root / job / ".hydra" / "overrides.yaml").write_text("- seed=2\n")
+        (root / job / "eprop.log").write_text(log)
+    assert report.eval_main([str(root), "--json"]) == 0
+    out, err = capsys.readouterr()
+    assert [job["job"] for job in json.loads(out)] == ["0", "2"]  # 1: left empty by an error, not a run
+    assert err == "eprop: warning: job 2: failed: no results.h5\n"  # 2 logged something: a job that died
