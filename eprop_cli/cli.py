@@ -273,9 +273,10 @@ def run_main(argv: list[str]) -> int:
             discard_if_empty()
             print("eprop: interrupted by SIGINT before the first iteration; nothing to resume", file=sys.stderr)
             return 130
-        where = results_written() or RunDirCallback.job_dir
-        print(f"eprop: stopped at once by a second signal; the results file keeps every finished iteration "
-              f"(status interrupted, no final weights){': ' + shown(where) if where else ''}", file=sys.stderr)
+        print("eprop: stopped at once by a second signal; the results file keeps every finished iteration "
+              "(status interrupted, no final weights)", file=sys.stderr)
+        if results_written():
+            print(f"eprop: results in {shown(results_written())}")
         return 130
     except _config_errors() as err:
         return _run_ended(UserError(one_line(err)))

@@ -8,7 +8,6 @@ without results, named when the run ends.
   in a callback into a warning, so a directory that cannot be made (`/proc/x`, a path under a
   file, no permission) is kept as `RunDirCallback.error`, a one-line UserError naming the
   key, which the CLI prints when Hydra's own mkdir then fails.
-- `on_job_start` notes the job's directory (single run and each job of a multirun).
 
 The CLI then asks `discard_if_empty()` after an error of a single run: a run directory that
 this call created and that holds nothing but Hydra's `.hydra/` and `eprop.log` is removed
@@ -37,7 +36,6 @@ class RunDirCallback(Callback):
 
     run_dir: Path | None = None  # the single run's directory (absolute)
     sweep_dir: Path | None = None  # the multirun's directory (absolute)
-    job_dir: Path | None = None  # the directory of the job that started last
     created: list[Path] = []  # directories this call created, the run directory first, then its new parents
     results_file: Path | None = None  # the single run's results file (output.file in run_dir)
     results_before: bool = False  # that file existed before this call
@@ -45,7 +43,7 @@ class RunDirCallback(Callback):
 
     @classmethod
     def reset(cls) -> None:
-        cls.run_dir = cls.sweep_dir = cls.job_dir = None
+        cls.run_dir = cls.sweep_dir = None
         cls.created = []
         cls.results_file = None
         cls.results_before = False
@@ -70,9 +68,6 @@ class RunDirCallback(Callback):
             RunDirCallback.error = err
             return
         RunDirCallback.sweep_dir = path.absolute()
-
-    def on_job_start(self, config: DictConfig, **kwargs: Any) -> None:
-        RunDirCallback.job_dir = Path(str(config.hydra.runtime.output_dir))
 
 
 def make_dir(key: str, path: Path, kind: str) -> list[Path]:

@@ -285,3 +285,64 @@ def test_eval_skips_directories_an_old_error_left_empty(capsys, tmp_path):
     out, err = capsys.readouterr()
     assert [job["job"] for job in json.loads(out)] == ["0", "2"]  # 1: left empty by an error, not a run
     assert err == "eprop: warning: job 2: failed: no results.h5\n"  # 2 logged something: a job that died
+
+
+# ------------------------------------------------------------------ how a run ends, with a fake training (item 11)
+
+
+@pytest.fixture
+def fake_train(monkeypatch):
+    """Replace the training by `ending(run_dir)` after writing a stand-in results file."""
+    from eprop_cli import run_job
+
+    def install(ending):
+        def train(cfg, run_dir, overrides, parent=None, on_iteration=None):
+            (Path(run_dir) / cfg.output.file).write_bytes(b"results")
+            return ending(Path(run_dir))
+
+        monkeypatch.setattr(run_job, "train", train)
+
+    return install
+
+
+def test_complete_run_names_its_directory(capsys, tmp_path, fake_train):
+    fake_train(lambda run_dir: 1.5)
+    code, out, err = run(capsys, f"hydra.run.dir={tmp_path}/run", "progress=false")
+    assert (code, out) == (0, [f"eprop: results in {tmp_path}/run"])
+
+
+def test_failed_run_with_results_names_its_directory_on_stdout(capsys, tmp_path, fake_train):
+    from eprop_cli.errors import UserError
+
+    def fail(run_dir):
+        raise UserError("neuron.rec.params.V_tha: eprop_iaf_adapt_bsshslm_2020 has no parameter V_tha")
+
+    fake_train(fail)
+    code, out, err = run(capsys, f"hydra.run.dir={tmp_path}/run", "progress=false")
+    assert code == 2
+    assert err == ["eprop: error: neuron.rec.params.V_tha: eprop_iaf_adapt_bsshslm_2020 has no parameter V_tha"]
+    assert out == [f"eprop: results in {tmp_path}/run"]
+    assert (tmp_path / "run" / "results.h5").is_file()
+    assert (tmp_path / "run" / "eprop.log").read_text().rstrip().endswith(
+        "[ERROR] neuron.rec.params.V_tha: eprop_iaf_adapt_bsshslm_2020 has no parameter V_tha")
+
+
+def test_second_signal_names_the_directory_on_stdout(capsys, tmp_path, fake_train):
+    def stop(run_dir):
+        raise KeyboardInterrupt("SIGTERM")
+
+    fake_train(stop)
+    code, out, err = run(capsys, f"hydra.run.dir={tmp_path}/run", "progress=false")
+    assert code == 130
+    assert err == ["eprop: stopped at once by a second signal; the results file keeps every finished iteration "
+                   "(status interrupted, no final weights)"]
+    assert out == [f"eprop: results in {tmp_path}/run"]
+
+
+def test_existing_results_are_not_announced(capsys, tmp_path):
+    (tmp_path / "results.h5").write_bytes(b"an earlier run")
+    code, out, err = run(capsys, f"hydra.run.dir={tmp_path}", "progress=false", "task=infinite_loop")
+    assert code == 2
+    assert err == [f"eprop: error: {tmp_path}/results.h5: exists already; eprop never overwrites results, choose another run directory"]
+    assert out == []
+    assert (tmp_path / "results.h5").read_bytes() == b"an earlier run"
