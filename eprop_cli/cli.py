@@ -27,15 +27,6 @@ USAGE = """usage: eprop {run,plot,eval} ...
 """
 
 
-def help_groups() -> str:
-    """`group: option, option` for each config group in conf/ (for `eprop run --help`; schemas left out)."""
-    lines = []
-    for group in sorted(p for p in Path(conf_dir()).iterdir() if p.is_dir() and p.name != "hydra"):
-        options = sorted(f.stem for f in group.glob("*.yaml") if not f.stem.startswith("_"))
-        lines.append(f"{group.name}: {', '.join(options)}")
-    return "\n".join(lines)
-
-
 def version_line() -> str:
     """eprop's, NEST's and Python's versions, read from the package metadata (NEST is not imported)."""
     import platform
@@ -48,50 +39,6 @@ def version_line() -> str:
     except metadata.PackageNotFoundError:
         nest = "not installed"
     return f"eprop {__version__}, NEST {nest}, Python {platform.python_version()}"
-
-
-def compose_config(overrides: list[str]):
-    """The config `eprop run OVERRIDES` would run, composed with Hydra's compose API (nothing runs)."""
-    from hydra import compose, initialize_config_dir
-    from hydra.core.global_hydra import GlobalHydra
-
-    from .config import register_configs
-
-    register_configs()
-    GlobalHydra.instance().clear()
-    try:
-        with initialize_config_dir(config_dir=conf_dir(), version_base="1.3"):
-            return compose("config", overrides=overrides)
-    finally:
-        GlobalHydra.instance().clear()
-
-
-def resumed_config(overrides: list[str]):
-    """The config with `resume=DIR` applied: the parent's, plus this command line's values."""
-    from .resume import resume_config
-    from .run_job import expand_paths
-
-    cfg = compose_config(overrides)
-    expand_paths(cfg)
-    task_overrides = [o for o in overrides if not o.lstrip("+~").startswith("hydra")]
-    return resume_config(cfg, task_overrides)[0] if cfg.resume else cfg
-
-
-def params_main(argv: list[str]) -> int:
-    """`eprop run --params [OVERRIDES]`: `key = value  # unit, meaning` for every parameter."""
-    from .params_doc import render
-
-    try:
-        cfg = resumed_config(argv)
-        text = render(cfg)
-    except UserError as err:
-        print(f"eprop: error: {err}", file=sys.stderr)
-        return err.exit_code
-    except _config_errors() as err:
-        print(f"eprop: error: {one_line(err)}", file=sys.stderr)
-        return 2
-    print(text, end="")
-    return 0
 
 
 def conf_dir() -> str:
@@ -154,57 +101,6 @@ def schema_keys(path: str) -> list[str]:
     return sorted(selected.keys()) if selected is not None and hasattr(selected, "keys") else []
 
 
-def expand_home(arg: str) -> str:
-    """`key=~/x` -> `key=/home/me/x` (also each item of `key=~/a,~/b`): Hydra cannot parse a `~` value.
-
-    The shell does not expand `~` after `key=` when the key has a dot, so eprop does, for any
-    key (task.data_file, weights.load, resume, hydra.run.dir, ...). A leading `~` of the key
-    (delete the key) is left alone.
-    """
-    key, sep, value = arg.partition("=")
-    if not sep or "~" not in value:
-        return arg
-    items = [os.path.expanduser(item) if item.startswith("~") else item for item in value.split(",")]
-    return f"{key}={','.join(items)}"
-
-
-# Hydra options that come from the [sweep] extra: (group, option) -> (plugin module, distribution)
-SWEEP_EXTRA = {
-    ("hydra/launcher", "joblib"): ("hydra_plugins.hydra_joblib_launcher", "hydra-joblib-launcher"),
-    ("hydra/launcher", "submitit_local"): ("hydra_plugins.hydra_submitit_launcher", "hydra-submitit-launcher"),
-    ("hydra/launcher", "submitit_slurm"): ("hydra_plugins.hydra_submitit_launcher", "hydra-submitit-launcher"),
-    ("hydra/launcher", "slurm"): ("hydra_plugins.hydra_submitit_launcher", "hydra-submitit-launcher"),
-    ("hydra/sweeper", "optuna"): ("hydra_plugins.hydra_optuna_sweeper", "hydra-optuna-sweeper"),
-}
-OPTUNA = SWEEP_EXTRA[("hydra/sweeper", "optuna")]
-
-
-def missing_sweep_extra(argv: list[str]) -> str | None:
-    """A one-line message if an override needs a plugin of the [sweep] extra that is not installed.
-
-    Without it Hydra says "Could not find 'hydra/launcher/joblib'" or "Could not load
-    'hydra/sweeper/optuna'", which does not tell what to install. Every `hparams_search`
-    preset is an optuna search.
-    """
-    import importlib.util
-
-    for arg in argv:
-        key, _, value = arg.lstrip("+~").partition("=")
-        needed = SWEEP_EXTRA.get((key, value))
-        if key == "hparams_search" and value not in ("", "null"):
-            needed = OPTUNA
-        if needed is None:
-            continue
-        try:
-            found = importlib.util.find_spec(needed[0]) is not None
-        except ImportError:
-            found = False
-        if not found:
-            return (f"{key}={value}: needs {needed[1]}, which is not installed; "
-                    "install eprop's sweep extra: pip install 'eprop[sweep]' (in a source checkout: pip install -e '.[sweep]')")
-    return None
-
-
 def _config_errors() -> tuple[type[BaseException], ...]:
     from hydra.errors import HydraException
     from omegaconf.errors import OmegaConfBaseException
@@ -217,7 +113,9 @@ def run_main(argv: list[str]) -> int:
     import hydra
 
     from .config import register_configs
+    from .run_args import argv_error, expand_home, resumed_cfg_job
     from .run_dir import RunDirCallback, discard_if_empty, results_written, shown
+    from .show_config import help_groups, print_params, print_resumed_config
     from .run_job import FailedJobsCallback, StopRun, run_job
     from .train import Interrupted
 
@@ -233,29 +131,13 @@ def run_main(argv: list[str]) -> int:
         return run_job(cfg)
 
     argv = [expand_home(arg) for arg in argv]
-    if message := missing_sweep_extra(argv):
+    if message := argv_error(argv):
         print(f"eprop: error: {message}", file=sys.stderr)
         return 2
-    for arg in argv:  # Hydra takes an empty key for a config group and fails with a traceback
-        if re.match(r"[+~]*=", arg):
-            print(f"eprop: error: {arg}: no key before '='; write key=value (e.g. task.n_iter=10)", file=sys.stderr)
-            return 2
-        key, _, value = arg.lstrip("+~").partition("=")
-        group = Path(conf_dir()) / key
-        items = value[1:-1].split(",") if value.startswith("[") and value.endswith("]") else [value]
-        not_a_name = r"\s*([-+]?(\d[\d_]*\.?\d*([eE][-+]?\d+)?|\.\d+|inf|nan)|true|false|null)\s*"
-        if "=" in arg and not key.startswith("hydra") and group.is_dir() and (
-                any(re.fullmatch(not_a_name, item, re.IGNORECASE) or item.strip().startswith("_") for item in items)
-                or (arg.startswith("~") and value.startswith("["))):
-            # Hydra fails with a traceback on a group option that parses as a number, bool, null or list
-            # of them; `_schema` is the group's schema (config.py), not an option
-            options = sorted(p.stem for p in group.glob("*.yaml") if not p.stem.startswith("_"))
-            print(f"eprop: error: {key}={value}: no such option; valid options: {', '.join(options)}", file=sys.stderr)
-            return 2
     if "--params" in argv:
-        return params_main([arg for arg in argv if arg != "--params"])
-    if (overrides := _resumed_cfg_job(argv)) is not None:
-        return _print_resumed_cfg(overrides, resolve="--resolve" in argv)
+        return print_params([arg for arg in argv if arg != "--params"])
+    if (overrides := resumed_cfg_job(argv)) is not None:
+        return print_resumed_config(overrides, resolve="--resolve" in argv)
     FailedJobsCallback.failed = []  # a failed earlier multirun in this process must not count
     RunDirCallback.reset()
     saved_argv = sys.argv
@@ -298,43 +180,6 @@ def run_main(argv: list[str]) -> int:
     done = RunDirCallback.sweep_dir or RunDirCallback.run_dir
     if done is not None:
         print(f"eprop: results in {shown(done)}")
-    return 0
-
-
-def _resumed_cfg_job(argv: list[str]) -> list[str] | None:
-    """The overrides of `eprop run resume=DIR ... --cfg job [--resolve]`, else None (Hydra prints the rest).
-
-    Hydra would print the freshly composed config; a resumed run runs the parent's config
-    with this command line's values on top, so eprop prints that one.
-    """
-    flags = {"--resolve"}
-    for i, arg in enumerate(argv):
-        if arg == "--cfg=job" or (arg in ("--cfg", "-c") and argv[i + 1:i + 2] == ["job"]):
-            flags |= {arg} | ({"job"} if arg in ("--cfg", "-c") else set())
-            break
-    else:
-        return None
-    overrides = [arg for i, arg in enumerate(argv) if arg not in flags]
-    if any(arg.startswith("-") for arg in overrides):
-        return None  # --package and friends: Hydra's business
-    if not any(o.startswith("resume=") and o not in ("resume=null", "resume=") for o in overrides):
-        return None
-    return overrides
-
-
-def _print_resumed_cfg(overrides: list[str], resolve: bool) -> int:
-    from omegaconf import OmegaConf
-
-    try:
-        cfg = resumed_config(overrides)
-        text = OmegaConf.to_yaml(cfg, resolve=resolve)
-    except UserError as err:
-        print(f"eprop: error: {err}", file=sys.stderr)
-        return err.exit_code
-    except _config_errors() as err:
-        print(f"eprop: error: {one_line(err)}", file=sys.stderr)
-        return 2
-    print(text, end="")
     return 0
 
 

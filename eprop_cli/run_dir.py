@@ -18,7 +18,6 @@ look like runs. Nothing else is ever removed.
 from __future__ import annotations
 
 import logging
-import os
 import shutil
 from pathlib import Path
 from typing import Any

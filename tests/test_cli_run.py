@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from eprop_cli import cli
+from eprop_cli import cli, run_args
 
 from .conftest import run_eprop
 
@@ -114,9 +114,9 @@ def test_tilde_is_expanded_in_path_values(capsys, tmp_path, monkeypatch):
 
 def test_expand_home_leaves_deletions_and_plain_values():
     home = str(Path("~").expanduser())
-    assert cli.expand_home("task.data_file=~/a.csv,~/b.csv") == f"task.data_file={home}/a.csv,{home}/b.csv"
-    assert cli.expand_home("~task.data_file") == "~task.data_file"
-    assert cli.expand_home("task.n_iter=3") == "task.n_iter=3"
+    assert run_args.expand_home("task.data_file=~/a.csv,~/b.csv") == f"task.data_file={home}/a.csv,{home}/b.csv"
+    assert run_args.expand_home("~task.data_file") == "~task.data_file"
+    assert run_args.expand_home("task.n_iter=3") == "task.n_iter=3"
 
 
 def test_resume_of_a_directory_without_results(capsys, tmp_path):
@@ -181,8 +181,8 @@ def test_sweep_plugins_without_the_extra_say_what_to_install(capsys, tmp_path, m
 
 
 def test_sweep_plugins_installed_pass_the_check():
-    assert cli.missing_sweep_extra(["hydra/launcher=joblib", "hparams_search=eta_creg", "hydra/launcher=slurm"]) is None
-    assert cli.missing_sweep_extra(["hparams_search=null", "task.n_iter=3"]) is None
+    assert run_args.missing_sweep_extra(["hydra/launcher=joblib", "hparams_search=eta_creg", "hydra/launcher=slurm"]) is None
+    assert run_args.missing_sweep_extra(["hparams_search=null", "task.n_iter=3"]) is None
 
 
 # ------------------------------------------------------------------ version, help, parameters (item 13)
