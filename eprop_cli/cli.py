@@ -1,8 +1,11 @@
-"""The `eprop` command: dispatches to `run` (Hydra), `plot` and `eval` (argparse).
+"""The `eprop` command: dispatches to `run` (Hydra), `plot` and `eval` (argparse), `--version`.
 
-`eprop run ARGS` hands ARGS to `@hydra.main` unchanged: Hydra owns that argv (overrides,
-`-m`, `--cfg job`, `hydra.run.dir=...`). User errors, whether Hydra finds them while
-composing or eprop finds them while validating, end as one line on stderr and exit code 2.
+`eprop run ARGS` hands ARGS to `@hydra.main`: Hydra owns that argv (overrides, `-m`,
+`--cfg job`, `hydra.run.dir=...`). Before that, run_args.py expands `~` in values and refuses
+the overrides Hydra would fail on with a traceback; `--params` and `resume=DIR --cfg job` are
+answered by show_config.py without running. User errors, whether Hydra finds them while
+composing or eprop finds them while validating, end as one line on stderr and exit code 2;
+a run that ends names its directory on stdout (`eprop: results in DIR`, run_dir.py).
 """
 
 from __future__ import annotations
