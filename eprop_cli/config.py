@@ -313,7 +313,8 @@ def validate(cfg: DictConfig) -> None:
         raise UserError(f"{extra[0]}: unknown key; the schema has no such field (see `eprop run --cfg job`)")
     k = cfg.kernel
     _positive(k.resolution, "kernel.resolution", "ms")
-    tics_per_ms = float(k.params.get("tics_per_ms", 1000.0))  # NEST's default tic: 0.001 ms
+    tics_per_ms = k.params.get("tics_per_ms", 1000.0)  # NEST's default tic: 0.001 ms
+    tics_per_ms = float(tics_per_ms) if isinstance(tics_per_ms, (int, float)) and tics_per_ms > 0 else 1000.0
     if abs(k.resolution * tics_per_ms - round(k.resolution * tics_per_ms)) > 1e-6:
         raise UserError(f"kernel.resolution={k.resolution}: must be a multiple of NEST's tic, {1.0 / tics_per_ms:g} ms "
                         "(e.g. 0.1, 0.25, 1.0)")
