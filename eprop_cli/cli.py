@@ -1,8 +1,11 @@
-"""The `eprop` command: dispatches to `run` (Hydra), `plot` and `eval` (argparse).
+"""The `eprop` command: dispatches to `run` (Hydra), `plot` and `eval` (argparse), `--version`.
 
-`eprop run ARGS` hands ARGS to `@hydra.main` unchanged: Hydra owns that argv (overrides,
-`-m`, `--cfg job`, `hydra.run.dir=...`). User errors, whether Hydra finds them while
-composing or eprop finds them while validating, end as one line on stderr and exit code 2.
+`eprop run ARGS` hands ARGS to `@hydra.main`: Hydra owns that argv (overrides, `-m`,
+`--cfg job`, `hydra.run.dir=...`). Before that, run_args.py expands `~` in values and refuses
+the overrides Hydra would fail on with a traceback; `--params` and `resume=DIR --cfg job` are
+answered by show_config.py without running. User errors, whether Hydra finds them while
+composing or eprop finds them while validating, end as one line on stderr and exit code 2;
+a run that ends names its directory on stdout (`eprop: results in DIR`, run_dir.py).
 """
 
 from __future__ import annotations
@@ -20,9 +23,25 @@ log = logging.getLogger("eprop_cli")
 USAGE = """usage: eprop {run,plot,eval} ...
 
   eprop run [OVERRIDES...]          train a network (Hydra overrides, -m for sweeps, --help for the config)
+  eprop run --params [OVERRIDES...] every parameter of the composed config with its unit and meaning
   eprop plot PATH [options]         figures from a results file, run directory or multirun directory
   eprop eval PATH... [options]      metrics table from results files or directories
+  eprop --version                   eprop's, NEST's and Python's versions
 """
+
+
+def version_line() -> str:
+    """eprop's, NEST's and Python's versions, read from the package metadata (NEST is not imported)."""
+    import platform
+    from importlib import metadata
+
+    from . import __version__
+
+    try:
+        nest = metadata.version("nest-simulator")
+    except metadata.PackageNotFoundError:
+        nest = "not installed"
+    return f"eprop {__version__}, NEST {nest}, Python {platform.python_version()}"
 
 
 def conf_dir() -> str:
@@ -97,59 +116,96 @@ def run_main(argv: list[str]) -> int:
     import hydra
 
     from .config import register_configs
-    from .run_job import FailedJobsCallback, run_job
+    from .run_args import argv_error, expand_home, resumed_cfg_job
+    from .run_dir import RunDirCallback, discard_if_empty, results_written, shown
+    from .show_config import help_groups, print_params, print_resumed_config
+    from .run_job import FailedJobsCallback, StopRun, run_job
     from .train import Interrupted
 
+    from omegaconf import OmegaConf
+
     register_configs()
+    if not OmegaConf.has_resolver("eprop.help_groups"):
+        OmegaConf.register_new_resolver("eprop.help_groups", help_groups)  # used by hydra.help.template
     os.environ["HYDRA_FULL_ERROR"] = "1"  # let errors reach us, so we can print one line
 
     @hydra.main(version_base="1.3", config_path=conf_dir(), config_name="config")
     def _entry(cfg):
         return run_job(cfg)
 
-    for arg in argv:  # Hydra takes an empty key for a config group and fails with a traceback
-        if re.match(r"[+~]*=", arg):
-            print(f"eprop: error: {arg}: no key before '='; write key=value (e.g. task.n_iter=10)", file=sys.stderr)
-            return 2
-        key, _, value = arg.lstrip("+~").partition("=")
-        group = Path(conf_dir()) / key
-        items = value[1:-1].split(",") if value.startswith("[") and value.endswith("]") else [value]
-        not_a_name = r"\s*([-+]?(\d[\d_]*\.?\d*([eE][-+]?\d+)?|\.\d+|inf|nan)|true|false|null)\s*"
-        if "=" in arg and not key.startswith("hydra") and group.is_dir() and (
-                any(re.fullmatch(not_a_name, item, re.IGNORECASE) for item in items)
-                or (arg.startswith("~") and value.startswith("["))):
-            # Hydra fails with a traceback on a group option that parses as a number, bool, null or list of them
-            options = sorted(p.stem for p in group.glob("*.yaml") if not p.stem.startswith("_"))
-            print(f"eprop: error: {key}={value}: no such option; valid options: {', '.join(options)}", file=sys.stderr)
-            return 2
+    argv = [expand_home(arg) for arg in argv]
+    if message := argv_error(argv):
+        print(f"eprop: error: {message}", file=sys.stderr)
+        return 2
+    if "--params" in argv:
+        return print_params([arg for arg in argv if arg != "--params"])
+    if (overrides := resumed_cfg_job(argv)) is not None:
+        return print_resumed_config(overrides, resolve="--resolve" in argv)
     FailedJobsCallback.failed = []  # a failed earlier multirun in this process must not count
+    RunDirCallback.reset()
     saved_argv = sys.argv
     sys.argv = ["eprop run", *argv]
     try:
         _entry()
-    except UserError as err:
-        print(f"eprop: error: {err}", file=sys.stderr)
-        return err.exit_code
-    except Interrupted as err:
-        print(f"eprop: interrupted by {err}", file=sys.stderr)
-        return 130
+    except StopRun as stop:  # a single run's user error or interrupt (run_job)
+        return _run_ended(stop.error)
+    except SystemExit as stop:  # Hydra's own exits (--help, --info, ...), as a return code for in-process callers
+        return stop.code if isinstance(stop.code, int) else (0 if stop.code is None else 1)
+    except (UserError, Interrupted) as err:
+        return _run_ended(err)
     except KeyboardInterrupt as err:
         if not err.args:  # Python's own SIGINT handler: the signal came before the training loop
+            discard_if_empty()
             print("eprop: interrupted by SIGINT before the first iteration; nothing to resume", file=sys.stderr)
             return 130
         print("eprop: stopped at once by a second signal; the results file keeps every finished iteration "
               "(status interrupted, no final weights)", file=sys.stderr)
+        if results_written():
+            print(f"eprop: results in {shown(results_written())}")
         return 130
     except _config_errors() as err:
-        print(f"eprop: error: {one_line(err)}", file=sys.stderr)
-        return 2
+        return _run_ended(UserError(one_line(err)))
+    except OSError:
+        if RunDirCallback.error is None:
+            raise
+        return _run_ended(RunDirCallback.error)  # Hydra could not make the run or sweep directory
+    except Exception:  # a bug: keep the traceback, and say where the run's results are
+        if results_written():
+            print(f"eprop: results in {shown(results_written())}")
+        raise
     finally:
         sys.argv = saved_argv
     if FailedJobsCallback.failed:
         dirs = ", ".join(str(d) for d in FailedJobsCallback.failed)
         print(f"eprop: {len(FailedJobsCallback.failed)} job(s) of the multirun failed; their error.txt: {dirs}", file=sys.stderr)
+        print(f"eprop: results in {shown(RunDirCallback.sweep_dir)}")
         return 1
+    done = RunDirCallback.sweep_dir or RunDirCallback.run_dir
+    if done is not None:
+        print(f"eprop: results in {shown(done)}")
     return 0
+
+
+def _run_ended(err: Exception) -> int:
+    """Print a run's user error or interrupt as one line on stderr; returns the exit code.
+
+    A single run's directory that holds no results after an error is removed (run_dir.py); a
+    results file written before the error is named on a second line, on stdout.
+    """
+    from .run_dir import RunDirCallback, discard_if_empty, results_written, shown
+    from .sweep import SUMMARY_FILE
+    from .train import Interrupted
+
+    if isinstance(err, Interrupted):  # the message names the run directory already
+        print(f"eprop: interrupted by {err}", file=sys.stderr)
+        return 130
+    print(f"eprop: error: {err}", file=sys.stderr)
+    sweep_dir = RunDirCallback.sweep_dir
+    if not discard_if_empty() and results_written():
+        print(f"eprop: results in {shown(results_written())}")
+    elif sweep_dir is not None and (sweep_dir / SUMMARY_FILE).is_file():
+        print(f"eprop: results in {shown(sweep_dir)}")
+    return getattr(err, "exit_code", 2)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -157,6 +213,9 @@ def main(argv: list[str] | None = None) -> int:
     if not argv or argv[0] in ("-h", "--help"):
         print(USAGE, end="")
         return 0 if argv else 2
+    if argv[0] in ("--version", "-V"):
+        print(version_line())
+        return 0
     command, rest = argv[0], argv[1:]
     if command == "run":
         code = run_main(rest)

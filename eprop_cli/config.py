@@ -313,6 +313,11 @@ def validate(cfg: DictConfig) -> None:
         raise UserError(f"{extra[0]}: unknown key; the schema has no such field (see `eprop run --cfg job`)")
     k = cfg.kernel
     _positive(k.resolution, "kernel.resolution", "ms")
+    tics_per_ms = k.params.get("tics_per_ms", 1000.0)  # NEST's default tic: 0.001 ms
+    tics_per_ms = float(tics_per_ms) if isinstance(tics_per_ms, (int, float)) and tics_per_ms > 0 else 1000.0
+    if abs(k.resolution * tics_per_ms - round(k.resolution * tics_per_ms)) > 1e-6:
+        raise UserError(f"kernel.resolution={k.resolution}: must be a multiple of NEST's tic, {1.0 / tics_per_ms:g} ms "
+                        "(e.g. 0.1, 0.25, 1.0)")
     _at_least(k.threads, "kernel.threads", 1)
     if k.total_num_virtual_procs is not None:
         _at_least(k.total_num_virtual_procs, "kernel.total_num_virtual_procs", 1)
@@ -346,12 +351,9 @@ def validate(cfg: DictConfig) -> None:
     if t.target == "custom" and t.data_file is None:
         raise UserError("task.data_file: must be set for task.target=custom (a text file, one column per output)")
     if t.data_file is not None:
-        path = Path(t.data_file)
-        if not path.is_file():
-            raise UserError(f"task.data_file={t.data_file}: no such file")
         from .data import load_trajectory
 
-        load_trajectory(path, key="task.data_file", min_columns=1 if t.target == "custom" else 2)
+        load_trajectory(t.data_file, key="task.data_file", min_columns=1 if t.target == "custom" else 2)
 
     _one_of(cfg.model.family, "model.family", tuple(FAMILIES))
     family = FAMILIES[cfg.model.family]
@@ -368,7 +370,7 @@ def validate(cfg: DictConfig) -> None:
             raise UserError(f"weights.{name}.scale={w[name].scale}: must be a finite number")
         if w[name].divide_by == 0 or not math.isfinite(w[name].divide_by):
             raise UserError(f"weights.{name}.divide_by={w[name].divide_by}: must be a finite non-zero number")
-    if w.load is not None and not (Path(w.load).is_file() or (Path(w.load) / "results.h5").is_file()):
+    if w.load is not None and not (Path(w.load).expanduser().is_file() or (Path(w.load).expanduser() / "results.h5").is_file()):
         raise UserError(f"weights.load={w.load}: no such results file (give a results.h5 or a run directory holding one)")
 
     r = cfg.neuron.rec

@@ -312,11 +312,22 @@ def job_directories(multirun_dir: Path) -> list[Path]:
     found = {p.parent for p in find_result_files_or_none(multirun_dir)}
     for candidate in multirun_dir.rglob("*"):
         if candidate.is_dir() and candidate.name != ".hydra" and ".hydra" not in candidate.parts[len(multirun_dir.parts):]:
-            if error_files(candidate) or ((candidate / ".hydra").is_dir() and candidate != multirun_dir):
+            if error_files(candidate) or ((candidate / ".hydra").is_dir() and candidate != multirun_dir
+                                          and not _left_empty(candidate)):
                 found.add(candidate)
     if not found:
         raise UserError(f"{multirun_dir}: contains no {RESULTS_FILE} (expected a results file, a run directory or a multirun directory)")
     return sorted(found, key=natural_key)
+
+
+def _left_empty(job_dir: Path) -> bool:
+    """A directory that an error before training left with only .hydra/ and an empty eprop.log.
+
+    eprop < issue 9 left these behind (eprop run now removes them); they are not runs.
+    """
+    log = job_dir / "eprop.log"
+    return ({p.name for p in job_dir.iterdir()} <= {".hydra", "eprop.log"}
+            and (not log.exists() or log.stat().st_size == 0))
 
 
 def find_result_files_or_none(path: Path) -> list[Path]:

@@ -38,11 +38,14 @@ class Parent:
 
 
 def load_parent(path: str | Path) -> Parent:
-    run_dir = Path(path)
+    run_dir = Path(path).expanduser()
     if run_dir.is_file():
         run_dir = run_dir.parent
-    if not (run_dir / RESULTS_FILE).is_file():
+    if not run_dir.is_dir():
         raise UserError(f"resume={path}: no such run directory (expected a directory holding {RESULTS_FILE})")
+    if not (run_dir / RESULTS_FILE).is_file():
+        raise UserError(f"resume={path}: the directory holds no {RESULTS_FILE} (a run that stopped before training "
+                        f"wrote none); give the directory of a run that did")
     with open_results(run_dir) as res:
         if "final" not in res.weight_stages:
             raise UserError(f"resume={path}: the run saved no final weights (status {res.status}); it cannot be resumed")

@@ -2,7 +2,8 @@
 
 It reads what it needs from Hydra's runtime config, then calls the Hydra-free `train()`.
 In a multirun, a failing job writes `error.txt` into its directory and returns NaN, so the
-other jobs of the sweep still run; in a single run the error propagates to the CLI.
+other jobs of the sweep still run; in a single run the error goes into the job's eprop.log
+and reaches the CLI as `StopRun`, which the CLI prints as one line.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from omegaconf.errors import OmegaConfBaseException
 from .errors import UserError
 from .results import natural_key
 from .resume import resume_config
+from .run_dir import write_to_log
 from .train import Interrupted, train
 
 log = logging.getLogger(__name__)
@@ -46,6 +48,28 @@ def _progress(cfg: DictConfig):
     )
 
 
+class StopRun(BaseException):
+    """Ends a single run with a user error or an interrupt; the CLI prints `error` as one line.
+
+    A BaseException, so that Hydra passes it on without its own "Error executing job" report.
+    """
+
+    def __init__(self, error: Exception):
+        super().__init__(error)
+        self.error = error
+
+
+PATH_KEYS = ("task.data_file", "weights.load", "resume")
+
+
+def expand_paths(cfg: DictConfig) -> None:
+    """`~` and `~user` in the path keys of the config (e.g. a preset's task.data_file=~/x.csv)."""
+    for key in PATH_KEYS:
+        value = OmegaConf.select(cfg, key)
+        if isinstance(value, str) and value.startswith("~"):
+            OmegaConf.update(cfg, key, str(Path(value).expanduser()))
+
+
 def run_job(cfg: DictConfig) -> float:
     hc = HydraConfig.get()
     run_dir = Path(hc.runtime.output_dir)
@@ -53,8 +77,10 @@ def run_job(cfg: DictConfig) -> float:
     multirun = hc.mode == RunMode.MULTIRUN
     try:
         parent = None
+        expand_paths(cfg)
         if cfg.resume:
             cfg, parent = resume_config(cfg, overrides)
+            expand_paths(cfg)
         progress = _progress(cfg)
         if progress is None:
             return train(cfg, run_dir, overrides, parent=parent)
@@ -78,10 +104,9 @@ def run_job(cfg: DictConfig) -> float:
 
             err = UserError(one_line(err))
         if not multirun or isinstance(err, Interrupted):
-            # Leave Hydra through SystemExit, which it does not wrap in its own report. An
-            # interrupted job ends a whole multirun too: Ctrl-C means stop, not "next job".
-            print(f"eprop: {'error: ' if isinstance(err, UserError) else 'interrupted by '}{err}", file=sys.stderr)
-            raise SystemExit(err.exit_code)
+            # An interrupted job ends a whole multirun too: Ctrl-C means stop, not "next job".
+            write_to_log(f"{'' if isinstance(err, UserError) else 'interrupted by '}{err}")
+            raise StopRun(err)
         return _job_failed(hc, run_dir, err)
     except Exception as err:
         if not multirun:

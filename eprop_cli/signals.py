@@ -66,7 +66,10 @@ class Timing:
         return self.task + self.total_offset + self.extension_sim
 
     def ms(self, steps: int) -> float:
-        return steps * self.dt
+        # Rounded to 1e-9 ms (far below NEST's 0.001 ms tic): 1824 * 0.3 = 547.1999999999999,
+        # which NEST compares against its grid value 547.2 and refuses as an e-prop interval.
+        # Exact products (dt = 1.0, 0.5, ...) are unchanged.
+        return round(steps * self.dt, 9)
 
     def chunk_ends(self, lag: int = 1) -> list[int]:
         """Step at which each iteration's Simulate chunk ends.

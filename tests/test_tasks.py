@@ -128,7 +128,8 @@ def test_custom_accepts_one_column_and_whitespace(compose, tmp_path):
 
 CUSTOM_ERRORS = [
     ("", "task.data_file={path}: empty file; expected one or more numeric columns"),
-    ("1 2\nx 3\n", "task.data_file={path}: not numeric; expected one or more numeric columns"),
+    # issue 9 item 16: the message names the line (it said "not numeric; expected one or more numeric columns")
+    ("1 2\nx 3\n", "task.data_file={path}: line 2 is not numeric (x 3); a header or comment line must start with #"),
     ("1 2\n3\n", "task.data_file={path}: rows have different numbers of columns ([1, 2]); expected one column per output"),
     ("1 0\n-1 0\n", "task.data_file={path}: column 2 is zero throughout (as task.data_format=increments); it cannot be normalized"),
 ]
