@@ -251,7 +251,7 @@ def build_network(cfg, timing: Timing, weights: dict[str, np.ndarray], input_spi
 
     wr = _create_recorders(cfg, net)
     _connect(cfg, net, weights, wr)
-    net.gen_final = n.Create("spike_generator", 1, {"spike_times": [timing.ms(timing.task + timing.delays)]})
+    net.gen_final = n.Create("spike_generator", 1, {"spike_times": [timing.ms(timing.final_update)]})
     n.Connect(net.gen_final, nrns_in + nrns_rec, "all_to_all", {"weight": 1000.0})
     return net
 
@@ -286,7 +286,11 @@ def _create_recorders(cfg, net: Network):
     spiking = (net.nrns_in if rec_cfg.spikes_input else None, net.nrns_rec if rec_cfg.spikes_recurrent else None)
     spiking = [pop for pop in spiking if pop is not None]
     if spiking:
-        sr = n.Create("spike_recorder", task_window)
+        # The final-update spike makes every input and recurrent neuron spike at
+        # t.final_update_arrival (the window's last step): not activity, so not recorded.
+        # Recorders do not act on the network, so this changes no weight and no loss.
+        spike_window = {"start": task_window["start"], "stop": min(task_window["stop"], t.ms(t.final_update_arrival - 1))}
+        sr = n.Create("spike_recorder", spike_window)
         sources = spiking[0] if len(spiking) == 1 else spiking[0] + spiking[1]
         n.Connect(sources, sr, "all_to_all", static)
         net.recorders["spike_recorder"] = sr
