@@ -187,6 +187,7 @@ class SynapseConfig:
 @dataclass
 class ModelConfig:
     family: str = "bsshslm_2020"  # NEST e-prop model family: bsshslm_2020 | eprop (event-based)
+    eta_factor: float = 1.0  # dimensionless; the optimizer options' default eta is multiplied by it (model=eprop: (1 - kappa)^2)
 
 
 @dataclass
@@ -213,7 +214,7 @@ class RecordingConfig:
     spikes_recurrent: bool = True  # record the recurrent neurons' spikes
     n_record_w: int = 3  # senders/targets per population for the weight recorder (0: no weight recorder)
     interval: float = 1.0  # ms, multimeter sampling interval
-    saturated_rate: float = 0.5  # fraction of the maximal rate 1000 / max(kernel.resolution, t_ref) spikes/s; a mean recurrent rate above it ends the run as diverged
+    saturated_rate: float = 0.2  # fraction of the maximal rate 1000 / max(kernel.resolution, t_ref) spikes/s; a mean recurrent rate above it ends the run as diverged
 
 
 @dataclass
@@ -419,6 +420,7 @@ def validate(cfg: DictConfig) -> None:
     o = cfg.optimizer
     _one_of(o.type, "optimizer.type", OPTIMIZERS)
     _positive(o.eta, "optimizer.eta")
+    _positive(cfg.model.eta_factor, "model.eta_factor")
     for key in ("beta_1", "beta_2"):
         if not 0.0 <= o[key] < 1.0:
             raise UserError(f"optimizer.{key}={o[key]}: must be in [0, 1)")

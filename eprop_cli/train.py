@@ -265,7 +265,6 @@ def train(
         }
         if blew_up:
             writer.finish("diverged", {**timings, "error": blew_up})
-            log.error("%s", blew_up)
             raise Diverged(f"{blew_up}; results kept in {run_dir}")
         if stopped_early:
             writer.finish("interrupted", timings)
