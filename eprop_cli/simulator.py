@@ -272,9 +272,12 @@ def _create_recorders(cfg, net: Network):
     out_variables = _recordable(rec_cfg.out_variables, cfg.neuron.readout.model, "recording.out_variables")
     if rec_cfg.n_record > 0 and rec_variables:
         start = t.ms(t.offset_gen + t.delay_in_rec)
+        # Ends before the final-update spike arrives (model=eprop's window would include that step,
+        # where V_m jumps by ~1000 mV); the bsshslm_2020 window ends two steps earlier anyway.
+        stop = min(start + t.ms(t.task), t.ms(t.final_update_arrival - 1))
         mm = n.Create(
             "multimeter",
-            {"interval": rec_cfg.interval, "record_from": rec_variables, "start": start, "stop": start + t.ms(t.task)},
+            {"interval": rec_cfg.interval, "record_from": rec_variables, "start": start, "stop": stop},
         )
         n.Connect(mm, net.nrns_rec[: rec_cfg.n_record], "all_to_all", static)
         net.recorders["multimeter_rec"] = mm

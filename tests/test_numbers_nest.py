@@ -104,3 +104,16 @@ def test_a_saturated_network_ends_as_diverged_with_its_iterations_kept(tmp_path)
         spikes = res.events("spike_recorder", iteration=0)["senders"]
         assert np.isin(spikes, res.neurons("recurrent")).sum() == 421 * 30 * 200 // 1000
         assert set(res.weight_stages) == {"initial", "final"}
+
+
+def test_event_based_recorders_end_before_the_final_update_spike(tmp_path):
+    """model=eprop: the recurrent multimeter's window reached the arrival step of the final-update
+    spike, where V_m jumped to ~1000 mV; now every recorder of activity stops one step before it."""
+    run_dir, _ = run(tmp_path, "ev", "model=eprop", "task=sine_waves", "task.sequence_steps=200", "neuron.rec.n=30",
+                     "task.n_iter=2")
+    arrival = 2 * 200 + 1 + 1  # ms: task + delays (delay_in_rec only) + one step of delay
+    with open_results(run_dir) as res:
+        mm = res.events("multimeter_rec")
+        assert mm["times"].max() == arrival - 1 and np.abs(mm["V_m"]).max() < 1.0  # mV
+        assert res.events("spike_recorder")["times"].max() < arrival
+        assert res.events("multimeter_out")["times"].max() == arrival  # the last loss sample stays
