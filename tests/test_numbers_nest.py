@@ -19,7 +19,7 @@ from .conftest import ROOT, eprop_env, run_eprop
 
 pytestmark = pytest.mark.nest
 
-EVENT_ORACLE = ROOT / "tests" / "oracle" / "nest_event_based_regression.py"
+EVENT_ORACLE = ROOT / "tests" / "oracle" / "nest_regression_tests.py"
 
 
 def run(tmp_path, name: str, *overrides: str, check: bool = True):
@@ -117,3 +117,14 @@ def test_event_based_recorders_end_before_the_final_update_spike(tmp_path):
         assert mm["times"].max() == arrival - 1 and np.abs(mm["V_m"]).max() < 1.0  # mV
         assert res.events("spike_recorder")["times"].max() < arrival
         assert res.events("multimeter_out")["times"].max() == arrival  # the last loss sample stays
+
+
+def test_bsshslm_2020_preset_at_half_a_millisecond_equals_raw_nest(tmp_path):
+    """NEST's bsshslm_2020 test keeps c_reg = 300 at any step; its setup at 0.5 ms against the preset."""
+    run_dir, _ = run(tmp_path, "preset", "experiment=nest_bsshslm_2020_sine_waves", "kernel.resolution=0.5", "task.n_iter=3")
+    with open_results(run_dir) as res:
+        loss = res.loss
+    assert np.allclose(loss, oracle_loss(tmp_path, "eprop_iaf_bsshslm_2020", "gradient_descent", 0.5, 3), rtol=1e-10, atol=0)
+    from .test_nest_reference import BSSHSLM_NEST
+
+    assert np.allclose(oracle_loss(tmp_path, "eprop_iaf_bsshslm_2020", "gradient_descent", 1.0, 3), BSSHSLM_NEST[:3], rtol=1e-8)
