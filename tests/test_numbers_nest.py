@@ -128,3 +128,30 @@ def test_bsshslm_2020_preset_at_half_a_millisecond_equals_raw_nest(tmp_path):
     from .test_nest_reference import BSSHSLM_NEST
 
     assert np.allclose(oracle_loss(tmp_path, "eprop_iaf_bsshslm_2020", "gradient_descent", 1.0, 3), BSSHSLM_NEST[:3], rtol=1e-8)
+
+
+def test_interrupted_and_complete_runs_record_the_same_spikes(tmp_path):
+    """SIGINT: the final-update spike that applies the pending updates is never recorded, so each
+    finished iteration of an interrupted run holds exactly the spikes of that iteration of an
+    uninterrupted run, and eval's silent count is the one from the file."""
+    import signal
+
+    from .test_reliability import finish, start_eprop, wait_for_iterations
+
+    fast = ("recording=minimal", "progress=false")
+    stopped = tmp_path / "stopped"
+    proc = start_eprop("run", "task.n_iter=40", *fast, f"hydra.run.dir={stopped}")
+    wait_for_iterations(proc, stopped / "results.h5", 2)
+    proc.send_signal(signal.SIGINT)
+    code, _, err = finish(proc)
+    assert code == 130, err[-2000:]
+    complete, _ = run(tmp_path, "complete", "task.n_iter=5", *fast)
+    with open_results(stopped) as a, open_results(complete) as b:
+        n = a.n_iter_done
+        assert a.status == "interrupted" and 2 <= n < 5
+        for k in range(n):
+            for key in ("senders", "times"):
+                assert np.array_equal(a.events("spike_recorder", iteration=k)[key], b.events("spike_recorder", iteration=k)[key])
+        last = a.events("spike_recorder", iteration=n - 1)["senders"]
+        silent = np.setdiff1d(a.neurons("recurrent"), last).size
+    assert json.loads(run_eprop("eval", str(stopped), "--json").stdout)["n_silent"] == silent > 0
