@@ -81,10 +81,10 @@ class Diverged(UserError):
     status "diverged"; the CLI prints the one-line message and exits with code 3.
     """
 
-    exit_code_diverged = 3
+    EXIT_CODE = 3
 
     def __init__(self, message: str):
-        super().__init__(message, exit_code=self.exit_code_diverged)
+        super().__init__(message, exit_code=self.EXIT_CODE)
 
 
 def max_rate(cfg) -> float:
