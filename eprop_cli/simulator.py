@@ -392,9 +392,20 @@ def min_delay_steps(timing: Timing) -> int:
 
 
 def simulate_until(net: Network, step: int) -> None:
+    """Simulate up to `step`; an error NEST raises while simulating becomes a one-line UserError.
+
+    Such an error comes from the parameters, not from eprop: e.g. recurrent neurons driven to
+    spike from the first steps on make NEST's e-prop history fail ("Expected in neuron ... e-prop
+    history entry at t=2, got t=3").
+    """
     n = nest()
     now = n.GetKernelStatus("biological_time")
-    n.Simulate(net.timing.ms(step) - now)
+    try:
+        n.Simulate(net.timing.ms(step) - now)
+    except n.NESTErrors.KernelException as err:
+        message = " ".join(str(err).split())
+        raise UserError(f"NEST stopped the simulation between {now:g} and {net.timing.ms(step):g} ms: {message} "
+                        "(the network's parameters drive NEST's e-prop models where they fail, e.g. neurons spiking from the first step)")
 
 
 def read_and_clear(net: Network) -> dict[str, dict[str, np.ndarray]]:

@@ -155,3 +155,17 @@ def test_interrupted_and_complete_runs_record_the_same_spikes(tmp_path):
         last = a.events("spike_recorder", iteration=n - 1)["senders"]
         silent = np.setdiff1d(a.neurons("recurrent"), last).size
     assert json.loads(run_eprop("eval", str(stopped), "--json").stdout)["n_silent"] == silent > 0
+
+
+def test_a_nest_error_while_simulating_is_one_line(tmp_path):
+    """Neurons driven to spike from the first step make NEST's e-prop history fail; that used to
+    end in a KernelException traceback."""
+    run_dir, proc = run(tmp_path, "ie", "task=sine_waves", "task.sequence_steps=200", "neuron.rec.n=30", "recording=minimal",
+                        "task.n_iter=3", "neuron=lif", "neuron.rec.I_e=100", check=False)
+    message = ("NEST stopped the simulation between 0 and 205 ms: Expected in neuron with ID 231 e-prop history entry at "
+               "t=2, got t=3. (the network's parameters drive NEST's e-prop models where they fail, e.g. neurons spiking "
+               "from the first step)")
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    assert proc.stderr.strip().splitlines() == [f"eprop: error: {message}"]
+    with open_results(run_dir) as res:
+        assert (res.status, res.n_iter_done, res.attrs["error"]) == ("failed", 0, f"UserError: {message}")
