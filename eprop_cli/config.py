@@ -13,6 +13,8 @@ Derived values are computed by OmegaConf resolvers, not pasted as numbers:
   (the seed's `gamma`, which NEST 3.10 removed).
 - `${eprop.mul:a,b}` = a * b, `${eprop.sub:a,b}` = a - b and `${eprop.pow:a,b}` = a ** b, for
   derived values such as the event-based family's (1 - kappa) scalings.
+- `${eprop.kappa_weight_factor:scale|divide_by,neuron model,kappa,projection}` = 1 - kappa or 1:
+  the weight scaling NEST's event-based scripts apply to a projection for that neuron model.
 """
 
 from __future__ import annotations
@@ -53,9 +55,35 @@ def _pow(a: float, b: float) -> float:
     return a**b
 
 
+# NEST's event-based scripts scale the drawn weights by (1 - kappa), the factor of the
+# eligibility trace's low-pass filter: LIF models (eprop_iaf, eprop_iaf_adapt) multiply all four
+# projections by it; the psc_delta models multiply rec_out by it and divide out_rec by it.
+_KAPPA_SCALED = {
+    "multiply": {"in_rec", "rec_rec", "rec_out", "out_rec"},
+    "psc_delta_multiply": {"rec_out"},
+    "psc_delta_divide": {"out_rec"},
+}
+
+
+def _kappa_weight_factor(how: str, model: str, kappa: float, projection: str) -> float:
+    """(1 - kappa) or 1.0: NEST's event-based weight scaling of `projection` for `model`.
+
+    `how` is "scale" (the factor the drawn weights are multiplied by) or "divide_by".
+    """
+    if kappa is None:
+        return 1.0
+    psc_delta = "psc_delta" in str(model)
+    if how == "scale":
+        chosen = _KAPPA_SCALED["psc_delta_multiply" if psc_delta else "multiply"]
+    else:
+        chosen = _KAPPA_SCALED["psc_delta_divide"] if psc_delta else set()
+    return 1.0 - kappa if projection in chosen else 1.0
+
+
 def register_resolvers() -> None:
     """Register eprop's OmegaConf resolvers (idempotent)."""
-    resolvers = (("eprop.adapt_beta", _adapt_beta), ("eprop.div", _div), ("eprop.mul", _mul), ("eprop.sub", _sub), ("eprop.pow", _pow))
+    resolvers = (("eprop.adapt_beta", _adapt_beta), ("eprop.div", _div), ("eprop.mul", _mul), ("eprop.sub", _sub), ("eprop.pow", _pow),
+                 ("eprop.kappa_weight_factor", _kappa_weight_factor))
     for name, fn in resolvers:
         if not OmegaConf.has_resolver(name):
             OmegaConf.register_new_resolver(name, fn)
@@ -159,6 +187,7 @@ class SynapseConfig:
 @dataclass
 class ModelConfig:
     family: str = "bsshslm_2020"  # NEST e-prop model family: bsshslm_2020 | eprop (event-based)
+    eta_factor: float = 1.0  # dimensionless; the optimizer options' default eta is multiplied by it (model=eprop: (1 - kappa)^2)
 
 
 @dataclass
@@ -185,6 +214,7 @@ class RecordingConfig:
     spikes_recurrent: bool = True  # record the recurrent neurons' spikes
     n_record_w: int = 3  # senders/targets per population for the weight recorder (0: no weight recorder)
     interval: float = 1.0  # ms, multimeter sampling interval
+    saturated_rate: float = 0.2  # fraction of the maximal rate 1000 / max(kernel.resolution, t_ref) spikes/s; a mean recurrent rate above it ends the run as diverged
 
 
 @dataclass
@@ -392,6 +422,7 @@ def validate(cfg: DictConfig) -> None:
     o = cfg.optimizer
     _one_of(o.type, "optimizer.type", OPTIMIZERS)
     _positive(o.eta, "optimizer.eta")
+    _positive(cfg.model.eta_factor, "model.eta_factor")
     for key in ("beta_1", "beta_2"):
         if not 0.0 <= o[key] < 1.0:
             raise UserError(f"optimizer.{key}={o[key]}: must be in [0, 1)")
@@ -425,3 +456,35 @@ def validate(cfg: DictConfig) -> None:
     _at_least(cfg.seed, "seed", 1)
     if cfg.seed > 2**32 - 1:  # numpy RandomState and NEST rng_seed both take 32-bit seeds
         raise UserError(f"seed={cfg.seed}: must be an integer in [1, 4294967295]")
+    _check_model_fits_task(cfg)
+    _check_divergence_bound(cfg)
+
+
+# Every task eprop has is a regression: the readout learns a trajectory with the mean squared error.
+REGRESSION_TARGETS = TARGETS
+READOUT_LOSSES = {"mean_squared_error": "regression", "cross_entropy": "classification"}
+_READOUT_HAS_LOSS = {"eprop_readout": ()}  # readout models without NEST's `loss` parameter
+
+
+def _check_model_fits_task(cfg: DictConfig) -> None:
+    """Refuse combinations that NEST would run but that cannot learn the task (one line each)."""
+    loss = cfg.neuron.readout.loss
+    if loss is None:
+        return
+    if "loss" not in _READOUT_HAS_LOSS.get(cfg.neuron.readout.model, ("loss",)):
+        raise UserError(
+            f"neuron.readout.loss={loss}: {cfg.neuron.readout.model} has no loss parameter (it always uses the mean "
+            f"squared error); leave it null with model={cfg.model.family}"
+        )
+    if loss not in READOUT_LOSSES:
+        raise UserError(f"neuron.readout.loss={loss}: must be one of {', '.join(READOUT_LOSSES)} (or null for eprop_readout)")
+    if READOUT_LOSSES[loss] != "regression" and cfg.task.target in REGRESSION_TARGETS:
+        raise UserError(
+            f"neuron.readout.loss={loss}: {READOUT_LOSSES[loss]} loss; the regression task {cfg.task.name} needs mean_squared_error"
+        )
+
+
+def _check_divergence_bound(cfg: DictConfig) -> None:
+    bound = cfg.recording.saturated_rate
+    if not 0.0 < bound <= 1.0:  # also refuses NaN
+        raise UserError(f"recording.saturated_rate={bound}: must be a fraction in (0, 1] of the maximal rate 1000 / max(kernel.resolution, t_ref) spikes/s")

@@ -62,6 +62,16 @@ class Timing:
         return self.offset_gen + self.delays
 
     @property
+    def final_update(self) -> int:
+        """Step of the final-update spike: the generator fires at task + delays, as in the seeds."""
+        return self.task + self.delays
+
+    @property
+    def final_update_arrival(self) -> int:
+        """Step at which the final-update spike (delay one step) makes every input and recurrent neuron spike."""
+        return self.final_update + 1
+
+    @property
     def sim(self) -> int:
         return self.task + self.total_offset + self.extension_sim
 

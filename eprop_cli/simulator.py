@@ -251,7 +251,7 @@ def build_network(cfg, timing: Timing, weights: dict[str, np.ndarray], input_spi
 
     wr = _create_recorders(cfg, net)
     _connect(cfg, net, weights, wr)
-    net.gen_final = n.Create("spike_generator", 1, {"spike_times": [timing.ms(timing.task + timing.delays)]})
+    net.gen_final = n.Create("spike_generator", 1, {"spike_times": [timing.ms(timing.final_update)]})
     n.Connect(net.gen_final, nrns_in + nrns_rec, "all_to_all", {"weight": 1000.0})
     return net
 
@@ -272,9 +272,12 @@ def _create_recorders(cfg, net: Network):
     out_variables = _recordable(rec_cfg.out_variables, cfg.neuron.readout.model, "recording.out_variables")
     if rec_cfg.n_record > 0 and rec_variables:
         start = t.ms(t.offset_gen + t.delay_in_rec)
+        # Ends before the final-update spike arrives (model=eprop's window would include that step,
+        # where V_m jumps by ~1000 mV); the bsshslm_2020 window ends two steps earlier anyway.
+        stop = min(start + t.ms(t.task), t.ms(t.final_update_arrival - 1))
         mm = n.Create(
             "multimeter",
-            {"interval": rec_cfg.interval, "record_from": rec_variables, "start": start, "stop": start + t.ms(t.task)},
+            {"interval": rec_cfg.interval, "record_from": rec_variables, "start": start, "stop": stop},
         )
         n.Connect(mm, net.nrns_rec[: rec_cfg.n_record], "all_to_all", static)
         net.recorders["multimeter_rec"] = mm
@@ -286,7 +289,11 @@ def _create_recorders(cfg, net: Network):
     spiking = (net.nrns_in if rec_cfg.spikes_input else None, net.nrns_rec if rec_cfg.spikes_recurrent else None)
     spiking = [pop for pop in spiking if pop is not None]
     if spiking:
-        sr = n.Create("spike_recorder", task_window)
+        # The final-update spike makes every input and recurrent neuron spike at
+        # t.final_update_arrival (the window's last step): not activity, so not recorded.
+        # Recorders do not act on the network, so this changes no weight and no loss.
+        spike_window = {"start": task_window["start"], "stop": min(task_window["stop"], t.ms(t.final_update_arrival - 1))}
+        sr = n.Create("spike_recorder", spike_window)
         sources = spiking[0] if len(spiking) == 1 else spiking[0] + spiking[1]
         n.Connect(sources, sr, "all_to_all", static)
         net.recorders["spike_recorder"] = sr
@@ -385,9 +392,20 @@ def min_delay_steps(timing: Timing) -> int:
 
 
 def simulate_until(net: Network, step: int) -> None:
+    """Simulate up to `step`; an error NEST raises while simulating becomes a one-line UserError.
+
+    Such an error comes from the parameters, not from eprop: e.g. recurrent neurons driven to
+    spike from the first steps on make NEST's e-prop history fail ("Expected in neuron ... e-prop
+    history entry at t=2, got t=3").
+    """
     n = nest()
     now = n.GetKernelStatus("biological_time")
-    n.Simulate(net.timing.ms(step) - now)
+    try:
+        n.Simulate(net.timing.ms(step) - now)
+    except n.NESTErrors.KernelException as err:
+        message = " ".join(str(err).split())
+        raise UserError(f"NEST stopped the simulation between {now:g} and {net.timing.ms(step):g} ms: {message} "
+                        "(the network's parameters drive NEST's e-prop models where they fail, e.g. neurons spiking from the first step)")
 
 
 def read_and_clear(net: Network) -> dict[str, dict[str, np.ndarray]]:

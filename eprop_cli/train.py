@@ -74,6 +74,46 @@ def iteration_loss(readout: dict[str, np.ndarray], readout_ids: np.ndarray, timi
     return np.array(losses)
 
 
+class Diverged(UserError):
+    """Training blew up: a loss that is not finite, or a saturated recurrent firing rate.
+
+    The results file keeps every finished iteration (the one that diverged included) and gets
+    status "diverged"; the CLI prints the one-line message and exits with code 3.
+    """
+
+    EXIT_CODE = 3
+
+    def __init__(self, message: str):
+        super().__init__(message, exit_code=self.EXIT_CODE)
+
+
+def max_rate(cfg) -> float:
+    """The highest firing rate a recurrent neuron can have, in spikes/s: one spike per step, none within t_ref."""
+    return 1000.0 / max(float(cfg.kernel.resolution), float(cfg.neuron.rec.t_ref))
+
+
+def divergence(cfg, loss: np.ndarray, spikes: dict[str, np.ndarray] | None, recurrent_ids: np.ndarray, timing: sig.Timing) -> str | None:
+    """What blew up in one iteration, or None.
+
+    - the loss of an output is NaN or infinite;
+    - the mean recurrent firing rate of the iteration (recorded recurrent spikes / neurons /
+      iteration duration) exceeds recording.saturated_rate x max_rate(cfg). Without recorded
+      recurrent spikes (recording.spikes_recurrent=false) only the loss is checked.
+    """
+    bad = loss[~np.isfinite(loss)]
+    if bad.size:
+        return f"loss is {bad[0]}"
+    if spikes is None or not cfg.recording.spikes_recurrent:
+        return None
+    n_spikes = np.count_nonzero(np.isin(spikes["senders"], recurrent_ids))
+    rate = n_spikes / recurrent_ids.size / (timing.ms(timing.iteration) / 1000.0)
+    limit = cfg.recording.saturated_rate * max_rate(cfg)
+    if rate > limit:
+        return (f"mean recurrent rate {rate:.4g} spikes/s exceeds recording.saturated_rate={cfg.recording.saturated_rate:g} "
+                f"x {max_rate(cfg):.4g} spikes/s (the maximal rate)")
+    return None
+
+
 class StopRequest:
     """SIGINT/SIGTERM: the first asks to stop at the next iteration boundary, the second stops at once."""
 
@@ -185,11 +225,13 @@ def train(
         t_build = time.perf_counter() - t0
         t_sim = t_write = 0.0
         readout_ids = np.asarray(net.nrns_out.tolist())
+        recurrent_ids = np.asarray(net.nrns_rec.tolist())
         chunk_ends = timing.chunk_ends(lag=simulator.min_delay_steps(timing))
         now = 0
+        blew_up = None
         with StopRequest() as stop:
             for k in range(timing.n_iter):
-                if stop.requested:
+                if stop.requested or blew_up:
                     break
                 t1 = time.perf_counter()
                 simulator.load_generators(net, range(k, min(k + 2, timing.n_iter)), now)
@@ -204,6 +246,9 @@ def train(
                 t_write += t3 - t2
                 if on_iteration is not None:
                     on_iteration(first_iteration + k, float(loss.sum()))
+                what = divergence(cfg, loss, events.get("spike_recorder"), recurrent_ids, timing)
+                if what:
+                    blew_up = f"diverged at iteration {first_iteration + k + 1} of {cfg.task.n_iter}: {what}"
             stopped_early = writer.n_iter_done < timing.n_iter
             if stopped_early:
                 now = simulator.apply_pending_updates(net, now)
@@ -218,6 +263,9 @@ def train(
             "peak_rss_mb": peak_rss_mb(),
             "finished": dt.datetime.now().isoformat(timespec="seconds"),
         }
+        if blew_up:
+            writer.finish("diverged", {**timings, "error": blew_up})
+            raise Diverged(f"{blew_up}; results kept in {run_dir}")
         if stopped_early:
             writer.finish("interrupted", timings)
             raise Interrupted(stop.signal_name or "signal", first_iteration + writer.n_iter_done, cfg.task.n_iter, run_dir)
@@ -227,7 +275,7 @@ def train(
         if stop.requested:  # the signal came during the last iteration: the run is complete, but stop a sweep
             raise Interrupted(stop.signal_name, first_iteration + writer.n_iter_done, cfg.task.n_iter, run_dir, complete=True)
         return final_loss
-    except Interrupted:
+    except (Interrupted, Diverged):
         raise
     except BaseException as err:
         status = "interrupted" if isinstance(err, KeyboardInterrupt) else "failed"

@@ -60,8 +60,15 @@ def test_bit_identical_to_the_seed_tutorial(tmp_path_factory, task, handwriting_
         for key in ref:
             assert np.array_equal(wr[key], ref[key][order]), f"weight recorder {key}"
         spikes = res.events("spike_recorder")
-        assert np.array_equal(spikes["senders"], oracle["sr/senders"])
-        assert np.array_equal(spikes["times"], oracle["sr/times"])
+        # The one documented difference: the oracle's spike recorder also keeps the spike that
+        # the final-update generator (1000 pA, fired at task + delays, one step of delay) forces
+        # from every input and recurrent neuron at step task + delays + 1; eprop does not record it.
+        sequence = 1824 if task == "handwriting" else 1258
+        final_update_arrival = N_ITER * sequence + 3 + 1  # ms: task + delays (3 steps) + 1 step of delay
+        activity = oracle["sr/times"] < final_update_arrival
+        assert np.count_nonzero(~activity) == 300  # 100 input + 200 recurrent neurons, one spike each
+        assert np.array_equal(spikes["senders"], oracle["sr/senders"][activity])
+        assert np.array_equal(spikes["times"], oracle["sr/times"][activity])
         out = res.events("multimeter_out")
         for key in ("senders", "times", "readout_signal", "target_signal", "V_m"):
             assert np.array_equal(out[key], oracle[f"mm_out/{key}"]), f"multimeter_out {key}"
