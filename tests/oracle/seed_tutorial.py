@@ -8,7 +8,12 @@ numpy generator, a single nest.Simulate call, the loss) follows the seed as writ
 Plotting is left out. The script is run in its own process by the exactness tests and by
 the speed benchmark:
 
-    python seed_tutorial.py {handwriting|infinite_loop} N_ITER DATA_FILE OUT.npz
+    python seed_tutorial.py {handwriting|infinite_loop} N_ITER DATA_FILE OUT.npz [tutorial|floor]
+
+`floor` is NEST's own minimum for the same learning: the same network and numbers with no
+recorder but a readout multimeter of readout_signal and target_signal, which the loss needs
+(recorders do not act on the network, so the losses are those of `tutorial`). The speed
+benchmarks measure eprop against it.
 """
 
 import os
@@ -21,7 +26,8 @@ import nest  # noqa: E402
 import numpy as np  # noqa: E402
 
 
-def main(task: str, n_iter: int, data_file: str, out: str) -> None:
+def main(task: str, n_iter: int, data_file: str, out: str, recording: str = "tutorial") -> None:
+    floor = recording == "floor"
     t_start = time.perf_counter()
     seed = 1
     np.random.seed(seed)
@@ -88,7 +94,7 @@ def main(task: str, n_iter: int, data_file: str, out: str) -> None:
 
     n_record, n_record_w = 1, 3
     window = {"start": duration["total_offset"], "stop": duration["total_offset"] + duration["task"]}
-    mm_rec = nest.Create("multimeter", {
+    mm_rec = None if floor else nest.Create("multimeter", {
         "interval": dt,
         "record_from": ["V_m", "surrogate_gradient", "learning_signal", "V_th_adapt", "adaptation"],
         "start": duration["offset_gen"] + duration["delay_in_rec"],
@@ -96,11 +102,12 @@ def main(task: str, n_iter: int, data_file: str, out: str) -> None:
     })
     mm_out = nest.Create("multimeter", {
         "interval": dt,
-        "record_from": ["V_m", "readout_signal", "readout_signal_unnorm", "target_signal", "error_signal"],
+        "record_from": ["readout_signal", "target_signal"] if floor else
+                       ["V_m", "readout_signal", "readout_signal_unnorm", "target_signal", "error_signal"],
         **window,
     })
-    sr = nest.Create("spike_recorder", window)
-    wr = nest.Create("weight_recorder", {
+    sr = None if floor else nest.Create("spike_recorder", window)
+    wr = None if floor else nest.Create("weight_recorder", {
         "senders": nrns_in[:n_record_w] + nrns_rec[:n_record_w],
         "targets": nrns_rec[:n_record_w] + nrns_out,
         **window,
@@ -116,7 +123,7 @@ def main(task: str, n_iter: int, data_file: str, out: str) -> None:
         "optimizer": {"type": "adam", "batch_size": n_batch, "beta_1": 0.9, "beta_2": 0.999,
                       "epsilon": 1e-8, "eta": 5e-3, "Wmin": -100.0, "Wmax": 100.0},
         "average_gradient": False,
-        "weight_recorder": wr,
+        **({} if floor else {"weight_recorder": wr}),
     })
     eprop = {"synapse_model": "eprop_synapse_bsshslm_2020", "delay": dt, "tau_m_readout": out_params["tau_m"]}
     static = {"synapse_model": "static_synapse", "delay": dt}
@@ -130,8 +137,9 @@ def main(task: str, n_iter: int, data_file: str, out: str) -> None:
                  {"synapse_model": "eprop_learning_signal_connection_bsshslm_2020", "delay": dt, "weight": w_out_rec})
     nest.Connect(gen_rate_target, nrns_out, one_to_one,
                  {"synapse_model": "rate_connection_delayed", "delay": dt, "receptor_type": 2})
-    nest.Connect(nrns_in + nrns_rec, sr, all_to_all, static)
-    nest.Connect(mm_rec, nrns_rec[:n_record], all_to_all, static)
+    if not floor:
+        nest.Connect(nrns_in + nrns_rec, sr, all_to_all, static)
+        nest.Connect(mm_rec, nrns_rec[:n_record], all_to_all, static)
     nest.Connect(mm_out, nrns_out, all_to_all, static)
     nest.GetConnections(nrns_rec[0], nrns_rec[1:3]).set([{"optimizer": {"m": 0.0, "v": 0.0}}] * 2)
 
@@ -182,22 +190,22 @@ def main(task: str, n_iter: int, data_file: str, out: str) -> None:
         loss_list.append(0.5 * np.add.reduceat(error, np.arange(0, steps["task"], steps["sequence"])))
     loss = np.sum(loss_list, axis=0)
 
-    wr_ev = wr.get("events")
-    sr_ev = sr.get("events")
     arrays = {"loss": loss, "loss_per_output": np.array(loss_list), "t_build": t_build - t_start,
               "t_sim": t_sim - t_build, "t_total": time.perf_counter() - t_start}
     for stage, snap in (("initial", initial), ("final", final)):
         for name, conns in snap.items():
             for key, values in conns.items():
                 arrays[f"{stage}/{name}/{key}"] = values
-    for key in ("senders", "targets", "times", "weights"):
-        arrays[f"wr/{key}"] = np.asarray(wr_ev[key])
-    for key in ("senders", "times"):
-        arrays[f"sr/{key}"] = np.asarray(sr_ev[key])
-    for key in ("senders", "times", "readout_signal", "target_signal", "V_m"):
+    if not floor:
+        wr_ev, sr_ev = wr.get("events"), sr.get("events")
+        for key in ("senders", "targets", "times", "weights"):
+            arrays[f"wr/{key}"] = np.asarray(wr_ev[key])
+        for key in ("senders", "times"):
+            arrays[f"sr/{key}"] = np.asarray(sr_ev[key])
+    for key in ("senders", "times", "readout_signal", "target_signal") + (() if floor else ("V_m",)):
         arrays[f"mm_out/{key}"] = np.asarray(ev[key])
     np.savez(out, **arrays)
 
 
 if __name__ == "__main__":
-    main(sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4])
+    main(sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4], *sys.argv[5:6])
