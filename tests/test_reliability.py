@@ -49,8 +49,8 @@ def finish(proc: subprocess.Popen, timeout: float = 120) -> tuple[int, str, str]
 
 def iterations_done(results_file: Path) -> int:
     """n_iter_done of a file another process is writing (-1 while it cannot be read yet)."""
-    try:
-        with h5py.File(results_file, "r", locking=False) as f:
+    try:  # the writer holds the file in SWMR mode while it trains: read it as a SWMR reader
+        with h5py.File(results_file, "r", swmr=True, locking=False) as f:
             return int(f.attrs["n_iter_done"])
     except (OSError, KeyError, ValueError, RuntimeError):
         return -1
