@@ -37,7 +37,7 @@ def plot_parser() -> argparse.ArgumentParser:
                         help=f"draw only these figures; names: {', '.join(FIGURE_NAMES)}")
     parser.add_argument("--dpi", type=int, default=300,
                         help="resolution of raster output in dots per inch (default: 300; every figure must stay "
-                             "within 20000 x 20000 pixels)")
+                             "within 10000 x 10000 pixels)")
     scale = parser.add_mutually_exclusive_group()
     scale.add_argument("--log", action="store_true",
                        help="logarithmic loss axis (default: chosen from the data, log when the loss spans more "

@@ -13,8 +13,9 @@ The schema (version 1) is documented in the README, section "HDF5 schema". In sh
 
 Every dataset carries a `units` and a one-line `description` attribute (table `UNITS` below).
 
-Live reading (HDF5 single-writer/multiple-reader, SWMR). The writer creates every object first,
-then switches the file to SWMR mode before the first iteration and appends one iteration at a
+Live reading (HDF5 single-writer/multiple-reader, SWMR). The writer creates every object first
+in `<name>.starting`, then switches the file to SWMR mode before the first iteration, gives it
+its name (a hard link, so an existing file is never replaced), and appends one iteration at a
 time, flushing in the order events -> iteration_start -> loss -> n_iter_done. A reader in
 another process (opened with `swmr=True`) therefore always sees a consistent prefix of finished
 iterations: it takes n_iter_done once when it opens the file and reads everything up to it.
@@ -44,6 +45,7 @@ from .errors import UserError
 
 SCHEMA_VERSION = 1
 RESULTS_FILE = "results.h5"
+STARTING_SUFFIX = ".starting"  # the file while its objects are created, before it is live
 FINISHING_SUFFIX = ".finishing"  # the copy that receives the end of a run before it replaces the file
 PROJECTIONS = ("in_rec", "rec_rec", "rec_out", "out_rec")
 _CHUNK = 1 << 13  # elements per HDF5 chunk of an event dataset
@@ -112,10 +114,11 @@ class ResultsWriter:
 
     def __init__(self, path: str | Path, n_out: int, attrs: Mapping[str, Any], compress_events: bool = False):
         self.path = Path(path)
-        try:
-            self._file = h5py.File(self.path, "x", libver="latest")
-        except FileExistsError:
-            raise UserError(f"{self.path}: exists already; eprop never overwrites results, choose another run directory")
+        if self.path.exists():
+            raise UserError(self._exists_message())
+        # created under another name: a reader must not find the file before it is live
+        self._starting: Path | None = self.path.with_name(self.path.name + STARTING_SUFFIX)
+        self._file = h5py.File(self._starting, "w", libver="latest")
         self._live = False  # SWMR mode on: no new objects or attributes from here on
         self._finishing: Path | None = None  # the copy that receives the end of the run
         f = self._file
@@ -133,6 +136,20 @@ class ResultsWriter:
         # damage events that were flushed before; uncompressed chunks only gain new bytes.
         self._compression = {"compression": "lzf", "shuffle": True} if compress_events else {}
         f.flush()
+
+    def _exists_message(self) -> str:
+        return f"{self.path}: exists already; eprop never overwrites results, choose another run directory"
+
+    def _publish(self) -> None:
+        """Give the file its name, never replacing an existing file (link, then unlink the old name)."""
+        if self._starting is None:
+            return
+        try:
+            os.link(self._starting, self.path)
+        except FileExistsError:
+            raise UserError(self._exists_message()) from None
+        os.unlink(self._starting)
+        self._starting = None
 
     def _create(self, name: str, **kwargs) -> h5py.Dataset:
         """Create a dataset with its `units` and `description` attributes from `UNITS`."""
@@ -204,6 +221,7 @@ class ResultsWriter:
             self._file.flush()
             self._file.swmr_mode = True
             self._live = True
+            self._publish()
 
     def append_iteration(self, loss_per_output: np.ndarray, events: Mapping[str, Mapping[str, np.ndarray]]) -> None:
         """Append one finished iteration: its loss per output and every recorder's new events.
@@ -252,6 +270,7 @@ class ResultsWriter:
         if self._file.id.valid:
             self._file.flush()
             self._file.close()
+        self._publish()  # a run that ended before its first iteration
         if self._finishing is not None and self._finishing.exists():
             with open(self._finishing, "rb+") as handle:
                 os.fsync(handle.fileno())
