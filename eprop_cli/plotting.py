@@ -236,7 +236,7 @@ def pattern_figure(results: Results) -> Figure:
                 ax.set_xlim(*xlim)
                 ax.set_ylim(*ylim)
                 ax.set_aspect("equal", adjustable="box")
-            axes[0].legend(loc="best")
+            axes[0].legend(loc="best", markerscale=5)
         else:
             fig = new_figure(ONE_COLUMN, 1.4 * len(iterations) + 0.6)
             axes = fig.subplots(len(iterations), 1, sharex=True, sharey=True, squeeze=False)[:, 0]
