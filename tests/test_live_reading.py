@@ -82,3 +82,12 @@ def test_eval_and_plot_of_a_training_run_always_succeed(tmp_path):
     assert units["events/multimeter_rec/V_m"][0] == "mV" and units["events/multimeter_rec/learning_signal"][0] == "pA"
     assert units["events/spike_recorder/times"][0] == "ms" and units["weights/final/rec_rec/weight"][0] == "pA"
     assert units["optimizer/rec_rec/m"][0] == "a.u." and units["neurons/input"][0] == "node id"
+
+
+@pytest.mark.nest
+def test_eval_and_plot_of_a_run_directory_with_another_file_name(tmp_path):
+    run_dir = tmp_path / "run"
+    run_eprop("run", "task.n_iter=2", "recording=minimal", "progress=false", "output.file=res.h5", f"hydra.run.dir={run_dir}")
+    summary = json.loads(run_eprop("eval", str(run_dir), "--json").stdout)
+    assert (summary["path"], summary["status"], summary["n_iter_done"]) == (str(run_dir / "res.h5"), "complete", 2)
+    assert run_eprop("plot", str(run_dir), "--only", "loss").stdout.split() == [str(run_dir / "figures" / "loss.png")]
