@@ -298,3 +298,22 @@ def test_plot_log_and_linear_are_exclusive(run_file, capsys):
         report.plot_main([str(run_file), "--log", "--linear"])
     assert info.value.code == 2
     assert "argument --linear: not allowed with argument --log" in capsys.readouterr().err
+
+
+def test_files_written_before_swmr_in_the_old_hdf5_format_still_read(run_file, tmp_path):
+    old = tmp_path / "old" / "results.h5"
+    old.parent.mkdir()
+    with h5py.File(run_file, "r") as new, h5py.File(old, "w", libver="earliest") as f:  # the format eprop wrote before
+        for key, value in new.attrs.items():
+            f.attrs[key] = value
+        for name in new:
+            new.copy(new[name], f, name=name)
+        for name in f["events"]["spike_recorder"]:
+            for key in list(f["events"]["spike_recorder"][name].attrs):  # no units attributes then
+                del f["events"]["spike_recorder"][name].attrs[key]
+    with h5py.File(old, "r") as f:
+        assert f.id.get_create_plist().get_version()[0] == 0  # superblock version 0: no SWMR possible
+    (s,) = summarize_runs([old])
+    assert (s["status"], s["n_iter_done"]) == ("complete", syn.N_ITER)
+    assert s["loss"] == pytest.approx(syn.EXPECTED_LOSS.tolist())
+    assert s["rate_max"] == pytest.approx(500.0)
