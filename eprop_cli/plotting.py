@@ -140,13 +140,14 @@ def loss_figure(results: Results, log: bool | None = False) -> Figure:
         ax.set_xlabel("training iteration")
         ax.set_ylabel(r"loss $E = \frac{1}{2}\sum_{t,k}(y_k^t - y_k^{*,t})^2$")
         for k, start in enumerate(history.resume_points):
-            ax.axvline(start + 0.5, c="#555555", ls=":", lw=0.8, label="resumed" if k == 0 else None)
+            ax.axvline(start + 0.5, c="#999999", ls="-", lw=0.6, label="resumed" if k == 0 else None)
         ax.set_xlim(history.first_iteration + 1, max(history.n_iter_done, history.first_iteration + 2))
         ax.xaxis.get_major_locator().set_params(integer=True)
         if log:
             ax.set_yscale("log")
-        if history.note:
-            ax.set_title(history.note, loc="left", fontsize=6)
+        if history.note:  # the full reason is in eprop eval's warning
+            ax.set_title("earlier iterations unavailable (parent run file missing or unreadable)",
+                         loc="left", fontsize=6)
         ax.legend(loc="upper right")
     return fig
 

@@ -177,7 +177,7 @@ def run_table(s: dict[str, Any]) -> Table:
         if s.get("history_note"):
             table.add_row("history", s["history_note"])
         elif first == 0:
-            table.add_row("history", f"losses below cover iterations 1–{done} of the whole chain")
+            table.add_row("history", f"the losses below cover iterations 1–{done}, parents included")
     table.add_row("task", fmt(s.get("task")))
     table.add_row("overrides", " ".join(s.get("overrides") or []) or "—")
     if s.get("final_loss") is not None:

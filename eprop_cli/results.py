@@ -421,7 +421,7 @@ class Results:
         parent, start = self.parent_run, self.first_iteration
         while parent and start > 0 and len(parts) <= MAX_PARENTS:
             try:
-                found = results_file_in(Path(parent))
+                found = Path(parent) if Path(parent).is_file() else results_file_in(Path(parent))
                 if found is None:
                     raise UserError(f"{parent}: no results file there")
                 if found.resolve() in seen:

@@ -177,7 +177,7 @@ def test_a_missing_parent_is_a_note_not_a_crash(tmp_path, capsys):
     with open_results(child) as res:
         ax = loss_figure(res).axes[0]
     np.testing.assert_array_equal(ax.get_lines()[-1].get_xdata(), [4, 5, 6])
-    assert ax.get_title(loc="left") == s["history_note"]
+    assert ax.get_title(loc="left") == "earlier iterations unavailable (parent run file missing or unreadable)"
 
 
 def test_plots_of_a_resumed_run_number_iterations_over_the_whole_training(tmp_path):
