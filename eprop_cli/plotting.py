@@ -222,7 +222,7 @@ def pattern_figure(results: Results) -> Figure:
             aspect = (xlim[1] - xlim[0]) / (ylim[1] - ylim[0])
             panel_height = 2.3  # inches
             width = min(TWO_COLUMNS, max(ONE_COLUMN, len(iterations) * panel_height * aspect + 1.0))
-            fig = new_figure(width, panel_height + 0.7)
+            fig = new_figure(width, panel_height + 1.1)  # room for the legend below
             axes = fig.subplots(1, len(iterations), squeeze=False)[0]
             if handwriting:
                 ylim = ylim[::-1]  # handwriting coordinates: y points down
@@ -230,14 +230,14 @@ def pattern_figure(results: Results) -> Figure:
                 ax.plot(outputs[0]["target_signal"], outputs[1]["target_signal"], c=BLUE, lw=2.0, alpha=0.6,
                         label="target $y^*$")
                 ax.plot(outputs[0]["readout_signal"], outputs[1]["readout_signal"], c=RED, ls="", marker=".",
-                        ms=1.2, mew=0, label="readout $y$ (one dot per sample;\nstarts at 0 in each sequence)")
+                        ms=2.0, mew=0, label="readout $y$ (one dot per sample;\nstarts at 0 in each sequence)")
                 ax.set_title(f"iteration {first + k + 1} of {n_total}")
                 ax.set_xlabel(r"$y_0$, $y^*_0$")
                 ax.set_ylabel(r"$y_1$, $y^*_1$")
                 ax.set_xlim(*xlim)
                 ax.set_ylim(*ylim)
                 ax.set_aspect("equal", adjustable="box")
-            axes[0].legend(loc="best", markerscale=5)
+            fig.legend(*axes[0].get_legend_handles_labels(), loc="outside lower center", ncols=2, markerscale=4)
         else:
             fig = new_figure(ONE_COLUMN, 1.4 * len(iterations) + 0.6)
             axes = fig.subplots(len(iterations), 1, sharex=True, sharey=True, squeeze=False)[:, 0]
