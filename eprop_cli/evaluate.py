@@ -19,7 +19,8 @@ import numpy as np
 import yaml
 
 from .errors import UserError
-from .results import PROJECTION_POPULATIONS, RESULTS_FILE, Results, find_result_files, natural_key, open_results
+from .results import (PROJECTION_POPULATIONS, RESULTS_FILE, Results, find_result_files, natural_key, open_results,
+                      results_file_in)
 
 LOSS_FIELDS = ("senders", "readout_signal", "target_signal")
 TIMING_KEYS = ("timing_build_s", "timing_simulate_s", "timing_write_s")
@@ -44,8 +45,8 @@ def has_fields(results: Results, recorder: str, fields: Iterable[str]) -> bool:
 
 
 def recorded_iterations(results: Results, recorder: str) -> int:
-    """Number of iterations whose events of `recorder` are in the file."""
-    return len(results.file["events"][recorder]["iteration_start"]) - 1
+    """Number of finished iterations whose events of `recorder` are in the file."""
+    return results.recorded_iterations(recorder)
 
 
 def population(results: Results, name: str) -> np.ndarray:
@@ -61,13 +62,13 @@ def iter_event_blocks(results: Results, recorder: str, fields: Iterable[str], st
 
     Scanning a recorder of a long run this way keeps memory bounded by the block size.
     """
-    group = results.file["events"][recorder]
     names = list(fields)
     if stop is None:
-        stop = int(group["iteration_start"][-1])
+        stop = results.n_events(recorder)
+    datasets = {name: results.dataset(f"events/{recorder}/{name}") for name in names}
     for start in range(0, stop, block):
         end = min(start + block, stop)
-        yield {name: group[name][start:end] for name in names}
+        yield {name: ds[start:end] for name, ds in datasets.items()}
 
 
 # ---------------------------------------------------------------- loss
@@ -83,7 +84,7 @@ def recompute_loss(results: Results) -> np.ndarray:
     """
     if not has_fields(results, "multimeter_out", LOSS_FIELDS):
         raise UserError(f"{results.path}: multimeter_out with readout_signal and target_signal is not recorded")
-    starts = results.file["events"]["multimeter_out"]["iteration_start"][()]
+    starts = results.iteration_starts("multimeter_out")
     readouts = population(results, "readout")
     n_iter = len(starts) - 1
     if readouts.size == 0 and n_iter > 0:  # no /neurons/readout: outputs in order of their ids
@@ -126,8 +127,12 @@ def loss_check(results: Results) -> float | None:
     return diff
 
 
-def loss_summary(loss: np.ndarray) -> dict[str, Any]:
-    """First, final and minimum loss, the (1-based) iteration of the minimum, relative reduction."""
+def loss_summary(loss: np.ndarray, first_iteration: int = 0) -> dict[str, Any]:
+    """First, final and minimum loss, the (1-based) iteration of the minimum, relative reduction.
+
+    `loss[0]` is iteration `first_iteration` (0-based) of the training, so that a resumed run's
+    minimum is numbered like its parents' iterations.
+    """
     if len(loss) == 0:
         return {"first_loss": None, "final_loss": None, "min_loss": None, "min_loss_iteration": None,
                 "relative_loss_reduction": None}
@@ -137,7 +142,7 @@ def loss_summary(loss: np.ndarray) -> dict[str, Any]:
         "first_loss": first,
         "final_loss": final,
         "min_loss": float(loss[best]),
-        "min_loss_iteration": best + 1,
+        "min_loss_iteration": first_iteration + best + 1,
         "relative_loss_reduction": 1.0 - final / first if first != 0 else None,
     }
 
@@ -230,6 +235,11 @@ def parse_overrides(overrides: Iterable[str]) -> dict[str, str]:
 def summarize_run(results: Results, check_loss: bool = True) -> dict[str, Any]:
     """Everything `eprop eval` reports about one run, as JSON-ready plain values.
 
+    A resumed run is reported with its parents' history (`Results.history_loss`): n_iter_done
+    counts every iteration of the chain, `loss` starts at iteration `first_iteration` + 1 (1-based;
+    0 unless a parent is missing, which `history_note` explains), and `parent_runs` lists the
+    parents' files, oldest first. `iterations_in_file` is this file's own count.
+
     Keys: path, status, n_iter_done, n_iter, task, overrides, overrides_parsed, loss (list),
     first/final/min_loss, min_loss_iteration (1-based), relative_loss_reduction (1 - final/first),
     final_loss_per_output, rate_* (recurrent neurons, last iteration, spikes/s), f_target
@@ -237,24 +247,29 @@ def summarize_run(results: Results, check_loss: bool = True) -> dict[str, Any]:
     peak_rss_mb, seed, nest_version, loss_recomputed_max_rel_diff (None if not checked).
     """
     attrs = results.attrs
-    loss = results.loss
+    history = results.history_loss()
+    loss = history.loss
     loss_per_output = results.loss_per_output
     summary: dict[str, Any] = {
         "path": str(results.path),
         "status": results.status,
-        "n_iter_done": results.n_iter_done,
+        "n_iter_done": history.n_iter_done,
+        "iterations_in_file": results.n_iter_done,
+        "first_iteration": history.first_iteration,
+        "parent_runs": [str(path) for path, _, _ in history.segments[:-1]],
+        "history_note": history.note,
         "n_iter": attrs.get("n_iter"),
         "task": results.task_name,
         "overrides": results.overrides,
         "overrides_parsed": parse_overrides(results.overrides),
     }
-    summary.update(loss_summary(loss))
+    summary.update(loss_summary(loss, history.first_iteration))
     summary["final_loss_per_output"] = [float(v) for v in loss_per_output[:, -1]] if loss_per_output.shape[1] else []
     summary["loss"] = [float(v) for v in loss]
     summary["rate_iteration"] = None
     if "spike_recorder" in results.recorders and recorded_iterations(results, "spike_recorder") > 0 \
             and population(results, "recurrent").size:
-        summary["rate_iteration"] = recorded_iterations(results, "spike_recorder")
+        summary["rate_iteration"] = results.first_iteration + recorded_iterations(results, "spike_recorder")
         summary.update(rate_summary(firing_rates(results, iteration=-1)))
     summary["f_target"] = target_rate(results)
     summary["weight_change"] = weight_change_norms(results)
@@ -262,7 +277,7 @@ def summarize_run(results: Results, check_loss: bool = True) -> dict[str, Any]:
         summary[key] = attrs.get(key)
     timings = [attrs[key] for key in TIMING_KEYS if isinstance(attrs.get(key), (int, float))]
     summary["runtime_s"] = float(sum(timings)) if timings else None
-    summary["loss_recomputed_max_rel_diff"] = loss_check(results) if check_loss and len(loss) else None
+    summary["loss_recomputed_max_rel_diff"] = loss_check(results) if check_loss and results.n_iter_done else None
     return _json_ready(summary)
 
 
@@ -284,27 +299,39 @@ def damaged_file_message(path: str | Path, exc: Exception) -> str:
 def summarize_runs(paths: Iterable[str | Path], check_loss: bool = True) -> list[dict[str, Any]]:
     """One summary per job found under `paths` (files, run directories, multirun directories).
 
-    A path given explicitly must be readable (else UserError). Inside a multirun directory, a job
-    is tolerated and reported with its status even if its results.h5 is unreadable ("unreadable")
-    or missing while the job directory holds an error file ("failed"); its `error` key says why.
-    Each summary also carries `job`: the job directory relative to the multirun directory.
+    One path given explicitly must be readable (else UserError). Of several paths, one that cannot
+    be read becomes a summary with status "unreadable", its reason in `error` and `given: True`
+    (so that `eprop eval good.h5 bad.h5` still reports good.h5). Inside a multirun directory, a
+    job is tolerated and reported with its status even if its results file is unreadable
+    ("unreadable") or missing while the job directory holds an error file ("failed"); its `error`
+    key says why. Each summary also carries `job`: the job directory relative to the multirun
+    directory.
     """
+    paths = [Path(p) for p in paths]
     summaries = []
     for given in paths:
-        given = Path(given)
-        if not given.exists():
-            raise UserError(f"{given}: no such file or directory")
-        if given.is_file() or (given / RESULTS_FILE).is_file():
-            summary = summarize_file(given, check_loss=check_loss)
-            summary["job"] = str(given.parent if given.is_file() else given)
-            summaries.append(summary)
-            continue
-        if error_files(given):
-            summaries.append(summarize_job(given, given.parent, check_loss=check_loss))
-            continue
-        for job_dir in job_directories(given):
-            summaries.append(summarize_job(job_dir, given, check_loss=check_loss))
+        try:
+            summaries.extend(summarize_path(given, check_loss=check_loss))
+        except UserError as exc:
+            if len(paths) == 1:
+                raise
+            summaries.append({"path": str(given), "job": str(given), "status": "unreadable", "error": str(exc),
+                              "given": True, "overrides": [], "overrides_parsed": {}})
     return summaries
+
+
+def summarize_path(given: Path, check_loss: bool = True) -> list[dict[str, Any]]:
+    """The summaries of one path given on the command line (a file, a run or a multirun directory)."""
+    if not given.exists():
+        raise UserError(f"{given}: no such file or directory")
+    own = given if given.is_file() else results_file_in(given)
+    if own is not None:
+        summary = summarize_file(own, check_loss=check_loss)
+        summary["job"] = str(given.parent if given.is_file() else given)
+        return [summary]
+    if error_files(given):
+        return [summarize_job(given, given.parent, check_loss=check_loss)]
+    return [summarize_job(job_dir, given, check_loss=check_loss) for job_dir in job_directories(given)]
 
 
 def job_directories(multirun_dir: Path) -> list[Path]:
@@ -345,16 +372,23 @@ def error_files(job_dir: Path) -> list[Path]:
 def summarize_job(job_dir: Path, multirun_dir: Path, check_loss: bool = True) -> dict[str, Any]:
     """Summary of one job of a multirun; never raises for a broken or missing results file."""
     job = str(job_dir.relative_to(multirun_dir)) if job_dir != multirun_dir else "."
-    results_file = job_dir / RESULTS_FILE
-    if results_file.is_file():
+    try:
+        results_file = results_file_in(job_dir)
+    except UserError as exc:  # several candidate files
+        results_file, ambiguous = None, str(exc)
+    else:
+        ambiguous = ""
+    if results_file is not None:
         try:
             summary = summarize_file(results_file, check_loss=check_loss)
         except UserError as exc:
             summary = {"path": str(results_file), "status": "unreadable", "error": str(exc),
                        "overrides": hydra_overrides(job_dir)}
+    elif ambiguous:
+        summary = {"path": str(job_dir), "status": "unreadable", "error": ambiguous, "overrides": hydra_overrides(job_dir)}
     else:
         errors = error_files(job_dir)
-        message = _first_line(errors[0]) if errors else "no results.h5"
+        message = _first_line(errors[0]) if errors else "no results file"
         summary = {"path": str(job_dir), "status": "failed", "error": message, "overrides": hydra_overrides(job_dir)}
     summary.setdefault("overrides_parsed", parse_overrides(summary.get("overrides") or []))
     summary["job"] = job

@@ -106,12 +106,30 @@ def first_and_last(n_iterations: int) -> list[int]:
 # ---------------------------------------------------------------- loss
 
 
-def loss_figure(results: Results, log: bool = False) -> Figure:
-    """Loss per training iteration: per output E_k (broken lines) and their sum E (solid)."""
-    loss, per_output = results.loss, results.loss_per_output
+LOG_DECADES = 1.5  # a loss that spans more decades than this gets a logarithmic axis (automatic choice)
+
+
+def spans_decades(values: np.ndarray, decades: float = LOG_DECADES) -> bool:
+    """True if the positive finite values span more than `decades` decades (max / min > 10**decades)."""
+    values = np.asarray(values, dtype=float)
+    positive = values[np.isfinite(values) & (values > 0)]
+    return positive.size >= 2 and float(positive.max() / positive.min()) > 10.0 ** decades
+
+
+def loss_figure(results: Results, log: bool | None = False) -> Figure:
+    """Loss per training iteration: per output E_k (broken lines) and their sum E (solid).
+
+    A resumed run shows its parents' iterations too (`Results.history_loss`), numbered over the
+    whole training, with a dotted vertical line where each resumed run took over. `log`: True
+    or False forces the y axis; None chooses log when the loss spans more than LOG_DECADES decades.
+    """
+    history = results.history_loss()
+    loss, per_output = history.loss, history.loss_per_output
     if len(loss) == 0:
         raise FigureUnavailable("no iteration finished")
-    iterations = np.arange(1, len(loss) + 1)
+    if log is None:
+        log = spans_decades(loss)
+    iterations = np.arange(history.first_iteration + 1, history.n_iter_done + 1)
     styles = ("--", ":", "-.", (0, (5, 1, 1, 1)))
     with house_style():
         fig = new_figure(ONE_COLUMN, 2.4)
@@ -121,27 +139,39 @@ def loss_figure(results: Results, log: bool = False) -> Figure:
         ax.plot(iterations, loss, c=BLUE, label="$E$")
         ax.set_xlabel("training iteration")
         ax.set_ylabel(r"loss $E = \frac{1}{2}\sum_{t,k}(y_k^t - y_k^{*,t})^2$")
-        ax.set_xlim(1, max(len(loss), 2))
+        for k, start in enumerate(history.resume_points):
+            ax.axvline(start + 0.5, c="#999999", ls="-", lw=0.6, label="resumed" if k == 0 else None)
+        ax.set_xlim(history.first_iteration + 1, max(history.n_iter_done, history.first_iteration + 2))
         ax.xaxis.get_major_locator().set_params(integer=True)
         if log:
             ax.set_yscale("log")
+        if history.note:  # the full reason is in eprop eval's warning
+            ax.set_title("earlier iterations unavailable (parent run file missing or unreadable)",
+                         loc="left", fontsize=6)
         ax.legend(loc="upper right")
     return fig
 
 
-def loss_comparison_figure(curves: list[tuple[str, np.ndarray]], best: int | None = None, log: bool = False,
-                           title: str = "") -> Figure:
-    """Total loss per iteration of several jobs overlaid; `best` (an index) is drawn thicker."""
+def loss_comparison_figure(curves: list[tuple[str, np.ndarray]], best: int | None = None, log: bool | None = False,
+                           title: str = "", first_iterations: list[int] | None = None) -> Figure:
+    """Total loss per iteration of several jobs overlaid; `best` (an index) is drawn thicker.
+
+    `first_iterations[j]`: 0-based iteration of curve j's first value (a resumed job's history
+    that starts late); `log=None` chooses the axis from the data as `loss_figure` does.
+    """
     if not curves:
         raise FigureUnavailable("no job finished an iteration")
     n = len(curves)
+    firsts = first_iterations or [0] * n
+    if log is None:
+        log = spans_decades(np.concatenate([np.asarray(loss, float) for _, loss in curves]))
     with house_style():
         fig = new_figure(TWO_COLUMNS, 2.8)
         ax = fig.add_subplot()
         for j, (label, loss) in enumerate(curves):
             color = PALETTE[j % len(PALETTE)] if n <= len(PALETTE) else _viridis(j / max(n - 1, 1))
             is_best = j == best
-            ax.plot(np.arange(1, len(loss) + 1), loss, c=color, lw=2.0 if is_best else 1.0,
+            ax.plot(np.arange(firsts[j] + 1, firsts[j] + len(loss) + 1), loss, c=color, lw=2.0 if is_best else 1.0,
                     label=f"{label} (best)" if is_best else label, zorder=3 if is_best else 2)
         ax.set_xlabel("training iteration")
         ax.set_ylabel("loss $E$")
@@ -166,9 +196,13 @@ def _viridis(x: float) -> tuple:
 def pattern_figure(results: Results) -> Figure:
     """Readout y against target y* in the first and the last iteration.
 
-    Two or more outputs: the plane (y_0, y_1), one panel per iteration, target in blue and readout
-    in red. For the handwriting task the y axis points down, as in the handwriting data.
+    Two or more outputs: the plane (y_0, y_1), one panel per iteration, target in blue (a line)
+    and readout in red (one dot per sample, not joined): the readout starts at 0 in every
+    sequence, and a line would draw a straight stroke from (0, 0) into the trajectory; dots show
+    that transient for what it is, sparse samples on the way in. For the handwriting task the
+    y axis points down, as in the handwriting data.
     One output: y(t) and y*(t) against time since the iteration's first sample (ms).
+    Iterations are numbered over the whole training (a resumed run's parents included).
     """
     n = require_iterations(results, "multimeter_out")
     if not {"readout_signal", "target_signal"} <= set(results.fields("multimeter_out")):
@@ -181,27 +215,29 @@ def pattern_figure(results: Results) -> Figure:
         events = results.events("multimeter_out", ("senders", "times") + fields, iteration=k)
         per_iteration.append((k, [split_by_sender(events, sender, fields) for sender in ids]))
     handwriting = results.task_name == "handwriting"
+    first, n_total = results.first_iteration, results.first_iteration + n
     with house_style():
         if len(ids) >= 2:
             xlim, ylim = plane_limits([o[:2] for _, o in per_iteration])
             aspect = (xlim[1] - xlim[0]) / (ylim[1] - ylim[0])
             panel_height = 2.3  # inches
             width = min(TWO_COLUMNS, max(ONE_COLUMN, len(iterations) * panel_height * aspect + 1.0))
-            fig = new_figure(width, panel_height + 0.7)
+            fig = new_figure(width, panel_height + 1.1)  # room for the legend below
             axes = fig.subplots(1, len(iterations), squeeze=False)[0]
             if handwriting:
                 ylim = ylim[::-1]  # handwriting coordinates: y points down
             for ax, (k, outputs) in zip(axes, per_iteration):
                 ax.plot(outputs[0]["target_signal"], outputs[1]["target_signal"], c=BLUE, lw=2.0, alpha=0.6,
                         label="target $y^*$")
-                ax.plot(outputs[0]["readout_signal"], outputs[1]["readout_signal"], c=RED, lw=0.8, label="readout $y$")
-                ax.set_title(f"iteration {k + 1} of {n}")
+                ax.plot(outputs[0]["readout_signal"], outputs[1]["readout_signal"], c=RED, ls="", marker=".",
+                        ms=2.0, mew=0, label="readout $y$ (one dot per sample;\nstarts at 0 in each sequence)")
+                ax.set_title(f"iteration {first + k + 1} of {n_total}")
                 ax.set_xlabel(r"$y_0$, $y^*_0$")
                 ax.set_ylabel(r"$y_1$, $y^*_1$")
                 ax.set_xlim(*xlim)
                 ax.set_ylim(*ylim)
                 ax.set_aspect("equal", adjustable="box")
-            axes[0].legend(loc="best")
+            fig.legend(*axes[0].get_legend_handles_labels(), loc="outside lower center", ncols=2, markerscale=4)
         else:
             fig = new_figure(ONE_COLUMN, 1.4 * len(iterations) + 0.6)
             axes = fig.subplots(len(iterations), 1, sharex=True, sharey=True, squeeze=False)[:, 0]
@@ -209,7 +245,7 @@ def pattern_figure(results: Results) -> Figure:
                 t = outputs[0]["times"] - outputs[0]["times"][0] if len(outputs[0]["times"]) else outputs[0]["times"]
                 ax.plot(t, outputs[0]["target_signal"], c=BLUE, label="target $y^*$")
                 ax.plot(t, outputs[0]["readout_signal"], c=RED, label="readout $y$")
-                ax.set_title(f"iteration {k + 1} of {n}")
+                ax.set_title(f"iteration {first + k + 1} of {n_total}")
                 ax.set_ylabel(r"$y$, $y^*$")
             axes[-1].set_xlabel("time since iteration start (ms)")
             axes[0].legend(loc="best")
@@ -344,7 +380,8 @@ def dynamics_figure(results: Results, iteration: int) -> Figure:
         if math.isfinite(t_min) and t_max > t_min:
             axes[-1].set_xlim(t_min, t_max)
         axes[-1].set_xlabel("$t$ (ms)")
-        fig.suptitle(f"iteration {index + 1} of {n}", fontsize=8)
+        first = results.first_iteration  # a resumed run: numbered over the whole training
+        fig.suptitle(f"iteration {first + index + 1} of {first + n}", fontsize=8)
         fig.align_ylabels(axes)
     return fig
 
@@ -489,17 +526,46 @@ def weight_courses_figure(results: Results) -> Figure:
 # ---------------------------------------------------------------- weight matrices
 
 
+OUTLIER_RATIO = 2.0  # max |w| above this multiple of the 99th percentile clips the colour scale there
+
+
 def symmetric_limit(matrices: list[np.ndarray]) -> float:
     """The largest |weight| of all matrices: the colour scale runs from -limit to +limit (pA)."""
     limit = max((float(np.max(np.abs(m))) for m in matrices if m.size), default=0.0)
     return limit if limit > 0 else 1.0
 
 
+def robust_limit(matrices: list[np.ndarray]) -> tuple[float, bool]:
+    """(limit in pA, clipped): max |w|, or the 99th percentile of |w| if the max is an outlier.
+
+    An outlier is a max |w| above OUTLIER_RATIO times the 99th percentile of the nonzero |w|;
+    one such synapse would otherwise set the scale and leave every other weight white.
+    """
+    full = symmetric_limit(matrices)
+    values = np.concatenate([np.abs(m[m != 0]).ravel() for m in matrices if m.size] or [np.zeros(0)])
+    if values.size == 0:
+        return full, False
+    p99 = float(np.percentile(values, 99, method="lower"))  # a value that occurs, even among few synapses
+    if p99 > 0 and full > OUTLIER_RATIO * p99:
+        return p99, True
+    return full, False
+
+
+WEIGHT_AXES = {  # projection -> (y label, x label) of its matrix as drawn (in_rec transposed)
+    "in_rec": ("input neuron\n(presyn.)", "recurrent neuron (postsyn.)"),
+    "rec_rec": ("recurrent neuron\n(postsyn.)", "recurrent neuron (presyn.)"),
+    "rec_out": ("readout neuron\n(postsyn.)", "recurrent neuron (presyn.)"),
+}
+
+
 def weight_matrices_figure(results: Results) -> Figure:
     """Weight matrices before and after training with one shared, zero-centred colour scale (pA).
 
-    Rows: input→recurrent (input neurons on y), recurrent→recurrent (target on y, source on x),
-    recurrent→readout (readout neurons on y); the x axis counts recurrent neurons throughout.
+    Rows: input→recurrent (input neurons on y, postsynaptic recurrent neurons on x),
+    recurrent→recurrent (target on y, source on x), recurrent→readout (readout neurons on y,
+    presynaptic recurrent neurons on x); every panel carries its own axis labels. The colour
+    scale runs to max |w|, unless one outlier would wash out the rest (`robust_limit`): then it
+    stops at the 99th percentile of |w|, darker weights saturate, and the colour bar says so.
     """
     stages = results.weight_stages
     if "initial" not in stages or "final" not in stages:
@@ -513,19 +579,16 @@ def weight_matrices_figure(results: Results) -> Figure:
         for stage in ("initial", "final"):
             m = results.weight_matrix(stage, projection)
             matrices[projection, stage] = m.T if projection == "in_rec" else m  # recurrent neurons on x
-    limit = symmetric_limit(list(matrices.values()))
+    limit, clipped = robust_limit(list(matrices.values()))
     rows = [matrices[p, "initial"].shape[0] for p in projections]
     heights = [max(r, 0.2 * max(rows)) for r in rows]
-    ylabels = {"in_rec": "input neuron\n(presyn.)", "rec_rec": "recurrent neuron\n(postsyn.)",
-               "rec_out": "readout neuron\n(postsyn.)"}
-    xlabels = {"in_rec": "recurrent neuron (postsyn.)", "rec_rec": "recurrent neuron (presyn.)",
-               "rec_out": "recurrent neuron (presyn.)"}
     with house_style():
-        fig = new_figure(TWO_COLUMNS, 1.0 + 1.5 * len(projections))
-        axes = fig.subplots(len(projections), 2, sharex="col", sharey="row", squeeze=False,
+        fig = new_figure(TWO_COLUMNS, 1.0 + 1.7 * len(projections))
+        axes = fig.subplots(len(projections), 2, sharey="row", squeeze=False,
                             gridspec_kw={"height_ratios": heights})
         image = None
         for i, projection in enumerate(projections):
+            ylabel, xlabel = WEIGHT_AXES[projection]
             for j, stage in enumerate(("initial", "final")):
                 m = matrices[projection, stage]
                 image = axes[i, j].imshow(m, cmap=WEIGHT_CMAP, vmin=-limit, vmax=limit, aspect="auto",
@@ -533,15 +596,16 @@ def weight_matrices_figure(results: Results) -> Figure:
                                           extent=(-0.5, m.shape[1] - 0.5, -0.5, m.shape[0] - 0.5))
                 axes[i, j].set_title(PROJECTION_TITLES[projection], loc="left")
                 axes[i, j].yaxis.get_major_locator().set_params(integer=True)
-            axes[i, 0].set_ylabel(ylabels[projection])
-        for j in range(2):
-            axes[-1, j].set_xlabel(xlabels[projections[-1]])
-        n = results.n_iter_done
+                axes[i, j].xaxis.get_major_locator().set_params(integer=True)
+                axes[i, j].set_xlabel(xlabel)
+                axes[i, j].set_ylabel(ylabel)
+        n = results.first_iteration + results.n_iter_done
         axes[0, 0].annotate("before training", xy=(0.5, 1.0), xycoords="axes fraction", xytext=(0, 14),
                             textcoords="offset points", ha="center", va="bottom", fontsize=9)
         axes[0, 1].annotate(f"after training ({n} iterations)", xy=(0.5, 1.0), xycoords="axes fraction",
                             xytext=(0, 14), textcoords="offset points", ha="center", va="bottom", fontsize=9)
-        fig.colorbar(image, ax=axes, label="weight (pA)", shrink=0.6)
+        label = f"weight (pA), clipped at p99 = {limit:.3g} pA" if clipped else "weight (pA)"
+        fig.colorbar(image, ax=axes, label=label, shrink=0.6, extend="both" if clipped else "neither")
     return fig
 
 
@@ -568,16 +632,35 @@ class PlotReport:
     best_job: Path | None = None
 
 
+MAX_PIXELS = 10000  # largest width or height of a written figure, in pixels (raster output and rasterized parts)
+
+
+def check_dpi(name: str, fig: Figure, dpi: int) -> None:
+    """UserError if `fig` at `dpi` would be wider or taller than MAX_PIXELS (it would exhaust memory)."""
+    width, height = (float(x) for x in fig.get_size_inches())
+    largest = max(width, height)
+    if dpi < 1 or largest * dpi > MAX_PIXELS:
+        top = int(MAX_PIXELS // largest)
+        raise UserError(f"--dpi {dpi}: figure {name} ({width:.2f} x {height:.2f} in) would be "
+                        f"{width * dpi:.0f} x {height * dpi:.0f} pixels; valid for it: 1 to {top} "
+                        f"(at most {MAX_PIXELS} pixels a side)")
+
+
 def save_figure(fig: Figure, path: Path, dpi: int) -> Path:
+    check_dpi(path.stem, fig, dpi)
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=dpi)
     return path
 
 
 def plot_run(results: Results, out_dir: Path, fmt: str = "png", only: set[str] | None = None, dpi: int = 300,
-             log: bool = False, prefix: str = "", report: PlotReport | None = None) -> PlotReport:
-    """Write every single-run figure (or those in `only`) as out_dir/<prefix><name>.<fmt>."""
+             log: bool | None = None, prefix: str = "", report: PlotReport | None = None) -> PlotReport:
+    """Write every single-run figure (or those in `only`) as out_dir/<prefix><name>.<fmt>.
+
+    Every figure is drawn and its size checked against `dpi` before the first file is written.
+    """
     report = report or PlotReport()
+    figures = []
     for name, make in RUN_FIGURES.items():
         if only is not None and name not in only:
             continue
@@ -588,6 +671,9 @@ def plot_run(results: Results, out_dir: Path, fmt: str = "png", only: set[str] |
             continue
         except (KeyError, IndexError, ValueError, OSError) as exc:
             raise UserError(damaged_file_message(results.path, exc)) from None
+        check_dpi(prefix + name, fig, dpi)
+        figures.append((name, fig))
+    for name, fig in figures:
         report.written.append(save_figure(fig, out_dir / f"{prefix}{name}.{fmt}", dpi))
     return report
 
@@ -603,7 +689,7 @@ def override_labels(overrides: list[list[str]]) -> tuple[list[str], str]:
 
 
 def plot_multirun(files: list[Path], out_dir: Path, fmt: str = "png", only: set[str] | None = None, dpi: int = 300,
-                  log: bool = False) -> PlotReport:
+                  log: bool | None = None) -> PlotReport:
     """Loss curves of all jobs overlaid, plus the single-run figures of the best job (prefix best_).
 
     The best job has the lowest final loss among jobs that finished at least one iteration.
@@ -611,11 +697,14 @@ def plot_multirun(files: list[Path], out_dir: Path, fmt: str = "png", only: set[
     """
     report = PlotReport()
     jobs: list[tuple[Path, list[str], np.ndarray]] = []
+    firsts: dict[Path, int] = {}
     for path in files:
         try:
             with open_results(path) as results:
                 try:
-                    jobs.append((path, results.overrides, results.loss))
+                    history = results.history_loss()
+                    jobs.append((path, results.overrides, history.loss))
+                    firsts[path] = history.first_iteration
                 except (KeyError, OSError) as exc:
                     raise UserError(damaged_file_message(path, exc)) from None
         except UserError as exc:
@@ -629,7 +718,7 @@ def plot_multirun(files: list[Path], out_dir: Path, fmt: str = "png", only: set[
     labels, common = override_labels([o for _, o, _ in finished])
     if only is None or "loss_all_jobs" in only:
         fig = loss_comparison_figure([(label, loss) for label, (_, _, loss) in zip(labels, finished)],
-                                     best=best, log=log, title=common)
+                                     best=best, log=log, title=common, first_iterations=[firsts[p] for p, _, _ in finished])
         report.written.append(save_figure(fig, out_dir / f"loss_all_jobs.{fmt}", dpi))
     run_only = None if only is None else only & set(RUN_FIGURES)
     if run_only is None or run_only:
@@ -639,7 +728,7 @@ def plot_multirun(files: list[Path], out_dir: Path, fmt: str = "png", only: set[
 
 
 def plot_path(path: str | Path, out_dir: str | Path | None = None, fmt: str = "png", only: set[str] | None = None,
-              dpi: int = 300, log: bool = False) -> PlotReport:
+              dpi: int = 300, log: bool | None = None) -> PlotReport:
     """Figures of a results file, a run directory or a multirun directory.
 
     Default output directory: <run dir>/figures, or <multirun dir>/figures for several jobs.
@@ -653,6 +742,10 @@ def plot_path(path: str | Path, out_dir: str | Path | None = None, fmt: str = "p
     path = Path(path)
     files = find_result_files(path)
     if len(files) == 1:
+        wanted = sorted(set(MULTIRUN_FIGURES) & (only or set()))
+        if wanted:
+            raise UserError(f"--only {','.join(wanted)}: this figure compares the jobs of a multirun, and {path} holds "
+                            f"one run; give a multirun directory, or choose from: {', '.join(RUN_FIGURES)}")
         default_out = files[0].parent / "figures"
         with open_results(files[0]) as results:
             return plot_run(results, Path(out_dir) if out_dir else default_out, fmt=fmt, only=only, dpi=dpi, log=log)

@@ -35,13 +35,19 @@ def plot_parser() -> argparse.ArgumentParser:
     parser.add_argument("--format", default="png", choices=FORMATS, help="file format (default: png)")
     parser.add_argument("--only", metavar="NAME,...",
                         help=f"draw only these figures; names: {', '.join(FIGURE_NAMES)}")
-    parser.add_argument("--dpi", type=int, default=300, help="resolution of raster output in dots per inch (default: 300)")
-    parser.add_argument("--log", action="store_true", help="logarithmic loss axis")
+    parser.add_argument("--dpi", type=int, default=300,
+                        help="resolution of raster output in dots per inch (default: 300; every figure must stay "
+                             "within 10000 x 10000 pixels)")
+    scale = parser.add_mutually_exclusive_group()
+    scale.add_argument("--log", action="store_true",
+                       help="logarithmic loss axis (default: chosen from the data, log when the loss spans more "
+                            "than 1.5 decades)")
+    scale.add_argument("--linear", action="store_true", help="linear loss axis")
     return parser
 
 
 def plot_main(argv: Sequence[str] | None = None) -> int:
-    """`eprop plot PATH [--out DIR] [--format png|pdf|svg] [--only NAME,...] [--dpi N] [--log]`.
+    """`eprop plot PATH [--out DIR] [--format png|pdf|svg] [--only NAME,...] [--dpi N] [--log|--linear]`.
 
     Returns the exit code: 0 on success, 2 on a user error (printed as one line on stderr).
     """
@@ -52,7 +58,8 @@ def plot_main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.dpi <= 0:
             raise UserError(f"--dpi {args.dpi}: must be a positive number of dots per inch")
-        report = plot_path(args.path, out_dir=args.out, fmt=args.format, only=only, dpi=args.dpi, log=args.log)
+        log = True if args.log else (False if args.linear else None)
+        report = plot_path(args.path, out_dir=args.out, fmt=args.format, only=only, dpi=args.dpi, log=log)
     except UserError as exc:
         return _fail(exc)
     except OSError as exc:  # the output folder cannot be made or written
@@ -89,29 +96,43 @@ def eval_main(argv: Sequence[str] | None = None) -> int:
     """`eprop eval PATH... [--json] [--csv FILE] [--sort KEY] [--descending]`.
 
     Returns the exit code: 0 on success, 2 on a user error (printed as one line on stderr).
+    Of several PATHs, one that cannot be read is a table row with status "unreadable" and one
+    line `eprop: error: <reason>` on stderr; the others are still reported and the exit code is
+    2, because a file the user named explicitly was not evaluated. Unreadable or failed jobs found
+    inside a multirun directory are warnings (exit 0): a sweep's crashed job is an expected result.
     """
     args = eval_parser().parse_args(argv)
     try:
         summaries = sort_summaries(summarize_runs(args.paths), ("-" if args.descending else "") + args.sort)
+        bad_given = [s for s in summaries if s.get("given")]
+        if bad_given and len(bad_given) == len(summaries):  # nothing could be read: only the reasons
+            for summary in bad_given:
+                print(f"eprop: error: {summary['error']}", file=sys.stderr)
+            return 2
         columns, rows = table_rows(summaries)
         if args.csv:
             write_csv(Path(args.csv), columns, rows)
     except UserError as exc:
         return _fail(exc)
     for summary in summaries:
-        if summary.get("status") in ("unreadable", "failed"):
+        if summary.get("given"):
+            print(f"eprop: error: {summary['error']}", file=sys.stderr)
+        elif summary.get("status") in ("unreadable", "failed"):
             print(f"eprop: warning: job {summary.get('job')}: {summary.get('status')}: {summary.get('error')}",
                   file=sys.stderr)
+        elif summary.get("history_note"):
+            print(f"eprop: warning: {summary['path']}: {summary['history_note']}", file=sys.stderr)
+    code = 2 if bad_given else 0
     if args.json:
         payload: Any = summaries[0] if len(summaries) == 1 else summaries
         print(json.dumps(payload, indent=2))
-        return 0
+        return code
     console = _console()
     if len(summaries) == 1:
         console.print(run_table(summaries[0]))
     else:
         console.print(jobs_table(rows, override_columns(summaries)))
-    return 0
+    return code
 
 
 def write_csv(path: Path, columns: list[str], rows: list[dict[str, Any]]) -> None:
@@ -148,6 +169,15 @@ def run_table(s: dict[str, Any]) -> Table:
     n_iter = s.get("n_iter")
     table.add_row("status", fmt(s.get("status")))
     table.add_row("iterations done", f"{fmt(s.get('n_iter_done'))} of {fmt(n_iter)}")
+    if s.get("parent_runs") or s.get("history_note"):
+        first, in_file = int(s.get("first_iteration") or 0), s.get("iterations_in_file")
+        done = s.get("n_iter_done") or 0
+        table.add_row("resumed from", " → ".join(s.get("parent_runs") or []) or "—")
+        table.add_row("iterations in this file", f"{fmt(in_file)} (iterations {done - (in_file or 0) + 1}–{done})")
+        if s.get("history_note"):
+            table.add_row("history", s["history_note"])
+        elif first == 0:
+            table.add_row("history", f"the losses below cover iterations 1–{done}, parents included")
     table.add_row("task", fmt(s.get("task")))
     table.add_row("overrides", " ".join(s.get("overrides") or []) or "—")
     if s.get("final_loss") is not None:

@@ -11,14 +11,29 @@ The schema (version 1) is documented in the README, section "HDF5 schema". In sh
     /neurons/<population>                                     NEST node ids
     root attributes                                           config, versions, seeds, timings, status
 
-The writer appends one iteration at a time and flushes, so a file is readable at any moment;
-`status` is "running" until `finish()` sets "complete" (or "interrupted"). The reader never
-imports NEST and reads only the slices it is asked for.
+Every dataset carries a `units` and a one-line `description` attribute (table `UNITS` below).
+
+Live reading (HDF5 single-writer/multiple-reader, SWMR). The writer creates every object first
+in `<name>.starting`, then switches the file to SWMR mode before the first iteration, gives it
+its name (a hard link, so an existing file is never replaced), and appends one iteration at a
+time, flushing in the order events -> iteration_start -> loss -> n_iter_done. A reader in
+another process (opened with `swmr=True`) therefore always sees a consistent prefix of finished
+iterations: it takes n_iter_done once when it opens the file and reads everything up to it.
+SWMR forbids new objects, so the end of a run (final weights, optimizer state, status,
+timings) is written into a copy of the closed file (`<name>.finishing`), which then replaces
+the file atomically (`os.replace`): a reader sees either the live file or the finished one.
+A SIGKILL keeps every flushed iteration (status stays "running"); such a file opens with
+`h5py.File(path, "r", swmr=True)` (or after `h5clear -s`), which is what `open_results` does.
+The reader never imports NEST and reads only the slices it is asked for.
 """
 
 from __future__ import annotations
 
+import fnmatch
 import json
+import os
+import shutil
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Mapping
 
@@ -30,8 +45,54 @@ from .errors import UserError
 
 SCHEMA_VERSION = 1
 RESULTS_FILE = "results.h5"
+STARTING_SUFFIX = ".starting"  # the file while its objects are created, before it is live
+FINISHING_SUFFIX = ".finishing"  # the copy that receives the end of a run before it replaces the file
 PROJECTIONS = ("in_rec", "rec_rec", "rec_out", "out_rec")
 _CHUNK = 1 << 13  # elements per HDF5 chunk of an event dataset
+MAX_PARENTS = 100  # resumed runs followed back through parent_run at most
+
+# Units and a one-line description of every dataset, by path pattern (fnmatch, first match wins).
+# Event fields are matched by their name under /events/<recorder>/. Units follow NEST's model
+# documentation (NEST documents the readout, target and error signals in mV).
+UNITS: dict[str, tuple[str, str]] = {
+    "loss": ("mV^2", "total loss per iteration: sum over outputs of 1/2 sum_t (y - y*)^2, averaged over a batch's sequences"),
+    "loss_per_output": ("mV^2", "loss per readout neuron (rows, in /neurons/readout order) and iteration (columns)"),
+    "target": ("mV", "target signal y* of one sequence: one row per output, one column per time step"),
+    "neurons/*": ("node id", "NEST node ids of this population, in the order of the weight matrices"),
+    "events/*/iteration_start": ("event index", "index of each iteration's first event: iteration k is [start[k], start[k+1])"),
+    "events/*/senders": ("node id", "NEST node id of the neuron (or synapse source) that sent the event"),
+    "events/*/targets": ("node id", "NEST node id of the synapse's target neuron"),
+    "events/*/times": ("ms", "time of the event (simulation time)"),
+    "events/multimeter_out/V_m": ("mV", "membrane voltage v_k of the readout neuron"),
+    "events/*/V_m": ("mV", "membrane voltage v_j"),
+    "events/*/V_th_adapt": ("mV", "adapting spike threshold A_j"),
+    "events/*/adaptation": ("mV", "threshold adaptation variable a_j (A_j = V_th + adapt_beta a_j, adapt_beta dimensionless)"),
+    "events/*/surrogate_gradient": ("1", "surrogate gradient (pseudo-derivative) psi_j of the membrane voltage"),
+    "events/*/learning_signal": ("pA", "learning signal L_j fed back from the readout errors"),
+    "events/*/readout_signal": ("mV", "readout signal y_k"),
+    "events/*/readout_signal_unnorm": ("mV", "readout signal before normalization"),
+    "events/*/target_signal": ("mV", "target signal y*_k"),
+    "events/*/error_signal": ("mV", "error signal y_k - y*_k"),
+    "events/weight_recorder/weights": ("pA", "synaptic weight when the synapse transmitted a spike"),
+    "events/*": ("1", "recorded state variable (no unit known to eprop)"),
+    "weights/*/*/source": ("node id", "presynaptic neuron, NEST node id"),
+    "weights/*/*/target": ("node id", "postsynaptic neuron, NEST node id"),
+    "weights/initial/*/weight": ("pA", "synaptic weight before training"),
+    "weights/final/*/weight": ("pA", "synaptic weight at the end of training (pending updates applied)"),
+    "optimizer/*/source": ("node id", "presynaptic neuron, NEST node id"),
+    "optimizer/*/target": ("node id", "postsynaptic neuron, NEST node id"),
+    "optimizer/*/m": ("a.u.", "Adam's first moment (running mean of the e-prop gradient), as NEST holds it"),
+    "optimizer/*/v": ("a.u.", "Adam's second moment (running mean of the squared gradient), as NEST holds it"),
+}
+
+
+def units_of(path: str) -> tuple[str, str] | None:
+    """(units, description) of the dataset at `path` (no leading slash), or None if the table lacks it."""
+    path = path.strip("/")
+    for pattern, entry in UNITS.items():
+        if fnmatch.fnmatchcase(path, pattern):
+            return entry
+    return None
 
 
 def _to_attr(value: Any) -> Any:
@@ -44,21 +105,29 @@ def _to_attr(value: Any) -> Any:
 
 
 class ResultsWriter:
-    """Creates a results file and appends one iteration at a time."""
+    """Creates a results file and appends one iteration at a time (see the module docstring).
+
+    Create every object (target, neurons, initial weights, recorders) before the first
+    `append_iteration`, which switches the file to SWMR mode. Anything written after that
+    (final weights, optimizer state, `finish`) goes into a copy that `close()` moves over the file.
+    """
 
     def __init__(self, path: str | Path, n_out: int, attrs: Mapping[str, Any], compress_events: bool = False):
         self.path = Path(path)
-        try:
-            self._file = h5py.File(self.path, "x")
-        except FileExistsError:
-            raise UserError(f"{self.path}: exists already; eprop never overwrites results, choose another run directory")
+        if self.path.exists():
+            raise UserError(self._exists_message())
+        # created under another name: a reader must not find the file before it is live
+        self._starting: Path | None = self.path.with_name(self.path.name + STARTING_SUFFIX)
+        self._file = h5py.File(self._starting, "w", libver="latest")
+        self._live = False  # SWMR mode on: no new objects or attributes from here on
+        self._finishing: Path | None = None  # the copy that receives the end of the run
         f = self._file
         f.attrs["schema_version"] = SCHEMA_VERSION
         f.attrs["status"] = "running"
         f.attrs["n_iter_done"] = 0
         self.set_attrs(attrs)
-        f.create_dataset("loss", shape=(0,), maxshape=(None,), dtype="f8", chunks=(1024,))
-        f.create_dataset("loss_per_output", shape=(n_out, 0), maxshape=(n_out, None), dtype="f8", chunks=(n_out, 1024))
+        self._create("loss", shape=(0,), maxshape=(None,), dtype="f8", chunks=(1024,))
+        self._create("loss_per_output", shape=(n_out, 0), maxshape=(n_out, None), dtype="f8", chunks=(n_out, 1024))
         f.create_group("events")
         f.create_group("weights")
         f.create_group("neurons")
@@ -68,89 +137,194 @@ class ResultsWriter:
         self._compression = {"compression": "lzf", "shuffle": True} if compress_events else {}
         f.flush()
 
+    def _exists_message(self) -> str:
+        return f"{self.path}: exists already; eprop never overwrites results, choose another run directory"
+
+    def _publish(self) -> None:
+        """Give the file its name, never replacing an existing file (link, then unlink the old name)."""
+        if self._starting is None:
+            return
+        try:
+            os.link(self._starting, self.path)
+        except FileExistsError:
+            raise UserError(self._exists_message()) from None
+        os.unlink(self._starting)
+        self._starting = None
+
+    def _create(self, name: str, **kwargs) -> h5py.Dataset:
+        """Create a dataset with its `units` and `description` attributes from `UNITS`."""
+        ds = self._file.create_dataset(name, **kwargs)
+        entry = units_of(name)
+        if entry is not None:
+            ds.attrs["units"], ds.attrs["description"] = entry
+        return ds
+
+    def _structure(self) -> h5py.File:
+        """The file to add objects or attributes to: after the live phase, the finishing copy."""
+        if self._live and self._finishing is None:
+            self._file.flush()
+            self._file.close()
+            self._finishing = self.path.with_name(self.path.name + FINISHING_SUFFIX)
+            shutil.copyfile(self.path, self._finishing)
+            self._file = h5py.File(self._finishing, "r+")
+        return self._file
+
     def set_attrs(self, attrs: Mapping[str, Any]) -> None:
+        f = self._structure()
         for key, value in attrs.items():
-            self._file.attrs[key] = _to_attr(value)
+            f.attrs[key] = _to_attr(value)
 
     def write_array(self, name: str, data: np.ndarray) -> None:
-        self._file.create_dataset(name, data=np.asarray(data))
+        self._structure()
+        self._create(name, data=np.asarray(data))
 
     def write_neurons(self, populations: Mapping[str, Iterable[int]]) -> None:
+        self._structure()
         for name, ids in populations.items():
-            self._file["neurons"].create_dataset(name, data=np.asarray(list(ids), dtype="i8"))
+            self._create(f"neurons/{name}", data=np.asarray(list(ids), dtype="i8"))
 
     def write_weights(self, stage: str, weights: Mapping[str, Mapping[str, np.ndarray]]) -> None:
         """Write a weight snapshot; `stage` is "initial" or "final" (replaced if present)."""
-        group = self._file["weights"]
+        group = self._structure()["weights"]
         if stage in group:
             del group[stage]
-        stage_group = group.create_group(stage)
+        group.create_group(stage)
         for projection, conns in weights.items():
-            g = stage_group.create_group(projection)
-            g.create_dataset("source", data=np.asarray(conns["source"], dtype="i8"))
-            g.create_dataset("target", data=np.asarray(conns["target"], dtype="i8"))
-            g.create_dataset("weight", data=np.asarray(conns["weight"], dtype="f8"))
+            base = f"weights/{stage}/{projection}"
+            self._create(f"{base}/source", data=np.asarray(conns["source"], dtype="i8"))
+            self._create(f"{base}/target", data=np.asarray(conns["target"], dtype="i8"))
+            self._create(f"{base}/weight", data=np.asarray(conns["weight"], dtype="f8"))
         self._file.flush()
 
     def write_optimizer_state(self, state: Mapping[str, Mapping[str, np.ndarray]]) -> None:
         """Write the optimizer's per-synapse state (Adam's m and v), replacing an older snapshot."""
-        if "optimizer" in self._file:
-            del self._file["optimizer"]
-        group = self._file.create_group("optimizer")
+        f = self._structure()
+        if "optimizer" in f:
+            del f["optimizer"]
+        f.create_group("optimizer")
         for projection, arrays in state.items():
-            g = group.create_group(projection)
             for key, values in arrays.items():
-                g.create_dataset(key, data=np.asarray(values))
-        self._file.flush()
+                self._create(f"optimizer/{projection}/{key}", data=np.asarray(values))
+        f.flush()
 
     def declare_recorder(self, recorder: str, fields: Mapping[str, str]) -> None:
         """Create the empty, resizable datasets of one recorder: `fields` maps name -> dtype."""
-        g = self._file["events"].create_group(recorder)
+        self._structure()["events"].create_group(recorder)
         for name, dtype in fields.items():
-            g.create_dataset(name, shape=(0,), maxshape=(None,), dtype=dtype, chunks=(_CHUNK,), **self._compression)
-        g.create_dataset("iteration_start", data=np.zeros(1, dtype="i8"), maxshape=(None,), chunks=(1024,))
+            self._create(f"events/{recorder}/{name}", shape=(0,), maxshape=(None,), dtype=dtype, chunks=(_CHUNK,),
+                         **self._compression)
+        self._create(f"events/{recorder}/iteration_start", data=np.zeros(1, dtype="i8"), maxshape=(None,), chunks=(1024,))
+
+    def start_live(self) -> None:
+        """Switch to SWMR mode: readers in other processes may now open the file at any moment."""
+        if not self._live and self._finishing is None:
+            self._file.flush()
+            self._file.swmr_mode = True
+            self._live = True
+            self._publish()
 
     def append_iteration(self, loss_per_output: np.ndarray, events: Mapping[str, Mapping[str, np.ndarray]]) -> None:
-        """Append one finished iteration: its loss per output and every recorder's new events."""
+        """Append one finished iteration: its loss per output and every recorder's new events.
+
+        Flushed in the order events, iteration_start, loss, n_iter_done, so that a reader that
+        sees n_iter_done = k (or k losses) finds every event of the first k iterations.
+        """
+        self.start_live()
         f = self._file
         k = self.n_iter_done
+        new_ends = {}
         for recorder, fields in events.items():
             g = f["events"][recorder]
-            n_old = int(g["iteration_start"][-1])
+            n_old = int(g["iteration_start"][k])
             n_new = n_old + (len(next(iter(fields.values()))) if fields else 0)
             for name, values in fields.items():
                 ds = g[name]
                 ds.resize((n_new,))
                 ds[n_old:n_new] = values
-            starts = g["iteration_start"]
+                ds.flush()
+            new_ends[recorder] = n_new
+        for recorder, n_new in new_ends.items():
+            starts = f["events"][recorder]["iteration_start"]
             starts.resize((k + 2,))
             starts[k + 1] = n_new
+            starts.flush()
         loss_per_output = np.asarray(loss_per_output, dtype="f8")
         f["loss_per_output"].resize((loss_per_output.shape[0], k + 1))
         f["loss_per_output"][:, k] = loss_per_output
+        f["loss_per_output"].flush()
         f["loss"].resize((k + 1,))
         f["loss"][k] = loss_per_output.sum()
+        f["loss"].flush()
         self.n_iter_done = k + 1
-        f.attrs["n_iter_done"] = self.n_iter_done
+        f.attrs["n_iter_done"] = self.n_iter_done  # an existing attribute, rewritten in place
         f.flush()
 
     def finish(self, status: str, attrs: Mapping[str, Any] | None = None) -> None:
         if attrs:
             self.set_attrs(attrs)
-        self._file.attrs["status"] = status
+        self._structure().attrs["status"] = status
         self._file.flush()
 
     def close(self) -> None:
+        """Close the file; a finishing copy replaces the live file in one step (os.replace)."""
         if self._file.id.valid:
+            self._file.flush()
             self._file.close()
+        self._publish()  # a run that ended before its first iteration
+        if self._finishing is not None and self._finishing.exists():
+            with open(self._finishing, "rb+") as handle:
+                os.fsync(handle.fileno())
+            os.replace(self._finishing, self.path)
+            try:
+                fd = os.open(self.path.parent, os.O_RDONLY)
+                try:
+                    os.fsync(fd)
+                finally:
+                    os.close(fd)
+            except OSError:
+                pass
+
+
+@dataclass
+class LossHistory:
+    """The loss of a run and of the runs it was resumed from, on one iteration numbering.
+
+    `loss[i]` is iteration `first_iteration + i` (0-based) of the whole training; `segments`
+    lists (results file, 0-based first iteration, iterations) from the oldest run on; `note`
+    says why the history starts late (a parent file is missing or unreadable), or is "".
+    """
+
+    loss: np.ndarray
+    loss_per_output: np.ndarray
+    first_iteration: int = 0
+    segments: list[tuple[Path, int, int]] = field(default_factory=list)
+    note: str = ""
+
+    @property
+    def n_iter_done(self) -> int:
+        """Iterations done by the whole chain: the last iteration's 1-based number."""
+        return self.first_iteration + len(self.loss)
+
+    @property
+    def resume_points(self) -> list[int]:
+        """0-based iterations at which a resumed run took over."""
+        return [start for _, start, _ in self.segments[1:]]
 
 
 class Results:
-    """Read access to one results file. Use `open_results(path)`."""
+    """Read access to one results file. Use `open_results(path)`.
+
+    `n_iter_done` is read once, when the file is opened; every accessor reads up to it, so a file
+    that is still being written is seen as one consistent prefix of finished iterations.
+    """
 
     def __init__(self, path: Path, handle: h5py.File):
         self.path = path
         self.file = handle
+        n = int(handle.attrs.get("n_iter_done", 0))
+        if "loss" in handle:
+            n = min(n, len(self.dataset("loss")))
+        self._n_iter_done = n
 
     def __enter__(self) -> "Results":
         return self
@@ -162,6 +336,13 @@ class Results:
         if self.file.id.valid:
             self.file.close()
 
+    def dataset(self, path: str) -> h5py.Dataset:
+        """A dataset, refreshed first when the file is read while its writer is live (SWMR)."""
+        ds = self.file[path]
+        if self.file.swmr_mode:
+            ds.refresh()
+        return ds
+
     # metadata
     @property
     def attrs(self) -> dict[str, Any]:
@@ -172,6 +353,7 @@ class Results:
             if isinstance(value, np.generic):
                 value = value.item()
             out[key] = value
+        out["n_iter_done"] = self._n_iter_done
         return out
 
     def attr_json(self, key: str, default: Any = None) -> Any:
@@ -190,7 +372,20 @@ class Results:
 
     @property
     def n_iter_done(self) -> int:
-        return int(self.file.attrs.get("n_iter_done", 0))
+        """Iterations of this file (a resumed run's parents not counted; see `history_loss`)."""
+        return self._n_iter_done
+
+    @property
+    def first_iteration(self) -> int:
+        """Iterations done by the parent runs before this (resumed) run started; 0 otherwise."""
+        try:
+            return int(self.file.attrs.get("first_iteration", 0))
+        except (TypeError, ValueError):
+            return 0
+
+    @property
+    def parent_run(self) -> str:
+        return str(self.file.attrs.get("parent_run", "") or "")
 
     @property
     def config(self) -> dict[str, Any]:
@@ -212,15 +407,54 @@ class Results:
     # data
     @property
     def loss(self) -> np.ndarray:
-        return self.file["loss"][: self.n_iter_done]
+        return self.dataset("loss")[: self._n_iter_done]
 
     @property
     def loss_per_output(self) -> np.ndarray:
-        return self.file["loss_per_output"][:, : self.n_iter_done]
+        return self.dataset("loss_per_output")[:, : self._n_iter_done]
+
+    def history_loss(self) -> LossHistory:
+        """This run's loss preceded by its parents' (following parent_run while the files exist)."""
+        parts = [(self.path, self.first_iteration, self.loss, self.loss_per_output)]
+        note = ""
+        seen = {self.path.resolve()}
+        parent, start = self.parent_run, self.first_iteration
+        while parent and start > 0 and len(parts) <= MAX_PARENTS:
+            try:
+                found = Path(parent) if Path(parent).is_file() else results_file_in(Path(parent))
+                if found is None:
+                    raise UserError(f"{parent}: no results file there")
+                if found.resolve() in seen:
+                    note = f"parent run {parent} repeats in the chain; history cut there"
+                    break
+                with open_results(found) as res:
+                    n_taken = start - res.first_iteration
+                    loss, per_output = res.loss[:n_taken], res.loss_per_output[:, :n_taken]
+                    if n_taken <= 0 or len(loss) < n_taken:
+                        note = (f"parent run {parent} holds {len(loss)} iterations, not the {max(n_taken, 0)} "
+                                f"this run continued from; history starts at iteration {start + 1}")
+                        break
+                    parts.insert(0, (found, res.first_iteration, loss, per_output))
+                    seen.add(found.resolve())
+                    parent, start = res.parent_run, res.first_iteration
+            except (UserError, OSError, KeyError) as exc:
+                note = f"parent run {parent} is not readable ({exc}); history starts at iteration {start + 1}"
+                break
+        if not note and start > 0:
+            note = f"no parent run recorded for the first {start} iterations; history starts at iteration {start + 1}"
+        n_out = self.loss_per_output.shape[0]
+        per_output = [p[3] if p[3].shape[0] == n_out else np.full((n_out, len(p[2])), np.nan) for p in parts]
+        return LossHistory(
+            loss=np.concatenate([p[2] for p in parts]),
+            loss_per_output=np.concatenate(per_output, axis=1),
+            first_iteration=parts[0][1],
+            segments=[(p[0], p[1], len(p[2])) for p in parts],
+            note=note,
+        )
 
     @property
     def target(self) -> np.ndarray:
-        return self.file["target"][()]
+        return self.dataset("target")[()]
 
     @property
     def recorders(self) -> list[str]:
@@ -229,9 +463,22 @@ class Results:
     def fields(self, recorder: str) -> list[str]:
         return [name for name in self.file["events"][recorder].keys() if name != "iteration_start"]
 
+    def iteration_starts(self, recorder: str) -> np.ndarray:
+        """Index of each finished iteration's first event, plus the end: (n + 1,) for n iterations."""
+        starts = self.dataset(f"events/{recorder}/iteration_start")
+        return starts[: self._n_iter_done + 1]
+
+    def recorded_iterations(self, recorder: str) -> int:
+        """Number of finished iterations whose events of `recorder` are in the file."""
+        return len(self.iteration_starts(recorder)) - 1
+
+    def n_events(self, recorder: str) -> int:
+        """Events of `recorder` in the finished iterations."""
+        return int(self.iteration_starts(recorder)[-1])
+
     def iteration_bounds(self, recorder: str, iteration: int) -> tuple[int, int]:
         """Event index range [start, stop) of one iteration (negative counts from the end)."""
-        starts = self.file["events"][recorder]["iteration_start"]
+        starts = self.iteration_starts(recorder)
         n_done = len(starts) - 1
         if iteration < 0:
             iteration += n_done
@@ -241,21 +488,19 @@ class Results:
 
     def events(self, recorder: str, fields: Iterable[str] | None = None, iteration: int | None = None) -> dict[str, np.ndarray]:
         """A recorder's events, all of them or one iteration's (read as an HDF5 slice)."""
-        g = self.file["events"][recorder]
         names = list(fields) if fields is not None else self.fields(recorder)
         if iteration is None:
-            start, stop = 0, int(g["iteration_start"][-1])
+            start, stop = 0, self.n_events(recorder)
         else:
             start, stop = self.iteration_bounds(recorder, iteration)
-        return {name: g[name][start:stop] for name in names}
+        return {name: self.dataset(f"events/{recorder}/{name}")[start:stop] for name in names}
 
     @property
     def weight_stages(self) -> list[str]:
         return list(self.file["weights"].keys())
 
     def weights(self, stage: str, projection: str) -> dict[str, np.ndarray]:
-        g = self.file["weights"][stage][projection]
-        return {name: g[name][()] for name in ("source", "target", "weight")}
+        return {name: self.dataset(f"weights/{stage}/{projection}/{name}")[()] for name in ("source", "target", "weight")}
 
     def weight_matrix(self, stage: str, projection: str) -> np.ndarray:
         """Weights as a (n_target, n_source) matrix, indexed by position in the populations."""
@@ -267,7 +512,7 @@ class Results:
         return matrix
 
     def neurons(self, population: str) -> np.ndarray:
-        return self.file["neurons"][population][()]
+        return self.dataset(f"neurons/{population}")[()]
 
 
 PROJECTION_POPULATIONS = {
@@ -278,37 +523,120 @@ PROJECTION_POPULATIONS = {
 }
 
 
+def _open_hdf5(path: Path) -> h5py.File:
+    """Open for reading: plainly, or in SWMR mode when a SWMR writer has the file (or was killed).
+
+    A file whose SWMR writer is live (or was killed) refuses a plain open ("file is already open
+    for write"); only then is SWMR read mode used, because a SWMR reader retries reading damaged
+    metadata for a long time instead of failing, and a truncated file must fail at once.
+    """
+    try:
+        return h5py.File(path, "r", locking=False)
+    except OSError as exc:
+        if "already open for write" not in str(exc):
+            raise
+    return h5py.File(path, "r", swmr=True, locking=False)
+
+
+def is_results_file(path: Path) -> bool:
+    """True if `path` is an HDF5 file with an eprop schema_version attribute and /loss."""
+    try:
+        with _open_hdf5(path) as handle:
+            return "schema_version" in handle.attrs and "loss" in handle
+    except (OSError, ValueError):
+        return False
+
+
+def configured_file_name(run_dir: Path) -> str | None:
+    """output.file of the run's composed config (.hydra/config.yaml), or None."""
+    try:
+        config = yaml.safe_load((run_dir / ".hydra" / "config.yaml").read_text())
+        name = config["output"]["file"]
+    except (OSError, yaml.YAMLError, KeyError, TypeError):
+        return None
+    return str(name) if name and "/" not in str(name) else None
+
+
+def results_file_in(run_dir: str | Path) -> Path | None:
+    """The results file of a run directory, whatever its name, or None.
+
+    In order: results.h5; the file named by output.file in .hydra/config.yaml; the only *.h5
+    in the directory that is an eprop results file. Several candidates: UserError naming them.
+    """
+    run_dir = Path(run_dir)
+    if (run_dir / RESULTS_FILE).is_file():
+        return run_dir / RESULTS_FILE
+    name = configured_file_name(run_dir)
+    if name and (run_dir / name).is_file():
+        return run_dir / name
+    try:
+        candidates = sorted(p for p in run_dir.glob("*.h5") if p.is_file() and is_results_file(p))
+    except OSError:
+        return None
+    if len(candidates) > 1:
+        raise UserError(f"{run_dir}: holds several results files ({', '.join(p.name for p in candidates)}); "
+                        "name the one to read")
+    return candidates[0] if candidates else None
+
+
 def open_results(path: str | Path) -> Results:
-    """Open a results file (or the results.h5 in a run directory) for reading."""
+    """Open a results file (or the results file in a run directory) for reading."""
     path = Path(path)
     if path.is_dir():
-        path = path / RESULTS_FILE
+        path = results_file_in(path) or path / RESULTS_FILE
     if not path.exists():
         raise UserError(f"{path}: no such results file")
+    unreadable = UserError(f"{path}: not a readable HDF5 results file (truncated, or not HDF5)")
     try:
-        handle = h5py.File(path, "r", locking=False)
+        handle = _open_hdf5(path)
     except OSError:
-        raise UserError(f"{path}: not a readable HDF5 results file (truncated, or not HDF5)")
-    version = handle.attrs.get("schema_version")
-    if version is None or "loss" not in handle:
+        raise unreadable from None
+    try:  # a truncated file of the latest HDF5 format opens, and fails when its metadata is read
+        version = handle.attrs.get("schema_version")
+        if version is None or "loss" not in handle:
+            raise UserError(f"{path}: not an eprop results file (no schema_version or /loss)")
+        if int(version) != SCHEMA_VERSION:
+            raise UserError(f"{path}: schema_version {int(version)} is not supported; this eprop reads version {SCHEMA_VERSION}")
+        results = Results(path, handle)
+        results.attrs  # every root attribute decodes (a truncated file fails here)
+        return results
+    except UserError:
         handle.close()
-        raise UserError(f"{path}: not an eprop results file (no schema_version or /loss)")
-    if int(version) != SCHEMA_VERSION:
+        raise
+    except (OSError, RuntimeError, KeyError, ValueError):
         handle.close()
-        raise UserError(f"{path}: schema_version {int(version)} is not supported; this eprop reads version {SCHEMA_VERSION}")
-    return Results(path, handle)
+        raise unreadable from None
+
+
+def run_directories(path: Path) -> list[Path]:
+    """Directories under `path` (itself included) that may be runs: they hold .hydra/ or an *.h5 file."""
+    found = []
+    for root, dirs, files in os.walk(path):
+        dirs[:] = [d for d in dirs if d not in (".hydra", "figures", ".submitit")]
+        if ".hydra" in os.listdir(root) or any(name.endswith(".h5") for name in files):
+            found.append(Path(root))
+    return found
 
 
 def find_result_files(path: str | Path) -> list[Path]:
-    """The results files under PATH: a results.h5 itself, a run directory or a multirun directory."""
+    """The results files under PATH: a results file itself, a run directory or a multirun directory."""
     path = Path(path)
     if path.is_file():
         return [path]
     if not path.exists():
         raise UserError(f"{path}: no such file or directory")
-    if (path / RESULTS_FILE).is_file():
-        return [path / RESULTS_FILE]
-    files = sorted(path.rglob(RESULTS_FILE), key=natural_key)
+    own = results_file_in(path)
+    if own is not None:
+        return [own]
+    files = []
+    for run_dir in run_directories(path):
+        try:
+            found = results_file_in(run_dir)
+        except UserError:
+            continue
+        if found is not None:
+            files.append(found)
+    files.sort(key=natural_key)
     if not files:
         raise UserError(f"{path}: contains no {RESULTS_FILE} (expected a results file, a run directory or a multirun directory)")
     return files

@@ -49,8 +49,8 @@ def finish(proc: subprocess.Popen, timeout: float = 120) -> tuple[int, str, str]
 
 def iterations_done(results_file: Path) -> int:
     """n_iter_done of a file another process is writing (-1 while it cannot be read yet)."""
-    try:
-        with h5py.File(results_file, "r", locking=False) as f:
+    try:  # the writer holds the file in SWMR mode while it trains: read it as a SWMR reader
+        with h5py.File(results_file, "r", swmr=True, locking=False) as f:
             return int(f.attrs["n_iter_done"])
     except (OSError, KeyError, ValueError, RuntimeError):
         return -1
@@ -483,3 +483,23 @@ def test_a_failing_sweep_job_leaves_the_others_complete(runs, tmp_path):
         assert table["1"]["error"] == "error.txt: task.n_iter=0: must be an integer >= 1"
         assert float(table["0"]["final_loss"]) == reference[0]
         assert not math.isnan(float(table["2"]["final_loss"]))
+
+
+@pytest.mark.nest
+def test_eval_and_plot_of_a_resumed_run_show_the_parent_history(interrupted, runs, tmp_path):
+    parent = interrupted[0]
+    n = losses(parent).size
+    child = tmp_path / "child"
+    run_eprop("run", f"resume={parent}", f"task.n_iter={n + 2}", "progress=false", f"hydra.run.dir={child}")
+    summary = json.loads(run_eprop("eval", str(child), "--json").stdout)
+    assert (summary["n_iter_done"], summary["iterations_in_file"], summary["first_iteration"]) == (n + 2, 2, 0)
+    reference = losses(runs["adam10"])
+    assert summary["loss"][: n + 1] == reference[: n + 1].tolist()  # the parent's, then the first resumed one (exact)
+    assert len(summary["loss"]) == n + 2 and summary["parent_runs"] == [str(parent.resolve() / "results.h5")]
+    from eprop_cli.plotting import loss_figure
+
+    with open_results(child) as res:
+        ax = loss_figure(res).axes[0]
+    lines = {line.get_label(): line for line in ax.get_lines()}
+    np.testing.assert_array_equal(lines["$E$"].get_xdata(), np.arange(1, n + 3))
+    np.testing.assert_array_equal(lines["resumed"].get_xdata(), [n + 0.5, n + 0.5])
