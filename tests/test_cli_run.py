@@ -284,7 +284,7 @@ def test_eval_skips_directories_an_old_error_left_empty(capsys, tmp_path):
     assert report.eval_main([str(root), "--json"]) == 0
     out, err = capsys.readouterr()
     assert [job["job"] for job in json.loads(out)] == ["0", "2"]  # 1: left empty by an error, not a run
-    assert err == "eprop: warning: job 2: failed: no results.h5\n"  # 2 logged something: a job that died
+    assert err == "eprop: warning: job 2: failed: no results file\n"  # 2 logged something: a job that died
 
 
 # ------------------------------------------------------------------ how a run ends, with a fake training (item 11)
