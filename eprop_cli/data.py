@@ -32,30 +32,37 @@ def cache_dir() -> Path:
     return Path(os.environ.get("EPROP_CACHE_DIR", Path.cwd() / "data"))
 
 
-def handwriting_file() -> Path:
-    """Path of a verified copy of chaos_handwriting.txt, downloading it if needed."""
+def pinned_file(name: str, url: str, sha256: str, mismatch_hint: str) -> Path:
+    """A verified copy of NEST's data file NAME: $EPROP_DATA_DIR/NAME, the cache, or a pinned download.
+
+    A copy whose sha256 differs is refused with `mismatch_hint` (what to do about it); an
+    offline machine gets one line saying where to put the file.
+    """
     candidates = []
     if os.environ.get("EPROP_DATA_DIR"):
-        candidates.append(Path(os.environ["EPROP_DATA_DIR"]) / HANDWRITING_FILE)
-    candidates.append(cache_dir() / HANDWRITING_FILE)
+        candidates.append(Path(os.environ["EPROP_DATA_DIR"]) / name)
+    candidates.append(cache_dir() / name)
     for path in candidates:
         if path.is_file():
-            if _sha256(path) != HANDWRITING_SHA256:
-                raise UserError(f"{path}: sha256 does not match the pinned {HANDWRITING_SHA256[:12]}…; delete it or set task.data_file")
+            if _sha256(path) != sha256:
+                raise UserError(f"{path}: sha256 does not match the pinned {sha256[:12]}…; {mismatch_hint}")
             return path
     import pooch
 
     pooch.get_logger().setLevel("WARNING")  # its "Downloading ..." line would precede our error line
     try:
-        fetched = pooch.retrieve(
-            HANDWRITING_URL, known_hash=f"sha256:{HANDWRITING_SHA256}", fname=HANDWRITING_FILE, path=cache_dir(), progressbar=False
-        )
+        fetched = pooch.retrieve(url, known_hash=f"sha256:{sha256}", fname=name, path=cache_dir(), progressbar=False)
     except Exception as err:  # network errors come in many types (requests, urllib, OSError)
         raise UserError(
-            f"{HANDWRITING_FILE}: not found and the download failed ({type(err).__name__}); put the file in "
-            f"{cache_dir()} or point EPROP_DATA_DIR at a folder holding it (source: {HANDWRITING_URL})"
+            f"{name}: not found and the download failed ({type(err).__name__}); put the file in "
+            f"{cache_dir()} or point EPROP_DATA_DIR at a folder holding it (source: {url})"
         )
     return Path(fetched)
+
+
+def handwriting_file() -> Path:
+    """Path of a verified copy of chaos_handwriting.txt, downloading it if needed."""
+    return pinned_file(HANDWRITING_FILE, HANDWRITING_URL, HANDWRITING_SHA256, "delete it or set task.data_file")
 
 
 def _numeric(fields: list[str]) -> bool:

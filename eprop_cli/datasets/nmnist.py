@@ -60,7 +60,6 @@ above and the loader walks only its first n entries, so the draws after it do no
 
 from __future__ import annotations
 
-import hashlib
 import os
 import shutil
 import tempfile
@@ -70,7 +69,7 @@ from typing import NamedTuple, Sequence
 
 import numpy as np
 
-from ..data import cache_dir
+from ..data import cache_dir, pinned_file
 from ..errors import UserError
 
 # --- the sensor and the event format -------------------------------------------------------
@@ -196,34 +195,9 @@ def pixel_index(x, y, polarity) -> np.ndarray:
     return np.asarray(polarity) * (N_X * N_Y) + np.asarray(y) * N_X + np.asarray(x)
 
 
-def _sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
-
-
 def blocklist_file() -> Path:
     """Path of a verified copy of NMNIST_pixels_blocklist.txt: $EPROP_DATA_DIR, the cache, or a pinned download."""
-    candidates = []
-    if os.environ.get("EPROP_DATA_DIR"):
-        candidates.append(Path(os.environ["EPROP_DATA_DIR"]) / BLOCKLIST_FILE)
-    candidates.append(cache_dir() / BLOCKLIST_FILE)
-    for path in candidates:
-        if path.is_file():
-            if _sha256(path) != BLOCKLIST_SHA256:
-                raise UserError(f"{path}: sha256 does not match the pinned {BLOCKLIST_SHA256[:12]}…; delete it to fetch NEST's list again")
-            return path
-    import pooch
-
-    pooch.get_logger().setLevel("WARNING")  # its "Downloading ..." line would precede our error line
-    try:
-        fetched = pooch.retrieve(
-            BLOCKLIST_URL, known_hash=f"sha256:{BLOCKLIST_SHA256}", fname=BLOCKLIST_FILE, path=cache_dir(), progressbar=False
-        )
-    except Exception as err:  # network errors come in many types (requests, urllib, OSError)
-        raise UserError(
-            f"{BLOCKLIST_FILE}: not found and the download failed ({type(err).__name__}); put the file in "
-            f"{cache_dir()} or point EPROP_DATA_DIR at a folder holding it (source: {BLOCKLIST_URL})"
-        )
-    return Path(fetched)
+    return pinned_file(BLOCKLIST_FILE, BLOCKLIST_URL, BLOCKLIST_SHA256, "delete it to fetch NEST's list again")
 
 
 def load_blocklist(path: str | Path) -> np.ndarray:
