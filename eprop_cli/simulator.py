@@ -1,5 +1,9 @@
 """Everything that talks to NEST. The only module that imports `nest`, and only lazily.
 
+The functions that training.py calls form its `Simulator` interface (reset_kernel,
+build_network, load_generators, simulate_until, read_and_clear, apply_pending_updates,
+read_weights, ...); tests/fake_simulator.py implements the same interface without NEST.
+
 The network is the seeds' architecture (connections numbered as in the tutorials):
 
     1  spike_generator -> parrot_neuron          static, one to one
