@@ -55,7 +55,8 @@ def timed(function, times: list[float]):
 
 
 def one_interrupted_run(task: str, recording: str, stop_after: int, run_dir: Path) -> dict[str, float]:
-    from eprop_cli import simulator, train as train_module
+    from eprop_cli import simulator, training as train_module
+    from eprop_cli.errors import Interrupted
     from eprop_cli.results import ResultsWriter, open_results
 
     cfg = compose(f"task={task}", f"recording={recording}", "task.n_iter=1000", "progress=false")
@@ -76,7 +77,7 @@ def one_interrupted_run(task: str, recording: str, stop_after: int, run_dir: Pat
     try:
         train_module.train(cfg, run_dir, on_iteration=on_iteration)
         raise SystemExit("the run was not interrupted")
-    except train_module.Interrupted:
+    except Interrupted:
         pass
     finally:
         (simulator.apply_pending_updates, simulator.read_weights,

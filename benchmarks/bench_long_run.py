@@ -3,7 +3,7 @@
     python benchmarks/bench_long_run.py [--n-iter 200] [--marks 10 100 200] [--threads 1]
 
 Composes the config of `eprop run experiment=handwriting_converge task.n_iter=N` and calls
-`train.train` (the function `eprop run` calls for each job) in this process, with an
+`training.train` (the function `eprop run` calls for each job) in this process, with an
 on_iteration hook that reads the process's current resident memory (VmRSS) and the clock
 after every iteration. Prints RSS and elapsed time at the marks, the time per iteration
 (median and mean over the run) and the extrapolation to the experiment's 5000 iterations:
@@ -55,7 +55,7 @@ def main() -> None:
     from eprop_cli.cli import conf_dir
     from eprop_cli.config import register_configs
     from eprop_cli.results import open_results
-    from eprop_cli.train import train
+    from eprop_cli.training import train
 
     register_configs()
     with initialize_config_dir(config_dir=conf_dir(), version_base="1.3"):

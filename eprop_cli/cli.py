@@ -120,7 +120,7 @@ def run_main(argv: list[str]) -> int:
     from .run_dir import RunDirCallback, discard_if_empty, results_written, shown
     from .show_config import help_groups, print_params, print_resumed_config
     from .run_job import FailedJobsCallback, StopRun, run_job
-    from .train import Interrupted
+    from .errors import Interrupted
 
     from omegaconf import OmegaConf
 
@@ -194,7 +194,7 @@ def _run_ended(err: Exception) -> int:
     """
     from .run_dir import RunDirCallback, discard_if_empty, results_written, shown
     from .sweep import SUMMARY_FILE
-    from .train import Interrupted
+    from .errors import Interrupted
 
     if isinstance(err, Interrupted):  # the message names the run directory already
         print(f"eprop: interrupted by {err}", file=sys.stderr)

@@ -27,6 +27,7 @@ from typing import Any, Dict, List, Optional
 from omegaconf import MISSING, DictConfig, OmegaConf
 
 from .errors import UserError
+from .tasks import task_for
 
 # ---------------------------------------------------------------------------- resolvers
 
@@ -293,8 +294,6 @@ def register_configs() -> None:
 
 # ---------------------------------------------------------------------------- validation
 
-TARGETS = ("handwriting", "infinite_loop", "sine_waves", "custom")
-DATA_FORMATS = ("increments", "samples")
 OPTIMIZERS = ("adam", "gradient_descent")
 REC_VARIABLES = ("V_m", "surrogate_gradient", "learning_signal", "V_th_adapt", "adaptation", "eprop_history_duration")
 OUT_VARIABLES = ("V_m", "readout_signal", "readout_signal_unnorm", "target_signal", "error_signal", "eprop_history_duration")
@@ -359,7 +358,6 @@ def validate(cfg: DictConfig) -> None:
     if k.flush_event_send_interval is not None:
         _positive(k.flush_event_send_interval, "kernel.flush_event_send_interval", "ms")
     t = cfg.task
-    _one_of(t.target, "task.target", TARGETS)
     _at_least(t.n_iter, "task.n_iter", 1)
     _at_least(t.batch_size, "task.batch_size", 1)
     _at_least(t.n_in, "task.n_in", 1)
@@ -372,18 +370,7 @@ def validate(cfg: DictConfig) -> None:
         _at_least(t[key], f"task.{key}", 1)
     for key in ("delay_rec_out", "delay_out_norm"):
         _at_least(t[key], f"task.{key}", 0)
-    _one_of(t.data_format, "task.data_format", DATA_FORMATS)
-    if t.target == "sine_waves":
-        if not t.sine_periods:
-            raise UserError("task.sine_periods=[]: give at least one period (time steps)")
-        for period in t.sine_periods:
-            _at_least(period, "task.sine_periods", 1)
-    if t.target == "custom" and t.data_file is None:
-        raise UserError("task.data_file: must be set for task.target=custom (a text file, one column per output)")
-    if t.data_file is not None:
-        from .data import load_trajectory
-
-        load_trajectory(t.data_file, key="task.data_file", min_columns=1 if t.target == "custom" else 2)
+    task_for(cfg).check(cfg)  # the task's own keys (tasks/); parses its data file once
 
     _one_of(cfg.model.family, "model.family", tuple(FAMILIES))
     family = FAMILIES[cfg.model.family]
@@ -460,8 +447,6 @@ def validate(cfg: DictConfig) -> None:
     _check_divergence_bound(cfg)
 
 
-# Every task eprop has is a regression: the readout learns a trajectory with the mean squared error.
-REGRESSION_TARGETS = TARGETS
 READOUT_LOSSES = {"mean_squared_error": "regression", "cross_entropy": "classification"}
 _READOUT_HAS_LOSS = {"eprop_readout": ()}  # readout models without NEST's `loss` parameter
 
@@ -478,7 +463,7 @@ def _check_model_fits_task(cfg: DictConfig) -> None:
         )
     if loss not in READOUT_LOSSES:
         raise UserError(f"neuron.readout.loss={loss}: must be one of {', '.join(READOUT_LOSSES)} (or null for eprop_readout)")
-    if READOUT_LOSSES[loss] != "regression" and cfg.task.target in REGRESSION_TARGETS:
+    if READOUT_LOSSES[loss] != "regression" and task_for(cfg).kind == "regression":
         raise UserError(
             f"neuron.readout.loss={loss}: {READOUT_LOSSES[loss]} loss; the regression task {cfg.task.name} needs mean_squared_error"
         )

@@ -1,8 +1,14 @@
-"""The one exception type for mistakes a user can fix.
+"""The exceptions that end a run with a one-line message instead of a traceback.
 
 A `UserError` is printed as a single line on stderr and ends the process with exit code 2
-(usage errors) or `exit_code`. Anything else that escapes is a bug and keeps its traceback.
+(usage errors) or `exit_code`; `Diverged` (a UserError, exit code 3) and `Interrupted`
+(exit code 130) end a training whose results file is kept. Anything else that escapes is a
+bug and keeps its traceback.
 """
+
+from __future__ import annotations
+
+from pathlib import Path
 
 
 class UserError(Exception):
@@ -11,3 +17,32 @@ class UserError(Exception):
     def __init__(self, message: str, exit_code: int = 2):
         super().__init__(message)
         self.exit_code = exit_code
+
+
+class Diverged(UserError):
+    """Training blew up: a loss that is not finite, or a saturated recurrent firing rate.
+
+    The results file keeps every finished iteration (the one that diverged included) and gets
+    status "diverged"; the CLI prints the one-line message and exits with code 3.
+    """
+
+    EXIT_CODE = 3
+
+    def __init__(self, message: str):
+        super().__init__(message, exit_code=self.EXIT_CODE)
+
+
+class Interrupted(Exception):
+    """Training stopped early by a signal; the results file is marked interrupted."""
+
+    def __init__(self, signal_name: str, n_iter_done: int, n_iter: int, run_dir: Path, complete: bool = False):
+        if complete:
+            message = f"{signal_name} during the last iteration; the run is complete: {run_dir}"
+        else:
+            message = (f"{signal_name} after {n_iter_done} of {n_iter} iterations; results kept in {run_dir}; "
+                       f"continue with: eprop run resume={run_dir}")
+        super().__init__(message)
+        self.signal_name = signal_name
+        self.n_iter_done = n_iter_done
+        self.run_dir = run_dir
+        self.exit_code = 130

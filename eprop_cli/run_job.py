@@ -23,7 +23,8 @@ from .errors import UserError
 from .results import natural_key
 from .resume import resume_config
 from .run_dir import write_to_log
-from .train import Interrupted, train
+from .errors import Interrupted
+from .training import train
 
 log = logging.getLogger(__name__)
 

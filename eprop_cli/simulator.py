@@ -1,5 +1,9 @@
 """Everything that talks to NEST. The only module that imports `nest`, and only lazily.
 
+The functions that training.py calls form its `Simulator` interface (reset_kernel,
+build_network, load_generators, simulate_until, read_and_clear, apply_pending_updates,
+read_weights, ...); tests/fake_simulator.py implements the same interface without NEST.
+
 The network is the seeds' architecture (connections numbered as in the tutorials):
 
     1  spike_generator -> parrot_neuron          static, one to one
@@ -31,14 +35,16 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Mapping
 
 import numpy as np
 from omegaconf import OmegaConf
 
 from .config import FAMILIES
 from .errors import UserError
-from .signals import Timing
+from .projections import PROJECTIONS
+from .tasks.base import IterationSignals
+from .timing import Timing
 
 _nest = None
 
@@ -80,8 +86,6 @@ class Network:
     nrns_out: Any
     gen_rate_target: Any
     gen_final: Any
-    input_spikes: np.ndarray  # (n_in, sequence) bool
-    target: np.ndarray  # (n_out, sequence)
     recorders: dict[str, Any] = field(default_factory=dict)
     recorder_fields: dict[str, list[str]] = field(default_factory=dict)
     eprop_models: tuple[str, ...] = ()
@@ -92,12 +96,9 @@ class Network:
 
     @property
     def projections(self) -> dict[str, tuple[Any, Any]]:
-        return {
-            "in_rec": (self.nrns_in, self.nrns_rec),
-            "rec_rec": (self.nrns_rec, self.nrns_rec),
-            "rec_out": (self.nrns_rec, self.nrns_out),
-            "out_rec": (self.nrns_out, self.nrns_rec),
-        }
+        """(source, target) NodeCollections of each projection of projections.PROJECTIONS."""
+        pops = self.populations
+        return {name: (pops[p.source], pops[p.target]) for name, p in PROJECTIONS.items()}
 
 
 def reset_kernel(cfg, timing: Timing) -> None:
@@ -233,11 +234,14 @@ def _recordable(rec_cfg_vars, model: str, population: str) -> list[str]:
     return kept
 
 
-def build_network(cfg, timing: Timing, weights: dict[str, np.ndarray], input_spikes: np.ndarray, target: np.ndarray) -> Network:
-    """Create and connect the network, recorders and generators; the kernel must be fresh."""
+def build_network(cfg, timing: Timing, weights: dict[str, np.ndarray]) -> Network:
+    """Create and connect the network, recorders and generators; the kernel must be fresh.
+
+    The population sizes come from the weight matrices; the generators stay empty until
+    `load_generators`.
+    """
     n = nest()
-    dt = timing.dt
-    n_in, n_rec, n_out = weights["in_rec"].shape[1], weights["in_rec"].shape[0], target.shape[0]
+    n_in, n_rec, n_out = weights["in_rec"].shape[1], weights["in_rec"].shape[0], weights["rec_out"].shape[0]
     flush_ms = cfg.kernel.flush_event_send_interval or timing.ms(timing.sequence)
     rec_params = recurrent_params(cfg.neuron.rec, flush_ms)
     out_params = readout_params(cfg.neuron.readout)
@@ -247,7 +251,7 @@ def build_network(cfg, timing: Timing, weights: dict[str, np.ndarray], input_spi
     nrns_rec = refused("neuron.rec", lambda: n.Create(cfg.neuron.rec.model, n_rec, rec_params))
     nrns_out = refused("neuron.readout", lambda: n.Create(cfg.neuron.readout.model, n_out, out_params))
     gen_rate_target = n.Create("step_rate_generator", n_out)
-    net = Network(timing, gen_spk_in, nrns_in, nrns_rec, nrns_out, gen_rate_target, None, input_spikes, target)
+    net = Network(timing, gen_spk_in, nrns_in, nrns_rec, nrns_out, gen_rate_target, None)
 
     wr = _create_recorders(cfg, net)
     _connect(cfg, net, weights, wr)
@@ -339,8 +343,9 @@ def _connect(cfg, net: Network, weights: dict[str, np.ndarray], wr) -> None:
         eprop["tau_m_readout"] = cfg.neuron.readout.tau_m
     family = FAMILIES[cfg.model.family]
     receptors = model_defaults(cfg.neuron.readout.model)["receptor_types"]
-    for name, no_autapses in (("in_rec", False), ("rec_rec", True), ("rec_out", False)):  # 2, 3, 4
+    for name in ("in_rec", "rec_rec", "rec_out"):  # 2, 3, 4
         pre, post = net.projections[name]
+        no_autapses = PROJECTIONS[name].source == PROJECTIONS[name].target
         w = weights[name]
         # The recorded block: the first nw senders onto the first nw targets (all readouts).
         n_post_rec = len(post) if name == "rec_out" else nw
@@ -363,27 +368,27 @@ def _connect(cfg, net: Network, weights: dict[str, np.ndarray], wr) -> None:
                   {"synapse_model": "rate_connection_delayed", "delay": dt, "receptor_type": receptors["eprop_learning_window"]})
 
 
-def load_generators(net: Network, iterations: range, now_step: int) -> None:
+def load_generators(net: Network, signals: Mapping[int, IterationSignals], now_step: int) -> None:
     """Give the input and target generators the signals of the given iterations only.
 
-    Each iteration replays the same frozen input and target. Only what lies ahead of the
-    current time `now_step` is loaded (a spike at step s is emitted in the step ending at
-    s, a target amplitude at step s takes effect from s on), so a generator never holds more
-    than the iterations asked for and the memory does not grow with n_iter.
+    `signals` maps iteration k (of this run, from 0) to what the task plays in it. Only what
+    lies ahead of the current time `now_step` is loaded (a spike at step s is emitted in the
+    step ending at s, a target amplitude at step s takes effect from s on), so a generator
+    never holds more than the iterations asked for and the memory does not grow with n_iter.
+    Times are integer step counts in float64, multiplied by dt once.
     """
     t = net.timing
-    grid = np.arange(t.sequence, dtype=float)
-    starts = np.array([k * t.iteration + b * t.sequence for k in iterations for b in range(t.batch_size)], dtype=float)
+    iterations = sorted(signals)
     spike_params = []
-    for spikes in net.input_spikes:
-        steps = (grid[spikes][None, :] + t.offset_gen + starts[:, None]).ravel()
+    for i in range(len(net.gen_spk_in)):
+        steps = np.concatenate([signals[k].input_steps[i] + t.offset_gen + float(k * t.iteration) for k in iterations])
         spike_params.append({"spike_times": steps[steps > now_step] * t.dt})
     net.gen_spk_in.set(spike_params)
-    amp_steps = (grid[None, :] + t.total_offset + starts[:, None]).ravel()
+    grid = np.arange(t.iteration, dtype=float)
+    amp_steps = np.concatenate([grid + t.total_offset + float(k * t.iteration) for k in iterations])
     keep = amp_steps >= now_step
-    net.gen_rate_target.set(
-        [{"amplitude_times": amp_steps[keep] * t.dt, "amplitude_values": np.tile(row, len(starts))[keep]} for row in net.target]
-    )
+    target = np.concatenate([signals[k].target for k in iterations], axis=1)
+    net.gen_rate_target.set([{"amplitude_times": amp_steps[keep] * t.dt, "amplitude_values": row[keep]} for row in target])
 
 
 def min_delay_steps(timing: Timing) -> int:
@@ -436,7 +441,7 @@ def read_weights(net: Network) -> tuple[dict[str, dict[str, np.ndarray]], dict[s
     weights, state = {}, {}
     for projection, (pre, post) in net.projections.items():
         conns = n.GetConnections(pre, post)
-        plastic = projection != "out_rec"
+        plastic = PROJECTIONS[projection].plastic
         values = conns.get(["source", "target", "weight", "optimizer"] if plastic else ["source", "target", "weight"])
         source, target = np.asarray(values["source"]), np.asarray(values["target"])
         order = np.lexsort((target, source))
@@ -456,7 +461,7 @@ def read_weights(net: Network) -> tuple[dict[str, dict[str, np.ndarray]], dict[s
 def _eprop_projections(net: Network):
     """The plastic projections with their connections and the order that sorts them by (source, target)."""
     n = nest()
-    for projection in ("in_rec", "rec_rec", "rec_out"):
+    for projection in (name for name, p in PROJECTIONS.items() if p.plastic):
         pre, post = net.projections[projection]
         conns = n.GetConnections(pre, post)
         ids = conns.get(["source", "target"])
@@ -490,22 +495,3 @@ def apply_pending_updates(net: Network, now_step: int) -> int:
     end = spike + t.offset_gen + t.extension_sim
     simulate_until(net, end)
     return end
-
-
-def weights_as_connected(net: Network, weights: dict[str, np.ndarray]) -> dict[str, dict[str, np.ndarray]]:
-    """The connections that `build_network` made from the weight matrices, sorted like `read_weights`.
-
-    Saves reading them back from NEST: it stores the float32 values exactly as doubles.
-    """
-    out = {}
-    for projection, (pre, post) in net.projections.items():
-        matrix = weights[projection]  # (n_target, n_source)
-        sources, targets = np.meshgrid(np.asarray(pre.tolist()), np.asarray(post.tolist()), indexing="xy")
-        keep = sources != targets  # NEST makes no autapses
-        order = np.lexsort((targets[keep], sources[keep]))
-        out[projection] = {
-            "source": sources[keep][order],
-            "target": targets[keep][order],
-            "weight": matrix.astype(np.float64)[keep][order],
-        }
-    return out

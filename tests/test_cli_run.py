@@ -135,7 +135,7 @@ def test_resolution_off_nest_grid_names_kernel_resolution(capsys, tmp_path):
 
 
 def test_times_in_ms_lie_on_the_grid():
-    from eprop_cli.signals import Timing
+    from eprop_cli.timing import Timing
 
     timing = Timing(dt=0.3, sequence=1824, batch_size=1, n_iter=1, offset_gen=1, delay_in_rec=1,
                     delay_rec_out=1, delay_out_norm=1, extension_sim=1)

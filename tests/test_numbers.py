@@ -8,10 +8,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from eprop_cli import signals as sig
 from eprop_cli.config import validate
-from eprop_cli.errors import UserError
-from eprop_cli.train import Diverged, divergence
+from eprop_cli.divergence import divergence
+from eprop_cli.errors import Diverged, UserError
+from eprop_cli.timing import Timing
 
 from .conftest import run_eprop
 
@@ -120,7 +120,7 @@ class _Cfg:
                                    "recording": {"saturated_rate": saturated_rate, "spikes_recurrent": spikes_recurrent}})
 
 
-TIMING = sig.Timing(dt=1.0, sequence=200, batch_size=1, n_iter=3, offset_gen=1, delay_in_rec=1, delay_rec_out=1,
+TIMING = Timing(dt=1.0, sequence=200, batch_size=1, n_iter=3, offset_gen=1, delay_in_rec=1, delay_rec_out=1,
                     delay_out_norm=1, extension_sim=1)
 
 

@@ -12,8 +12,8 @@ import numpy as np
 import pytest
 import yaml
 
-from eprop_cli import signals as sig
 from eprop_cli.results import open_results
+from eprop_cli.tasks.trajectory import handwriting_target
 
 from .conftest import run_eprop, run_oracle
 
@@ -90,7 +90,7 @@ def test_results_file_schema_of_a_real_run(handwriting_run, handwriting_file):
             assert a[key] > 0, key
         assert re.fullmatch(r"[0-9a-f]{40}|", a["git_commit"])
 
-        target = sig.handwriting_target(np.loadtxt(handwriting_file), 8)
+        target = handwriting_target(np.loadtxt(handwriting_file), 8)
         assert np.array_equal(res.target, target)
         assert res.loss_per_output.shape == (2, N_ITER)
         assert np.array_equal(res.loss, res.loss_per_output.sum(axis=0))

@@ -5,15 +5,17 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from eprop_cli import signals as sig
+from eprop_cli.tasks.trajectory import draw_input_spikes, handwriting_target, infinite_loop_target
+from eprop_cli.timing import Timing
+from eprop_cli.weights import draw_weights
 
 
 def test_draw_order_matches_the_seeds_global_generator():
     """A local RandomState drawn in the documented order reproduces np.random.seed(1)."""
     n_in, n_rec, n_out, steps = 7, 11, 2, 50
     rng = np.random.RandomState(1)
-    weights = sig.draw_weights(rng, n_in, n_rec, n_out)
-    spikes = sig.draw_input_spikes(rng, n_in, steps, 0.2)
+    weights = draw_weights(rng, n_in, n_rec, n_out)
+    spikes = draw_input_spikes(rng, n_in, steps, 0.2)
 
     state = np.random.get_state()
     try:
@@ -37,7 +39,7 @@ def test_draw_order_matches_the_seeds_global_generator():
 
 def test_handwriting_target_interpolates_the_normalized_trajectory():
     increments = np.array([[1.0, 0.0], [1.0, 2.0], [-4.0, 2.0], [2.0, -1.0]])
-    target = sig.handwriting_target(increments, steps_per_data_point=4)
+    target = handwriting_target(increments, steps_per_data_point=4)
     assert target.shape == (2, 16)
     # independent computation: positions, scaled by max |.|, centred
     positions = np.array([[1.0, 0.0], [2.0, 2.0], [-2.0, 4.0], [0.0, 3.0]])
@@ -51,7 +53,7 @@ def test_handwriting_target_interpolates_the_normalized_trajectory():
 
 def test_handwriting_target_of_the_real_data(handwriting_file):
     data = np.loadtxt(handwriting_file)
-    target = sig.handwriting_target(data, 8)
+    target = handwriting_target(data, 8)
     assert data.shape == (228, 2)
     assert target.shape == (2, 1824)
     assert np.abs(target).max() <= 2.0
@@ -63,7 +65,7 @@ def test_handwriting_target_of_the_real_data(handwriting_file):
 
 def test_infinite_loop_target_is_a_figure_eight():
     n = 1001
-    target = sig.infinite_loop_target(n)
+    target = infinite_loop_target(n)
     t = np.arange(n) / (n - 1)
     assert np.allclose(target[0], np.sin(2 * np.pi * t), atol=1e-12)
     assert np.allclose(target[1], np.sin(4 * np.pi * t), atol=1e-12)
@@ -71,12 +73,12 @@ def test_infinite_loop_target_is_a_figure_eight():
 
 
 def test_timing_of_the_seed():
-    t = sig.Timing(dt=1.0, sequence=1824, batch_size=1, n_iter=5, offset_gen=1, delay_in_rec=1,
+    t = Timing(dt=1.0, sequence=1824, batch_size=1, n_iter=5, offset_gen=1, delay_in_rec=1,
                    delay_rec_out=1, delay_out_norm=1, extension_sim=1)
     assert (t.delays, t.total_offset, t.task, t.sim) == (3, 4, 9120, 9125)
     ends = t.chunk_ends(lag=1)
     assert ends == [1829, 3653, 5477, 7301, 9125]
     assert ends[-1] == t.sim
-    batch = sig.Timing(dt=0.5, sequence=100, batch_size=4, n_iter=2, offset_gen=1, delay_in_rec=1,
+    batch = Timing(dt=0.5, sequence=100, batch_size=4, n_iter=2, offset_gen=1, delay_in_rec=1,
                        delay_rec_out=1, delay_out_norm=1, extension_sim=1)
     assert (batch.iteration, batch.task, batch.ms(batch.sim)) == (400, 800, 402.5)

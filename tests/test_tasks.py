@@ -12,11 +12,13 @@ import numpy as np
 import pytest
 from omegaconf import OmegaConf
 
-from eprop_cli import signals as sig
 from eprop_cli.config import validate
 from eprop_cli.errors import UserError
 from eprop_cli.results import ResultsWriter
-from eprop_cli.weights import load_final_weights
+from eprop_cli.tasks import task_for
+from eprop_cli.tasks.trajectory import draw_input_spikes, sine_waves_target
+from eprop_cli.training import prepare_inputs
+from eprop_cli.weights import draw_weights, load_final_weights, scale_weights
 
 
 def independent_sines(amplitudes, phases, periods, steps):
@@ -34,7 +36,7 @@ def independent_sines(amplitudes, phases, periods, steps):
 
 def test_sine_waves_target_matches_an_independent_computation():
     steps, periods = 1000, [1000, 500, 333, 200]
-    target = sig.sine_waves_target(np.random.RandomState(3), steps, periods)
+    target = sine_waves_target(np.random.RandomState(3), steps, periods)
     draws = np.random.RandomState(3)
     amplitudes = [draws.uniform(0.5, 2.0) for _ in periods]  # all amplitudes first ...
     phases = [draws.uniform(0.0, 2.0 * math.pi) for _ in periods]  # ... then all phases
@@ -43,7 +45,7 @@ def test_sine_waves_target_matches_an_independent_computation():
     assert np.allclose(target[0], expected, rtol=0, atol=1e-12)
     assert target[0, 0] == 0.0 and np.abs(target).max() == pytest.approx(1.0, abs=1e-15)
     # 333 steps fit 3 whole turns into 1000 steps (1000 // 333), not 1000 / 333
-    single = sig.sine_waves_target(np.random.RandomState(3), steps, [333])
+    single = sine_waves_target(np.random.RandomState(3), steps, [333])
     draws = np.random.RandomState(3)
     a, phi = draws.uniform(0.5, 2.0), draws.uniform(0.0, 2.0 * math.pi)
     assert np.allclose(single[0], independent_sines([a], [phi], [333], steps), atol=1e-12)
@@ -51,13 +53,14 @@ def test_sine_waves_target_matches_an_independent_computation():
 
 def test_sine_waves_shorter_than_every_period_is_flat_zero():
     """As in NEST's event-based test: 100 steps, periods >= 200, no whole turn: the target is 0."""
-    target = sig.sine_waves_target(np.random.RandomState(1), 100, [1000, 500, 333, 200])
+    target = sine_waves_target(np.random.RandomState(1), 100, [1000, 500, 333, 200])
     assert np.array_equal(target, np.zeros((1, 100)))
 
 
 def test_sine_waves_draws_come_after_weights_and_input_spikes(compose):
     cfg = compose("task=sine_waves", "task.sequence_steps=300", "task.sine_periods=[300,150]", "neuron.rec.n=7", "task.n_in=5")
-    weights, spikes, target = sig.draw_signals(cfg, None, 300, np.random.RandomState(1))
+    inputs = prepare_inputs(cfg)  # RandomState(seed=1), as the run draws
+    weights, spikes, target = inputs.weights, inputs.task.raster, inputs.task.target
     state = np.random.get_state()
     try:  # the NEST scripts' order on the global generator
         np.random.seed(1)
@@ -75,8 +78,8 @@ def test_sine_waves_draws_come_after_weights_and_input_spikes(compose):
 
 
 def test_first_input_step_is_kept_when_asked():
-    kept = sig.draw_input_spikes(np.random.RandomState(2), 50, 20, 0.5, clear_first_step=False)
-    cleared = sig.draw_input_spikes(np.random.RandomState(2), 50, 20, 0.5)
+    kept = draw_input_spikes(np.random.RandomState(2), 50, 20, 0.5, clear_first_step=False)
+    cleared = draw_input_spikes(np.random.RandomState(2), 50, 20, 0.5)
     assert kept[:, 0].any() and not cleared[:, 0].any()
     assert np.array_equal(kept[:, 1:], cleared[:, 1:])
 
@@ -103,9 +106,10 @@ def test_custom_target_with_three_outputs(compose, tmp_path, data_format):
     path.write_text("# x, y, z\n" + "\n".join(", ".join(str(v) for v in row) for row in rows) + "\n")
     cfg = compose("task=custom", f"task.data_file={path}", f"task.data_format={data_format}", "task.steps_per_data_point=4")
     validate(cfg)
-    data = sig.load_task_data(cfg.task)
-    assert sig.sequence_steps(cfg.task, data) == 20 and sig.n_outputs(cfg.task, data) == 3
-    target = sig.target_signal(cfg.task, data, 20, None)
+    task = task_for(cfg)
+    assert task.sequence_steps == 20 and task.n_outputs == 3
+    task.draw(np.random.RandomState(1))
+    target = task.target
     positions = rows.copy()
     if data_format == "increments":
         for i in range(1, len(rows)):
@@ -121,8 +125,9 @@ def test_custom_accepts_one_column_and_whitespace(compose, tmp_path):
     path.write_text("0.0\n1.0\n 3.0 \n2.0\n")
     cfg = compose("task=custom", f"task.data_file={path}", "task.data_format=samples", "task.steps_per_data_point=2")
     validate(cfg)
-    data = sig.load_task_data(cfg.task)
-    target = sig.target_signal(cfg.task, data, 8, None)
+    task = task_for(cfg)
+    task.draw(np.random.RandomState(1))
+    target = task.target
     assert np.allclose(target[0], interpolated(normalized(np.array([0.0, 1.0, 3.0, 2.0])), 2), atol=1e-15)
 
 
@@ -142,7 +147,7 @@ def test_bad_custom_files_are_one_line_errors(compose, tmp_path, content, messag
     cfg = compose("task=custom", f"task.data_file={path}")
     with pytest.raises(UserError) as info:
         validate(cfg)
-        sig.load_task_data(cfg.task)
+        task_for(cfg).data
     assert str(info.value) == message.format(path=path)
 
 
@@ -154,12 +159,12 @@ def test_custom_needs_a_data_file(compose):
 
 def test_weight_scales_are_exact_in_the_weight_dtype(compose):
     base = compose()
-    drawn = sig.draw_weights(np.random.RandomState(1), 10, 12, 2)
-    same = sig.scale_weights(drawn, base.weights)
+    drawn = draw_weights(np.random.RandomState(1), 10, 12, 2)
+    same = scale_weights(drawn, base.weights)
     for name in drawn:  # scale 1, divide_by 1: bit for bit unchanged
         assert same[name].dtype == np.float32 and np.array_equal(same[name], drawn[name])
     cfg = compose("weights.rec_out.scale=0.03", "weights.out_rec.divide_by=0.03", "weights.rec_rec.scale=2.5")
-    scaled = sig.scale_weights(drawn, cfg.weights)
+    scaled = scale_weights(drawn, cfg.weights)
     assert np.array_equal(scaled["rec_out"], drawn["rec_out"] * np.float32(0.03))
     assert np.array_equal(scaled["out_rec"], drawn["out_rec"] / np.float32(0.03))
     assert np.array_equal(scaled["rec_rec"], drawn["rec_rec"] * np.float32(2.5))

@@ -1,0 +1,89 @@
+"""The Task interface: what a kind of experiment draws, feeds the network each iteration, and scores.
+
+One Task object per run, made by `tasks.task_for(cfg)`. The training loop (training.py) asks it,
+in this order: `check(cfg)` (from validate), `n_inputs`/`n_outputs`/`sequence_steps`,
+`draw(rng)` right after the initial weights (draws 1-4), `write_static(writer)`, then per
+iteration k (counted from 0 in this run, asked in increasing k, one iteration ahead)
+`iteration_signals(k)`, and after each iteration `iteration_outcome(...)`. No NEST.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from typing import Any, Mapping
+
+import numpy as np
+
+from ..timing import Timing
+
+
+@dataclass(frozen=True)
+class IterationSignals:
+    """What the generators play during one iteration (batch_size sequences).
+
+    input_steps[i]: the steps, from the iteration's start, at which input neuron i gets a spike
+    from its generator (integer values; the generator fires at offset_gen + step). The spike
+    times in ms are made from them with integer arithmetic and one multiplication by dt.
+    target: (n_out, iteration steps) target amplitudes, step s from the iteration's first loss step.
+    labels: (batch_size,) class of each sequence, for classification tasks; None otherwise.
+    """
+
+    input_steps: list[np.ndarray]
+    target: np.ndarray
+    labels: np.ndarray | None = None
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What one iteration gave: the loss per output (dimensionless) and further metrics (e.g. accuracy)."""
+
+    loss: np.ndarray
+    metrics: dict[str, float] = field(default_factory=dict)
+
+
+class Task(ABC):
+    """One kind of task; see the module docstring for when the training loop calls what."""
+
+    kind: str = "regression"  # "regression" | "classification"
+
+    def __init__(self, cfg) -> None:
+        self.cfg = cfg
+
+    @abstractmethod
+    def check(self, cfg) -> None:
+        """The task's own config checks; raises UserError with one line naming the key."""
+
+    @property
+    @abstractmethod
+    def n_inputs(self) -> int:
+        """Input neurons."""
+
+    @property
+    @abstractmethod
+    def n_outputs(self) -> int:
+        """Readout neurons."""
+
+    @property
+    @abstractmethod
+    def sequence_steps(self) -> int:
+        """Time steps per sequence."""
+
+    @abstractmethod
+    def draw(self, rng: np.random.RandomState) -> None:
+        """The task's draws from the run's RandomState, after the initial weights, in its documented order."""
+
+    @abstractmethod
+    def iteration_signals(self, k: int) -> IterationSignals:
+        """Inputs and targets of iteration k of this run."""
+
+    @abstractmethod
+    def iteration_outcome(self, readout: Mapping[str, np.ndarray], readout_ids: np.ndarray, timing: Timing) -> Outcome:
+        """Loss and metrics of one iteration from the readout multimeter's events of that iteration."""
+
+    def results_attrs(self) -> dict[str, Any]:
+        """Root attributes of the results file: the kind of task and how to show it (`display`)."""
+        return {"task_kind": self.kind, "display": {}}
+
+    def write_static(self, writer) -> None:
+        """What the results file holds once per run (e.g. /target); nothing by default."""

@@ -1,0 +1,224 @@
+"""One training run, in stages: config -> task signals -> network -> simulate in chunks -> HDF5.
+
+`train(cfg, run_dir)` knows nothing of Hydra's command line: it takes a composed config and
+a directory and returns the final loss. Its stages:
+
+- `prepare_inputs`: the Task of the config, the timing, the RandomState draws in their
+  documented order (weights.py, then the task) and the weights of `weights.load`;
+- `build`: a fresh kernel and the network;
+- `start_results`: the results file with its provenance, the task's static data, the neurons
+  and the initial weights;
+- `simulate_iterations`: one Simulate chunk per iteration, its loss, divergence and signals;
+- `finish`: the pending updates of an early stop, the final weights, the status and how the run
+  ended (a return value, `Diverged` or `Interrupted`).
+
+Every call into the simulator goes through `sim`, an object with the functions of `Simulator`
+(default: the NEST module eprop_cli.simulator; the fast tests pass tests/fake_simulator.py).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any, Callable, Mapping, Protocol
+
+import numpy as np
+from omegaconf import DictConfig
+
+from . import simulator
+from .config import validate
+from .divergence import divergence
+from .errors import Diverged, Interrupted, UserError
+from .provenance import now, peak_rss_mb, run_attributes
+from .results import ResultsWriter
+from .resume import Parent
+from .stop import StopRequest
+from .tasks import IterationSignals, Task, task_for
+from .timing import Timing, make_timing
+from .weights import as_connections, draw_weights, replace_with_loaded, scale_weights
+
+log = logging.getLogger(__name__)
+
+
+class Simulator(Protocol):
+    """What training needs from a simulator. `build_network` returns a network object with
+    `populations` ({"input", "recurrent", "readout"}: node ids with .tolist()) and
+    `recorder_fields` ({recorder: [field, ...]}); the other functions take that object."""
+
+    def reset_kernel(self, cfg, timing: Timing) -> None: ...
+    def build_network(self, cfg, timing: Timing, weights: dict[str, np.ndarray]) -> Any: ...
+    def nest_info(self) -> dict[str, Any]: ...
+    def num_virtual_procs(self) -> int: ...
+    def set_optimizer_state(self, net, state: dict[str, dict[str, np.ndarray]]) -> None: ...
+    def min_delay_steps(self, timing: Timing) -> int: ...
+    def load_generators(self, net, signals: Mapping[int, IterationSignals], now_step: int) -> None: ...
+    def simulate_until(self, net, step: int) -> None: ...
+    def read_and_clear(self, net) -> dict[str, dict[str, np.ndarray]]: ...
+    def apply_pending_updates(self, net, now_step: int) -> int: ...
+    def read_weights(self, net) -> tuple[dict, dict]: ...
+
+
+@dataclass
+class Inputs:
+    """What a run feeds the network, computed before the simulator is touched."""
+
+    task: Task
+    timing: Timing  # this run's iterations (a resumed run: the ones left)
+    weights: dict[str, np.ndarray]  # (n_target, n_source) in pA
+    first_iteration: int  # iterations done by the parent runs
+
+
+@dataclass
+class Progress:
+    """Where `simulate_iterations` stopped."""
+
+    now: int = 0  # step the simulation has reached
+    loss: np.ndarray | None = None  # per output, of the last finished iteration
+    diverged: str | None = None  # what blew up, or None
+    t_sim: float = 0.0  # s
+    t_write: float = 0.0  # s
+
+
+def prepare_inputs(cfg: DictConfig, parent: Parent | None = None) -> Inputs:
+    """The Task, the timing and the weights, drawn from `RandomState(seed)` in the documented order."""
+    task = task_for(cfg)  # the Task validate() checked: its data file is parsed once
+    first_iteration = parent.n_iter_done if parent else 0
+    timing = make_timing(cfg.task, cfg.kernel.resolution, task.sequence_steps)
+    timing = replace(timing, n_iter=cfg.task.n_iter - first_iteration)
+    rng = np.random.RandomState(cfg.seed)
+    weights = draw_weights(rng, task.n_inputs, cfg.neuron.rec.n, task.n_outputs, cfg.synapse.weight_dtype)  # draws 1-4
+    task.draw(rng)  # draws 5, ...: see the task's module
+    weights = scale_weights(weights, cfg.weights)
+    if cfg.weights.load is not None:
+        weights = replace_with_loaded(cfg.weights.load, weights)
+    return Inputs(task, timing, weights, first_iteration)
+
+
+def build(cfg: DictConfig, inputs: Inputs, sim: Simulator):
+    """A fresh kernel with the network of `inputs`; returns the simulator's network object."""
+    sim.reset_kernel(cfg, inputs.timing)
+    return sim.build_network(cfg, inputs.timing, inputs.weights)
+
+
+def start_results(writer: ResultsWriter, inputs: Inputs, net, parent: Parent | None, sim: Simulator) -> None:
+    """The parent's optimizer state into the network; the task's data, neurons, initial weights and recorders into the file."""
+    if parent and parent.optimizer_state:
+        sim.set_optimizer_state(net, parent.optimizer_state)
+    inputs.task.write_static(writer)
+    populations = {name: np.asarray(pop.tolist()) for name, pop in net.populations.items()}
+    writer.write_neurons({name: ids.tolist() for name, ids in populations.items()})
+    writer.write_weights("initial", as_connections(inputs.weights, populations))
+    for name, fields in net.recorder_fields.items():
+        writer.declare_recorder(name, {f: ("i8" if f in ("senders", "targets") else "f8") for f in fields})
+
+
+def simulate_iterations(cfg: DictConfig, inputs: Inputs, net, writer: ResultsWriter, sim: Simulator, stop: StopRequest,
+                        on_iteration: Callable[[int, float], None] | None = None) -> Progress:
+    """Simulate one chunk per iteration until the last, a stop request or a divergence.
+
+    The generators hold the signals of the current and the next iteration; the task is asked
+    for each iteration's signals once, in increasing order.
+    """
+    task, timing, first = inputs.task, inputs.timing, inputs.first_iteration
+    readout_ids = np.asarray(net.populations["readout"].tolist())
+    recurrent_ids = np.asarray(net.populations["recurrent"].tolist())
+    chunk_ends = timing.chunk_ends(lag=sim.min_delay_steps(timing))
+    progress = Progress()
+    signals: dict[int, IterationSignals] = {}
+    for k in range(timing.n_iter):
+        if stop.requested or progress.diverged:
+            break
+        t1 = time.perf_counter()
+        signals = {j: signals[j] if j in signals else task.iteration_signals(j) for j in range(k, min(k + 2, timing.n_iter))}
+        sim.load_generators(net, signals, progress.now)
+        sim.simulate_until(net, chunk_ends[k])
+        progress.now = chunk_ends[k]
+        events = sim.read_and_clear(net)
+        t2 = time.perf_counter()
+        outcome = task.iteration_outcome(events["multimeter_out"], readout_ids, timing)
+        writer.append_iteration(outcome.loss, events)
+        t3 = time.perf_counter()
+        progress.t_sim += t2 - t1
+        progress.t_write += t3 - t2
+        progress.loss = outcome.loss
+        if on_iteration is not None:
+            on_iteration(first + k, float(outcome.loss.sum()))
+        what = divergence(cfg, outcome.loss, events.get("spike_recorder"), recurrent_ids, timing)
+        if what:
+            progress.diverged = f"diverged at iteration {first + k + 1} of {cfg.task.n_iter}: {what}"
+    return progress
+
+
+def finish(cfg: DictConfig, run_dir: Path, inputs: Inputs, net, writer: ResultsWriter, progress: Progress, stop: StopRequest,
+           sim: Simulator, started: float, t_build: float) -> float:
+    """Final weights (after the pending updates of an early stop) and the status; returns the final loss.
+
+    Raises Diverged (status diverged) or Interrupted (status interrupted, or complete when the
+    signal came during the last iteration, so that a sweep stops too).
+    """
+    stopped_early = writer.n_iter_done < inputs.timing.n_iter
+    if stopped_early:
+        progress.now = sim.apply_pending_updates(net, progress.now)
+    final_weights, optimizer_state = sim.read_weights(net)
+    writer.write_weights("final", final_weights)
+    writer.write_optimizer_state(optimizer_state)
+    timings = {"timing_build_s": t_build, "timing_simulate_s": progress.t_sim, "timing_write_s": progress.t_write,
+               "timing_total_s": time.perf_counter() - started, "peak_rss_mb": peak_rss_mb(), "finished": now()}
+    done = inputs.first_iteration + writer.n_iter_done
+    if progress.diverged:
+        writer.finish("diverged", {**timings, "error": progress.diverged})
+        raise Diverged(f"{progress.diverged}; results kept in {run_dir}")
+    if stopped_early:
+        writer.finish("interrupted", timings)
+        raise Interrupted(stop.signal_name or "signal", done, cfg.task.n_iter, run_dir)
+    writer.finish("complete", timings)
+    final_loss = float(np.sum(progress.loss))
+    log.info("final loss %.6g after %d iterations (%.1f s)", final_loss, writer.n_iter_done, timings["timing_total_s"])
+    if stop.requested:  # the signal came during the last iteration: the run is complete, but stop a sweep
+        raise Interrupted(stop.signal_name, done, cfg.task.n_iter, run_dir, complete=True)
+    return final_loss
+
+
+def train(
+    cfg: DictConfig,
+    run_dir: str | Path,
+    overrides: list[str] | None = None,
+    on_iteration: Callable[[int, float], None] | None = None,
+    parent: Parent | None = None,
+    sim: Simulator | None = None,
+) -> float:
+    """Run one training and write `run_dir/<output.file>`; returns the final loss.
+
+    `on_iteration(k, loss)` is called after each finished iteration k (counted from 0 over the
+    whole training, a parent run's iterations included; the progress bar). `parent` continues
+    a previous run (see resume.py): training starts at its `n_iter_done`. `sim` replaces the
+    NEST simulator (tests).
+    """
+    started = time.perf_counter()
+    sim = simulator if sim is None else sim
+    validate(cfg)
+    run_dir = Path(run_dir)
+    path = run_dir / cfg.output.file
+    if path.exists():
+        raise UserError(f"{path}: exists already; eprop never overwrites results, choose another run directory")
+    run_dir.mkdir(parents=True, exist_ok=True)
+    inputs = prepare_inputs(cfg, parent)
+    net = build(cfg, inputs, sim)
+    attrs = run_attributes(cfg, overrides, inputs.task, sim, inputs.first_iteration, parent.run_dir if parent else None)
+    writer = ResultsWriter(path, inputs.task.n_outputs, attrs, cfg.output.compress_events)
+    try:
+        start_results(writer, inputs, net, parent, sim)
+        t_build = time.perf_counter() - started  # s
+        with StopRequest() as stop:
+            progress = simulate_iterations(cfg, inputs, net, writer, sim, stop, on_iteration)
+            return finish(cfg, run_dir, inputs, net, writer, progress, stop, sim, started, t_build)
+    except (Interrupted, Diverged):
+        raise
+    except BaseException as err:
+        status = "interrupted" if isinstance(err, KeyboardInterrupt) else "failed"
+        writer.finish(status, {"error": f"{type(err).__name__}: {err}", "peak_rss_mb": peak_rss_mb()})
+        raise
+    finally:
+        writer.close()

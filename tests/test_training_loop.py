@@ -1,0 +1,231 @@
+"""Fast tier: the training loop (eprop_cli/training.py) against the fake simulator of
+tests/fake_simulator.py: statuses, signals, pending updates, resumed counters, divergence,
+the generators one iteration ahead, and the spike times the NEST simulator is given. No NEST.
+"""
+
+from __future__ import annotations
+
+import signal
+from pathlib import Path
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+
+from eprop_cli import simulator
+from eprop_cli.config import validate
+from eprop_cli.errors import Diverged, Interrupted, UserError
+from eprop_cli.results import open_results
+from eprop_cli.resume import Parent
+from eprop_cli.tasks import task_for, trajectory
+from eprop_cli.timing import Timing
+from eprop_cli.training import prepare_inputs, train
+
+from .fake_simulator import FakeSimulator
+
+SEQUENCE = 20  # steps of 1 ms
+SMALL = ("task=sine_waves", f"task.sequence_steps={SEQUENCE}", "task.sine_periods=[10]", "task.n_in=4", "neuron.rec.n=5",
+         "recording=minimal", "progress=false")
+
+
+@pytest.fixture
+def small(compose):
+    def make(*overrides: str):
+        return compose(*SMALL, *overrides)
+    return make
+
+
+def sigint_in(iteration: int, times: int = 1):
+    """on_simulate hook: the process gets SIGINT `times` times while chunk `iteration` runs."""
+    def hook(k: int) -> None:
+        if k == iteration:
+            for _ in range(times):
+                signal.raise_signal(signal.SIGINT)
+    return hook
+
+
+def weight_change(res, projection: str) -> np.ndarray:
+    return res.weights("final", projection)["weight"] - res.weights("initial", projection)["weight"]
+
+
+def loss_of(error: float, n_out: int = 1) -> float:
+    return 0.5 * SEQUENCE * error**2 * n_out
+
+
+def test_a_complete_run(small, tmp_path):
+    sim = FakeSimulator()
+    seen = []
+    final = train(small("task.n_iter=3"), tmp_path, ["task.n_iter=3"], on_iteration=lambda k, loss: seen.append(k), sim=sim)
+    assert final == pytest.approx(loss_of(0.3), rel=1e-12)
+    assert seen == [0, 1, 2]
+    with open_results(tmp_path) as res:
+        assert (res.status, res.n_iter_done, res.attrs["first_iteration"], res.attrs["parent_run"]) == ("complete", 3, 0, "")
+        assert res.loss == pytest.approx([loss_of(0.1), loss_of(0.2), loss_of(0.3)], rel=1e-12)
+        assert (res.attrs["task_kind"], res.attr_json("display")) == ("regression", {})
+        assert res.target.shape == (1, SEQUENCE)
+        for projection in ("in_rec", "rec_rec", "rec_out"):  # 3 updates, the last one by the final-update spike
+            assert np.all(weight_change(res, projection) == 3.0)
+        assert np.all(weight_change(res, "out_rec") == 0.0)
+    assert [c for c in sim.calls if c[0] == "apply_pending_updates"] == []
+
+
+def test_generators_hold_this_and_the_next_iteration_and_the_task_is_asked_once_each(small, tmp_path, monkeypatch):
+    asked = []
+    original = trajectory.TrajectoryTask.iteration_signals
+
+    def spy(self, k):
+        asked.append(k)
+        return original(self, k)
+
+    monkeypatch.setattr(trajectory.TrajectoryTask, "iteration_signals", spy)
+    sim = FakeSimulator()
+    train(small("task.n_iter=3", "task.batch_size=2"), tmp_path, sim=sim)
+    assert asked == [0, 1, 2]
+    ends = [4 + 40 + 1, 4 + 80 + 1, 4 + 120 + 1]  # total_offset + (k + 1) * iteration + min_delay
+    assert [c[1] for c in sim.calls if c[0] == "load_generators"] == [([0, 1], 0), ([1, 2], ends[0]), ([2], ends[1])]
+    assert [c[1] for c in sim.calls if c[0] == "simulate_until"] == ends
+
+
+def test_a_signal_stops_at_the_iteration_boundary_and_applies_the_pending_update(small, tmp_path):
+    sim = FakeSimulator(on_simulate=sigint_in(1))
+    with pytest.raises(Interrupted) as info:
+        train(small("task.n_iter=4"), tmp_path, sim=sim)
+    assert str(info.value) == (f"SIGINT after 2 of 4 iterations; results kept in {tmp_path}; "
+                               f"continue with: eprop run resume={tmp_path}")
+    assert info.value.exit_code == 130
+    assert ("apply_pending_updates", 4 + 2 * SEQUENCE + 1) in sim.calls
+    with open_results(tmp_path) as res:
+        assert (res.status, res.n_iter_done) == ("interrupted", 2)
+        assert np.all(weight_change(res, "rec_out") == 2.0)  # without the pending update it would be 1
+        assert set(res.file["optimizer"]) == {"in_rec", "rec_rec", "rec_out"}
+
+
+def test_a_signal_in_the_last_iteration_completes_the_run(small, tmp_path):
+    sim = FakeSimulator(on_simulate=sigint_in(2))
+    with pytest.raises(Interrupted) as info:
+        train(small("task.n_iter=3"), tmp_path, sim=sim)
+    assert str(info.value) == f"SIGINT during the last iteration; the run is complete: {tmp_path}"
+    with open_results(tmp_path) as res:
+        assert (res.status, res.n_iter_done) == ("complete", 3)
+        assert np.all(weight_change(res, "in_rec") == 3.0)
+    assert [c for c in sim.calls if c[0] == "apply_pending_updates"] == []
+
+
+def test_a_second_signal_stops_at_once_without_final_weights(small, tmp_path):
+    with pytest.raises(KeyboardInterrupt):
+        train(small("task.n_iter=4"), tmp_path, sim=FakeSimulator(on_simulate=sigint_in(1, times=2)))
+    with open_results(tmp_path) as res:
+        assert (res.status, res.n_iter_done, res.attrs["error"]) == ("interrupted", 1, "KeyboardInterrupt: SIGINT")
+        assert res.weight_stages == ["initial"]
+
+
+def test_an_error_while_simulating_marks_the_run_failed(small, tmp_path):
+    def boom(k):
+        if k == 1:
+            raise RuntimeError("boom")
+
+    with pytest.raises(RuntimeError):
+        train(small("task.n_iter=3"), tmp_path, sim=FakeSimulator(on_simulate=boom))
+    with open_results(tmp_path) as res:
+        assert (res.status, res.n_iter_done, res.attrs["error"]) == ("failed", 1, "RuntimeError: boom")
+
+
+def test_a_nan_loss_ends_the_run_as_diverged_with_the_pending_update(small, tmp_path):
+    with pytest.raises(Diverged) as info:
+        train(small("task.n_iter=4"), tmp_path, sim=FakeSimulator(errors={1: float("nan")}))
+    assert str(info.value) == f"diverged at iteration 2 of 4: loss is nan; results kept in {tmp_path}"
+    assert info.value.exit_code == 3
+    with open_results(tmp_path) as res:
+        assert (res.status, res.n_iter_done, res.attrs["error"]) == ("diverged", 2, "diverged at iteration 2 of 4: loss is nan")
+        assert np.isnan(res.loss[1])
+        assert np.all(weight_change(res, "rec_rec") == 2.0)  # iteration 1's update too, applied on the early stop
+
+
+def test_a_saturated_rate_ends_the_run_as_diverged(small, tmp_path):
+    # 5 spikes per neuron in a 20 ms iteration: 250 spikes/s > 0.2 x 1000 spikes/s
+    with pytest.raises(Diverged) as info:
+        train(small("task.n_iter=4"), tmp_path, sim=FakeSimulator(spikes={0: 5}))
+    assert str(info.value) == ("diverged at iteration 1 of 4: mean recurrent rate 250 spikes/s exceeds "
+                               f"recording.saturated_rate=0.2 x 1000 spikes/s (the maximal rate); results kept in {tmp_path}")
+    with open_results(tmp_path) as res:
+        assert (res.status, res.n_iter_done) == ("diverged", 1)
+
+
+def test_a_resumed_run_counts_from_the_parents_iterations(small, tmp_path):
+    state = {"rec_out": {"source": np.array([5]), "target": np.array([10]), "m": np.array([0.5]), "v": np.array([0.25])}}
+    parent = Parent(Path("/runs/parent"), n_iter_done=3, optimizer_state=state)
+    seen = []
+    sim = FakeSimulator(on_simulate=sigint_in(0), errors={0: 0.5})
+    with pytest.raises(Interrupted) as info:
+        train(small("task.n_iter=6"), tmp_path, parent=parent, on_iteration=lambda k, loss: seen.append((k, loss)), sim=sim)
+    assert str(info.value).startswith("SIGINT after 4 of 6 iterations; ")
+    assert seen == [(3, pytest.approx(loss_of(0.5), rel=1e-12))]
+    assert ("reset_kernel", 3) in sim.calls and ("set_optimizer_state", ["rec_out"]) in sim.calls
+    with open_results(tmp_path) as res:
+        assert (res.attrs["first_iteration"], res.attrs["parent_run"], res.attrs["n_iter"]) == (3, "/runs/parent", 6)
+    with pytest.raises(Diverged) as info:
+        train(small("task.n_iter=6"), tmp_path / "b", parent=parent, sim=FakeSimulator(errors={1: float("inf")}))
+    assert str(info.value).startswith("diverged at iteration 5 of 6: loss is inf; ")
+
+
+def test_handwriting_tells_the_results_file_its_y_axis_points_down(compose, tmp_path, handwriting_file):
+    cfg = compose("task.n_iter=1", f"task.data_file={handwriting_file}", "task.n_in=3", "neuron.rec.n=4", "recording=minimal")
+    train(cfg, tmp_path, sim=FakeSimulator())
+    with open_results(tmp_path) as res:
+        assert (res.attrs["task_kind"], res.attr_json("display")) == ("regression", {"y_axis_down": True})
+        assert res.target.shape == (2, 1824)
+
+
+def test_the_data_file_is_parsed_once(compose, tmp_path, monkeypatch):
+    path = tmp_path / "xy.txt"
+    path.write_text("1 2\n2 1\n3 0\n")
+    parsed = []
+    original = trajectory.load_trajectory
+    monkeypatch.setattr(trajectory, "load_trajectory", lambda *a, **k: parsed.append(a) or original(*a, **k))
+    cfg = compose(*SMALL, "task=custom", f"task.data_file={path}", "task.sequence_steps=null", "task.n_iter=1")
+    train(cfg, tmp_path / "run", sim=FakeSimulator())
+    assert len(parsed) == 1
+    assert task_for(cfg).n_outputs == 2
+
+
+def test_spike_times_and_amplitudes_are_those_of_the_seed_formula(compose):
+    """load_generators gives NEST the same floats as the seed's formula: integer steps in float64,
+    one multiplication by dt (here 0.3 ms, where another order of operations would differ)."""
+    cfg = compose(*SMALL, "task.batch_size=2", "task.input_spike_prob=0.5")
+    inputs = prepare_inputs(cfg)
+    task = inputs.task
+    t = Timing(dt=0.3, sequence=SEQUENCE, batch_size=2, n_iter=6, offset_gen=1, delay_in_rec=1, delay_rec_out=1,
+               delay_out_norm=1, extension_sim=1)
+    got = {}
+    net = SimpleNamespace(timing=t, gen_spk_in=Generators(4, got, "spikes"), gen_rate_target=Generators(1, got, "rates"))
+    now = 3 * t.iteration + 7
+    simulator.load_generators(net, {3: task.iteration_signals(3), 4: task.iteration_signals(4)}, now)
+    grid = np.arange(t.sequence, dtype=float)  # the seed's formula, as eprop used it before the task layer
+    starts = np.array([k * t.iteration + b * t.sequence for k in (3, 4) for b in range(2)], dtype=float)
+    for row, params in zip(task.raster, got["spikes"]):
+        steps = (grid[row][None, :] + t.offset_gen + starts[:, None]).ravel()
+        assert np.array_equal(params["spike_times"], steps[steps > now] * t.dt)
+    amp_steps = (grid[None, :] + t.total_offset + starts[:, None]).ravel()
+    keep = amp_steps >= now
+    (rates,) = got["rates"]
+    assert np.array_equal(rates["amplitude_times"], amp_steps[keep] * t.dt)
+    assert np.array_equal(rates["amplitude_values"], np.tile(task.target[0], 4)[keep])
+
+
+class Generators:
+    """Stands in for a NodeCollection of generators: remembers what `set` was given."""
+
+    def __init__(self, n: int, store: dict, key: str):
+        self.n, self.store, self.key = n, store, key
+
+    def __len__(self) -> int:
+        return self.n
+
+    def set(self, params) -> None:
+        self.store[self.key] = params
+
+
+def test_validate_asks_the_task(compose):
+    with pytest.raises(UserError) as info:
+        validate(compose("task.target=spiral"))
+    assert str(info.value) == "task.target=spiral: must be one of handwriting, infinite_loop, sine_waves, custom"
