@@ -13,6 +13,8 @@ Derived values are computed by OmegaConf resolvers, not pasted as numbers:
   (the seed's `gamma`, which NEST 3.10 removed).
 - `${eprop.mul:a,b}` = a * b, `${eprop.sub:a,b}` = a - b and `${eprop.pow:a,b}` = a ** b, for
   derived values such as the event-based family's (1 - kappa) scalings.
+- `${eprop.task_loss:${task.target}}` = cross_entropy for a classification task, else
+  mean_squared_error: the bsshslm_2020 readout's `loss`, so that the neuron options fit every task.
 - `${eprop.kappa_weight_factor:scale|divide_by,neuron model,kappa,projection}` = 1 - kappa or 1:
   the weight scaling NEST's event-based scripts apply to a projection for that neuron model.
 """
@@ -81,9 +83,17 @@ def _kappa_weight_factor(how: str, model: str, kappa: float, projection: str) ->
     return 1.0 - kappa if projection in chosen else 1.0
 
 
+def _task_loss(target: str) -> str:
+    """The readout loss a task needs: cross_entropy for a classification task, else mean_squared_error."""
+    from .tasks import TASKS
+
+    task = TASKS.get(target)
+    return "cross_entropy" if task is not None and task.kind == "classification" else "mean_squared_error"
+
+
 def register_resolvers() -> None:
     """Register eprop's OmegaConf resolvers (idempotent)."""
-    resolvers = (("eprop.adapt_beta", _adapt_beta), ("eprop.div", _div), ("eprop.mul", _mul), ("eprop.sub", _sub), ("eprop.pow", _pow),
+    resolvers = (("eprop.task_loss", _task_loss), ("eprop.adapt_beta", _adapt_beta), ("eprop.div", _div), ("eprop.mul", _mul), ("eprop.sub", _sub), ("eprop.pow", _pow),
                  ("eprop.kappa_weight_factor", _kappa_weight_factor))
     for name, fn in resolvers:
         if not OmegaConf.has_resolver(name):
@@ -112,6 +122,17 @@ class TaskConfig:
     delay_rec_out: int = 1  # time steps; recurrent -> readout delay in the timing (0 for model=eprop)
     delay_out_norm: int = 1  # time steps; readout normalization delay in the timing (0 for model=eprop)
     extension_sim: int = 1  # time steps; closes the right-open interval of the last Simulate
+    # evidence_accumulation only (defaults: NEST's example); see eprop_cli/tasks/evidence_accumulation.py
+    n_cues: int = 7  # cues per sequence
+    cue_ms: float = 100.0  # ms, duration of one cue
+    spacing_ms: float = 50.0  # ms, silence before each cue
+    bg_noise_ms: float = 1050.0  # ms, background noise between the last cue and the recall window
+    recall_ms: float = 150.0  # ms, recall window at the end of each sequence (= NEST's eprop_learning_window)
+    n_per_population: int = 10  # input neurons in each of the 4 populations (left cue, right cue, recall, noise)
+    cue_spike_prob: float = 0.04  # spike probability per step of a cue population while its cue is shown
+    recall_spike_prob: float = 0.04  # spike probability per step of the recall population in the recall window
+    noise_spike_prob: float = 0.01  # spike probability per step of the noise population, throughout
+    prob_group: float = 0.3  # probability that a cue lands on the minority side
 
 
 @dataclass
@@ -159,8 +180,18 @@ class ReadoutNeuronConfig:
 
 
 @dataclass
+class ExtraRecurrentPopulation:
+    """A further recurrent population, created after neuron.rec (and after the extras before it)."""
+
+    model: str = MISSING  # NEST model name (of the same family as neuron.rec.model)
+    n: int = MISSING  # neurons
+    overrides: Dict[str, Any] = field(default_factory=dict)  # keys of neuron.rec with this population's values; the others as neuron.rec
+
+
+@dataclass
 class NeuronConfig:
     rec: RecurrentNeuronConfig = field(default_factory=RecurrentNeuronConfig)
+    rec_extra: List[ExtraRecurrentPopulation] = field(default_factory=list)  # further recurrent populations, in NEST's creation order
     readout: ReadoutNeuronConfig = field(default_factory=ReadoutNeuronConfig)
 
 
@@ -191,8 +222,12 @@ class ModelConfig:
     eta_factor: float = 1.0  # dimensionless; the optimizer options' default eta is multiplied by it (model=eprop: (1 - kappa)^2)
 
 
+WEIGHT_INITS = ("normal_fan_in", "normal", "glorot_uniform")
+
+
 @dataclass
 class ProjectionInitConfig:
+    init: str = "normal_fan_in"  # normal_fan_in: N(0, 1) / sqrt(n_source) | normal: N(0, 1) | glorot_uniform: U(+-sqrt(3 / max(1, (n_source + n_target) / 2)))
     scale: float = 1.0  # dimensionless; the drawn normal/sqrt(fan_in) weights are multiplied by it (in weight_dtype)
     divide_by: float = 1.0  # dimensionless; ... then divided by it (exact in weight_dtype, unlike a reciprocal scale)
 
@@ -268,6 +303,7 @@ FAMILIES = {
         "recurrent": ("eprop_iaf_adapt_bsshslm_2020", "eprop_iaf_bsshslm_2020"),
         "neuron_options": ("alif", "lif"),
         "readout": "eprop_readout_bsshslm_2020",
+        "learning_window": True,  # the kernel's eprop_learning_window: the loss counts only the last part of a sequence
         "synapse": "eprop_synapse_bsshslm_2020",
         "learning_signal": "eprop_learning_signal_connection_bsshslm_2020",
     },
@@ -275,10 +311,40 @@ FAMILIES = {
         "recurrent": ("eprop_iaf", "eprop_iaf_adapt", "eprop_iaf_psc_delta", "eprop_iaf_psc_delta_adapt"),
         "neuron_options": ("eprop_iaf", "eprop_iaf_adapt", "eprop_iaf_psc_delta", "eprop_iaf_psc_delta_adapt"),
         "readout": "eprop_readout",
+        "learning_window": False,  # the window comes from a rate generator that the network opens once, for the whole run
         "synapse": "eprop_synapse",
         "learning_signal": "eprop_learning_signal_connection",
     },
 }
+
+
+def recurrent_populations(cfg: DictConfig) -> list[tuple[str, DictConfig]]:
+    """(config key, resolved neuron config) of each recurrent population, in NEST's creation order.
+
+    neuron.rec first, then each neuron.rec_extra[i]: neuron.rec's values with the entry's model,
+    n and overrides. The recurrent layer is their concatenation (node ids in this order).
+    """
+    rec = OmegaConf.to_container(cfg.neuron.rec, resolve=True)
+    pops = [("neuron.rec", OmegaConf.merge(OmegaConf.structured(RecurrentNeuronConfig), rec))]
+    for i, extra in enumerate(cfg.neuron.get("rec_extra") or []):
+        key = f"neuron.rec_extra[{i}]"
+        overrides = OmegaConf.to_container(extra.overrides, resolve=True)
+        for name in ("model", "n"):
+            if name in overrides:
+                raise UserError(f"{key}.overrides.{name}: give it as {key}.{name}")
+        try:
+            merged = OmegaConf.merge(OmegaConf.structured(RecurrentNeuronConfig), rec,
+                                     {"model": extra.model, "n": extra.n, **overrides})
+        except Exception as err:  # an unknown key or a wrong type (OmegaConf's message names it)
+            name = getattr(err, "key", None) or next(iter(overrides), "")
+            raise UserError(f"{key}.overrides.{name}: not a valid value for a key of neuron.rec ({type(err).__name__})")
+        pops.append((key, merged))
+    return pops
+
+
+def n_recurrent(cfg: DictConfig) -> int:
+    """Neurons in the recurrent layer: neuron.rec.n plus every neuron.rec_extra[i].n."""
+    return int(cfg.neuron.rec.n) + sum(int(extra.n) for extra in (cfg.neuron.get("rec_extra") or []))
 
 
 def register_configs() -> None:
@@ -379,10 +445,16 @@ def validate(cfg: DictConfig) -> None:
             f"neuron.rec.model={cfg.neuron.rec.model}: not a model of model={cfg.model.family}; "
             f"with model={cfg.model.family} use neuron= one of {', '.join(family['neuron_options'])}"
         )
+    for key, pop in recurrent_populations(cfg)[1:]:
+        if pop.model not in family["recurrent"]:
+            raise UserError(f"{key}.model={pop.model}: not a model of model={cfg.model.family}; "
+                            f"must be one of {', '.join(family['recurrent'])}")
+        _at_least(pop.n, f"{key}.n", 1)
     if cfg.neuron.readout.model != family["readout"]:
         raise UserError(f"neuron.readout.model={cfg.neuron.readout.model}: model={cfg.model.family} needs {family['readout']}")
     w = cfg.weights
     for name in ("in_rec", "rec_rec", "rec_out", "out_rec"):
+        _one_of(w[name].init, f"weights.{name}.init", WEIGHT_INITS)
         if not math.isfinite(w[name].scale):
             raise UserError(f"weights.{name}.scale={w[name].scale}: must be a finite number")
         if w[name].divide_by == 0 or not math.isfinite(w[name].divide_by):
@@ -422,10 +494,11 @@ def validate(cfg: DictConfig) -> None:
     rec = cfg.recording
     _at_least(rec.n_record, "recording.n_record", 0)
     _at_least(rec.n_record_w, "recording.n_record_w", 0)
-    if rec.n_record > r.n:
-        raise UserError(f"recording.n_record={rec.n_record}: must be <= neuron.rec.n={r.n}")
-    if rec.n_record_w > min(t.n_in, r.n):
-        raise UserError(f"recording.n_record_w={rec.n_record_w}: must be <= min(task.n_in, neuron.rec.n)={min(t.n_in, r.n)}")
+    n_rec, n_rec_key = n_recurrent(cfg), ("neuron.rec.n" if not cfg.neuron.get("rec_extra") else "the recurrent neurons")
+    if rec.n_record > n_rec:
+        raise UserError(f"recording.n_record={rec.n_record}: must be <= {n_rec_key}={n_rec}")
+    if rec.n_record_w > min(t.n_in, n_rec):
+        raise UserError(f"recording.n_record_w={rec.n_record_w}: must be <= min(task.n_in, {n_rec_key})={min(t.n_in, n_rec)}")
     name = str(cfg.output.file)
     if not name or name in (".", "..") or "/" in name or "\\" in name:
         raise UserError(f"output.file={name}: must be a plain file name (it is written inside the run directory)")
@@ -454,6 +527,10 @@ _READOUT_HAS_LOSS = {"eprop_readout": ()}  # readout models without NEST's `loss
 def _check_model_fits_task(cfg: DictConfig) -> None:
     """Refuse combinations that NEST would run but that cannot learn the task (one line each)."""
     loss = cfg.neuron.readout.loss
+    kind = task_for(cfg).kind
+    if kind == "classification" and not FAMILIES[cfg.model.family]["learning_window"]:
+        raise UserError(f"task.target={cfg.task.target}: a classification task needs a learning window, which "
+                        f"model={cfg.model.family} does not have here; use model=bsshslm_2020")
     if loss is None:
         return
     if "loss" not in _READOUT_HAS_LOSS.get(cfg.neuron.readout.model, ("loss",)):
@@ -463,10 +540,9 @@ def _check_model_fits_task(cfg: DictConfig) -> None:
         )
     if loss not in READOUT_LOSSES:
         raise UserError(f"neuron.readout.loss={loss}: must be one of {', '.join(READOUT_LOSSES)} (or null for eprop_readout)")
-    if READOUT_LOSSES[loss] != "regression" and task_for(cfg).kind == "regression":
-        raise UserError(
-            f"neuron.readout.loss={loss}: {READOUT_LOSSES[loss]} loss; the regression task {cfg.task.name} needs mean_squared_error"
-        )
+    if READOUT_LOSSES[loss] != kind:
+        needed = next(name for name, k in READOUT_LOSSES.items() if k == kind)
+        raise UserError(f"neuron.readout.loss={loss}: {READOUT_LOSSES[loss]} loss; the {kind} task {cfg.task.name} needs {needed}")
 
 
 def _check_divergence_bound(cfg: DictConfig) -> None:

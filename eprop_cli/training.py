@@ -28,7 +28,7 @@ import numpy as np
 from omegaconf import DictConfig
 
 from . import simulator
-from .config import validate
+from .config import n_recurrent, validate
 from .divergence import divergence
 from .errors import Diverged, Interrupted, UserError
 from .provenance import now, peak_rss_mb, run_attributes
@@ -85,11 +85,13 @@ def prepare_inputs(cfg: DictConfig, parent: Parent | None = None) -> Inputs:
     """The Task, the timing and the weights, drawn from `RandomState(seed)` in the documented order."""
     task = task_for(cfg)  # the Task validate() checked: its data file is parsed once
     first_iteration = parent.n_iter_done if parent else 0
-    timing = make_timing(cfg.task, cfg.kernel.resolution, task.sequence_steps)
+    timing = make_timing(cfg.task, cfg.kernel.resolution, task.sequence_steps, task.learning_window_steps)
     timing = replace(timing, n_iter=cfg.task.n_iter - first_iteration)
     rng = np.random.RandomState(cfg.seed)
-    weights = draw_weights(rng, task.n_inputs, cfg.neuron.rec.n, task.n_outputs, cfg.synapse.weight_dtype)  # draws 1-4
+    inits = {name: cfg.weights[name].init for name in ("in_rec", "rec_rec", "rec_out", "out_rec")}
+    weights = draw_weights(rng, task.n_inputs, n_recurrent(cfg), task.n_outputs, cfg.synapse.weight_dtype, inits)  # draws 1-4
     task.draw(rng)  # draws 5, ...: see the task's module
+    task.start_at(first_iteration)  # a task that draws per iteration skips the parents' iterations
     weights = scale_weights(weights, cfg.weights)
     if cfg.weights.load is not None:
         weights = replace_with_loaded(cfg.weights.load, weights)

@@ -111,7 +111,7 @@ def test_validation_errors_name_the_key(compose, override, message):
 
 
 CLI_CASES = [
-    ("task=foo", "eprop: error: task=foo: no such option; valid options: custom, handwriting, infinite_loop, sine_waves"),
+    ("task=foo", "eprop: error: task=foo: no such option; valid options: custom, evidence_accumulation, handwriting, infinite_loop, sine_waves"),
     ("optimizer=sgd", "eprop: error: optimizer=sgd: no such option; valid options: adam, gradient_descent"),
     ("optimizer.eta=abc", "eprop: error: optimizer.eta=abc: not a valid float"),
     ("kernel.threads=1.5", "eprop: error: kernel.threads=1.5: not a valid integer"),
@@ -134,7 +134,7 @@ def test_cli_unknown_key_lists_the_valid_keys(tmp_path):
     proc = run_eprop("run", "task.foo=1", f"hydra.run.dir={tmp_path}", check=False)
     assert proc.returncode == 2
     (line,) = proc.stderr.strip().splitlines()
-    assert line.startswith("eprop: error: task.foo: unknown key; valid keys in task: batch_size, clear_first_input_step, data_file,")
+    assert line.startswith("eprop: error: task.foo: unknown key; valid keys in task: batch_size, bg_noise_ms, clear_first_input_step, cue_ms,")
     assert "n_iter" in line
 
 

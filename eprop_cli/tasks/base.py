@@ -40,6 +40,7 @@ class Outcome:
 
     loss: np.ndarray
     metrics: dict[str, float] = field(default_factory=dict)
+    per_sequence: dict[str, np.ndarray] = field(default_factory=dict)  # (batch_size,) each, e.g. labels, predicted
 
 
 class Task(ABC):
@@ -69,9 +70,19 @@ class Task(ABC):
     def sequence_steps(self) -> int:
         """Time steps per sequence."""
 
+    @property
+    def learning_window_steps(self) -> int:
+        """Steps at the end of each sequence in which the loss and the learning signals count
+        (NEST's eprop_learning_window, bsshslm_2020 family); the whole sequence by default."""
+        return self.sequence_steps
+
     @abstractmethod
     def draw(self, rng: np.random.RandomState) -> None:
         """The task's draws from the run's RandomState, after the initial weights, in its documented order."""
+
+    def start_at(self, first_iteration: int) -> None:
+        """A resumed run starts at FIRST_ITERATION: a task that draws per iteration skips the draws
+        of the iterations done before (called after `draw`); nothing by default (frozen inputs)."""
 
     @abstractmethod
     def iteration_signals(self, k: int) -> IterationSignals:
