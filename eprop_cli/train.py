@@ -23,7 +23,7 @@ from omegaconf import DictConfig, OmegaConf
 from . import __version__
 from . import signals as sig
 from . import simulator
-from .config import validate
+from .validation import validate
 from .errors import UserError
 from .results import ResultsWriter
 from .resume import Parent

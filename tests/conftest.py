@@ -68,7 +68,11 @@ def run_oracle(task: str, n_iter: int, out: Path) -> Path:
 
 @pytest.fixture
 def compose():
-    """Compose eprop's config like `eprop run` would, without running anything."""
+    """Compose eprop's config like `eprop run` would, without running anything.
+
+    A config error (e.g. a value outside a closed choice) is raised as the UserError `eprop run`
+    prints (errors.user_error), so tests assert the same one-line message.
+    """
     from hydra import compose as hydra_compose
     from hydra import initialize_config_dir
     from hydra.core.global_hydra import GlobalHydra
@@ -79,9 +83,15 @@ def compose():
     register_configs()
 
     def _compose(*overrides: str, return_hydra_config: bool = False):
+        from eprop_cli.config_errors import config_error_types
+        from eprop_cli.errors import user_error
+
         GlobalHydra.instance().clear()
         with initialize_config_dir(config_dir=conf_dir(), version_base="1.3"):
-            return hydra_compose("config", overrides=list(overrides), return_hydra_config=return_hydra_config)
+            try:
+                return hydra_compose("config", overrides=list(overrides), return_hydra_config=return_hydra_config)
+            except config_error_types() as err:
+                raise user_error(err) from None
 
     yield _compose
     GlobalHydra.instance().clear()

@@ -10,7 +10,7 @@ import pytest
 from omegaconf import OmegaConf
 
 from eprop_cli.cli import conf_dir
-from eprop_cli.config import validate
+from eprop_cli.validation import validate
 from eprop_cli.errors import UserError
 
 from .conftest import run_eprop

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from eprop_cli import signals as sig
-from eprop_cli.config import validate
+from eprop_cli.validation import validate
 from eprop_cli.errors import UserError
 from eprop_cli.train import Diverged, divergence
 

@@ -13,7 +13,7 @@ import pytest
 from omegaconf import OmegaConf
 
 from eprop_cli import signals as sig
-from eprop_cli.config import validate
+from eprop_cli.validation import validate
 from eprop_cli.errors import UserError
 from eprop_cli.results import ResultsWriter
 from eprop_cli.weights import load_final_weights
