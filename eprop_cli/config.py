@@ -433,3 +433,14 @@ def conf_dir() -> str:
         if (candidate / "config.yaml").is_file():
             return str(candidate)
     raise RuntimeError(f"eprop's conf/ directory was not found next to {here}")
+
+
+def with_plain_choices(cfg: DictConfig) -> DictConfig:
+    """The config with each closed choice (Enum) as its plain string, interpolations kept.
+
+    NEST (and h5py) take `str`, not an Enum; the run gets this copy after the schema has checked
+    the choices at composition. Struct mode stays on, so a misspelt key still fails.
+    """
+    plain = OmegaConf.create(OmegaConf.to_container(cfg, resolve=False, enum_to_str=True))
+    OmegaConf.set_struct(plain, True)
+    return plain

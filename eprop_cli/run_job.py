@@ -18,6 +18,7 @@ from hydra.experimental.callback import Callback
 from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
 
+from .config import with_plain_choices
 from .errors import StopRun, UserError, user_error  # noqa: F401  (run_job.StopRun for callers)
 from .results import natural_key
 from .resume import resume_config
@@ -69,6 +70,7 @@ def run_job(cfg: DictConfig) -> float:
         if cfg.resume:
             cfg, parent = resume_config(cfg, overrides)
             expand_paths(cfg)
+        cfg = with_plain_choices(cfg)  # NEST takes str, not the schema's Enums
         progress = _progress(cfg)
         if progress is None:
             return train(cfg, run_dir, overrides, parent=parent)

@@ -14,12 +14,14 @@ from eprop_cli.validation import validate
 from eprop_cli.errors import UserError
 
 from .conftest import run_eprop
+from .neuron_options import NEURON_OPTIONS
 
 CONF = Path(conf_dir())
 
 
 def options(group: str) -> list[str]:
-    return sorted(p.stem for p in (CONF / group).glob("*.yaml"))
+    """A group's options; files starting with `_` are shared parts, not options (as in `eprop run --help`)."""
+    return sorted(p.stem for p in (CONF / group).glob("*.yaml") if not p.stem.startswith("_"))
 
 
 @pytest.mark.parametrize("group", ["task", "neuron", "optimizer", "recording", "kernel", "model"])
@@ -145,3 +147,20 @@ def test_cli_without_command_prints_usage_and_exits_2():
     proc = run_eprop("frobnicate", check=False)
     assert proc.returncode == 2
     assert proc.stderr.strip() == "eprop: error: unknown command 'frobnicate'; valid commands: run, plot, eval"
+
+
+@pytest.mark.parametrize("option", sorted(NEURON_OPTIONS))
+def test_neuron_options_compose_to_the_same_values_from_their_shared_parts(compose, option):
+    """conf/neuron/ writes each value once (_neuron, _bsshslm_2020, _event_based, _psc_delta); every
+    option still composes to the values it had when each file held its own copy."""
+    family = "eprop" if option.startswith("eprop_") else "bsshslm_2020"
+    cfg = compose(f"model={family}", f"neuron={option}")
+    assert OmegaConf.to_container(cfg.neuron, resolve=True, enum_to_str=True) == NEURON_OPTIONS[option]
+
+
+def test_shared_neuron_parts_are_not_options(capsys):
+    from eprop_cli import cli
+
+    assert cli.main(["run", "neuron=_event_based"]) == 2
+    assert capsys.readouterr().err.strip() == ("eprop: error: neuron=_event_based: no such option; valid options: "
+                                               "alif, eprop_iaf, eprop_iaf_adapt, eprop_iaf_psc_delta, eprop_iaf_psc_delta_adapt, lif")
