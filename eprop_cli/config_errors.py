@@ -46,10 +46,13 @@ def one_line(err: BaseException) -> str:
         key, _, full_key = m.groups()
         parent = full_key.rsplit(".", 1)[0] if "." in full_key else ""
         if key in schema_keys(parent):
-            return f"{full_key}: missing; the run needs this key (was it deleted with ~{full_key}?)"
+            return deleted_key(full_key)
         return f"{full_key}: unknown key; valid keys{' in ' + parent if parent else ''}: {', '.join(schema_keys(parent))}"
     if m := re.search(r"Key '([^']+)' is not in struct\s+full_key: ([\w.]+)", text):
-        return f"{m.group(2)}: unknown key; add new entries with a leading '+' (e.g. +{m.group(2)}=...)"
+        key, full_key = m.groups()
+        if key in schema_keys(full_key.rsplit(".", 1)[0] if "." in full_key else ""):
+            return deleted_key(full_key)  # the run's plain copy of the config (config.with_plain_choices)
+        return f"{full_key}: unknown key; add new entries with a leading '+' (e.g. +{full_key}=...)"
     if m := re.search(r"Invalid value '([^']*)', expected one of \[([^\]]*)\]\s+full_key: ([\w.]+)", text):
         value, valid, full_key = m.groups()  # an Enum field (a closed choice); list items name the list
         return choice_error(full_key, value)
@@ -58,6 +61,10 @@ def one_line(err: BaseException) -> str:
         return f"{full_key}={value}: not a valid {kind.lower()}"
     first = str(chain[0]).strip().splitlines()
     return " ".join(first[0].split()) if first else type(chain[0]).__name__
+
+
+def deleted_key(full_key: str) -> str:
+    return f"{full_key}: missing; the run needs this key (was it deleted with ~{full_key}?)"
 
 
 def choice_error(key: str, value: object) -> str:

@@ -164,3 +164,44 @@ def test_shared_neuron_parts_are_not_options(capsys):
     assert cli.main(["run", "neuron=_event_based"]) == 2
     assert capsys.readouterr().err.strip() == ("eprop: error: neuron=_event_based: no such option; valid options: "
                                                "alif, eprop_iaf, eprop_iaf_adapt, eprop_iaf_psc_delta, eprop_iaf_psc_delta_adapt, lif")
+
+
+@pytest.mark.parametrize("override,message", [
+    ("+neuron.rec.params.V_th=0.06",
+     "neuron.rec.params.V_th: shadows the schema field neuron.rec.V_th; set neuron.rec.V_th=... instead "
+     "(values derived from it follow it)"),
+    ("+optimizer.params.eta=0.1",
+     "optimizer.params.eta: shadows the schema field optimizer.eta; set optimizer.eta=... instead (values derived from it follow it)"),
+    ("+kernel.params.resolution=0.5",
+     "kernel.params.resolution: shadows the schema field kernel.resolution; set kernel.resolution=... instead "
+     "(values derived from it follow it)"),
+])
+def test_params_that_shadow_a_schema_field_are_refused(compose, override, message):
+    """Before: +neuron.rec.params.V_th reached NEST while surrogate_gradient_height stayed gamma / the old V_th."""
+    with pytest.raises(UserError) as info:
+        validate(compose(override))
+    assert str(info.value) == message
+
+
+@pytest.mark.parametrize("override,message", [
+    ("task.target=sinewaves", "task.target=sinewaves: must be one of handwriting, infinite_loop, sine_waves, custom"),
+    ("optimizer.type=sgd", "optimizer.type=sgd: must be one of adam, gradient_descent"),
+    ("neuron.rec.surrogate_gradient_function=sigmoid", "neuron.rec.surrogate_gradient_function=sigmoid: must be one of "
+     "piecewise_linear, exponential, fast_sigmoid_derivative, arctan_derivative"),
+    ("recording.rec_variables=[V_m,Vm]", "recording.rec_variables=Vm: must be one of V_m, surrogate_gradient, "
+     "learning_signal, V_th_adapt, adaptation, eprop_history_duration"),
+])
+def test_a_closed_choice_fails_at_composition_listing_the_valid_values(compose, override, message):
+    with pytest.raises(UserError) as info:
+        compose(override)
+    assert str(info.value) == message
+
+
+def test_bounds_units_and_meanings_come_from_the_field_metadata():
+    from eprop_cli.config import schema_field
+    from eprop_cli.params_doc import field_docs
+
+    tau = schema_field("neuron.readout.tau_m")
+    assert (tau.unit, tau.meta["positive"]) == ("ms", True)
+    assert field_docs()["neuron.readout.tau_m"] == "ms, membrane time constant (also the bsshslm_2020 synapses' tau_m_readout)"
+    assert schema_field("task.n_iter").meta["min_int"] == 1
