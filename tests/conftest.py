@@ -53,6 +53,34 @@ def run_eprop(*args: str, cwd: Path | None = None, check: bool = True, timeout: 
     return proc
 
 
+def run_eprop_in_process(*args: str, check: bool = True, **_ignored) -> subprocess.CompletedProcess:
+    """`eprop ARGS` in this process, as run_eprop returns it (exit code, stdout, stderr).
+
+    For commands that end before NEST (config errors, bad paths, eval/plot): milliseconds instead
+    of a Python start-up each. A bug raises here instead of printing a traceback.
+    """
+    import contextlib
+    import io
+
+    from eprop_cli import cli
+
+    out, err = io.StringIO(), io.StringIO()
+    saved = os.environ.get("EPROP_DATA_DIR")
+    os.environ["EPROP_DATA_DIR"] = str(data_dir())
+    try:
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            code = cli.main(list(args))
+    finally:
+        if saved is None:
+            os.environ.pop("EPROP_DATA_DIR", None)
+        else:
+            os.environ["EPROP_DATA_DIR"] = saved
+    proc = subprocess.CompletedProcess(["eprop", *args], code, out.getvalue(), err.getvalue())
+    if check and code != 0:
+        raise AssertionError(f"eprop {' '.join(args)} exited {code}:\n{proc.stderr[-3000:]}")
+    return proc
+
+
 def run_oracle(task: str, n_iter: int, out: Path) -> Path:
     """Run the NEST 3.10 translation of the seed tutorial; returns its .npz of results."""
     proc = subprocess.run(

@@ -13,7 +13,7 @@ from eprop_cli.cli import conf_dir
 from eprop_cli.validation import validate
 from eprop_cli.errors import UserError
 
-from .conftest import run_eprop
+from .conftest import run_eprop_in_process
 from .neuron_options import NEURON_OPTIONS
 
 CONF = Path(conf_dir())
@@ -125,7 +125,7 @@ CLI_CASES = [
 
 @pytest.mark.parametrize("override,line", CLI_CASES)
 def test_cli_user_errors_are_one_line_with_exit_2(tmp_path, override, line):
-    proc = run_eprop("run", override, f"hydra.run.dir={tmp_path / 'run'}", "progress=false", check=False)
+    proc = run_eprop_in_process("run", override, f"hydra.run.dir={tmp_path / 'run'}", "progress=false", check=False)
     assert proc.returncode == 2
     assert proc.stderr.strip().splitlines() == [line]
     assert "Traceback" not in proc.stderr + proc.stdout
@@ -133,7 +133,7 @@ def test_cli_user_errors_are_one_line_with_exit_2(tmp_path, override, line):
 
 
 def test_cli_unknown_key_lists_the_valid_keys(tmp_path):
-    proc = run_eprop("run", "task.foo=1", f"hydra.run.dir={tmp_path}", check=False)
+    proc = run_eprop_in_process("run", "task.foo=1", f"hydra.run.dir={tmp_path}", check=False)
     assert proc.returncode == 2
     (line,) = proc.stderr.strip().splitlines()
     assert line.startswith("eprop: error: task.foo: unknown key; valid keys in task: batch_size, clear_first_input_step, data_file,")
@@ -141,10 +141,10 @@ def test_cli_unknown_key_lists_the_valid_keys(tmp_path):
 
 
 def test_cli_without_command_prints_usage_and_exits_2():
-    proc = run_eprop(check=False)
+    proc = run_eprop_in_process(check=False)
     assert proc.returncode == 2
     assert proc.stdout.startswith("usage: eprop {run,plot,eval}")
-    proc = run_eprop("frobnicate", check=False)
+    proc = run_eprop_in_process("frobnicate", check=False)
     assert proc.returncode == 2
     assert proc.stderr.strip() == "eprop: error: unknown command 'frobnicate'; valid commands: run, plot, eval"
 
