@@ -45,8 +45,10 @@ def missing_sweep_extra(argv: list[str]) -> str | None:
     """
     import importlib.util
 
+    from .overrides import key_of
+
     for arg in argv:
-        key, _, value = arg.lstrip("+~").partition("=")
+        key, value = key_of(arg), arg.partition("=")[2]
         needed = SWEEP_EXTRA.get((key, value))
         if key == "hparams_search" and value not in ("", "null"):
             needed = OPTUNA

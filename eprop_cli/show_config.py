@@ -40,12 +40,13 @@ def compose_config(overrides: list[str]):
 
 def resumed_config(overrides: list[str]):
     """The config with `resume=DIR` applied: the parent's, plus this command line's values."""
+    from .overrides import key_of
     from .resume import resume_config
     from .run_job import expand_paths
 
     cfg = compose_config(overrides)
     expand_paths(cfg)
-    task_overrides = [o for o in overrides if not o.lstrip("+~").startswith("hydra")]
+    task_overrides = [o for o in overrides if not key_of(o).startswith("hydra")]
     return resume_config(cfg, task_overrides)[0] if cfg.resume else cfg
 
 
