@@ -4,7 +4,8 @@
 `--cfg job`, `hydra.run.dir=...`). Before that, run_args.py expands `~` in values and refuses
 the overrides Hydra would fail on with a traceback; `--params` and `resume=DIR --cfg job` are
 answered by show_config.py without running. User errors, whether Hydra finds them while
-composing or eprop finds them while validating, end as one line on stderr and exit code 2;
+composing or eprop finds them while validating, end as one line on stderr and exit code 2
+(errors.exit_status, the one map from an exception to the printed line and the exit code);
 a run that ends names its directory on stdout (`eprop: results in DIR`, run_dir.py).
 """
 

@@ -174,7 +174,7 @@ def _check_recording(cfg: DictConfig) -> None:
 
 # Every task eprop has is a regression: the readout learns a trajectory with the mean squared error.
 REGRESSION_TARGETS = tuple(Target)
-READOUT_LOSSES = {ReadoutLoss.mean_squared_error: "regression", ReadoutLoss.cross_entropy: "classification"}
+READOUT_LOSSES = {ReadoutLoss.mean_squared_error.value: "regression", ReadoutLoss.cross_entropy.value: "classification"}
 _READOUT_HAS_LOSS = {"eprop_readout": ()}  # readout models without NEST's `loss` parameter
 
 

@@ -205,3 +205,15 @@ def test_bounds_units_and_meanings_come_from_the_field_metadata():
     assert (tau.unit, tau.meta["positive"]) == ("ms", True)
     assert field_docs()["neuron.readout.tau_m"] == "ms, membrane time constant (also the bsshslm_2020 synapses' tau_m_readout)"
     assert schema_field("task.n_iter").meta["min_int"] == 1
+
+
+def test_closed_choices_are_spelt_as_nest_spells_them():
+    """OmegaConf matches a typed value against an Enum member's name, NEST gets its value: they must agree."""
+    from enum import Enum
+
+    from eprop_cli import config
+
+    enums = [v for v in vars(config).values() if isinstance(v, type) and issubclass(v, Enum) and v.__module__ == config.__name__]
+    assert len(enums) >= 8
+    for enum in enums:
+        assert all(member.name == member.value for member in enum), enum
