@@ -24,6 +24,7 @@ Derived values are computed by OmegaConf resolvers, not pasted as numbers:
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
 import typing
 from dataclasses import dataclass, field
@@ -421,9 +422,14 @@ def schema_fields(cls: type = None, prefix: str = ""):
             yield from schema_fields(kind, f"{prefix}{f.name}.")
 
 
+@functools.lru_cache(maxsize=1)
+def _fields_by_key() -> dict[str, SchemaField]:
+    return {f.key: f for f in schema_fields()}
+
+
 def schema_field(key: str) -> SchemaField | None:
     """The schema field at a dotted key (e.g. neuron.rec.V_th), or None."""
-    return next((f for f in schema_fields() if f.key == key), None)
+    return _fields_by_key().get(key)
 
 
 def conf_dir() -> str:

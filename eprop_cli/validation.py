@@ -10,18 +10,25 @@ names the key, the value, the valid range and the unit.
 
 from __future__ import annotations
 
+import functools
 import math
 from pathlib import Path
 from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
 
-from .config import BOUNDS, FAMILIES, ReadoutLoss, Target, schema_fields, typed_schema
+from .config import BOUNDS, FAMILIES, ReadoutLoss, Target, schema_field, schema_fields, typed_schema
 from .errors import UserError
 
 PHYSICAL = {"ms", "pF", "mV", "pA", "spikes/s"}  # units named in bound messages ("dimensionless" is not)
 PARAMS_DICTS = {"neuron.rec": "neuron.rec.params", "neuron.readout": "neuron.readout.params",
                 "optimizer": "optimizer.params", "synapse": "synapse.params", "kernel": "kernel.params"}
+
+
+def unit_of(key: str) -> str:
+    """The unit of a schema field, as its metadata gives it (config.param)."""
+    found = schema_field(key)
+    return found.unit if found else ""
 
 
 def bound_error(key: str, value: Any, meta: dict[str, Any]) -> str | None:
@@ -47,10 +54,16 @@ def bound_error(key: str, value: Any, meta: dict[str, Any]) -> str | None:
     return None
 
 
+@functools.lru_cache(maxsize=1)
+def bounded_fields() -> tuple:
+    """The schema fields with a bound in their metadata, in schema order."""
+    return tuple(f for f in schema_fields() if f.meta.keys() & set(BOUNDS))
+
+
 def check_bounds(cfg: DictConfig) -> None:
     """Every bound of the schema's field metadata: set values first, then derived ones (`${...}`),
     so that a bad value is named where it was written, not where it was copied to."""
-    bounded = [f for f in schema_fields() if f.meta.keys() & set(BOUNDS)]
+    bounded = bounded_fields()
     for derived in (False, True):
         for found in bounded:
             parent, _, name = found.key.rpartition(".")
@@ -99,7 +112,7 @@ def validate(cfg: DictConfig) -> None:
         raise UserError(f"weights.load={w.load}: no such results file (give a results.h5 or a run directory holding one)")
     o = cfg.optimizer
     if not o.Wmin < o.Wmax:
-        raise UserError(f"optimizer.Wmin={o.Wmin}, optimizer.Wmax={o.Wmax}: Wmin must be < Wmax (pA)")
+        raise UserError(f"optimizer.Wmin={o.Wmin}, optimizer.Wmax={o.Wmax}: Wmin must be < Wmax ({unit_of('optimizer.Wmin')})")
     _check_recording(cfg)
     name = str(cfg.output.file)
     if not name or name in (".", "..") or "/" in name or "\\" in name:
@@ -115,7 +128,7 @@ def _check_kernel(cfg: DictConfig) -> None:
     tics_per_ms = k.params.get("tics_per_ms", 1000.0)  # NEST's default tic: 0.001 ms
     tics_per_ms = float(tics_per_ms) if isinstance(tics_per_ms, (int, float)) and tics_per_ms > 0 else 1000.0
     if abs(k.resolution * tics_per_ms - round(k.resolution * tics_per_ms)) > 1e-6:
-        raise UserError(f"kernel.resolution={k.resolution}: must be a multiple of NEST's tic, {1.0 / tics_per_ms:g} ms "
+        raise UserError(f"kernel.resolution={k.resolution}: must be a multiple of NEST's tic, {1.0 / tics_per_ms:g} {unit_of('kernel.resolution')} "
                         "(e.g. 0.1, 0.25, 1.0)")
     if k.total_num_virtual_procs is not None and k.total_num_virtual_procs != k.threads:
         raise UserError(
@@ -169,7 +182,8 @@ def _check_recording(cfg: DictConfig) -> None:
         if needed not in rec.out_variables:
             raise UserError(f"recording.out_variables: must contain {needed} (the loss needs it)")
     if rec.interval != cfg.kernel.resolution:
-        raise UserError(f"recording.interval={rec.interval}: must equal kernel.resolution={cfg.kernel.resolution} ms (the loss sums every step)")
+        raise UserError(f"recording.interval={rec.interval}: must equal kernel.resolution={cfg.kernel.resolution} "
+                        f"{unit_of('kernel.resolution')} (the loss sums every step)")
 
 
 # Every task eprop has is a regression: the readout learns a trajectory with the mean squared error.
