@@ -53,11 +53,12 @@ def run_eprop(*args: str, cwd: Path | None = None, check: bool = True, timeout: 
     return proc
 
 
-def run_eprop_in_process(*args: str, check: bool = True, **_ignored) -> subprocess.CompletedProcess:
+def run_eprop_in_process(*args: str, check: bool = True, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
     """`eprop ARGS` in this process, as run_eprop returns it (exit code, stdout, stderr).
 
     For commands that end before NEST (config errors, bad paths, eval/plot): milliseconds instead
-    of a Python start-up each. A bug raises here instead of printing a traceback.
+    of a Python start-up each. `env` replaces environment variables for the call (default:
+    EPROP_DATA_DIR as run_eprop sets it). A bug raises here instead of printing a traceback.
     """
     import contextlib
     import io
@@ -65,16 +66,18 @@ def run_eprop_in_process(*args: str, check: bool = True, **_ignored) -> subproce
     from eprop_cli import cli
 
     out, err = io.StringIO(), io.StringIO()
-    saved = os.environ.get("EPROP_DATA_DIR")
-    os.environ["EPROP_DATA_DIR"] = str(data_dir())
+    env = env if env is not None else {"EPROP_DATA_DIR": str(data_dir())}
+    saved = {key: os.environ.get(key) for key in env}
+    os.environ.update(env)
     try:
         with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
             code = cli.main(list(args))
     finally:
-        if saved is None:
-            os.environ.pop("EPROP_DATA_DIR", None)
-        else:
-            os.environ["EPROP_DATA_DIR"] = saved
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
     proc = subprocess.CompletedProcess(["eprop", *args], code, out.getvalue(), err.getvalue())
     if check and code != 0:
         raise AssertionError(f"eprop {' '.join(args)} exited {code}:\n{proc.stderr[-3000:]}")
