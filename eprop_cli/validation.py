@@ -3,7 +3,7 @@
 Types, unknown keys and closed choices are checked by the schema when the config is composed
 (config.py). Here: one loop over the bounds in the schema's field metadata, then the checks
 that involve several fields (model family and neuron models, recording and network sizes,
-timing), the refusal of `params` keys that shadow schema fields, and the task's own checks
+timing), and the task's own checks
 (`tasks.task_for(cfg).check(cfg)`). Every failure is a UserError with a one-line message that
 names the key, the value, the valid range and the unit.
 """
@@ -21,8 +21,6 @@ from .config import BOUNDS, FAMILIES, ReadoutLoss, Target, schema_field, schema_
 from .errors import UserError
 
 PHYSICAL = {"ms", "pF", "mV", "pA", "spikes/s"}  # units named in bound messages ("dimensionless" is not)
-PARAMS_DICTS = {"neuron.rec": "neuron.rec.params", "neuron.readout": "neuron.readout.params",
-                "optimizer": "optimizer.params", "synapse": "synapse.params", "kernel": "kernel.params"}
 
 
 def unit_of(key: str) -> str:
@@ -86,15 +84,17 @@ def unknown_keys(cfg: Any, schema: Any, prefix: str = "") -> list[str]:
     return found
 
 
-def check_params_shadowing(cfg: DictConfig) -> None:
-    """A `params` entry with the name of a schema field would bypass that field (and what is derived from it)."""
-    for parent, params_key in PARAMS_DICTS.items():
-        params = OmegaConf.select(cfg, params_key, default=None) or {}
-        fields = OmegaConf.select(cfg, parent)
-        for name in params:
-            if name != "params" and name in fields:
-                raise UserError(f"{params_key}.{name}: shadows the schema field {parent}.{name}; "
-                                f"set {parent}.{name}=... instead (values derived from it follow it)")
+def shadowed_field(section: str, names) -> None:
+    """Refuse a `params` entry named like a field of its section (`neuron.rec.params.V_th`): it would
+    bypass the field and what is derived from it (e.g. the surrogate gradient from V_th).
+
+    Called where the pass-through names are checked against NEST (simulator.py), after the
+    checks that the name exists and the value is a number, so those mistakes are named first.
+    """
+    for name in sorted(names):
+        if schema_field(f"{section}.{name}") is not None and name != "params":
+            raise UserError(f"{section}.params.{name}: shadows the schema field {section}.{name}; "
+                            f"set {section}.{name}=... instead (values derived from it follow it)")
 
 
 def validate(cfg: DictConfig) -> None:
@@ -102,7 +102,6 @@ def validate(cfg: DictConfig) -> None:
     extra = unknown_keys(cfg, typed_schema())
     if extra:
         raise UserError(f"{extra[0]}: unknown key; the schema has no such field (see `eprop run --cfg job`)")
-    check_params_shadowing(cfg)
     _check_family(cfg)  # first: the derived values of a wrong neuron= for the family do not resolve
     check_bounds(cfg)
     _check_kernel(cfg)

@@ -166,21 +166,45 @@ def test_shared_neuron_parts_are_not_options(capsys):
                                                "alif, eprop_iaf, eprop_iaf_adapt, eprop_iaf_psc_delta, eprop_iaf_psc_delta_adapt, lif")
 
 
-@pytest.mark.parametrize("override,message", [
-    ("+neuron.rec.params.V_th=0.06",
+@pytest.mark.parametrize("section,params,message", [
+    ("neuron.rec", {"V_th": 0.06},
      "neuron.rec.params.V_th: shadows the schema field neuron.rec.V_th; set neuron.rec.V_th=... instead "
      "(values derived from it follow it)"),
-    ("+optimizer.params.eta=0.1",
+    ("optimizer", {"eta": 0.1},
      "optimizer.params.eta: shadows the schema field optimizer.eta; set optimizer.eta=... instead (values derived from it follow it)"),
-    ("+kernel.params.resolution=0.5",
+    ("kernel", {"resolution": 0.5},
      "kernel.params.resolution: shadows the schema field kernel.resolution; set kernel.resolution=... instead "
      "(values derived from it follow it)"),
 ])
-def test_params_that_shadow_a_schema_field_are_refused(compose, override, message):
+def test_params_that_shadow_a_schema_field_are_refused(section, params, message):
     """Before: +neuron.rec.params.V_th reached NEST while surrogate_gradient_height stayed gamma / the old V_th."""
+    from eprop_cli.validation import shadowed_field
+
     with pytest.raises(UserError) as info:
-        validate(compose(override))
+        shadowed_field(section, params)
     assert str(info.value) == message
+    shadowed_field(section, {"V_min": 0.0, "tau_m": 20.0})  # NEST parameters without a schema field pass
+
+
+def test_recurrent_pass_through_is_checked_for_shadowing_after_nests_names(monkeypatch, compose):
+    """simulator.recurrent_params refuses +neuron.rec.params.V_th (NEST's names and types are checked first)."""
+    from eprop_cli import simulator
+
+    class FakeNest:
+        class random:
+            @staticmethod
+            def normal(mean, std):
+                return ("normal", mean, std)
+
+    defaults = {name: 0.0 for name in ("C_m", "c_reg", "E_L", "f_target", "surrogate_gradient_height", "surrogate_gradient_width",
+                                       "I_e", "t_ref", "tau_m", "V_m", "V_th", "adapt_beta", "adapt_tau", "V_min")}
+    defaults.update(surrogate_gradient_function="piecewise_linear", regular_spike_arrival=False)
+    monkeypatch.setattr(simulator, "nest", lambda: FakeNest)
+    monkeypatch.setattr(simulator, "model_defaults", lambda model: defaults)
+    cfg = compose("+neuron.rec.params.V_th=0.06")
+    with pytest.raises(UserError, match=r"^neuron.rec.params.V_th: shadows the schema field neuron.rec.V_th;"):
+        simulator.recurrent_params(cfg.neuron.rec, 1000.0)
+    assert simulator.recurrent_params(compose("+neuron.rec.params.V_min=-1.0").neuron.rec, 1000.0)["V_min"] == -1.0
 
 
 @pytest.mark.parametrize("override,message", [
