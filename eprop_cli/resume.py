@@ -25,6 +25,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from .config import GROUP_SCHEMAS, typed_schema
 from .errors import UserError
+from .overrides import key_of, parse
 from .results import RESULTS_FILE, open_results
 
 
@@ -66,17 +67,20 @@ def resume_config(cfg: DictConfig, overrides: list[str]) -> tuple[DictConfig, Pa
         # follow the overrides below; files without it give the resolved one
         source = res.attrs.get("config_source_yaml") or res.attrs["config_yaml"]
         parent_cfg = OmegaConf.create(source)
-    values = []
+    patch = OmegaConf.create()
     for override in overrides:
-        key = override.split("=", 1)[0].lstrip("+~")
-        if key == "resume" or key.startswith("hydra."):
+        parsed = parse(override)
+        key = parsed.key_or_group if parsed is not None else key_of(override)
+        if key == "resume" or key.startswith("hydra.") or key.startswith("hydra/"):
             continue
         if "." not in key and key in GROUP_SCHEMAS or key in ("model", "experiment"):
             raise UserError(
                 f"{override}: a resumed run keeps the parent's config groups; override values only (e.g. task.n_iter=10)"
             )
-        values.append(override.lstrip("+"))
-    merged = OmegaConf.merge(typed_schema(), parent_cfg, OmegaConf.from_dotlist(values))
+        if parsed is None or parsed.is_delete() or parsed.is_sweep_override():
+            raise UserError(f"{override}: a resumed run takes value overrides only (key=value, e.g. task.n_iter=10)")
+        OmegaConf.update(patch, key, parsed.value(), force_add=True)
+    merged = OmegaConf.merge(typed_schema(), parent_cfg, patch)
     merged.resume = str(parent.run_dir)
     merged.weights.load = str(parent.run_dir)
     if merged.task.n_iter <= parent.n_iter_done:

@@ -64,16 +64,12 @@ def available_cores() -> int:
 
 def swept_threads(cfg: DictConfig) -> int:
     """The largest kernel.threads of a multirun: the base value or any value of a sweep override."""
+    from .overrides import key_of, values
+
     threads = [int(cfg.kernel.threads)]
     for override in _task_overrides(cfg):
-        key, _, value = override.partition("=")
-        if key.lstrip("+~") != "kernel.threads":
-            continue
-        for item in value.replace("range(", "").replace(")", "").split(","):
-            try:
-                threads.append(int(item.strip()))
-            except ValueError:
-                pass  # range/choice syntax we do not parse: the base value still counts
+        if key_of(override) == "kernel.threads":  # sweep syntax Hydra's parser does not expand: the base value counts
+            threads.extend(int(value) for value in values(override) if isinstance(value, int) and not isinstance(value, bool))
     return max(threads)
 
 

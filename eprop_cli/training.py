@@ -28,7 +28,8 @@ import numpy as np
 from omegaconf import DictConfig
 
 from . import simulator
-from .config import n_recurrent, validate
+from .config import n_recurrent
+from .validation import validate
 from .divergence import divergence
 from .errors import Diverged, Interrupted, UserError
 from .provenance import now, peak_rss_mb, run_attributes
@@ -109,6 +110,7 @@ def start_results(writer: ResultsWriter, inputs: Inputs, net, parent: Parent | N
     if parent and parent.optimizer_state:
         sim.set_optimizer_state(net, parent.optimizer_state)
     inputs.task.write_static(writer)
+    inputs.task.declare_results(writer)
     populations = {name: np.asarray(pop.tolist()) for name, pop in net.populations.items()}
     writer.write_neurons({name: ids.tolist() for name, ids in populations.items()})
     writer.write_weights("initial", as_connections(inputs.weights, populations))
@@ -140,7 +142,7 @@ def simulate_iterations(cfg: DictConfig, inputs: Inputs, net, writer: ResultsWri
         events = sim.read_and_clear(net)
         t2 = time.perf_counter()
         outcome = task.iteration_outcome(events["multimeter_out"], readout_ids, timing)
-        writer.append_iteration(outcome.loss, events)
+        writer.append_iteration(outcome.loss, events, outcome.metrics, outcome.per_sequence)
         t3 = time.perf_counter()
         progress.t_sim += t2 - t1
         progress.t_write += t3 - t2

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from eprop_cli import simulator
-from eprop_cli.config import validate
+from eprop_cli.validation import validate
 from eprop_cli.errors import Diverged, Interrupted, UserError
 from eprop_cli.results import open_results
 from eprop_cli.resume import Parent

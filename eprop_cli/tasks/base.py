@@ -47,6 +47,8 @@ class Task(ABC):
     """One kind of task; see the module docstring for when the training loop calls what."""
 
     kind: str = "regression"  # "regression" | "classification"
+    metric_names: tuple[str, ...] = ()  # Outcome.metrics stored per iteration (e.g. "accuracy"), one dataset each
+    per_sequence_names: tuple[str, ...] = ()  # Outcome.per_sequence stored per iteration and sequence (e.g. "labels")
 
     def __init__(self, cfg) -> None:
         self.cfg = cfg
@@ -98,3 +100,8 @@ class Task(ABC):
 
     def write_static(self, writer) -> None:
         """What the results file holds once per run (e.g. /target); nothing by default."""
+
+    def declare_results(self, writer) -> None:
+        """Declare the per-iteration datasets of `metric_names` and `per_sequence_names` (before the first iteration)."""
+        if self.metric_names or self.per_sequence_names:
+            writer.declare_iteration_metrics(self.metric_names, self.per_sequence_names, int(self.cfg.task.batch_size))

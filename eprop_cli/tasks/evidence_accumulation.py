@@ -220,6 +220,8 @@ class EvidenceAccumulation(Task):
 
     kind = "classification"
     n_classes = 2  # left, right
+    metric_names = ("accuracy",)
+    per_sequence_names = ("labels", "predicted")
 
     def __init__(self, cfg) -> None:
         super().__init__(cfg)
@@ -266,6 +268,11 @@ class EvidenceAccumulation(Task):
     @property
     def learning_window_steps(self) -> int:
         return self.params.recall_steps
+
+    def declare_results(self, writer) -> None:
+        """/accuracy, /labels, /predicted; /loss is the cross-entropy (its units and description say so)."""
+        writer.declare_iteration_metrics(self.metric_names, self.per_sequence_names, self.batch_size,
+                                         loss_units=writer.CLASSIFICATION_LOSS)
 
     def draw(self, rng: np.random.RandomState) -> None:
         self._rng, self._next = rng, 0
