@@ -111,6 +111,44 @@ def max_relative_difference(a: np.ndarray, b: np.ndarray) -> float:
     return float(np.max(np.abs(a - b) / scale))
 
 
+def is_classification(results: Results) -> bool:
+    return results.attrs.get("task_kind") == "classification"
+
+
+def recompute_cross_entropy(results: Results) -> np.ndarray:
+    """Classification: the cross-entropy per output and iteration from the recorded readout signals.
+
+    -mean over the batch's sequences and the last `learning_window_steps` steps of each sequence
+    of y*_k log y_k, the runner's definition of /loss_per_output for a classification task.
+    """
+    attrs = results.attrs
+    sequence, window = int(attrs["steps_per_sequence"]), int(attrs["learning_window_steps"])
+    readouts = population(results, "readout")
+    n_iter = len(results.iteration_starts("multimeter_out")) - 1
+    loss = np.zeros((len(readouts), n_iter))
+    for k in range(n_iter):
+        ev = results.events("multimeter_out", LOSS_FIELDS, iteration=k)
+        for i, node in enumerate(readouts):
+            mine = ev["senders"] == node
+            y = ev["readout_signal"][mine].reshape(-1, sequence)[:, -window:]
+            t = ev["target_signal"][mine].reshape(-1, sequence)[:, -window:]
+            loss[i, k] = 0.0 - np.mean(t * np.log(y))
+    return loss
+
+
+def classification_summary(results: Results) -> dict[str, Any]:
+    """accuracy (list), final_accuracy, final_error (1 - accuracy), max_accuracy and its 1-based iteration."""
+    if not is_classification(results) or "accuracy" not in results.file:
+        return {}
+    accuracy = np.asarray(results.dataset("accuracy")[()], dtype=float)
+    if accuracy.size == 0:
+        return {"accuracy": [], "final_accuracy": None, "final_error": None, "max_accuracy": None}
+    best = int(np.argmax(accuracy))
+    return {"accuracy": [float(a) for a in accuracy], "final_accuracy": float(accuracy[-1]),
+            "final_error": 1.0 - float(accuracy[-1]), "max_accuracy": float(accuracy[best]),
+            "max_accuracy_iteration": results.first_iteration + best + 1}
+
+
 def loss_check(results: Results) -> float | None:
     """Max relative disagreement of the recomputed loss with /loss (and with /loss_per_output).
 
@@ -118,7 +156,7 @@ def loss_check(results: Results) -> float | None:
     """
     if not has_fields(results, "multimeter_out", LOSS_FIELDS):
         return None
-    recomputed = recompute_loss(results)
+    recomputed = recompute_cross_entropy(results) if is_classification(results) else recompute_loss(results)
     stored_per_output, stored_total = results.loss_per_output, results.loss
     n = min(recomputed.shape[1], len(stored_total))
     diff = max_relative_difference(recomputed[:, :n].sum(axis=0), stored_total[:n])
@@ -265,6 +303,8 @@ def summarize_run(results: Results, check_loss: bool = True) -> dict[str, Any]:
     }
     summary.update(loss_summary(loss, history.first_iteration))
     summary["final_loss_per_output"] = [float(v) for v in loss_per_output[:, -1]] if loss_per_output.shape[1] else []
+    summary["task_kind"] = attrs.get("task_kind", "regression")
+    summary.update(classification_summary(results))
     summary["loss"] = [float(v) for v in loss]
     summary["rate_iteration"] = None
     if "spike_recorder" in results.recorders and recorded_iterations(results, "spike_recorder") > 0 \

@@ -202,6 +202,10 @@ def run_table(s: dict[str, Any]) -> Table:
                       fmt(norms["change"]) + ("" if relative is None else f" ({100 * relative:.1f} % of ‖W_initial‖_F)"))
     table.add_row("runtime: build / simulate / write (s)",
                   " / ".join(fmt(s.get(k), ".3g") for k in ("timing_build_s", "timing_simulate_s", "timing_write_s")))
+    if s.get("task_kind") == "classification":
+        table.add_row("final accuracy (error)", f"{fmt(s.get('final_accuracy'), '.3f')} ({fmt(s.get('final_error'), '.3f')})")
+        if s.get("max_accuracy") is not None:
+            table.add_row("maximum accuracy (iteration, 1-based)", f"{fmt(s['max_accuracy'], '.3f')} ({s['max_accuracy_iteration']})")
     table.add_row("peak RSS (MB)", fmt(s.get("peak_rss_mb"), ".4g"))
     table.add_row("recomputed loss vs /loss, max rel. difference", fmt(s.get("loss_recomputed_max_rel_diff"), ".2e"))
     return table
@@ -215,6 +219,8 @@ JOB_COLUMNS = {  # column -> (header, number format); override columns are added
     "min_loss": ("min loss", ".4g"),
     "min_loss_iteration": ("at iter.", ""),
     "relative_loss_reduction": ("1−E_final/E_first", ".3f"),
+    "final_accuracy": ("final accuracy", ".3f"),
+    "final_error": ("final error", ".3f"),
     "rate_median": ("median rate (spikes/s)", ".3g"),
     "runtime_s": ("runtime (s)", ".3g"),
 }

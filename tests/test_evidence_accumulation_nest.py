@@ -12,6 +12,8 @@
 
 from __future__ import annotations
 
+import json
+
 import h5py
 import numpy as np
 import pytest
@@ -68,6 +70,12 @@ def test_overrides_give_what_the_oracle_gives_and_accuracy_is_recomputable(tmp_p
         assert np.array_equal(f["predicted"][:], oracle["predicted"])
         assert np.array_equal(f["accuracy"][:], oracle["accuracy"])
         assert np.array_equal(recomputed_accuracy(f, 150, 2250), f["accuracy"][:])
+    proc = run_eprop("eval", str(tmp_path / "run"), "--json")
+    summary = json.loads(proc.stdout)
+    assert summary["task_kind"] == "classification"
+    assert summary["accuracy"] == oracle["accuracy"].tolist()
+    assert summary["final_accuracy"] == oracle["accuracy"][-1] and summary["final_error"] == 1.0 - oracle["accuracy"][-1]
+    assert summary["loss_recomputed_max_rel_diff"] < 1e-12  # the cross-entropy rescored from the events
     with open_results(tmp_path / "run") as res:  # the same node ids: the same creation order
         for projection in ("in_rec", "rec_rec", "rec_out"):
             ours = res.weights("final", projection)

@@ -274,6 +274,11 @@ class EvidenceAccumulation(Task):
         writer.declare_iteration_metrics(self.metric_names, self.per_sequence_names, self.batch_size,
                                          loss_units=writer.CLASSIFICATION_LOSS)
 
+    def results_attrs(self) -> dict:
+        """Also the learning window (steps at the end of each sequence), which eval needs to rescore a run."""
+        return {**super().results_attrs(), "learning_window_steps": self.learning_window_steps,
+                "display": {"classes": ["left", "right"], "learning_window_steps": self.learning_window_steps}}
+
     def draw(self, rng: np.random.RandomState) -> None:
         self._rng, self._next = rng, 0
 
@@ -304,7 +309,7 @@ class EvidenceAccumulation(Task):
         signal, target = np.stack(signal, axis=1), np.stack(target, axis=1)  # (batch, output, step)
         window = self.params.recall_window()
         with np.errstate(divide="ignore", invalid="ignore"):
-            loss = -np.mean(target[..., window] * np.log(signal[..., window]), axis=(0, 2))  # per output; sums to NEST's loss
+            loss = 0.0 - np.mean(target[..., window] * np.log(signal[..., window]), axis=(0, 2))  # per output (0.0 -: no -0); sums to NEST's loss
         labels = predicted_class(target, window)  # the labelled class has the larger mean target in the window
         predicted = predicted_class(signal, window)
         return Outcome(loss, {"accuracy": accuracy(predicted, labels)}, {"labels": labels, "predicted": predicted})
