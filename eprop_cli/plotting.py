@@ -12,6 +12,7 @@ readout and target signals are dimensionless.
 
 from __future__ import annotations
 
+import json
 import math
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -609,17 +610,111 @@ def weight_matrices_figure(results: Results) -> Figure:
     return fig
 
 
+# ---------------------------------------------------------------- classification
+
+
+def task_kind(results: Results) -> str:
+    return results.attrs.get("task_kind", "regression")
+
+
+def classification_loss_figure(results: Results, log: bool | None = False) -> Figure:
+    """Classification: cross-entropy (top) and error = 1 - accuracy (bottom) per iteration, as NEST's example."""
+    loss = results.loss
+    if len(loss) == 0 or "accuracy" not in results.file:
+        raise FigureUnavailable("no iteration finished")
+    error = 1.0 - np.asarray(results.dataset("accuracy")[()], dtype=float)
+    iterations = np.arange(results.first_iteration + 1, results.first_iteration + len(loss) + 1)
+    with house_style():
+        fig = new_figure(ONE_COLUMN, 3.2)
+        top, bottom = fig.subplots(2, 1, sharex=True)
+        top.plot(iterations, loss, c=BLUE)
+        top.set_ylabel(r"loss $E = -\sum_k \pi^*_k \log \pi_k$")
+        if log or (log is None and spans_decades(loss)):
+            top.set_yscale("log")
+        bottom.plot(iterations, error, c=RED, marker=".", ms=3)
+        bottom.set_ylabel("error (1 − accuracy)")
+        bottom.set_ylim(-0.02, 1.02)
+        bottom.set_xlabel("iteration")
+        bottom.xaxis.get_major_locator().set_params(integer=True)
+    return fig
+
+
+def confusion_figure(results: Results, last: int = 10) -> Figure:
+    """Classification: counts of (label, predicted class) over the run's last LAST iterations."""
+    if "labels" not in results.file or results.dataset("labels").shape[0] == 0:
+        raise FigureUnavailable("no iteration finished")
+    labels = np.asarray(results.dataset("labels")[()])[-last:]
+    predicted = np.asarray(results.dataset("predicted")[()])[-last:]
+    n = int(results.attrs.get("n_out", 2))
+    counts = np.zeros((n, n), dtype=int)
+    np.add.at(counts, (labels.ravel(), predicted.ravel()), 1)
+    names = _class_names(results, n)
+    with house_style():
+        fig = new_figure(ONE_COLUMN * 0.8, ONE_COLUMN * 0.8)
+        ax = fig.add_subplot()
+        ax.imshow(counts, cmap="Blues", vmin=0)
+        for (i, j), c in np.ndenumerate(counts):
+            ax.text(j, i, str(c), ha="center", va="center", color="black" if c < counts.max() * 0.6 else "white")
+        ax.set_xticks(range(n), names)
+        ax.set_yticks(range(n), names)
+        ax.set_xlabel("predicted class")
+        ax.set_ylabel("label")
+        ax.set_title(f"last {len(labels)} iterations ({labels.size} sequences)", loc="left", fontsize=6)
+    return fig
+
+
+def _class_names(results: Results, n: int) -> list[str]:
+    display = results.attrs.get("display")
+    try:
+        names = (json.loads(display) if isinstance(display, str) else display or {}).get("classes")
+    except (ValueError, AttributeError):
+        names = None
+    return list(names) if names and len(names) == n else [str(k) for k in range(n)]
+
+
+def readout_probabilities_figure(results: Results) -> Figure:
+    """Classification: softmax readout signal per class over the first sequence of the last iteration,
+    target dashed, the learning (recall) window shaded."""
+    n_iter = require_iterations(results, "multimeter_out")
+    ev = results.events("multimeter_out", ["senders", "times", "readout_signal", "target_signal"], iteration=n_iter - 1)
+    sequence = int(results.attrs["steps_per_sequence"])
+    window = int(results.attrs.get("learning_window_steps", sequence))
+    names = _class_names(results, len(readout_ids(results)))
+    colors = (BLUE, RED, "#2a9d3a", "#9b59b6")
+    with house_style():
+        fig = new_figure(TWO_COLUMNS * 0.6, 2.2)
+        ax = fig.add_subplot()
+        for k, node in enumerate(readout_ids(results)):
+            mine = ev["senders"] == node
+            t, y, target = ev["times"][mine][:sequence], ev["readout_signal"][mine][:sequence], ev["target_signal"][mine][:sequence]
+            ax.plot(t, y, c=colors[k % len(colors)], label=f"$\\pi_{{{names[k]}}}$")
+            ax.plot(t, target, c=colors[k % len(colors)], ls="--", lw=0.8)
+        if len(t):
+            ax.axvspan(t[-window], t[-1], color="#dddddd", zorder=0, label="recall window")
+        ax.set_xlabel("time (ms)")
+        ax.set_ylabel("readout probability")
+        ax.set_ylim(-0.02, 1.02)
+        ax.set_title(f"iteration {results.first_iteration + n_iter}, first sequence (targets dashed)", loc="left", fontsize=6)
+        ax.legend(loc="upper left")
+    return fig
+
+
 # ---------------------------------------------------------------- writing figures
 
 
 RUN_FIGURES: dict[str, Callable[..., Figure]] = {
     "pattern": lambda results, log: pattern_figure(results),
-    "loss": lambda results, log: loss_figure(results, log=log),
+    "loss": lambda results, log: (classification_loss_figure(results, log) if task_kind(results) == "classification"
+                                  else loss_figure(results, log=log)),
+    "confusion": lambda results, log: confusion_figure(results),
+    "readout_probabilities": lambda results, log: readout_probabilities_figure(results),
     "dynamics_first": lambda results, log: dynamics_figure(results, 0),
     "dynamics_last": lambda results, log: dynamics_figure(results, -1),
     "weight_courses": lambda results, log: weight_courses_figure(results),
     "weight_matrices": lambda results, log: weight_matrices_figure(results),
 }
+# The task kinds each figure applies to (the others: every kind); a figure of another kind is not drawn, silently.
+FIGURE_KINDS = {"pattern": {"regression"}, "confusion": {"classification"}, "readout_probabilities": {"classification"}}
 MULTIRUN_FIGURES = ("loss_all_jobs",)
 FIGURE_NAMES = tuple(RUN_FIGURES) + MULTIRUN_FIGURES
 FORMATS = ("png", "pdf", "svg")
@@ -664,6 +759,8 @@ def plot_run(results: Results, out_dir: Path, fmt: str = "png", only: set[str] |
     for name, make in RUN_FIGURES.items():
         if only is not None and name not in only:
             continue
+        if task_kind(results) not in FIGURE_KINDS.get(name, {task_kind(results)}):
+            continue  # not a figure of this kind of task
         try:
             fig = make(results, log)
         except FigureUnavailable as reason:

@@ -41,6 +41,13 @@ def test_preset_gives_nest_classification_reference_losses(tmp_path, batch_size)
         assert f["labels"].shape == (5, batch_size) and f["accuracy"].shape == (5,)
         if batch_size == 2:  # docs/evidence_accumulation.md: the labels of NEST's run
             assert f["labels"][:].tolist() == [[1, 0], [1, 1], [1, 1], [0, 1], [0, 0]]
+    if batch_size == 2:  # plot: the classification figures, no regression-only figure, no warning
+        proc = run_eprop("plot", str(tmp_path / "run"), "--out", str(tmp_path / "figs"), "--dpi", "50")
+        # recording=minimal has no weight recorder (as for regression); nothing about pattern or target
+        assert proc.stderr == f"eprop: skipped weight_courses: {tmp_path / 'run' / 'results.h5'}: weight_recorder was not recorded\n"
+        assert sorted(p.name for p in (tmp_path / "figs").iterdir()) == [
+            "confusion.png", "dynamics_first.png", "dynamics_last.png", "loss.png", "readout_probabilities.png",
+            "weight_matrices.png"]
 
 
 def recomputed_accuracy(f: h5py.File, window_steps: int, sequence_steps: int) -> np.ndarray:
