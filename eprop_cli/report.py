@@ -1,4 +1,4 @@
-"""`eprop plot` and `eprop eval`: argument parsing and printing over evaluate.py and plotting.py.
+"""`eprop plot` and `eprop eval`: argument parsing and printing (rich tables, CSV) over plot.py and jobs.py.
 
 Both read only results files (never NEST). A mistake in the input (a missing, truncated or
 foreign file, an unknown option value) is one line on stderr, `eprop: error: <message>`, and
@@ -18,13 +18,14 @@ from rich.console import Console
 from rich.table import Table
 
 from .errors import UserError
-from .evaluate import override_columns, sort_summaries, summarize_runs, table_rows
+from .jobs import override_columns, sort_summaries, summarize_runs, table_rows
 
 # ---------------------------------------------------------------- eprop plot
 
 
 def plot_parser() -> argparse.ArgumentParser:
-    from .plotting import FIGURE_NAMES, FORMATS
+    from .figures import FIGURE_NAMES
+    from .plot import FORMATS
 
     parser = argparse.ArgumentParser(
         prog="eprop plot",
@@ -51,7 +52,7 @@ def plot_main(argv: Sequence[str] | None = None) -> int:
 
     Returns the exit code: 0 on success, 2 on a user error (printed as one line on stderr).
     """
-    from .plotting import plot_path
+    from .plot import plot_path
 
     args = plot_parser().parse_args(argv)
     only = {name.strip() for name in args.only.split(",") if name.strip()} if args.only else None
@@ -117,7 +118,7 @@ def eval_main(argv: Sequence[str] | None = None) -> int:
     for summary in summaries:
         if summary.get("given"):
             print(f"eprop: error: {summary['error']}", file=sys.stderr)
-        elif summary.get("status") in ("unreadable", "failed"):
+        elif summary.get("status") in ("unreadable", "failed", "diverged") and summary.get("error"):
             print(f"eprop: warning: job {summary.get('job')}: {summary.get('status')}: {summary.get('error')}",
                   file=sys.stderr)
         elif summary.get("history_note"):

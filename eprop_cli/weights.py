@@ -13,7 +13,8 @@ from pathlib import Path
 import numpy as np
 
 from .errors import UserError
-from .results import PROJECTIONS, open_results
+from .projections import PROJECTIONS
+from .results import open_results
 
 
 def load_weights(path: str | Path, stage: str = "final") -> dict[str, np.ndarray]:

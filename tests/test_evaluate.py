@@ -15,8 +15,8 @@ import pytest
 from . import synthetic_results as syn
 from eprop_cli import report
 from eprop_cli.errors import UserError
-from eprop_cli.evaluate import (firing_rates, parse_overrides, recompute_loss, sort_rows, summarize_run,
-                                summarize_runs)
+from eprop_cli.jobs import sort_rows, summarize_runs
+from eprop_cli.metrics import firing_rates, parse_overrides, recompute_loss, summarize_run
 from eprop_cli.results import open_results
 
 REPO = Path(__file__).resolve().parent.parent

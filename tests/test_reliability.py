@@ -496,7 +496,7 @@ def test_eval_and_plot_of_a_resumed_run_show_the_parent_history(interrupted, run
     reference = losses(runs["adam10"])
     assert summary["loss"][: n + 1] == reference[: n + 1].tolist()  # the parent's, then the first resumed one (exact)
     assert len(summary["loss"]) == n + 2 and summary["parent_runs"] == [str(parent.resolve() / "results.h5")]
-    from eprop_cli.plotting import loss_figure
+    from eprop_cli.figures import loss_figure
 
     with open_results(child) as res:
         ax = loss_figure(res).axes[0]
