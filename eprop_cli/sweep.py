@@ -22,7 +22,8 @@ conf/config.yaml). It does three things:
   per job: job number, overrides, status, final loss, runtime, iterations, directory,
   error, then one column per override key. The values are those of `eprop eval` on the
   sweep directory (both come from `jobs.summarize_job`); jobs that wrote error.txt
-  instead of a results file are rows with status `failed`.
+  instead of a results file are rows with status `failed`; a job whose training diverged
+  has status `diverged` and the error line stored in its results file.
 """
 
 from __future__ import annotations

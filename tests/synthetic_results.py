@@ -70,13 +70,17 @@ def config(task: str = "handwriting") -> dict:
 
 
 def write_run(path: Path, overrides: list[str] | None = None, loss_scale: float = 1.0, status: str = "complete",
-              recording: str = "tutorial", n_iter_done: int = N_ITER, task: str = "handwriting") -> Path:
-    """Write a synthetic results file; `loss_scale` multiplies the readout-target offsets squared."""
+              recording: str = "tutorial", n_iter_done: int = N_ITER, task: str = "handwriting",
+              attrs: dict | None = None) -> Path:
+    """Write a synthetic results file; `loss_scale` multiplies the readout-target offsets squared.
+
+    `attrs`: further root attributes (e.g. task_kind, display, error).
+    """
     path.parent.mkdir(parents=True, exist_ok=True)
     attrs = {
         "n_iter": N_ITER, "config_yaml": yaml.safe_dump(config(task)), "overrides": overrides or [],
         "steps_per_sequence": STEPS, "resolution_ms": RESOLUTION_MS, "n_out": len(READOUT),
-        "seed": 1, "nest_version": "3.10", "total_num_virtual_procs": 1,
+        "seed": 1, "nest_version": "3.10", "total_num_virtual_procs": 1, **(attrs or {}),
     }
     writer = ResultsWriter(path, n_out=len(READOUT), attrs=attrs)
     writer.write_array("target", np.array([target_signal(k) for k in range(len(READOUT))]))
