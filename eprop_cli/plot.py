@@ -52,31 +52,6 @@ def save_figure(fig: Figure, path: Path, dpi: int) -> Path:
 
 def plot_run(results: Results, out_dir: Path, fmt: str = "png", only: set[str] | None = None, dpi: int = 300,
              log: bool | None = None, prefix: str = "", report: PlotReport | None = None) -> PlotReport:
-    """Write every single-run figure (or those in `only`) as out_dir/<prefix><name>.<fmt>.
-
-    Every figure is drawn and its size checked against `dpi` before the first file is written.
-    """
-    report = report or PlotReport()
-    figures = []
-    for name, make in RUN_FIGURES.items():
-        if only is not None and name not in only:
-            continue
-        try:
-            fig = make(results, log)
-        except FigureUnavailable as reason:
-            report.skipped.append((prefix + name, f"{results.path}: {reason}"))
-            continue
-        except (KeyError, IndexError, ValueError, OSError) as exc:
-            raise UserError(damaged_file_message(results.path, exc)) from None
-        check_dpi(prefix + name, fig, dpi)
-        figures.append((name, fig))
-    for name, fig in figures:
-        report.written.append(save_figure(fig, out_dir / f"{prefix}{name}.{fmt}", dpi))
-    return report
-
-
-def plot_run(results: Results, out_dir: Path, fmt: str = "png", only: set[str] | None = None, dpi: int = 300,
-             log: bool | None = None, prefix: str = "", report: PlotReport | None = None) -> PlotReport:
     """Write every run figure that applies to the file's task kind (or those of them in `only`)
     as out_dir/<prefix><name>.<fmt>.
 

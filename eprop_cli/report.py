@@ -24,7 +24,7 @@ from .jobs import override_columns, sort_summaries, summarize_runs, table_rows
 
 
 def plot_parser() -> argparse.ArgumentParser:
-    from .figures import FIGURE_NAMES
+    from .figures import FIGURE_NAMES, figure_kinds
     from .plot import FORMATS
 
     parser = argparse.ArgumentParser(
@@ -35,7 +35,8 @@ def plot_parser() -> argparse.ArgumentParser:
     parser.add_argument("--out", metavar="DIR", help="output directory (default: <run or multirun dir>/figures)")
     parser.add_argument("--format", default="png", choices=FORMATS, help="file format (default: png)")
     parser.add_argument("--only", metavar="NAME,...",
-                        help=f"draw only these figures; names: {', '.join(FIGURE_NAMES)}")
+                        help=f"draw only these figures; names: {', '.join(FIGURE_NAMES)} (a figure that does "
+                             f"not apply to the run's task kind is not drawn: {figure_kinds()})")
     parser.add_argument("--dpi", type=int, default=300,
                         help="resolution of raster output in dots per inch (default: 300; every figure must stay "
                              "within 10000 x 10000 pixels)")

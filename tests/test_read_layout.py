@@ -110,3 +110,11 @@ def test_resume_of_a_directory_without_any_results_file_names_it(tmp_path):
     (tmp_path / "empty").mkdir()
     with pytest.raises(UserError, match=r"resume=.*empty: the directory holds no results.h5"):
         load_parent(tmp_path / "empty")
+
+
+def test_plot_help_reads_the_registry(capsys):
+    with pytest.raises(SystemExit):
+        report.plot_parser().parse_args(["--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    assert ("names: pattern, loss, dynamics_first, dynamics_last, weight_courses, weight_matrices, loss_all_jobs "
+            "(a figure that does not apply to the run's task kind is not drawn: pattern, loss: regression only)") in text

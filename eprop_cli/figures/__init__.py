@@ -53,8 +53,17 @@ RUN_FIGURES: dict[str, Callable[[Results, bool | None], Figure]] = {
 MULTIRUN_FIGURES = tuple(name for name, spec in FIGURES.items() if spec.scope == "multirun")
 FIGURE_NAMES = tuple(FIGURES)
 
+
+def figure_kinds() -> str:
+    """The figures that apply to some task kinds only, for `eprop plot --help`: "pattern, loss: regression"."""
+    by_kinds: dict[tuple[str, ...], list[str]] = {}
+    for name, spec in FIGURES.items():
+        if set(spec.kinds) != set(ALL_KINDS):
+            by_kinds.setdefault(spec.kinds, []).append(name)
+    return "; ".join(f"{', '.join(names)}: {', '.join(kinds)} only" for kinds, names in by_kinds.items()) or "all apply to every kind"
+
 __all__ = [
     "ALL_KINDS", "BLUE", "FIGURES", "FIGURE_NAMES", "FigureSpec", "FigureUnavailable", "MULTIRUN_FIGURES", "RED",
-    "RUN_FIGURES", "dynamics_figure", "loss_comparison_figure", "loss_figure", "override_labels", "pattern_figure",
+    "RUN_FIGURES", "dynamics_figure", "figure_kinds", "loss_comparison_figure", "loss_figure", "override_labels", "pattern_figure",
     "spans_decades", "weight_courses_figure", "weight_matrices_figure",
 ]

@@ -8,7 +8,7 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from ..metrics import parse_overrides
-from .style import PALETTE, TWO_COLUMNS, FigureUnavailable, _viridis, house_style, new_figure, spans_decades
+from .style import PALETTE, TWO_COLUMNS, FigureUnavailable, viridis, house_style, new_figure, spans_decades
 
 def loss_comparison_figure(curves: list[tuple[str, np.ndarray]], best: int | None = None, log: bool | None = False,
                            title: str = "", first_iterations: list[int] | None = None) -> Figure:
@@ -27,7 +27,7 @@ def loss_comparison_figure(curves: list[tuple[str, np.ndarray]], best: int | Non
         fig = new_figure(TWO_COLUMNS, 2.8)
         ax = fig.add_subplot()
         for j, (label, loss) in enumerate(curves):
-            color = PALETTE[j % len(PALETTE)] if n <= len(PALETTE) else _viridis(j / max(n - 1, 1))
+            color = PALETTE[j % len(PALETTE)] if n <= len(PALETTE) else viridis(j / max(n - 1, 1))
             is_best = j == best
             ax.plot(np.arange(firsts[j] + 1, firsts[j] + len(loss) + 1), loss, c=color, lw=2.0 if is_best else 1.0,
                     label=f"{label} (best)" if is_best else label, zorder=3 if is_best else 2)

@@ -104,7 +104,7 @@ def spans_decades(values: np.ndarray, decades: float = LOG_DECADES) -> bool:
     return positive.size >= 2 and float(positive.max() / positive.min()) > 10.0 ** decades
 
 
-def _viridis(x: float) -> tuple:
+def viridis(x: float) -> tuple:
     from matplotlib import colormaps
 
     return colormaps["viridis"](x)
