@@ -351,13 +351,17 @@ def test_a_config_error_with_the_progress_bar_on_is_still_one_line(tmp_path):
 
 @pytest.mark.parametrize("command", ["eval", "plot"])
 @pytest.mark.parametrize("kind,line", READ_CASES, ids=[c[0] for c in READ_CASES])
-def test_bad_results_path_is_one_line_with_exit_2(tmp_path, command, kind, line):
+def test_bad_results_path_is_one_line_with_exit_2(tmp_path, capsys, command, kind, line):
+    # in-process (`eprop plot`/`eval` are argparse over plain functions): an exception would fail the test
+    from eprop_cli import cli
+
     path = _results_file(tmp_path, kind)
     extra = ["--out", str(tmp_path / "figures")] if command == "plot" else []
-    proc = run_eprop(command, path, *extra, check=False)
-    assert proc.returncode == 2
-    assert proc.stderr.strip().splitlines() == ["eprop: error: " + line.format(path=path)]
-    assert "Traceback" not in proc.stdout + proc.stderr
+    returncode = cli.main([command, str(path), *extra])
+    stdout, stderr = capsys.readouterr()
+    assert returncode == 2
+    assert stderr.strip().splitlines() == ["eprop: error: " + line.format(path=path)]
+    assert "Traceback" not in stdout + stderr
     assert not (tmp_path / "figures").exists()
 
 
