@@ -222,13 +222,20 @@ JOB_COLUMNS = {  # column -> (header, number format); override columns are added
 }
 
 
+JOB_WIDTH = 100  # characters of a job's name that the several-jobs table always shows
+
+
 def jobs_table(rows: list[dict[str, Any]], override_keys: list[str]) -> Table:
     """The several-jobs table: one row per job, overrides as columns, in the order of `rows`."""
     table = Table(title="eprop eval", header_style="bold", title_justify="left")
     columns = ["job", "status"] + override_keys + [k for k in JOB_COLUMNS if k not in ("job", "status")]
+    longest_job = max((len(fmt(row.get("job"))) for row in rows), default=0)
     for key in columns:
         header = JOB_COLUMNS.get(key, (key, ""))[0]
-        table.add_column(header, justify="left" if key in ("job", "status") else "right")
+        if key == "job":  # a job's name is never cut (other columns shrink first), up to JOB_WIDTH characters
+            table.add_column(header, justify="left", no_wrap=True, min_width=min(longest_job, JOB_WIDTH))
+        else:
+            table.add_column(header, justify="left" if key == "status" else "right")
     for row in rows:
         table.add_row(*(fmt(row.get(k), JOB_COLUMNS.get(k, (k, ""))[1] or ".4g") for k in columns))
     return table
