@@ -118,3 +118,42 @@ def test_plot_help_reads_the_registry(capsys):
     text = " ".join(capsys.readouterr().out.split())
     assert ("names: pattern, loss, dynamics_first, dynamics_last, weight_courses, weight_matrices, loss_all_jobs "
             "(a figure that does not apply to the run's task kind is not drawn: pattern, loss: regression only)") in text
+
+
+def _schema_globs() -> list[str]:
+    """SCHEMA's paths as fnmatch patterns: `<name>` is any one level, `{a,b}` one of a and b."""
+    globs = []
+    for path, _, _ in SCHEMA:
+        path = path.strip("`").lstrip("/")
+        variants = [""]
+        for part in re.split(r"(\{[^}]*\}|<[^>]*>)", path):
+            options = part[1:-1].split(",") if part.startswith("{") else ["*"] if part.startswith("<") else [part]
+            variants = [v + o for v in variants for o in options]
+        globs.extend(variants)
+    return globs
+
+
+def test_every_dataset_the_writer_makes_is_in_the_schema_table_with_units(tmp_path):
+    import fnmatch
+
+    import h5py
+    import numpy as np
+
+    from eprop_cli.results import ResultsWriter
+
+    path = syn.write_run(tmp_path / "results.h5")
+    globs = _schema_globs()
+    found = []
+    with h5py.File(path, "r") as f:
+        f.visititems(lambda name, obj: found.append((name, dict(obj.attrs))) if isinstance(obj, h5py.Dataset) else None)
+    optimizer = tmp_path / "optimizer.h5"  # the optimizer group, which the synthetic run lacks
+    writer = ResultsWriter(optimizer, n_out=1, attrs={})
+    writer.write_optimizer_state({"rec_rec": {"source": np.arange(2), "target": np.arange(2), "m": np.zeros(2),
+                                              "v": np.zeros(2)}})
+    writer.close()
+    with h5py.File(optimizer, "r") as f:
+        f.visititems(lambda name, obj: found.append((name, dict(obj.attrs))) if isinstance(obj, h5py.Dataset) else None)
+    assert len(found) > 40
+    uncovered = [name for name, _ in found if not any(fnmatch.fnmatchcase(name, g) for g in globs)]
+    assert uncovered == []
+    assert [name for name, attrs in found if not {"units", "description"} <= set(attrs)] == []
