@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 
 import numpy as np
@@ -235,8 +234,6 @@ def test_plot_multirun_overlays_jobs_and_draws_the_best(tmp_path, capsys):
 
 @pytest.fixture(scope="session")
 def real_run(tmp_path_factory):
-    if importlib.util.find_spec("eprop_cli.train") is None:
-        pytest.skip("the runner (eprop_cli.train) is not there yet")
     from .conftest import run_eprop
 
     run_dir = tmp_path_factory.mktemp("real") / "run"
