@@ -100,8 +100,8 @@ def eval_main(argv: Sequence[str] | None = None) -> int:
     Returns the exit code: 0 on success, 2 on a user error (printed as one line on stderr).
     Of several PATHs, one that cannot be read is a table row with status "unreadable" and one
     line `eprop: error: <reason>` on stderr; the others are still reported and the exit code is
-    2, because a file the user named explicitly was not evaluated. Unreadable or failed jobs found
-    inside a multirun directory are warnings (exit 0): a sweep's crashed job is an expected result.
+    2, because a file the user named explicitly was not evaluated. Unreadable, failed or diverged
+    jobs are warnings with their error line (exit 0): a sweep's crashed job is an expected result.
     """
     args = eval_parser().parse_args(argv)
     try:
