@@ -21,8 +21,9 @@ conf/config.yaml). It does three things:
 - **Sweep summary** (`on_multirun_end`): `summary.csv` in the sweep directory with one row
   per job: job number, overrides, status, final loss, runtime, iterations, directory,
   error, then one column per override key. The values are those of `eprop eval` on the
-  sweep directory (both come from `evaluate.summarize_job`); jobs that wrote error.txt
-  instead of a results file are rows with status `failed`.
+  sweep directory (both come from `jobs.summarize_job`); jobs that wrote error.txt
+  instead of a results file are rows with status `failed`; a job whose training diverged
+  has status `diverged` and the error line stored in its results file.
 """
 
 from __future__ import annotations
@@ -149,7 +150,7 @@ def use_nan_safe_optuna(cfg: DictConfig) -> bool:
 
 def summarize_sweep(sweep_dir: str | Path) -> tuple[list[str], list[dict[str, Any]]]:
     """Columns and one row per job of a multirun directory, ordered by job number."""
-    from .evaluate import error_files, flat_row, job_directories, summarize_job
+    from .jobs import error_files, flat_row, job_directories, summarize_job
 
     sweep_dir = Path(sweep_dir)
     rows = []
@@ -190,7 +191,7 @@ def _job_number(job_dir: Path, fallback: str) -> int | str:
 
 def _error_text(files: Iterable[Path]) -> str:
     """The last line of the first readable, non-empty error file ("" if none)."""
-    from .evaluate import last_line
+    from .jobs import last_line
 
     for path in files:
         try:

@@ -46,7 +46,7 @@ def test_preset_gives_nest_classification_reference_losses(tmp_path, batch_size)
         # recording=minimal has no weight recorder (as for regression); nothing about pattern or target
         assert proc.stderr == f"eprop: skipped weight_courses: {tmp_path / 'run' / 'results.h5'}: weight_recorder was not recorded\n"
         assert sorted(p.name for p in (tmp_path / "figs").iterdir()) == [
-            "confusion.png", "dynamics_first.png", "dynamics_last.png", "loss.png", "readout_probabilities.png",
+            "confusion.png", "dynamics_first.png", "dynamics_last.png", "loss_error.png", "readout_probabilities.png",
             "weight_matrices.png"]
 
 

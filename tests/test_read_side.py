@@ -13,8 +13,9 @@ import pytest
 import yaml
 
 from eprop_cli import report
-from eprop_cli.evaluate import summarize_runs
-from eprop_cli.plotting import RUN_FIGURES, loss_figure, pattern_figure, plot_path, spans_decades, weight_matrices_figure
+from eprop_cli.figures import RUN_FIGURES, loss_figure, pattern_figure, spans_decades, weight_matrices_figure
+from eprop_cli.jobs import summarize_runs
+from eprop_cli.plot import plot_path
 from eprop_cli.results import STARTING_SUFFIX, ResultsWriter, find_result_files, open_results, units_of
 
 from . import synthetic_results as syn
@@ -129,7 +130,8 @@ def test_loss_all_jobs_of_a_single_run_is_one_line(run_file, capsys):
     assert (code, out) == (2, "")
     assert err == (f"eprop: error: --only loss_all_jobs: this figure compares the jobs of a multirun, and "
                    f"{run_file.parent} holds one run; give a multirun directory, or choose from: "
-                   "pattern, loss, dynamics_first, dynamics_last, weight_courses, weight_matrices\n")
+                   "pattern, loss, loss_error, confusion, readout_probabilities, dynamics_first, dynamics_last, "
+                   "weight_courses, weight_matrices\n")
     assert not (run_file.parent / "figures").exists()
 
 

@@ -351,7 +351,10 @@ def test_a_config_error_with_the_progress_bar_on_is_still_one_line(tmp_path):
 
 @pytest.mark.parametrize("command", ["eval", "plot"])
 @pytest.mark.parametrize("kind,line", READ_CASES, ids=[c[0] for c in READ_CASES])
-def test_bad_results_path_is_one_line_with_exit_2(tmp_path, command, kind, line):
+def test_bad_results_path_is_one_line_with_exit_2(tmp_path, capsys, command, kind, line):
+    # in-process (`eprop plot`/`eval` are argparse over plain functions): an exception would fail the test
+    from eprop_cli import cli
+
     path = _results_file(tmp_path, kind)
     extra = ["--out", str(tmp_path / "figures")] if command == "plot" else []
     proc = run_eprop_in_process(command, path, *extra, check=False)
@@ -496,7 +499,7 @@ def test_eval_and_plot_of_a_resumed_run_show_the_parent_history(interrupted, run
     reference = losses(runs["adam10"])
     assert summary["loss"][: n + 1] == reference[: n + 1].tolist()  # the parent's, then the first resumed one (exact)
     assert len(summary["loss"]) == n + 2 and summary["parent_runs"] == [str(parent.resolve() / "results.h5")]
-    from eprop_cli.plotting import loss_figure
+    from eprop_cli.figures import loss_figure
 
     with open_results(child) as res:
         ax = loss_figure(res).axes[0]
