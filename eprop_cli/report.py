@@ -231,10 +231,15 @@ JOB_COLUMNS = {  # column -> (header, number format); override columns are added
 JOB_WIDTH = 100  # characters of a job's name that the several-jobs table always shows
 
 
+CLASSIFICATION_COLUMNS = ("final_accuracy", "final_error")
+
+
 def jobs_table(rows: list[dict[str, Any]], override_keys: list[str]) -> Table:
     """The several-jobs table: one row per job, overrides as columns, in the order of `rows`."""
     table = Table(title="eprop eval", header_style="bold", title_justify="left")
     columns = ["job", "status"] + override_keys + [k for k in JOB_COLUMNS if k not in ("job", "status")]
+    if not any(row.get("final_accuracy") is not None for row in rows):  # no classification job among them
+        columns = [k for k in columns if k not in CLASSIFICATION_COLUMNS]
     longest_job = max((len(fmt(row.get("job"))) for row in rows), default=0)
     for key in columns:
         header = JOB_COLUMNS.get(key, (key, ""))[0]
