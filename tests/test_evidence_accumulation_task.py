@@ -145,6 +145,8 @@ def test_outcome_is_cross_entropy_accuracy_labels_and_predictions(compose):
      "neuron.rec_extra[0].model=eprop_iaf_adapt: not a model of model=bsshslm_2020; must be one of "
      "eprop_iaf_adapt_bsshslm_2020, eprop_iaf_bsshslm_2020"),
     (["recording.n_record=101"], "recording.n_record=101: must be <= the recurrent neurons=100"),
+    (["task.cue_ms=-100"], "task.cue_ms=-100.0: must be > 0 ms"),
+    (["task.prob_group=1.5"], "task.prob_group=1.5: must be a probability in [0, 1]"),
 ])
 def test_what_cannot_work_is_refused_in_one_line(compose, overrides, message):
     with pytest.raises(UserError) as info:

@@ -194,7 +194,6 @@ from ..errors import UserError  # noqa: E402
 from .base import IterationSignals, Outcome, Task  # noqa: E402
 
 _DURATIONS = ("cue_ms", "spacing_ms", "bg_noise_ms", "recall_ms")
-_PROBABILITIES = ("cue_spike_prob", "recall_spike_prob", "noise_spike_prob", "prob_group")
 
 
 def params_from_config(cfg) -> EvidenceAccumulationParams:
@@ -231,21 +230,12 @@ class EvidenceAccumulation(Task):
         self._next = 0  # the next iteration to draw
 
     def check(self, cfg) -> None:
-        t = cfg.task
+        t = cfg.task  # signs, probabilities and counts are the schema's bounds (validation.py)
         for key in _DURATIONS:
-            if not t[key] > 0:
-                raise UserError(f"task.{key}={t[key]}: must be > 0 ms")
             try:
                 self.params.steps(t[key])
             except ValueError:
                 raise UserError(f"task.{key}={t[key]}: must be a whole number of time steps of kernel.resolution={cfg.kernel.resolution} ms")
-        for key in _PROBABILITIES:
-            if not 0.0 <= t[key] <= 1.0:
-                raise UserError(f"task.{key}={t[key]}: must be a probability in [0, 1]")
-        if t.n_cues < 1:
-            raise UserError(f"task.n_cues={t.n_cues}: must be an integer >= 1")
-        if t.n_per_population < 1:
-            raise UserError(f"task.n_per_population={t.n_per_population}: must be an integer >= 1")
         if t.n_in != self.params.n_in:
             raise UserError(f"task.n_in={t.n_in}: must be 4 x task.n_per_population = {self.params.n_in} "
                             "(left cue, right cue, recall, noise)")
