@@ -138,3 +138,15 @@ def test_oracle_phases_equal_per_iteration_learning_rates(tmp_path):
     for key in res:
         if key.startswith("final/"):
             assert np.array_equal(res[key], ref[key]), key
+
+
+def test_learning_rate_must_be_set_at_the_iteration_start(tmp_path):
+    """Setting an iteration's learning rate 5 ms late (where a chunk ending at the example's
+    scoring point would begin) changes the losses from the first iteration after a rate change
+    whose step lands in those 5 ms (iteration 5 here, at batch 1): an implementation must set it
+    at the iteration boundary."""
+    res = run_evidence_oracle(tmp_path / "ph.npz", *PHASE_ARGS, "--stop-crit", "0.6")
+    late = run_evidence_oracle(tmp_path / "late.npz", *PHASE_ARGS, "--stop-crit", "0.6", "--eta-late")
+    assert late["phase"].tolist() == res["phase"].tolist()
+    assert np.array_equal(late["loss"][:5], res["loss"][:5])
+    assert late["loss"][5] - res["loss"][5] == pytest.approx(-5.80748627e-05, rel=1e-6)

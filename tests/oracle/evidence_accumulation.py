@@ -31,7 +31,7 @@ readout recording is over by then, so the losses do not depend on it).
 
     python evidence_accumulation.py OUT.npz [--seed 1] [--n-iter 5] [--batch-size 1]
         [--eta 5e-3] [--schedule test|example|phases] [--n-record-w 1] [--eta-per-iteration E1,E2,...]
-        [--n-iter-train 50] [--n-test 4] [--validate-every 10] [--n-early-stop 8] [--stop-crit 0.07]
+        [--n-iter-train 50] [--n-test 4] [--validate-every 10] [--n-early-stop 8] [--stop-crit 0.07] [--eta-late]
 
 `draw_weights` and `draw_iteration` are pure numpy (NEST is imported only in `main`), so the
 fast tests can compare eprop's task module against them without NEST.
@@ -261,8 +261,12 @@ def main(args: argparse.Namespace) -> None:
             error = 1.0 - np.mean(np.argmax(np.mean(readout, axis=2), axis=0) == draws[-1]["labels"])
             online_errors.append((i, error))
 
-        def run_iteration(eta: float) -> None:
+        def set_eta(eta: float) -> None:
             nest.SetDefaults("eprop_synapse_bsshslm_2020", {"optimizer": {**optimizer, "eta": eta}})
+
+        def run_iteration(eta: float) -> None:
+            if not (args.eta_late and draws):
+                set_eta(eta)
             draw = draw_iteration(rng, batch)
             first = len(draws) * steps_iter
             gen_in.set([{"spike_times": t} for t in spike_times(draw["spikes"], first)])
@@ -272,6 +276,8 @@ def main(args: argparse.Namespace) -> None:
             if draws and args.schedule == "phases":
                 score_previous()
             draws.append(draw)
+            if args.eta_late and len(draws) > 1:
+                set_eta(eta)
             nest.Simulate((steps_iter - TOTAL_OFFSET - EXTENSION_SIM) * STEP)
             t_iter_end.append(time.perf_counter())
 
@@ -387,6 +393,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help="phases: training iterations between validations (10)")
     parser.add_argument("--n-early-stop", type=int, default=8, help="phases: early-stopping iterations (8)")
     parser.add_argument("--stop-crit", type=float, default=0.07, help="phases: error below which to stop (0.07)")
+    parser.add_argument("--eta-late", action="store_true",
+                        help="example/phases: set each iteration's learning rate after its first 5 ms (where the"
+                             " example scores the previous iteration), not at its start; changes the numbers")
     args = parser.parse_args(argv)
     if args.schedule == "phases" and min(args.n_iter_train, args.validate_every, args.n_early_stop) < 1:
         parser.error("--schedule phases needs --n-iter-train, --validate-every and --n-early-stop of at least 1")
