@@ -100,3 +100,53 @@ def test_learning_rate_of_a_batch_is_the_one_in_force_while_it_ran(tmp_path):
     assert np.array_equal(second_zero["loss"][:2], constant["loss"][:2])
     assert np.allclose(second_zero["loss"][2:], [0.65721062, 0.65893024], rtol=1e-7)
     assert np.allclose(constant["loss"][2:], [0.66578523, 0.66364419], rtol=1e-7)
+
+
+# --schedule phases at batch 1: validation every 3 training iterations, 2 early-stopping
+# iterations, 6 training iterations at most, 2 test iterations. Codes: 0 training,
+# 1 validation, 2 early stopping, 3 test. The errors of this run (seed 1) are
+# 1 1 0 0 1 0 0 1 0 0: at the check before training iteration 3 the current error is that of
+# iteration 3 (the last training iteration; 0) and the early-stopping mean is that of
+# iterations 4 and 5 (the validation and the first early-stopping iteration; 0.5).
+PHASE_ARGS = ("--schedule", "phases", "--batch-size", "1", "--n-iter-train", "6", "--validate-every", "3",
+              "--n-early-stop", "2", "--n-test", "2")
+
+
+@pytest.mark.parametrize("stop_crit, phases", [
+    ("0.6", [1, 0, 0, 0, 1, 2, 2, 0, 3, 3]),  # 0.5 < 0.6: stop, after one more training iteration
+    ("0.5", [1, 0, 0, 0, 1, 2, 2, 0, 0, 0, 3, 3]),  # 0.5 is not below 0.5: train on to 6 iterations
+])
+def test_oracle_phases_follow_the_example_schedule(tmp_path, stop_crit, phases):
+    res = run_evidence_oracle(tmp_path / "ph.npz", *PHASE_ARGS, "--stop-crit", stop_crit)
+    assert res["phase"].tolist() == phases
+    assert res["phase_names"].tolist() == ["training", "validation", "early_stopping", "test"]
+    # the example's online scoring (after the next iteration's first 5 ms) = the offline one
+    assert res["online_error_iteration"].tolist() == list(range(len(phases)))
+    assert res["online_error"].tolist() == (1.0 - res["accuracy"]).tolist()
+    assert res["online_error"][:8].tolist() == [1, 1, 0, 0, 1, 0, 0, 1]
+
+
+def test_oracle_phases_equal_per_iteration_learning_rates(tmp_path):
+    """The phases run is the example schedule with eta 5e-3 in training and 0 otherwise, 0 set first."""
+    res = run_evidence_oracle(tmp_path / "ph.npz", *PHASE_ARGS, "--stop-crit", "0.6")
+    etas = ",".join("5e-3" if p == 0 else "0" for p in res["phase"])
+    ref = run_evidence_oracle(tmp_path / "ex.npz", "--schedule", "example", "--batch-size", "1",
+                              "--n-iter", str(len(res["phase"])), "--eta", "0", "--eta-per-iteration", etas)
+    assert np.array_equal(res["loss"], ref["loss"])
+    # iteration 0 is NEST's reference (no step applied yet); then the steps of eta 0 and 5e-3
+    assert res["loss"][:3].tolist() == pytest.approx([0.741152550006, 0.758867584966, 0.645758045404], rel=1e-11)
+    for key in res:
+        if key.startswith("final/"):
+            assert np.array_equal(res[key], ref[key]), key
+
+
+def test_learning_rate_must_be_set_at_the_iteration_start(tmp_path):
+    """Setting an iteration's learning rate 5 ms late (where a chunk ending at the example's
+    scoring point would begin) changes the losses from the first iteration after a rate change
+    whose step lands in those 5 ms (iteration 5 here, at batch 1): an implementation must set it
+    at the iteration boundary."""
+    res = run_evidence_oracle(tmp_path / "ph.npz", *PHASE_ARGS, "--stop-crit", "0.6")
+    late = run_evidence_oracle(tmp_path / "late.npz", *PHASE_ARGS, "--stop-crit", "0.6", "--eta-late")
+    assert late["phase"].tolist() == res["phase"].tolist()
+    assert np.array_equal(late["loss"][:5], res["loss"][:5])
+    assert late["loss"][5] - res["loss"][5] == pytest.approx(-5.80748627e-05, rel=1e-6)

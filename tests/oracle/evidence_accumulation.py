@@ -4,22 +4,34 @@ Our own re-statement of the setup of NEST's test
 `test_eprop_bsshslm_2020_plasticity.py::test_eprop_classification` (the default) and of the
 schedule of NEST's example `eprop_supervised_classification_evidence-accumulation_bsshslm_2020.py`
 (`--schedule example`). Facts (numbers, models, draw order) are read from those files; the code
-is ours. Validation, early stopping and the test phase of the example are not here yet.
+is ours.
 
-Two schedules, the same numpy draws:
+Three schedules, the same numpy draws:
 
 - `test`: the inputs of all iterations are drawn first, then one `nest.Simulate` over the
   whole task (NEST's test).
 - `example`: one iteration at a time: set the learning rate, draw that iteration's inputs,
   hand them to the generators, simulate the iteration in the example's three chunks
   (total offset, one step, the rest).
+- `phases`: the example's phases: a validation iteration every `--validate-every` training
+  iterations (before training iteration 0, V, 2V, ...); at those checks after the first, if the
+  current error is below `--stop-crit`, `--n-early-stop` early-stopping iterations, and the run
+  stops if the mean of their errors is below `--stop-crit`; at most `--n-iter-train` training
+  iterations; then `--n-test` test iterations. The learning rate is `--eta` in training and 0
+  otherwise, set through SetDefaults before each iteration; none is set before connecting. As
+  in the example, an iteration is scored only after the first 5 ms of the next one, so the
+  "current error" at a check is that of the last training iteration, the early-stopping mean
+  takes the errors of the validation and the first n-1 early-stopping iterations, and one more
+  training iteration runs after the criterion is met. `phase` stores each iteration's phase
+  (codes in `PHASES`); `n_iter` is the number of iterations simulated.
 
 Both end with the example's "final update": one strong spike into every presynaptic neuron of
 an e-prop synapse after the task, so the final weights include the last optimizer step (the
 readout recording is over by then, so the losses do not depend on it).
 
     python evidence_accumulation.py OUT.npz [--seed 1] [--n-iter 5] [--batch-size 1]
-        [--eta 5e-3] [--schedule test|example] [--n-record-w 1] [--eta-per-iteration E1,E2,...]
+        [--eta 5e-3] [--schedule test|example|phases] [--n-record-w 1] [--eta-per-iteration E1,E2,...]
+        [--n-iter-train 50] [--n-test 4] [--validate-every 10] [--n-early-stop 8] [--stop-crit 0.07] [--eta-late]
 
 `draw_weights` and `draw_iteration` are pure numpy (NEST is imported only in `main`), so the
 fast tests can compare eprop's task module against them without NEST.
@@ -54,6 +66,10 @@ DELAYS = 3  # steps: in->rec, rec->out, out->out normalisation (1 each)
 TOTAL_OFFSET = OFFSET_GEN + DELAYS
 EXTENSION_SIM = 1  # steps: closes Simulate's right-open interval
 FINAL_UPDATE = 3  # steps simulated after the final-update spike is scheduled
+
+# phase codes of the `phases` schedule, in the order the example introduces them
+PHASES = ("training", "validation", "early_stopping", "test")
+TRAINING, VALIDATION, EARLY_STOPPING, TEST = range(len(PHASES))
 
 
 def draw_weights(rng: np.random.RandomState) -> dict[str, np.ndarray]:
@@ -167,8 +183,8 @@ def main(args: argparse.Namespace) -> None:
 
     # Recorders: only mm_out matters for the numbers; the others are kept so that node ids
     # and connection order are those of NEST's scripts.
-    stop = {} if args.schedule == "example" else {"stop": (TOTAL_OFFSET + steps_task) * STEP}
-    stop_rec = {} if args.schedule == "example" else {"stop": (OFFSET_GEN + 1 + steps_task) * STEP}
+    stop = {} if args.schedule != "test" else {"stop": (TOTAL_OFFSET + steps_task) * STEP}
+    stop_rec = {} if args.schedule != "test" else {"stop": (OFFSET_GEN + 1 + steps_task) * STEP}
     record_rec = ["V_m", "surrogate_gradient", "learning_signal"]
     mm_reg = nest.Create("multimeter", {"interval": STEP, "record_from": record_rec,
                                         "start": (OFFSET_GEN + 1) * STEP, **stop_rec})
@@ -185,7 +201,9 @@ def main(args: argparse.Namespace) -> None:
 
     w = draw_weights(rng)
     optimizer = {"type": "adam", "batch_size": batch, "beta_1": 0.9, "beta_2": 0.999, "epsilon": 1e-8,
-                 "eta": args.eta, "Wmin": -100.0, "Wmax": 100.0}
+                 "Wmin": -100.0, "Wmax": 100.0}
+    if args.schedule != "phases":  # the example sets no learning rate before connecting
+        optimizer["eta"] = args.eta
     nest.SetDefaults("eprop_synapse_bsshslm_2020",
                      {"optimizer": optimizer, "average_gradient": True, "weight_recorder": wr})
     eprop = {"synapse_model": "eprop_synapse_bsshslm_2020", "delay": STEP, "tau_m_readout": out["tau_m"]}
@@ -229,19 +247,71 @@ def main(args: argparse.Namespace) -> None:
         t_iter_end = [time.perf_counter()]
     else:
         t_iter_end = []
-        for i in range(n_iter):
-            eta = args.eta_per_iteration[i] if args.eta_per_iteration else args.eta
+        online_errors = []  # phases: (iteration, error) as the example scores them, in order
+        # (only the phases schedule scores online: it needs the errors, the example schedule's timing does not)
+
+        def score_previous() -> None:
+            """The example's evaluation: the error of the last complete iteration, from mm_out."""
+            i = len(draws) - 1
+            ev = mm_out.get("events")
+            times, senders = np.asarray(ev["times"]), np.asarray(ev["senders"])
+            sel = (times > i * steps_iter + TOTAL_OFFSET) & (times <= (i + 1) * steps_iter + TOTAL_OFFSET)
+            rows = [np.asarray(ev["readout_signal"])[sel][senders[sel] == s] for s in np.unique(senders)]
+            readout = np.array(rows).reshape(N_OUT, batch, STEPS_SEQUENCE)[..., -STEPS_RECALL:]
+            error = 1.0 - np.mean(np.argmax(np.mean(readout, axis=2), axis=0) == draws[-1]["labels"])
+            online_errors.append((i, error))
+
+        def set_eta(eta: float) -> None:
             nest.SetDefaults("eprop_synapse_bsshslm_2020", {"optimizer": {**optimizer, "eta": eta}})
+
+        def run_iteration(eta: float) -> None:
+            if not (args.eta_late and draws):
+                set_eta(eta)
             draw = draw_iteration(rng, batch)
-            draws.append(draw)
-            first = i * steps_iter
+            first = len(draws) * steps_iter
             gen_in.set([{"spike_times": t} for t in spike_times(draw["spikes"], first)])
             gen_target.set(target_amplitudes(draw["labels"], first))
             nest.Simulate(TOTAL_OFFSET * STEP)
             nest.Simulate(EXTENSION_SIM * STEP)
+            if draws and args.schedule == "phases":
+                score_previous()
+            draws.append(draw)
+            if args.eta_late and len(draws) > 1:
+                set_eta(eta)
             nest.Simulate((steps_iter - TOTAL_OFFSET - EXTENSION_SIM) * STEP)
             t_iter_end.append(time.perf_counter())
-        nest.Simulate((TOTAL_OFFSET + EXTENSION_SIM) * STEP)
+
+        if args.schedule == "example":
+            for i in range(n_iter):
+                run_iteration(args.eta_per_iteration[i] if args.eta_per_iteration else args.eta)
+        else:
+            phases: list[int] = []
+
+            def run_phase(phase: int) -> None:
+                run_iteration(args.eta if phase == TRAINING else 0.0)
+                phases.append(phase)
+
+            k, stopped = 0, False
+            while k < args.n_iter_train and not stopped:
+                if k % args.validate_every == 0:
+                    run_phase(VALIDATION)
+                    current = online_errors[-1][1] if online_errors else 0.0
+                    if k > 0 and current < args.stop_crit:
+                        errors = []
+                        for _ in range(args.n_early_stop):
+                            run_phase(EARLY_STOPPING)
+                            errors.append(online_errors[-1][1])
+                        stopped = bool(np.mean(errors) < args.stop_crit)
+                run_phase(TRAINING)
+                k += 1
+            for _ in range(args.n_test):
+                run_phase(TEST)
+            n_iter = len(draws)
+            steps_task = n_iter * steps_iter
+        nest.Simulate(TOTAL_OFFSET * STEP)
+        nest.Simulate(EXTENSION_SIM * STEP)
+        if args.schedule == "phases":
+            score_previous()
     t_sim = time.perf_counter()
     # final update: in the example the spike leaves gen_final at task + total offset + 2 steps
     now = nest.biological_time
@@ -294,6 +364,11 @@ def main(args: argparse.Namespace) -> None:
         for name, conns in snap.items():
             for key, values in conns.items():
                 arrays[f"{stage}/{name}/{key}"] = values
+    if args.schedule == "phases":
+        arrays["phase"] = np.array(phases)
+        arrays["phase_names"] = np.array(PHASES)
+        arrays["online_error"] = np.array([error for _, error in online_errors])
+        arrays["online_error_iteration"] = np.array([i for i, _ in online_errors])
     np.savez(args.out, **arrays)
 
 
@@ -304,14 +379,26 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--n-iter", type=int, default=5, help="iterations (default 5)")
     parser.add_argument("--batch-size", type=int, default=1, help="sequences per iteration (default 1)")
     parser.add_argument("--eta", type=float, default=5e-3, help="Adam learning rate (default 5e-3)")
-    parser.add_argument("--schedule", choices=["test", "example"], default="test",
-                        help="test: draw all, one Simulate; example: per-iteration draws and chunks")
+    parser.add_argument("--schedule", choices=["test", "example", "phases"], default="test",
+                        help="test: draw all, one Simulate; example: per-iteration draws and chunks;"
+                             " phases: the example's validation, early stopping and test phase")
     parser.add_argument("--n-record-w", type=int, default=1,
                         help="senders and targets of the weight recorder (test 1, example 5)")
     parser.add_argument("--eta-per-iteration", type=lambda text: [float(x) for x in text.split(",")],
                         help="example schedule: comma-separated learning rate of each iteration, set at its start"
                              " as the example does for its phases (overrides --eta)")
+    parser.add_argument("--n-iter-train", type=int, default=50, help="phases: training iterations at most (50)")
+    parser.add_argument("--n-test", type=int, default=4, help="phases: test iterations (4)")
+    parser.add_argument("--validate-every", type=int, default=10,
+                        help="phases: training iterations between validations (10)")
+    parser.add_argument("--n-early-stop", type=int, default=8, help="phases: early-stopping iterations (8)")
+    parser.add_argument("--stop-crit", type=float, default=0.07, help="phases: error below which to stop (0.07)")
+    parser.add_argument("--eta-late", action="store_true",
+                        help="example/phases: set each iteration's learning rate after its first 5 ms (where the"
+                             " example scores the previous iteration), not at its start; changes the numbers")
     args = parser.parse_args(argv)
+    if args.schedule == "phases" and min(args.n_iter_train, args.validate_every, args.n_early_stop) < 1:
+        parser.error("--schedule phases needs --n-iter-train, --validate-every and --n-early-stop of at least 1")
     if args.eta_per_iteration and (args.schedule != "example" or len(args.eta_per_iteration) != args.n_iter):
         parser.error("--eta-per-iteration needs --schedule example and one value per iteration")
     return args
