@@ -36,12 +36,12 @@ def compose(*overrides: str):
     from hydra.core.global_hydra import GlobalHydra
 
     from eprop_cli.cli import conf_dir
-    from eprop_cli.config import register_configs
+    from eprop_cli.config import register_configs, with_plain_choices
 
     register_configs()
     GlobalHydra.instance().clear()
     with initialize_config_dir(config_dir=conf_dir(), version_base="1.3"):
-        return hydra_compose("config", overrides=list(overrides))
+        return with_plain_choices(hydra_compose("config", overrides=list(overrides)))  # NEST takes str, not Enums
 
 
 def timed(function, times: list[float]):

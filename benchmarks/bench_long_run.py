@@ -53,7 +53,7 @@ def main() -> None:
     from hydra import compose, initialize_config_dir
 
     from eprop_cli.cli import conf_dir
-    from eprop_cli.config import register_configs
+    from eprop_cli.config import register_configs, with_plain_choices
     from eprop_cli.results import open_results
     from eprop_cli.training import train
 
@@ -61,6 +61,7 @@ def main() -> None:
     with initialize_config_dir(config_dir=conf_dir(), version_base="1.3"):
         cfg = compose("config", overrides=["experiment=handwriting_converge", f"task.n_iter={args.n_iter}",
                                            f"kernel.threads={args.threads}", "progress=false"])
+    cfg = with_plain_choices(cfg)  # NEST takes str, not the schema's Enums
     target_iter = 5000
     run_dir = Path(tempfile.mkdtemp(prefix="eprop-bench-long-")) / "run"
     clock: list[float] = []

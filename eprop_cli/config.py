@@ -1,8 +1,12 @@
-"""Config schemas, derived-value resolvers and the one validation function.
+"""Config schemas: the dataclasses every YAML option extends, with their closed choices (Enums),
+units, meanings and bounds (field metadata), and the derived-value resolvers.
 
 Every YAML option in conf/ extends one of the dataclasses below (registered in Hydra's
-ConfigStore as `<group>/_schema`), so an unknown key or a wrong type fails when the config
-is composed, naming the key. Range and cross-field checks live in `validate(cfg)`.
+ConfigStore as `<group>/_schema`), so an unknown key, a wrong type or a value outside a closed
+choice fails when the config is composed, naming the key (config_errors.py makes that one
+line). Each field's metadata (`param(default, doc, unit=..., min_int=..., positive=...)`) is the
+one place for its unit, meaning and bounds: validation.py checks the bounds, params_doc.py
+shows unit and meaning (`eprop run --params`).
 
 Derived values are computed by OmegaConf resolvers, not pasted as numbers:
 
@@ -19,15 +23,16 @@ Derived values are computed by OmegaConf resolvers, not pasted as numbers:
 
 from __future__ import annotations
 
+import dataclasses
+import functools
 import math
+import typing
 from dataclasses import dataclass, field
+from enum import Enum, StrEnum
 from pathlib import Path
 from typing import Any, Dict, List, Optional
 
 from omegaconf import MISSING, DictConfig, OmegaConf
-
-from .errors import UserError
-from .tasks import task_for
 
 # ---------------------------------------------------------------------------- resolvers
 
@@ -90,72 +95,150 @@ def register_resolvers() -> None:
             OmegaConf.register_new_resolver(name, fn)
 
 
+# ---------------------------------------------------------------------------- field metadata
+
+BOUNDS = ("min_int", "positive", "nonnegative", "probability", "below_one", "finite", "finite_nonzero")
+
+
+def param(default: Any = MISSING, doc: str = "", *, unit: str = "", factory: Any = None, **meta: Any) -> Any:
+    """A schema field with its meaning (`doc`), `unit` and bounds (see BOUNDS) in its metadata.
+
+    Bounds: min_int=N (an integer >= N), positive (> 0 and finite), nonnegative (>= 0),
+    probability ([0, 1]), below_one ([0, 1)), finite, finite_nonzero. `choices_note` is added to
+    the "must be one of" message of an Enum field. None (null) passes every bound.
+    """
+    unknown = set(meta) - set(BOUNDS) - {"choices_note"}
+    if unknown:
+        raise TypeError(f"param(): unknown metadata {sorted(unknown)}")
+    metadata = {"doc": doc, "unit": unit, **meta}
+    if factory is not None:
+        return field(default_factory=factory, metadata=metadata)
+    return field(default=default, metadata=metadata)
+
+
+# Closed choices: a value outside them fails at composition with "must be one of ...".
+# StrEnum members compare, hash and format as their string value.
+
+
+class Target(StrEnum):
+    handwriting = "handwriting"
+    infinite_loop = "infinite_loop"
+    sine_waves = "sine_waves"
+    custom = "custom"
+
+
+class DataFormat(StrEnum):
+    increments = "increments"
+    samples = "samples"
+
+
+class SurrogateGradient(StrEnum):  # NEST 3.10's surrogate_gradient_function values
+    piecewise_linear = "piecewise_linear"
+    exponential = "exponential"
+    fast_sigmoid_derivative = "fast_sigmoid_derivative"
+    arctan_derivative = "arctan_derivative"
+
+
+class ReadoutLoss(StrEnum):
+    mean_squared_error = "mean_squared_error"
+    cross_entropy = "cross_entropy"
+
+
+class OptimizerType(StrEnum):
+    adam = "adam"
+    gradient_descent = "gradient_descent"
+
+
+class Family(StrEnum):
+    bsshslm_2020 = "bsshslm_2020"
+    eprop = "eprop"
+
+
+class RecurrentVariable(StrEnum):  # recordable by some recurrent e-prop model
+    V_m = "V_m"
+    surrogate_gradient = "surrogate_gradient"
+    learning_signal = "learning_signal"
+    V_th_adapt = "V_th_adapt"
+    adaptation = "adaptation"
+    eprop_history_duration = "eprop_history_duration"
+
+
+class ReadoutVariable(StrEnum):  # recordable by some e-prop readout model
+    V_m = "V_m"
+    readout_signal = "readout_signal"
+    readout_signal_unnorm = "readout_signal_unnorm"
+    target_signal = "target_signal"
+    error_signal = "error_signal"
+    eprop_history_duration = "eprop_history_duration"
+
+
 # ---------------------------------------------------------------------------- schemas
 
 
 @dataclass
 class TaskConfig:
-    name: str = MISSING  # task name, also the first level of the output directory
-    target: str = MISSING  # target generator: handwriting | infinite_loop | sine_waves | custom
-    n_iter: int = 5  # training iterations
-    batch_size: int = 1  # sequences per weight update
-    n_in: int = 100  # input (Poisson frozen-noise) channels
-    input_spike_prob: float = 0.05  # spike probability per input channel and time step
-    steps_per_data_point: int = 8  # time steps per sample of the data file (handwriting)
-    sequence_steps: Optional[int] = None  # time steps per sequence; null: data length × steps_per_data_point
-    data_file: Optional[str] = None  # trajectory file; null: the pinned download (handwriting); required for custom
-    data_format: str = "increments"  # custom: rows are increments (cumulated, as handwriting) | samples (absolute)
-    sine_periods: List[int] = field(default_factory=lambda: [1000, 500, 333, 200])  # time steps; sine_waves: one sine per period
-    clear_first_input_step: bool = True  # no input spike at step 0 of a sequence (bsshslm_2020 scripts: true, event-based: false)
-    offset_gen: int = 1  # time steps; generator signals start at step 1
-    delay_in_rec: int = 1  # time steps; input -> recurrent connection delay
-    delay_rec_out: int = 1  # time steps; recurrent -> readout delay in the timing (0 for model=eprop)
-    delay_out_norm: int = 1  # time steps; readout normalization delay in the timing (0 for model=eprop)
-    extension_sim: int = 1  # time steps; closes the right-open interval of the last Simulate
+    name: str = param(MISSING, 'task name, also the first level of the output directory')
+    target: Target = param(MISSING, 'target generator')
+    n_iter: int = param(5, 'training iterations', min_int=1)
+    batch_size: int = param(1, 'sequences per weight update', min_int=1)
+    n_in: int = param(100, 'input (Poisson frozen-noise) channels', min_int=1)
+    input_spike_prob: float = param(0.05, 'spike probability per input channel and time step', probability=True)
+    steps_per_data_point: int = param(8, 'duration of one sample of the data file (handwriting)', unit='time steps', min_int=1)
+    sequence_steps: Optional[int] = param(None, 'duration of one sequence; null: data length × steps_per_data_point', unit='time steps', min_int=2)
+    data_file: Optional[str] = param(None, 'trajectory file; null: the pinned download (handwriting); required for custom')
+    data_format: DataFormat = param(DataFormat.increments, 'custom: rows are increments (cumulated, as handwriting) or samples (absolute)')
+    sine_periods: List[int] = param(doc='sine_waves: one sine per period', factory=lambda: [1000, 500, 333, 200], unit='time steps')
+    clear_first_input_step: bool = param(True, 'no input spike at step 0 of a sequence (bsshslm_2020 scripts: true, event-based: false)')
+    offset_gen: int = param(1, 'generator signals start at step 1', unit='time steps', min_int=1)
+    delay_in_rec: int = param(1, 'input -> recurrent connection delay', unit='time steps', min_int=1)
+    delay_rec_out: int = param(1, 'recurrent -> readout delay in the timing (0 for model=eprop)', unit='time steps', min_int=0)
+    delay_out_norm: int = param(1, 'readout normalization delay in the timing (0 for model=eprop)', unit='time steps', min_int=0)
+    extension_sim: int = param(1, 'closes the right-open interval of the last Simulate', unit='time steps', min_int=1)
 
 
 @dataclass
 class RecurrentNeuronConfig:
-    model: str = "eprop_iaf_adapt_bsshslm_2020"  # NEST model name
-    n: int = 200  # number of recurrent neurons
-    C_m: float = 250.0  # pF, membrane capacitance
-    c_reg: float = 150.0  # firing-rate regularization scaling (dimensionless)
-    E_L: float = 0.0  # mV, leak / resting potential
-    f_target: float = 20.0  # spikes/s, regularization target rate
-    gamma: Optional[float] = 0.3  # seed's pseudo-derivative scale (dimensionless); NEST 3.10: height = gamma / V_th
-    surrogate_gradient_height: float = MISSING  # dimensionless; derived in YAML
-    surrogate_gradient_width: float = MISSING  # mV; derived in YAML (= V_th)
-    surrogate_gradient_function: str = "piecewise_linear"  # pseudo-derivative shape
-    I_e: float = 0.0  # pA, constant external current
-    regular_spike_arrival: Optional[bool] = False  # spikes arrive at the step's end (True) or start (False); null: not passed (model=eprop)
-    t_ref: float = 0.0  # ms, refractory period
-    tau_m_mean: float = 30.0  # ms, mean of the per-neuron membrane time constant
-    tau_m_std: float = 2.0  # ms, std of the per-neuron membrane time constant (NEST rng)
-    V_m: float = 0.0  # mV, initial membrane potential
-    V_th: float = 0.03  # mV, spike threshold
-    V_reset: Optional[float] = None  # mV, reset potential (psc_delta models); null: not passed
-    adapt_tau: Optional[float] = 2000.0  # ms, adaptation time constant (adaptive models only)
-    adapt_beta_scale: float = 1.7  # dimensionless prefactor of adapt_beta
-    adapt_beta: Optional[float] = None  # dimensionless; derived in YAML (adaptive models only)
-    adaptation: Optional[float] = None  # mV, initial threshold adaptation (adaptive models); null: not passed
-    kappa: Optional[float] = None  # dimensionless, eligibility-trace low-pass filter (model=eprop); null: not passed
-    kappa_reg: Optional[float] = None  # dimensionless, firing-rate low-pass filter for regularization (model=eprop)
-    eprop_isi_trace_cutoff: Optional[float] = None  # ms, cutoff of the trace integration between spikes (model=eprop)
-    params: Dict[str, Any] = field(default_factory=dict)  # further NEST parameters, passed through
+    model: str = param("eprop_iaf_adapt_bsshslm_2020", 'NEST model name')
+    n: int = param(200, 'number of recurrent neurons', min_int=1)
+    C_m: float = param(250.0, 'membrane capacitance', unit='pF', positive=True)
+    c_reg: float = param(150.0, 'firing-rate regularization scaling', unit='dimensionless')
+    E_L: float = param(0.0, 'leak / resting potential', unit='mV')
+    f_target: float = param(20.0, 'regularization target rate', unit='spikes/s', nonnegative=True)
+    gamma: Optional[float] = param(0.3, "seed's pseudo-derivative scale; NEST 3.10: height = gamma / V_th", unit='dimensionless')
+    surrogate_gradient_height: float = param(MISSING, 'derived in YAML', unit='dimensionless')
+    surrogate_gradient_width: float = param(MISSING, 'derived in YAML (= V_th)', unit='mV')
+    surrogate_gradient_function: SurrogateGradient = param(SurrogateGradient.piecewise_linear, 'pseudo-derivative shape')
+    I_e: float = param(0.0, 'constant external current', unit='pA')
+    regular_spike_arrival: Optional[bool] = param(False, "spikes arrive at the step's end (True) or start (False); null: not passed (model=eprop)")
+    t_ref: float = param(0.0, 'refractory period', unit='ms', nonnegative=True)
+    tau_m_mean: float = param(30.0, 'mean of the per-neuron membrane time constant', unit='ms', positive=True)
+    tau_m_std: float = param(2.0, 'std of the per-neuron membrane time constant (NEST rng)', unit='ms', nonnegative=True)
+    V_m: float = param(0.0, 'initial membrane potential', unit='mV')
+    V_th: float = param(0.03, 'spike threshold', unit='mV')
+    V_reset: Optional[float] = param(None, 'reset potential (psc_delta models); null: not passed', unit='mV')
+    adapt_tau: Optional[float] = param(2000.0, 'adaptation time constant (adaptive models only)', unit='ms', positive=True)
+    adapt_beta_scale: float = param(1.7, 'prefactor of adapt_beta', unit='dimensionless')
+    adapt_beta: Optional[float] = param(None, 'derived in YAML (adaptive models only)', unit='dimensionless')
+    adaptation: Optional[float] = param(None, 'initial threshold adaptation (adaptive models); null: not passed', unit='mV')
+    kappa: Optional[float] = param(None, 'eligibility-trace low-pass filter (model=eprop); null: not passed', unit='dimensionless')
+    kappa_reg: Optional[float] = param(None, 'firing-rate low-pass filter for regularization (model=eprop)', unit='dimensionless')
+    eprop_isi_trace_cutoff: Optional[float] = param(None, 'cutoff of the trace integration between spikes (model=eprop)', unit='ms')
+    params: Dict[str, Any] = param(doc='further NEST parameters, passed through', factory=dict)
 
 
 @dataclass
 class ReadoutNeuronConfig:
-    model: str = "eprop_readout_bsshslm_2020"  # NEST model name
-    C_m: float = 1.0  # pF, membrane capacitance
-    E_L: float = 0.0  # mV, leak potential
-    I_e: float = 0.0  # pA, constant external current
-    loss: Optional[str] = "mean_squared_error"  # loss function; null: not passed (eprop_readout has none)
-    regular_spike_arrival: Optional[bool] = False  # spikes arrive at the step's end (True) or start (False); null: not passed
-    tau_m: float = 50.0  # ms, membrane time constant (also the bsshslm_2020 synapses' tau_m_readout)
-    V_m: float = 0.0  # mV, initial membrane potential
-    eprop_isi_trace_cutoff: Optional[float] = None  # ms, cutoff of the trace integration between spikes (model=eprop)
-    params: Dict[str, Any] = field(default_factory=dict)  # further NEST parameters, passed through
+    model: str = param("eprop_readout_bsshslm_2020", 'NEST model name')
+    C_m: float = param(1.0, 'membrane capacitance', unit='pF', positive=True)
+    E_L: float = param(0.0, 'leak potential', unit='mV')
+    I_e: float = param(0.0, 'constant external current', unit='pA')
+    loss: Optional[ReadoutLoss] = param(ReadoutLoss.mean_squared_error, 'loss function; null: not passed (eprop_readout has none)',
+                                         choices_note='or null for eprop_readout')
+    regular_spike_arrival: Optional[bool] = param(False, "spikes arrive at the step's end (True) or start (False); null: not passed")
+    tau_m: float = param(50.0, "membrane time constant (also the bsshslm_2020 synapses' tau_m_readout)", unit='ms', positive=True)
+    V_m: float = param(0.0, 'initial membrane potential', unit='mV')
+    eprop_isi_trace_cutoff: Optional[float] = param(None, 'cutoff of the trace integration between spikes (model=eprop)', unit='ms')
+    params: Dict[str, Any] = param(doc='further NEST parameters, passed through', factory=dict)
 
 
 @dataclass
@@ -166,74 +249,75 @@ class NeuronConfig:
 
 @dataclass
 class OptimizerConfig:
-    type: str = MISSING  # adam | gradient_descent
-    eta: float = 5e-3  # learning rate (dimensionless)
-    beta_1: float = 0.9  # Adam: decay rate of the first moment
-    beta_2: float = 0.999  # Adam: decay rate of the second raw moment
-    epsilon: float = 1e-8  # Adam: numerical stabilizer
-    Wmin: float = -100.0  # pA, lower weight bound
-    Wmax: float = 100.0  # pA, upper weight bound
-    batch_size: Optional[int] = None  # NEST optimizer batch_size; null: task.batch_size (bsshslm_2020) or 1 (eprop)
-    optimize_each_step: Optional[bool] = None  # optimize every time step (true) or once per spike; null: NEST default
-    params: Dict[str, Any] = field(default_factory=dict)  # further optimizer parameters, checked against NEST
+    type: OptimizerType = param(MISSING, 'optimizer of the e-prop synapses')
+    eta: float = param(5e-3, 'learning rate', unit='dimensionless', positive=True)
+    beta_1: float = param(0.9, 'Adam: decay rate of the first moment', unit='dimensionless', below_one=True)
+    beta_2: float = param(0.999, 'Adam: decay rate of the second raw moment', unit='dimensionless', below_one=True)
+    epsilon: float = param(1e-8, 'Adam: numerical stabilizer', unit='dimensionless', positive=True)
+    Wmin: float = param(-100.0, 'lower weight bound', unit='pA')
+    Wmax: float = param(100.0, 'upper weight bound', unit='pA')
+    batch_size: Optional[int] = param(None, 'NEST optimizer batch_size; null: task.batch_size (bsshslm_2020) or 1 (eprop)', min_int=1)
+    optimize_each_step: Optional[bool] = param(None, 'optimize every time step (true) or once per spike; null: NEST default')
+    params: Dict[str, Any] = param(doc='further optimizer parameters, checked against NEST', factory=dict)
 
 
 @dataclass
 class SynapseConfig:
-    average_gradient: Optional[bool] = False  # average the gradient over the learning window (bsshslm_2020 only; null: not passed)
-    weight_dtype: str = "float32"  # dtype of the initial weights (float32 as the seed, for TF parity)
-    params: Dict[str, Any] = field(default_factory=dict)  # further e-prop synapse parameters, checked against NEST
+    average_gradient: Optional[bool] = param(False, 'average the gradient over the learning window (bsshslm_2020 only; null: not passed)')
+    weight_dtype: str = param("float32", 'dtype of the initial weights (float32 as the seed, for TF parity)')
+    params: Dict[str, Any] = param(doc='further e-prop synapse parameters, checked against NEST', factory=dict)
 
 
 @dataclass
 class ModelConfig:
-    family: str = "bsshslm_2020"  # NEST e-prop model family: bsshslm_2020 | eprop (event-based)
-    eta_factor: float = 1.0  # dimensionless; the optimizer options' default eta is multiplied by it (model=eprop: (1 - kappa)^2)
+    family: Family = param(Family.bsshslm_2020, 'NEST e-prop model family (eprop: the event-based models)')
+    eta_factor: float = param(1.0, "the optimizer options' default eta is multiplied by it (model=eprop: (1 - kappa)^2)", unit='dimensionless', positive=True)
 
 
 @dataclass
 class ProjectionInitConfig:
-    scale: float = 1.0  # dimensionless; the drawn normal/sqrt(fan_in) weights are multiplied by it (in weight_dtype)
-    divide_by: float = 1.0  # dimensionless; ... then divided by it (exact in weight_dtype, unlike a reciprocal scale)
+    scale: float = param(1.0, 'the drawn normal/sqrt(fan_in) weights are multiplied by it (in weight_dtype)', unit='dimensionless', finite=True)
+    divide_by: float = param(1.0, '... then divided by it (exact in weight_dtype, unlike a reciprocal scale)', unit='dimensionless', finite_nonzero=True)
 
 
 @dataclass
 class WeightsConfig:
-    load: Optional[str] = None  # results.h5 or run directory whose /weights/final replace the drawn weights; null: draw
-    in_rec: ProjectionInitConfig = field(default_factory=ProjectionInitConfig)  # input -> recurrent
-    rec_rec: ProjectionInitConfig = field(default_factory=ProjectionInitConfig)  # recurrent -> recurrent (autapses stay 0)
-    rec_out: ProjectionInitConfig = field(default_factory=ProjectionInitConfig)  # recurrent -> readout
-    out_rec: ProjectionInitConfig = field(default_factory=ProjectionInitConfig)  # readout -> recurrent (feedback)
+    load: Optional[str] = param(None, 'results.h5 or run directory whose /weights/final replace the drawn weights; null: draw')
+    in_rec: ProjectionInitConfig = param(doc='input -> recurrent', factory=ProjectionInitConfig)
+    rec_rec: ProjectionInitConfig = param(doc='recurrent -> recurrent (autapses stay 0)', factory=ProjectionInitConfig)
+    rec_out: ProjectionInitConfig = param(doc='recurrent -> readout', factory=ProjectionInitConfig)
+    out_rec: ProjectionInitConfig = param(doc='readout -> recurrent (feedback)', factory=ProjectionInitConfig)
 
 
 @dataclass
 class RecordingConfig:
-    n_record: int = 1  # recurrent neurons whose state variables are recorded (0: none)
-    rec_variables: List[str] = field(default_factory=list)  # recurrent multimeter variables
-    out_variables: List[str] = field(default_factory=lambda: ["readout_signal", "target_signal"])  # readout multimeter variables
-    spikes_input: bool = True  # record the input (parrot) neurons' spikes
-    spikes_recurrent: bool = True  # record the recurrent neurons' spikes
-    n_record_w: int = 3  # senders/targets per population for the weight recorder (0: no weight recorder)
-    interval: float = 1.0  # ms, multimeter sampling interval
-    saturated_rate: float = 0.2  # fraction of the maximal rate 1000 / max(kernel.resolution, t_ref) spikes/s; a mean recurrent rate above it ends the run as diverged
+    n_record: int = param(1, 'recurrent neurons whose state variables are recorded (0: none)', min_int=0)
+    rec_variables: List[RecurrentVariable] = param(doc='recurrent multimeter variables', factory=list)
+    out_variables: List[ReadoutVariable] = param(doc='readout multimeter variables',
+                                                 factory=lambda: [ReadoutVariable.readout_signal, ReadoutVariable.target_signal])
+    spikes_input: bool = param(True, "record the input (parrot) neurons' spikes")
+    spikes_recurrent: bool = param(True, "record the recurrent neurons' spikes")
+    n_record_w: int = param(3, 'senders/targets per population for the weight recorder (0: no weight recorder)', min_int=0)
+    interval: float = param(1.0, 'multimeter sampling interval', unit='ms', positive=True)
+    saturated_rate: float = param(0.2, 'fraction of the maximal rate 1000 / max(kernel.resolution, t_ref) spikes/s; a mean recurrent rate above it ends the run as diverged')
 
 
 @dataclass
 class KernelConfig:
-    resolution: float = 1.0  # ms, simulation time step
-    threads: int = 1  # NEST local_num_threads (OpenMP)
-    total_num_virtual_procs: Optional[int] = None  # NEST virtual processes; null: = threads. Results depend on it.
-    print_time: bool = False  # NEST's own progress line
-    eprop_reset_neurons_on_update: bool = True  # reset neuron state at each update interval
-    flush_event_send_interval: Optional[float] = None  # ms; null: one sequence (bounds NEST's e-prop history)
-    weight_recorder_model: bool = True  # give the weight recorder its own synapse copy (faster, same results)
-    params: Dict[str, Any] = field(default_factory=dict)  # further NEST kernel parameters, checked against NEST
+    resolution: float = param(1.0, 'simulation time step', unit='ms', positive=True)
+    threads: int = param(1, 'NEST local_num_threads (OpenMP)', min_int=1)
+    total_num_virtual_procs: Optional[int] = param(None, 'NEST virtual processes; null: = threads. Results depend on it.', min_int=1)
+    print_time: bool = param(False, "NEST's own progress line")
+    eprop_reset_neurons_on_update: bool = param(True, 'reset neuron state at each update interval')
+    flush_event_send_interval: Optional[float] = param(None, "null: one sequence (bounds NEST's e-prop history)", unit='ms', positive=True)
+    weight_recorder_model: bool = param(True, 'give the weight recorder its own synapse copy (faster, same results)')
+    params: Dict[str, Any] = param(doc='further NEST kernel parameters, checked against NEST', factory=dict)
 
 
 @dataclass
 class OutputConfig:
-    file: str = "results.h5"  # results file name inside the run directory
-    compress_events: bool = False  # lzf-compress recorder events: ~3x smaller files, but a SIGKILL can then damage flushed events
+    file: str = param("results.h5", 'results file name inside the run directory')
+    compress_events: bool = param(False, 'lzf-compress recorder events: ~3x smaller files, but a SIGKILL can then damage flushed events')
 
 
 @dataclass
@@ -247,10 +331,10 @@ class Config:
     model: ModelConfig = field(default_factory=ModelConfig)
     weights: WeightsConfig = field(default_factory=WeightsConfig)
     output: OutputConfig = field(default_factory=OutputConfig)
-    seed: int = 1  # numpy RandomState seed and NEST rng_seed
-    progress: bool = True  # rich progress bar
-    experiment: Optional[str] = None  # name of the applied experiment preset, if any
-    resume: Optional[str] = None  # run directory to continue from (see eprop_cli/resume.py)
+    seed: int = param(1, 'numpy RandomState seed and NEST rng_seed', min_int=1)
+    progress: bool = param(True, 'rich progress bar')
+    experiment: Optional[str] = param(None, 'name of the applied experiment preset, if any')
+    resume: Optional[str] = param(None, 'run directory to continue from (see eprop_cli/resume.py)')
 
 
 GROUP_SCHEMAS = {
@@ -292,27 +376,7 @@ def register_configs() -> None:
         cs.store(group=group, name="_schema", node=schema)
 
 
-# ---------------------------------------------------------------------------- validation
-
-OPTIMIZERS = ("adam", "gradient_descent")
-REC_VARIABLES = ("V_m", "surrogate_gradient", "learning_signal", "V_th_adapt", "adaptation", "eprop_history_duration")
-OUT_VARIABLES = ("V_m", "readout_signal", "readout_signal_unnorm", "target_signal", "error_signal", "eprop_history_duration")
-
-
-def _positive(value: Any, key: str, unit: str = "") -> None:
-    if value is None or not value > 0 or value == math.inf:
-        bound = "a finite number > 0" if value == math.inf else "> 0"
-        raise UserError(f"{key}={value}: must be {bound}{(' ' + unit) if unit else ''}")
-
-
-def _at_least(value: Any, key: str, minimum: int) -> None:
-    if value is None or value < minimum:
-        raise UserError(f"{key}={value}: must be an integer >= {minimum}")
-
-
-def _one_of(value: Any, key: str, valid: tuple[str, ...]) -> None:
-    if value not in valid:
-        raise UserError(f"{key}={value}: must be one of {', '.join(valid)}")
+# ---------------------------------------------------------------------------- schema lookups
 
 
 def typed_schema() -> DictConfig:
@@ -323,153 +387,66 @@ def typed_schema() -> DictConfig:
     return schema
 
 
-def unknown_keys(cfg: Any, schema: Any, prefix: str = "") -> list[str]:
-    """Dotted keys in `cfg` that the schema does not declare (`params` dicts are free-form)."""
-    found = []
-    allowed = set(schema.keys())
-    for key in cfg.keys():
-        if key not in allowed:
-            found.append(prefix + str(key))
-        elif key != "params" and OmegaConf.is_dict(schema._get_node(key)) and OmegaConf.is_dict(cfg._get_node(key)):
-            found.extend(unknown_keys(cfg[key], schema[key], f"{prefix}{key}."))
-    return found
+
+@dataclass(frozen=True)
+class SchemaField:
+    """One leaf of the schema: its dotted key, the dataclass field, and its metadata."""
+
+    key: str
+    field: dataclasses.Field
+    type: Any
+
+    @property
+    def meta(self) -> dict[str, Any]:
+        return dict(self.field.metadata)
+
+    @property
+    def unit(self) -> str:
+        return self.field.metadata.get("unit", "")
+
+    @property
+    def choices(self) -> type[Enum] | None:
+        """The Enum of a closed choice (also of a list of choices or an optional choice), else None."""
+        kinds = [self.type, *typing.get_args(self.type)]
+        return next((k for k in kinds if isinstance(k, type) and issubclass(k, Enum)), None)
 
 
-def validate(cfg: DictConfig) -> None:
-    """Range and cross-field checks; raises UserError with a one-line message."""
-    extra = unknown_keys(cfg, typed_schema())
-    if extra:
-        raise UserError(f"{extra[0]}: unknown key; the schema has no such field (see `eprop run --cfg job`)")
-    k = cfg.kernel
-    _positive(k.resolution, "kernel.resolution", "ms")
-    tics_per_ms = k.params.get("tics_per_ms", 1000.0)  # NEST's default tic: 0.001 ms
-    tics_per_ms = float(tics_per_ms) if isinstance(tics_per_ms, (int, float)) and tics_per_ms > 0 else 1000.0
-    if abs(k.resolution * tics_per_ms - round(k.resolution * tics_per_ms)) > 1e-6:
-        raise UserError(f"kernel.resolution={k.resolution}: must be a multiple of NEST's tic, {1.0 / tics_per_ms:g} ms "
-                        "(e.g. 0.1, 0.25, 1.0)")
-    _at_least(k.threads, "kernel.threads", 1)
-    if k.total_num_virtual_procs is not None:
-        _at_least(k.total_num_virtual_procs, "kernel.total_num_virtual_procs", 1)
-        if k.total_num_virtual_procs != k.threads:
-            raise UserError(
-                f"kernel.total_num_virtual_procs={k.total_num_virtual_procs}: must equal kernel.threads={k.threads} "
-                "(this NEST build has no MPI, so each virtual process is one thread)"
-            )
-    if k.flush_event_send_interval is not None:
-        _positive(k.flush_event_send_interval, "kernel.flush_event_send_interval", "ms")
-    t = cfg.task
-    _at_least(t.n_iter, "task.n_iter", 1)
-    _at_least(t.batch_size, "task.batch_size", 1)
-    _at_least(t.n_in, "task.n_in", 1)
-    if not 0.0 <= t.input_spike_prob <= 1.0:
-        raise UserError(f"task.input_spike_prob={t.input_spike_prob}: must be a probability in [0, 1]")
-    _at_least(t.steps_per_data_point, "task.steps_per_data_point", 1)
-    if t.sequence_steps is not None:
-        _at_least(t.sequence_steps, "task.sequence_steps", 2)
-    for key in ("offset_gen", "delay_in_rec", "extension_sim"):
-        _at_least(t[key], f"task.{key}", 1)
-    for key in ("delay_rec_out", "delay_out_norm"):
-        _at_least(t[key], f"task.{key}", 0)
-    task_for(cfg).check(cfg)  # the task's own keys (tasks/); parses its data file once
-
-    _one_of(cfg.model.family, "model.family", tuple(FAMILIES))
-    family = FAMILIES[cfg.model.family]
-    if cfg.neuron.rec.model not in family["recurrent"]:
-        raise UserError(
-            f"neuron.rec.model={cfg.neuron.rec.model}: not a model of model={cfg.model.family}; "
-            f"with model={cfg.model.family} use neuron= one of {', '.join(family['neuron_options'])}"
-        )
-    if cfg.neuron.readout.model != family["readout"]:
-        raise UserError(f"neuron.readout.model={cfg.neuron.readout.model}: model={cfg.model.family} needs {family['readout']}")
-    w = cfg.weights
-    for name in ("in_rec", "rec_rec", "rec_out", "out_rec"):
-        if not math.isfinite(w[name].scale):
-            raise UserError(f"weights.{name}.scale={w[name].scale}: must be a finite number")
-        if w[name].divide_by == 0 or not math.isfinite(w[name].divide_by):
-            raise UserError(f"weights.{name}.divide_by={w[name].divide_by}: must be a finite non-zero number")
-    if w.load is not None and not (Path(w.load).expanduser().is_file() or (Path(w.load).expanduser() / "results.h5").is_file()):
-        raise UserError(f"weights.load={w.load}: no such results file (give a results.h5 or a run directory holding one)")
-
-    r = cfg.neuron.rec
-    _at_least(r.n, "neuron.rec.n", 1)
-    for key in ("C_m", "tau_m_mean"):
-        _positive(r[key], f"neuron.rec.{key}", "ms" if key.startswith("tau") else "pF")
-    if not r.tau_m_std >= 0:  # also refuses NaN
-        raise UserError(f"neuron.rec.tau_m_std={r.tau_m_std}: must be >= 0 ms")
-    if r.adapt_tau is not None:
-        _positive(r.adapt_tau, "neuron.rec.adapt_tau", "ms")
-    if r.t_ref < 0:
-        raise UserError(f"neuron.rec.t_ref={r.t_ref}: must be >= 0 ms")
-    if not r.f_target >= 0:
-        raise UserError(f"neuron.rec.f_target={r.f_target}: must be >= 0 spikes/s")
-    ro = cfg.neuron.readout
-    _positive(ro.tau_m, "neuron.readout.tau_m", "ms")
-    _positive(ro.C_m, "neuron.readout.C_m", "pF")
-
-    o = cfg.optimizer
-    _one_of(o.type, "optimizer.type", OPTIMIZERS)
-    _positive(o.eta, "optimizer.eta")
-    _positive(cfg.model.eta_factor, "model.eta_factor")
-    for key in ("beta_1", "beta_2"):
-        if not 0.0 <= o[key] < 1.0:
-            raise UserError(f"optimizer.{key}={o[key]}: must be in [0, 1)")
-    _positive(o.epsilon, "optimizer.epsilon")
-    if o.batch_size is not None:
-        _at_least(o.batch_size, "optimizer.batch_size", 1)
-    if not o.Wmin < o.Wmax:
-        raise UserError(f"optimizer.Wmin={o.Wmin}, optimizer.Wmax={o.Wmax}: Wmin must be < Wmax (pA)")
-
-    rec = cfg.recording
-    _at_least(rec.n_record, "recording.n_record", 0)
-    _at_least(rec.n_record_w, "recording.n_record_w", 0)
-    if rec.n_record > r.n:
-        raise UserError(f"recording.n_record={rec.n_record}: must be <= neuron.rec.n={r.n}")
-    if rec.n_record_w > min(t.n_in, r.n):
-        raise UserError(f"recording.n_record_w={rec.n_record_w}: must be <= min(task.n_in, neuron.rec.n)={min(t.n_in, r.n)}")
-    name = str(cfg.output.file)
-    if not name or name in (".", "..") or "/" in name or "\\" in name:
-        raise UserError(f"output.file={name}: must be a plain file name (it is written inside the run directory)")
-    _positive(rec.interval, "recording.interval", "ms")
-    for v in rec.rec_variables:
-        _one_of(v, "recording.rec_variables", REC_VARIABLES)
-    for v in rec.out_variables:
-        _one_of(v, "recording.out_variables", OUT_VARIABLES)
-    for needed in ("readout_signal", "target_signal"):
-        if needed not in rec.out_variables:
-            raise UserError(f"recording.out_variables: must contain {needed} (the loss needs it)")
-    if rec.interval != cfg.kernel.resolution:
-        raise UserError(f"recording.interval={rec.interval}: must equal kernel.resolution={cfg.kernel.resolution} ms (the loss sums every step)")
-
-    _at_least(cfg.seed, "seed", 1)
-    if cfg.seed > 2**32 - 1:  # numpy RandomState and NEST rng_seed both take 32-bit seeds
-        raise UserError(f"seed={cfg.seed}: must be an integer in [1, 4294967295]")
-    _check_model_fits_task(cfg)
-    _check_divergence_bound(cfg)
+def schema_fields(cls: type = None, prefix: str = ""):
+    """Every field of the schema (config.Config and the group schemas), nested ones included."""
+    cls = cls or Config
+    hints = typing.get_type_hints(cls)
+    for f in dataclasses.fields(cls):
+        kind = GROUP_SCHEMAS.get(f.name, hints[f.name]) if cls is Config else hints[f.name]
+        yield SchemaField(prefix + f.name, f, kind)
+        if dataclasses.is_dataclass(kind):
+            yield from schema_fields(kind, f"{prefix}{f.name}.")
 
 
-READOUT_LOSSES = {"mean_squared_error": "regression", "cross_entropy": "classification"}
-_READOUT_HAS_LOSS = {"eprop_readout": ()}  # readout models without NEST's `loss` parameter
+@functools.lru_cache(maxsize=1)
+def _fields_by_key() -> dict[str, SchemaField]:
+    return {f.key: f for f in schema_fields()}
 
 
-def _check_model_fits_task(cfg: DictConfig) -> None:
-    """Refuse combinations that NEST would run but that cannot learn the task (one line each)."""
-    loss = cfg.neuron.readout.loss
-    if loss is None:
-        return
-    if "loss" not in _READOUT_HAS_LOSS.get(cfg.neuron.readout.model, ("loss",)):
-        raise UserError(
-            f"neuron.readout.loss={loss}: {cfg.neuron.readout.model} has no loss parameter (it always uses the mean "
-            f"squared error); leave it null with model={cfg.model.family}"
-        )
-    if loss not in READOUT_LOSSES:
-        raise UserError(f"neuron.readout.loss={loss}: must be one of {', '.join(READOUT_LOSSES)} (or null for eprop_readout)")
-    if READOUT_LOSSES[loss] != "regression" and task_for(cfg).kind == "regression":
-        raise UserError(
-            f"neuron.readout.loss={loss}: {READOUT_LOSSES[loss]} loss; the regression task {cfg.task.name} needs mean_squared_error"
-        )
+def schema_field(key: str) -> SchemaField | None:
+    """The schema field at a dotted key (e.g. neuron.rec.V_th), or None."""
+    return _fields_by_key().get(key)
 
 
-def _check_divergence_bound(cfg: DictConfig) -> None:
-    bound = cfg.recording.saturated_rate
-    if not 0.0 < bound <= 1.0:  # also refuses NaN
-        raise UserError(f"recording.saturated_rate={bound}: must be a fraction in (0, 1] of the maximal rate 1000 / max(kernel.resolution, t_ref) spikes/s")
+def conf_dir() -> str:
+    """The config directory: packaged in the wheel, or conf/ at the top of a source checkout."""
+    here = Path(__file__).resolve().parent
+    for candidate in (here / "conf", here.parent / "conf"):
+        if (candidate / "config.yaml").is_file():
+            return str(candidate)
+    raise RuntimeError(f"eprop's conf/ directory was not found next to {here}")
+
+
+def with_plain_choices(cfg: DictConfig) -> DictConfig:
+    """The config with each closed choice (Enum) as its plain string, interpolations kept.
+
+    NEST (and h5py) take `str`, not an Enum; the run gets this copy after the schema has checked
+    the choices at composition. Struct mode stays on, so a misspelt key still fails.
+    """
+    plain = OmegaConf.create(OmegaConf.to_container(cfg, resolve=False, enum_to_str=True))
+    OmegaConf.set_struct(plain, True)
+    return plain

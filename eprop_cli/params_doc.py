@@ -1,64 +1,24 @@
-"""`eprop params`: every parameter of the composed config with its value, unit and meaning.
+"""`eprop run --params`: every parameter of the composed config with its value, unit and meaning.
 
-The unit and meaning of each field are the comments beside the schema dataclasses in
-eprop_cli/config.py (`tau_m: float = 50.0  # ms, membrane time constant`); this module reads
-them from that source file with `ast` and `tokenize`, so there is one place to write them.
+The unit and meaning of each field come from the schema's field metadata (config.param), the
+one place they are written; a derived value shows the interpolation it is computed from.
 """
 
 from __future__ import annotations
 
-import ast
-import dataclasses
-import inspect
-import io
-import tokenize
-import typing
 from typing import Any
 
 from omegaconf import DictConfig, ListConfig, OmegaConf
 
 
-def _comments(source: str) -> dict[int, str]:
-    """Line number -> the text of the `#` comment that ends that line."""
-    found = {}
-    for token in tokenize.generate_tokens(io.StringIO(source).readline):
-        if token.type == tokenize.COMMENT:
-            found[token.start[0]] = token.string.lstrip("#").strip()
-    return found
-
-
-def _class_field_comments(module) -> dict[str, dict[str, str]]:
-    """Class name -> field name -> the comment on the field's line, for every class of `module`."""
-    source = inspect.getsource(module)
-    comments = _comments(source)
-    classes = {}
-    for node in ast.parse(source).body:
-        if isinstance(node, ast.ClassDef):
-            classes[node.name] = {
-                item.target.id: comments.get(item.end_lineno, comments.get(item.lineno, ""))
-                for item in node.body
-                if isinstance(item, ast.AnnAssign) and isinstance(item.target, ast.Name)
-            }
-    return classes
-
-
 def field_docs() -> dict[str, str]:
-    """Dotted config key -> unit and meaning, for every field of the schema (config.Config)."""
-    from . import config
+    """Dotted config key -> "unit, meaning", for every field of the schema (config.Config)."""
+    from .config import schema_fields
 
-    per_class = _class_field_comments(config)
-    docs: dict[str, str] = {}
-
-    def walk(cls: type, prefix: str) -> None:
-        hints = typing.get_type_hints(cls)
-        for field in dataclasses.fields(cls):
-            key = prefix + field.name
-            docs[key] = per_class.get(cls.__name__, {}).get(field.name, "")
-            kind = hints.get(field.name)
-            if dataclasses.is_dataclass(kind):
-                walk(kind, key + ".")
-
-    walk(config.Config, "")
+    docs = {}
+    for found in schema_fields():
+        doc = found.field.metadata.get("doc", "")
+        docs[found.key] = ", ".join(part for part in (found.unit, doc) if part)
     return docs
 
 
@@ -101,8 +61,8 @@ def render(cfg: DictConfig) -> str:
         note = docs.get(key, "")
         if OmegaConf.is_interpolation(container, name):
             source = container._get_node(name)._value()
-            if "derived in YAML" in note:
-                note = note.replace("derived in YAML", f"derived: {source}")
+            if note.endswith(", derived in YAML") or "derived in YAML" in note:
+                note = note.replace(", derived in YAML", "; derived in YAML").replace("derived in YAML", f"derived: {source}")
             else:
                 note = f"{note}; derived: {source}" if note else f"derived: {source}"
         rows.append((f"{key} = {value}", note))

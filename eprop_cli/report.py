@@ -1,4 +1,4 @@
-"""`eprop plot` and `eprop eval`: argument parsing and printing over evaluate.py and plotting.py.
+"""`eprop plot` and `eprop eval`: argument parsing and printing (rich tables, CSV) over plot.py and jobs.py.
 
 Both read only results files (never NEST). A mistake in the input (a missing, truncated or
 foreign file, an unknown option value) is one line on stderr, `eprop: error: <message>`, and
@@ -18,13 +18,14 @@ from rich.console import Console
 from rich.table import Table
 
 from .errors import UserError
-from .evaluate import override_columns, sort_summaries, summarize_runs, table_rows
+from .jobs import override_columns, sort_summaries, summarize_runs, table_rows
 
 # ---------------------------------------------------------------- eprop plot
 
 
 def plot_parser() -> argparse.ArgumentParser:
-    from .plotting import FIGURE_NAMES, FORMATS
+    from .figures import FIGURE_NAMES, figure_kinds
+    from .plot import FORMATS
 
     parser = argparse.ArgumentParser(
         prog="eprop plot",
@@ -34,7 +35,8 @@ def plot_parser() -> argparse.ArgumentParser:
     parser.add_argument("--out", metavar="DIR", help="output directory (default: <run or multirun dir>/figures)")
     parser.add_argument("--format", default="png", choices=FORMATS, help="file format (default: png)")
     parser.add_argument("--only", metavar="NAME,...",
-                        help=f"draw only these figures; names: {', '.join(FIGURE_NAMES)}")
+                        help=f"draw only these figures; names: {', '.join(FIGURE_NAMES)} (a figure that does "
+                             f"not apply to the run's task kind is not drawn: {figure_kinds()})")
     parser.add_argument("--dpi", type=int, default=300,
                         help="resolution of raster output in dots per inch (default: 300; every figure must stay "
                              "within 10000 x 10000 pixels)")
@@ -51,7 +53,7 @@ def plot_main(argv: Sequence[str] | None = None) -> int:
 
     Returns the exit code: 0 on success, 2 on a user error (printed as one line on stderr).
     """
-    from .plotting import plot_path
+    from .plot import plot_path
 
     args = plot_parser().parse_args(argv)
     only = {name.strip() for name in args.only.split(",") if name.strip()} if args.only else None
@@ -98,8 +100,8 @@ def eval_main(argv: Sequence[str] | None = None) -> int:
     Returns the exit code: 0 on success, 2 on a user error (printed as one line on stderr).
     Of several PATHs, one that cannot be read is a table row with status "unreadable" and one
     line `eprop: error: <reason>` on stderr; the others are still reported and the exit code is
-    2, because a file the user named explicitly was not evaluated. Unreadable or failed jobs found
-    inside a multirun directory are warnings (exit 0): a sweep's crashed job is an expected result.
+    2, because a file the user named explicitly was not evaluated. Unreadable, failed or diverged
+    jobs are warnings with their error line (exit 0): a sweep's crashed job is an expected result.
     """
     args = eval_parser().parse_args(argv)
     try:
@@ -117,7 +119,7 @@ def eval_main(argv: Sequence[str] | None = None) -> int:
     for summary in summaries:
         if summary.get("given"):
             print(f"eprop: error: {summary['error']}", file=sys.stderr)
-        elif summary.get("status") in ("unreadable", "failed"):
+        elif summary.get("status") in ("unreadable", "failed", "diverged") and summary.get("error"):
             print(f"eprop: warning: job {summary.get('job')}: {summary.get('status')}: {summary.get('error')}",
                   file=sys.stderr)
         elif summary.get("history_note"):
@@ -220,13 +222,20 @@ JOB_COLUMNS = {  # column -> (header, number format); override columns are added
 }
 
 
+JOB_WIDTH = 100  # characters of a job's name that the several-jobs table always shows
+
+
 def jobs_table(rows: list[dict[str, Any]], override_keys: list[str]) -> Table:
     """The several-jobs table: one row per job, overrides as columns, in the order of `rows`."""
     table = Table(title="eprop eval", header_style="bold", title_justify="left")
     columns = ["job", "status"] + override_keys + [k for k in JOB_COLUMNS if k not in ("job", "status")]
+    longest_job = max((len(fmt(row.get("job"))) for row in rows), default=0)
     for key in columns:
         header = JOB_COLUMNS.get(key, (key, ""))[0]
-        table.add_column(header, justify="left" if key in ("job", "status") else "right")
+        if key == "job":  # a job's name is never cut (other columns shrink first), up to JOB_WIDTH characters
+            table.add_column(header, justify="left", no_wrap=True, min_width=min(longest_job, JOB_WIDTH))
+        else:
+            table.add_column(header, justify="left" if key == "status" else "right")
     for row in rows:
         table.add_row(*(fmt(row.get(k), JOB_COLUMNS.get(k, (k, ""))[1] or ".4g") for k in columns))
     return table

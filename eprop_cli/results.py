@@ -1,15 +1,8 @@
 """The results file: one self-describing HDF5 file per run, its writer and its reader.
 
-The schema (version 1) is documented in the README, section "HDF5 schema". In short:
-
-    /loss                               (n_iter_done,)        float64
-    /loss_per_output                    (n_out, n_iter_done)  float64
-    /target                             (n_out, steps)        float64
-    /events/<recorder>/<field>          (n_events,)           resizable, appended per iteration
-    /events/<recorder>/iteration_start  (n_iter_done + 1,)    index of each iteration's first event
-    /weights/{initial,final}/<projection>/{source,target,weight}
-    /neurons/<population>                                     NEST node ids
-    root attributes                                           config, versions, seeds, timings, status
+The schema (version 1) is the table `SCHEMA` below, which the README's "HDF5 schema" section
+prints (`python -m eprop_cli.results --schema-markdown`). This is the only module that knows the
+layout: everything else reads through `Results` methods and never imports h5py.
 
 Every dataset carries a `units` and a one-line `description` attribute (table `UNITS` below).
 
@@ -35,21 +28,68 @@ import os
 import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable, Mapping
+from typing import Any, Iterable, Iterator, Mapping
 
 import h5py
 import numpy as np
 import yaml
 
 from .errors import UserError
+from .projections import PROJECTIONS
 
 SCHEMA_VERSION = 1
 RESULTS_FILE = "results.h5"
 STARTING_SUFFIX = ".starting"  # the file while its objects are created, before it is live
 FINISHING_SUFFIX = ".finishing"  # the copy that receives the end of a run before it replaces the file
-PROJECTIONS = ("in_rec", "rec_rec", "rec_out", "out_rec")
 _CHUNK = 1 << 13  # elements per HDF5 chunk of an event dataset
+BLOCK_EVENTS = 1 << 20  # events read per HDF5 slice when scanning a whole recorder
 MAX_PARENTS = 100  # resumed runs followed back through parent_run at most
+
+# The layout of a results file: (path, shape and type, content), one row per dataset group.
+# README's "HDF5 schema" table is this table (`python -m eprop_cli.results --schema-markdown`
+# prints it; tests/test_results_file.py checks that the README holds it unchanged).
+SCHEMA: tuple[tuple[str, str, str], ...] = (
+    ("`/loss`",
+     "(n_iter_done,) f8",
+     "total loss per iteration: Σ over outputs of ½ Σ_t (y − y*)², the seed's definition (for "
+     "`batch_size > 1`, averaged over the batch's sequences)"),
+    ("`/loss_per_output`",
+     "(n_out, n_iter_done) f8",
+     "the same per readout neuron"),
+    ("`/target`",
+     "(n_out, steps per sequence) f8",
+     "the target signal of one sequence"),
+    ("`/events/<recorder>/<field>`",
+     "(n_events,) i8/f8",
+     "recorder events, appended after every iteration. Recorders: `multimeter_rec` (`senders`, "
+     "`times`, the recorded state variables), `multimeter_out` (`senders`, `times`, "
+     "`readout_signal`, `target_signal`, ...), `spike_recorder` (`senders`, `times`; without the"
+     " spike that the final-update generator forces from every input and recurrent neuron at the"
+     " task's last step, so silent neurons count as silent), `weight_recorder` (`senders`, "
+     "`targets`, `times`, `weights`, sorted by time, sender, target). Times in ms."),
+    ("`/events/<recorder>/iteration_start`",
+     "(n_iter_done + 1,) i8",
+     "index of each iteration's first event: iteration k is `[start[k], start[k+1])`, so one "
+     "iteration is one HDF5 slice"),
+    ("`/weights/{initial,final}/<projection>/{source,target,weight}`",
+     "(n_conn,) i8, i8, f8 (pA)",
+     "`in_rec`, `rec_rec`, `rec_out`, `out_rec`, sorted by (source, target)"),
+    ("`/neurons/{input,recurrent,readout}`",
+     "(n,) i8",
+     "NEST node ids"),
+    ("`/optimizer/<projection>/{source,target,m,v}`",
+     "(n_conn,)",
+     "Adam's per-synapse moments at the end (or interruption) of the run, for `resume`; absent "
+     "for gradient descent"),
+)
+
+
+def schema_markdown() -> str:
+    """SCHEMA as the Markdown table of the README's "HDF5 schema" section."""
+    lines = ["| path | shape, type | content |", "|---|---|---|"]
+    lines += [f"| {path} | {shape} | {content} |" for path, shape, content in SCHEMA]
+    return "\n".join(lines)
+
 
 # Units and a one-line description of every dataset, by path pattern (fnmatch, first match wins).
 # Event fields are matched by their name under /events/<recorder>/. Units follow NEST's model
@@ -504,8 +544,8 @@ class Results:
 
     def weight_matrix(self, stage: str, projection: str) -> np.ndarray:
         """Weights as a (n_target, n_source) matrix, indexed by position in the populations."""
-        source_pop, target_pop = PROJECTION_POPULATIONS[projection]
-        sources, targets = self.neurons(source_pop), self.neurons(target_pop)
+        sources = self.neurons(PROJECTIONS[projection].source)
+        targets = self.neurons(PROJECTIONS[projection].target)
         w = self.weights(stage, projection)
         matrix = np.zeros((len(targets), len(sources)))
         matrix[np.searchsorted(targets, w["target"]), np.searchsorted(sources, w["source"])] = w["weight"]
@@ -514,13 +554,58 @@ class Results:
     def neurons(self, population: str) -> np.ndarray:
         return self.dataset(f"neurons/{population}")[()]
 
+    def population(self, name: str) -> np.ndarray:
+        """NEST node ids of a population, or an empty array if the file lacks it."""
+        if "neurons" in self.file and name in self.file["neurons"]:
+            return self.neurons(name)
+        return np.zeros(0, dtype="i8")
 
-PROJECTION_POPULATIONS = {
-    "in_rec": ("input", "recurrent"),
-    "rec_rec": ("recurrent", "recurrent"),
-    "rec_out": ("recurrent", "readout"),
-    "out_rec": ("readout", "recurrent"),
-}
+    def has_fields(self, recorder: str, fields: Iterable[str]) -> bool:
+        """True if the file holds `recorder` with all of `fields`."""
+        return recorder in self.recorders and set(fields) <= set(self.fields(recorder))
+
+    def iter_event_blocks(self, recorder: str, fields: Iterable[str], stop: int | None = None,
+                          block: int = BLOCK_EVENTS) -> Iterator[dict[str, np.ndarray]]:
+        """A recorder's events [0, stop) as consecutive HDF5 slices of at most `block` events.
+
+        Scanning a recorder of a long run this way keeps memory bounded by the block size.
+        """
+        names = list(fields)
+        if stop is None:
+            stop = self.n_events(recorder)
+        datasets = {name: self.dataset(f"events/{recorder}/{name}") for name in names}
+        for start in range(0, stop, block):
+            end = min(start + block, stop)
+            yield {name: ds[start:end] for name, ds in datasets.items()}
+
+    def weight_projections(self, stage: str) -> list[str]:
+        """The projections of one weight snapshot ("initial" or "final"); [] if the file lacks it."""
+        if stage not in self.weight_stages:
+            return []
+        return list(self.file["weights"][stage].keys())
+
+    def optimizer_state(self) -> dict[str, dict[str, np.ndarray]]:
+        """Adam's per-synapse state: projection -> source, target, m, v; {} if the file holds none."""
+        if "optimizer" not in self.file:
+            return {}
+        return {projection: {key: group[key][()] for key in group}
+                for projection, group in self.file["optimizer"].items()}
+
+    @property
+    def task_kind(self) -> str:
+        """"regression" or "classification" (root attribute task_kind; "regression" for older files)."""
+        return str(self.file.attrs.get("task_kind", "regression") or "regression")
+
+    @property
+    def display(self) -> dict[str, Any]:
+        """How the task's signals are shown (root attribute display, JSON), e.g. {"y_axis_down": true}.
+
+        Files written before the attribute existed: the handwriting task's y axis points down.
+        """
+        shown = self.attr_json("display")
+        if isinstance(shown, dict):
+            return shown
+        return {"y_axis_down": True} if self.task_name == "handwriting" else {}
 
 
 def _open_hdf5(path: Path) -> h5py.File:
@@ -645,3 +730,19 @@ def find_result_files(path: str | Path) -> list[Path]:
 def natural_key(path: Path) -> list[tuple[int, int, str]]:
     """Sort job directories 0, 1, 2, ..., 10 rather than 0, 1, 10, 2; numbers before names."""
     return [(0, int(part), "") if part.isdigit() else (1, 0, part) for part in path.parts]
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`python -m eprop_cli.results --schema-markdown`: print the README's schema table."""
+    import sys
+
+    args = sys.argv[1:] if argv is None else argv
+    if args != ["--schema-markdown"]:
+        print("usage: python -m eprop_cli.results --schema-markdown", file=sys.stderr)
+        return 2
+    print(schema_markdown())
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -25,7 +25,8 @@ from omegaconf import DictConfig, OmegaConf
 
 from .config import GROUP_SCHEMAS, typed_schema
 from .errors import UserError
-from .results import RESULTS_FILE, open_results
+from .overrides import key_of, parse
+from .results import RESULTS_FILE, open_results, results_file_in
 
 
 @dataclass(frozen=True)
@@ -35,50 +36,54 @@ class Parent:
     run_dir: Path
     n_iter_done: int
     optimizer_state: dict[str, dict[str, np.ndarray]]  # projection -> source, target, m, v
+    results_file: Path  # the parent's results file (results.h5, or the name its output.file gave)
 
 
 def load_parent(path: str | Path) -> Parent:
-    run_dir = Path(path).expanduser()
-    if run_dir.is_file():
-        run_dir = run_dir.parent
+    """The parent run at `path` (its run directory, or its results file whatever its name)."""
+    given = Path(path).expanduser()
+    run_dir = given.parent if given.is_file() else given
     if not run_dir.is_dir():
         raise UserError(f"resume={path}: no such run directory (expected a directory holding {RESULTS_FILE})")
-    if not (run_dir / RESULTS_FILE).is_file():
+    results_file = given if given.is_file() else results_file_in(run_dir)
+    if results_file is None:
         raise UserError(f"resume={path}: the directory holds no {RESULTS_FILE} (a run that stopped before training "
                         f"wrote none); give the directory of a run that did")
-    with open_results(run_dir) as res:
+    with open_results(results_file) as res:
         if "final" not in res.weight_stages:
             raise UserError(f"resume={path}: the run saved no final weights (status {res.status}); it cannot be resumed")
-        state = {}
-        if "optimizer" in res.file:
-            for projection, group in res.file["optimizer"].items():
-                state[projection] = {key: group[key][()] for key in group}
         # a resumed parent's file holds only its own iterations; count its parents' too
-        done = int(res.attrs.get("first_iteration", 0)) + res.n_iter_done
-        return Parent(run_dir.resolve(), done, state)
+        done = res.first_iteration + res.n_iter_done
+        return Parent(run_dir.resolve(), done, res.optimizer_state(), results_file.resolve())
 
 
 def resume_config(cfg: DictConfig, overrides: list[str]) -> tuple[DictConfig, Parent]:
     """The config of a resumed run: the parent's, plus this command line's value overrides."""
     parent = load_parent(cfg.resume)
-    with open_results(parent.run_dir) as res:
+    with open_results(parent.results_file) as res:
         # the unresolved config, so that derived values (adapt_beta, surrogate height, ...)
         # follow the overrides below; files without it give the resolved one
         source = res.attrs.get("config_source_yaml") or res.attrs["config_yaml"]
         parent_cfg = OmegaConf.create(source)
-    values = []
+    patch = OmegaConf.create()
     for override in overrides:
-        key = override.split("=", 1)[0].lstrip("+~")
-        if key == "resume" or key.startswith("hydra."):
+        parsed = parse(override)
+        key = parsed.key_or_group if parsed is not None else key_of(override)
+        if key == "resume" or key.startswith("hydra.") or key.startswith("hydra/"):
             continue
         if "." not in key and key in GROUP_SCHEMAS or key in ("model", "experiment"):
             raise UserError(
                 f"{override}: a resumed run keeps the parent's config groups; override values only (e.g. task.n_iter=10)"
             )
-        values.append(override.lstrip("+"))
-    merged = OmegaConf.merge(typed_schema(), parent_cfg, OmegaConf.from_dotlist(values))
+        if parsed is None or parsed.is_delete() or parsed.is_sweep_override():
+            raise UserError(f"{override}: a resumed run takes value overrides only (key=value, e.g. task.n_iter=10)")
+        OmegaConf.update(patch, key, parsed.value(), force_add=True)
+    merged = OmegaConf.merge(typed_schema(), parent_cfg, patch)
     merged.resume = str(parent.run_dir)
-    merged.weights.load = str(parent.run_dir)
+    # the directory, unless the file has another name than results.h5: then the file itself, which
+    # config.validate's check of weights.load (a file, or a directory holding results.h5) accepts
+    named = parent.results_file.name == RESULTS_FILE
+    merged.weights.load = str(parent.run_dir if named else parent.results_file)
     if merged.task.n_iter <= parent.n_iter_done:
         raise UserError(
             f"task.n_iter={merged.task.n_iter}: the parent run has done {parent.n_iter_done} iterations already; "

@@ -45,8 +45,10 @@ def missing_sweep_extra(argv: list[str]) -> str | None:
     """
     import importlib.util
 
+    from .overrides import key_of
+
     for arg in argv:
-        key, _, value = arg.lstrip("+~").partition("=")
+        key, value = key_of(arg), arg.partition("=")[2]
         needed = SWEEP_EXTRA.get((key, value))
         if key == "hparams_search" and value not in ("", "null"):
             needed = OPTUNA
@@ -64,23 +66,26 @@ def missing_sweep_extra(argv: list[str]) -> str | None:
 
 def argv_error(argv: list[str]) -> str | None:
     """The one-line message for an override Hydra would fail on with a traceback or no hint, else None."""
-    from .cli import conf_dir
+    from .config import conf_dir
 
     if message := missing_sweep_extra(argv):
         return message
+    from .overrides import parse
+
     for arg in argv:  # Hydra takes an empty key for a config group and fails with a traceback
         if re.match(r"[+~]*=", arg):
             return f"{arg}: no key before '='; write key=value (e.g. task.n_iter=10)"
-        key, _, value = arg.lstrip("+~").partition("=")
-        group = Path(conf_dir()) / key
-        items = value[1:-1].split(",") if value.startswith("[") and value.endswith("]") else [value]
-        not_a_name = r"\s*([-+]?(\d[\d_]*\.?\d*([eE][-+]?\d+)?|\.\d+|inf|nan)|true|false|null)\s*"
-        if "=" in arg and not key.startswith("hydra") and group.is_dir() and (
-                any(re.fullmatch(not_a_name, item, re.IGNORECASE) or item.strip().startswith("_") for item in items)
-                or (arg.startswith("~") and value.startswith("["))):
+        parsed = parse(arg) if "=" in arg else None
+        if parsed is None or parsed.key_or_group.startswith("hydra") or not (Path(conf_dir()) / parsed.key_or_group).is_dir():
+            continue
+        key, value = parsed.key_or_group, arg.partition("=")[2]
+        given = parsed.value()
+        items = list(given.list) if hasattr(given, "list") else given if isinstance(given, list) else [given]
+        if (any(not isinstance(item, str) or item.startswith("_") for item in items)
+                or (parsed.is_delete() and isinstance(given, list))):
             # Hydra fails with a traceback on a group option that parses as a number, bool, null or list
             # of them; `_schema` is the group's schema (config.py), not an option
-            options = sorted(p.stem for p in group.glob("*.yaml") if not p.stem.startswith("_"))
+            options = sorted(p.stem for p in (Path(conf_dir()) / key).glob("*.yaml") if not p.stem.startswith("_"))
             return f"{key}={value}: no such option; valid options: {', '.join(options)}"
     return None
 

@@ -3,7 +3,7 @@
 It reads what it needs from Hydra's runtime config, then calls the Hydra-free `train()`.
 In a multirun, a failing job writes `error.txt` into its directory and returns NaN, so the
 other jobs of the sweep still run; in a single run the error goes into the job's eprop.log
-and reaches the CLI as `StopRun`, which the CLI prints as one line.
+and reaches the CLI as `StopRun` (errors.py), which the CLI prints as one line.
 """
 
 from __future__ import annotations
@@ -17,13 +17,12 @@ from hydra.core.hydra_config import HydraConfig
 from hydra.experimental.callback import Callback
 from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
-from omegaconf.errors import OmegaConfBaseException
 
-from .errors import UserError
+from .config import with_plain_choices
+from .errors import StopRun, UserError, user_error  # noqa: F401  (run_job.StopRun for callers)
 from .results import natural_key
 from .resume import resume_config
 from .run_dir import write_to_log
-from .errors import Interrupted
 from .training import train
 
 log = logging.getLogger(__name__)
@@ -49,17 +48,6 @@ def _progress(cfg: DictConfig):
     )
 
 
-class StopRun(BaseException):
-    """Ends a single run with a user error or an interrupt; the CLI prints `error` as one line.
-
-    A BaseException, so that Hydra passes it on without its own "Error executing job" report.
-    """
-
-    def __init__(self, error: Exception):
-        super().__init__(error)
-        self.error = error
-
-
 PATH_KEYS = ("task.data_file", "weights.load", "resume")
 
 
@@ -82,6 +70,7 @@ def run_job(cfg: DictConfig) -> float:
         if cfg.resume:
             cfg, parent = resume_config(cfg, overrides)
             expand_paths(cfg)
+        cfg = with_plain_choices(cfg)  # NEST takes str, not the schema's Enums
         progress = _progress(cfg)
         if progress is None:
             return train(cfg, run_dir, overrides, parent=parent)
@@ -99,19 +88,17 @@ def run_job(cfg: DictConfig) -> float:
             return train(cfg, run_dir, overrides, parent=parent, on_iteration=show)
         finally:
             progress.stop()
-    except (UserError, Interrupted, OmegaConfBaseException) as err:
-        if isinstance(err, OmegaConfBaseException):  # a value that fails to resolve, or a deleted key
-            from .cli import one_line
-
-            err = UserError(one_line(err))
-        if not multirun or isinstance(err, Interrupted):
+    except Exception as exc:
+        err = user_error(exc)  # a UserError (config errors translated), an Interrupted run, or None: a bug
+        if err is None:
+            if not multirun:
+                raise
+            return _job_failed(hc, run_dir, exc)
+        interrupted = not isinstance(err, UserError)
+        if not multirun or interrupted:
             # An interrupted job ends a whole multirun too: Ctrl-C means stop, not "next job".
-            write_to_log(f"{'' if isinstance(err, UserError) else 'interrupted by '}{err}")
+            write_to_log(f"{'interrupted by ' if interrupted else ''}{err}")
             raise StopRun(err)
-        return _job_failed(hc, run_dir, err)
-    except Exception as err:
-        if not multirun:
-            raise
         return _job_failed(hc, run_dir, err)
 
 

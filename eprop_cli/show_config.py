@@ -9,8 +9,8 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from .cli import _config_errors, conf_dir, one_line
-from .errors import UserError
+from .config import conf_dir
+from .errors import BUG, exit_status
 
 
 def help_groups() -> str:
@@ -40,12 +40,13 @@ def compose_config(overrides: list[str]):
 
 def resumed_config(overrides: list[str]):
     """The config with `resume=DIR` applied: the parent's, plus this command line's values."""
+    from .overrides import key_of
     from .resume import resume_config
     from .run_job import expand_paths
 
     cfg = compose_config(overrides)
     expand_paths(cfg)
-    task_overrides = [o for o in overrides if not o.lstrip("+~").startswith("hydra")]
+    task_overrides = [o for o in overrides if not key_of(o).startswith("hydra")]
     return resume_config(cfg, task_overrides)[0] if cfg.resume else cfg
 
 
@@ -67,11 +68,11 @@ def _print(make_text) -> int:
     """Print `make_text()` on stdout (exit code 0), or its user error as one line (exit code 2)."""
     try:
         text = make_text()
-    except UserError as err:
-        print(f"eprop: error: {err}", file=sys.stderr)
-        return err.exit_code
-    except _config_errors() as err:
-        print(f"eprop: error: {one_line(err)}", file=sys.stderr)
-        return 2
+    except Exception as exc:
+        message, code = exit_status(exc)
+        if (message, code) == BUG:
+            raise
+        print(message, file=sys.stderr)
+        return code
     print(text, end="")
     return 0

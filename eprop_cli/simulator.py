@@ -45,6 +45,7 @@ from .errors import UserError
 from .projections import PROJECTIONS
 from .tasks.base import IterationSignals
 from .timing import Timing
+from .validation import shadowed_field
 
 _nest = None
 
@@ -123,6 +124,7 @@ def reset_kernel(cfg, timing: Timing) -> None:
         unknown = sorted(set(k.params) - set(status))
         if unknown:
             raise unknown_param_error("kernel.params", "the NEST kernel", unknown, status)
+        shadowed_field("kernel", k.params)
         settings.update(OmegaConf.to_container(k.params))
     refused("kernel", lambda: n.set(**settings))
 
@@ -165,6 +167,7 @@ def _checked_params(model: str, params: dict[str, Any], key: str, passthrough=()
         numeric = isinstance(default, (int, float, np.number)) and not isinstance(default, bool)
         if numeric and (isinstance(value, (str, bool)) or not isinstance(value, (int, float))):
             raise UserError(f"{key}.params.{name}={value}: must be a number (NEST's default for {model} is {default})")
+    shadowed_field(key, passthrough)
     return params
 
 
@@ -209,6 +212,7 @@ def synapse_params(cfg, model: str) -> dict[str, Any]:
         unknown = sorted(set(o.params) - known)
         if unknown:
             raise unknown_param_error("optimizer.params", f"the {o.type} optimizer of {model}", unknown, known)
+        shadowed_field("optimizer", o.params)
         optimizer.update(OmegaConf.to_container(o.params))
     params: dict[str, Any] = {"optimizer": optimizer}
     if cfg.synapse.average_gradient is not None:
@@ -219,6 +223,7 @@ def synapse_params(cfg, model: str) -> dict[str, Any]:
     if unknown:
         key = "synapse.params" if unknown[0] in cfg.synapse.params else "synapse"
         raise unknown_param_error(key, model, unknown, known)
+    shadowed_field("synapse", cfg.synapse.params)
     return params
 
 

@@ -21,8 +21,9 @@ conf/config.yaml). It does three things:
 - **Sweep summary** (`on_multirun_end`): `summary.csv` in the sweep directory with one row
   per job: job number, overrides, status, final loss, runtime, iterations, directory,
   error, then one column per override key. The values are those of `eprop eval` on the
-  sweep directory (both come from `evaluate.summarize_job`); jobs that wrote error.txt
-  instead of a results file are rows with status `failed`.
+  sweep directory (both come from `jobs.summarize_job`); jobs that wrote error.txt
+  instead of a results file are rows with status `failed`; a job whose training diverged
+  has status `diverged` and the error line stored in its results file.
 """
 
 from __future__ import annotations
@@ -64,16 +65,12 @@ def available_cores() -> int:
 
 def swept_threads(cfg: DictConfig) -> int:
     """The largest kernel.threads of a multirun: the base value or any value of a sweep override."""
+    from .overrides import key_of, values
+
     threads = [int(cfg.kernel.threads)]
     for override in _task_overrides(cfg):
-        key, _, value = override.partition("=")
-        if key.lstrip("+~") != "kernel.threads":
-            continue
-        for item in value.replace("range(", "").replace(")", "").split(","):
-            try:
-                threads.append(int(item.strip()))
-            except ValueError:
-                pass  # range/choice syntax we do not parse: the base value still counts
+        if key_of(override) == "kernel.threads":  # sweep syntax Hydra's parser does not expand: the base value counts
+            threads.extend(int(value) for value in values(override) if isinstance(value, int) and not isinstance(value, bool))
     return max(threads)
 
 
@@ -152,7 +149,7 @@ def use_nan_safe_optuna(cfg: DictConfig) -> bool:
 
 def summarize_sweep(sweep_dir: str | Path) -> tuple[list[str], list[dict[str, Any]]]:
     """Columns and one row per job of a multirun directory, ordered by job number."""
-    from .evaluate import error_files, flat_row, job_directories, summarize_job
+    from .jobs import error_files, flat_row, job_directories, summarize_job
 
     sweep_dir = Path(sweep_dir)
     rows = []
@@ -191,7 +188,7 @@ def _job_number(job_dir: Path, fallback: str) -> int | str:
 
 def _error_text(files: Iterable[Path]) -> str:
     """The last line of the first readable, non-empty error file ("" if none)."""
-    from .evaluate import last_line
+    from .jobs import last_line
 
     for path in files:
         try:

@@ -28,7 +28,7 @@ import numpy as np
 from omegaconf import DictConfig
 
 from . import simulator
-from .config import validate
+from .validation import validate
 from .divergence import divergence
 from .errors import Diverged, Interrupted, UserError
 from .provenance import now, peak_rss_mb, run_attributes

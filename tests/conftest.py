@@ -53,6 +53,37 @@ def run_eprop(*args: str, cwd: Path | None = None, check: bool = True, timeout: 
     return proc
 
 
+def run_eprop_in_process(*args: str, check: bool = True, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+    """`eprop ARGS` in this process, as run_eprop returns it (exit code, stdout, stderr).
+
+    For commands that end before NEST (config errors, bad paths, eval/plot): milliseconds instead
+    of a Python start-up each. `env` replaces environment variables for the call (default:
+    EPROP_DATA_DIR as run_eprop sets it). A bug raises here instead of printing a traceback.
+    """
+    import contextlib
+    import io
+
+    from eprop_cli import cli
+
+    out, err = io.StringIO(), io.StringIO()
+    env = env if env is not None else {"EPROP_DATA_DIR": str(data_dir())}
+    saved = {key: os.environ.get(key) for key in env}
+    os.environ.update(env)
+    try:
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            code = cli.main(list(args))
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+    proc = subprocess.CompletedProcess(["eprop", *args], code, out.getvalue(), err.getvalue())
+    if check and code != 0:
+        raise AssertionError(f"eprop {' '.join(args)} exited {code}:\n{proc.stderr[-3000:]}")
+    return proc
+
+
 def run_oracle(task: str, n_iter: int, out: Path) -> Path:
     """Run the NEST 3.10 translation of the seed tutorial; returns its .npz of results."""
     proc = subprocess.run(
@@ -68,7 +99,11 @@ def run_oracle(task: str, n_iter: int, out: Path) -> Path:
 
 @pytest.fixture
 def compose():
-    """Compose eprop's config like `eprop run` would, without running anything."""
+    """Compose eprop's config like `eprop run` would, without running anything.
+
+    A config error (e.g. a value outside a closed choice) is raised as the UserError `eprop run`
+    prints (errors.user_error), so tests assert the same one-line message.
+    """
     from hydra import compose as hydra_compose
     from hydra import initialize_config_dir
     from hydra.core.global_hydra import GlobalHydra
@@ -79,9 +114,15 @@ def compose():
     register_configs()
 
     def _compose(*overrides: str, return_hydra_config: bool = False):
+        from eprop_cli.config_errors import config_error_types
+        from eprop_cli.errors import user_error
+
         GlobalHydra.instance().clear()
         with initialize_config_dir(config_dir=conf_dir(), version_base="1.3"):
-            return hydra_compose("config", overrides=list(overrides), return_hydra_config=return_hydra_config)
+            try:
+                return hydra_compose("config", overrides=list(overrides), return_hydra_config=return_hydra_config)
+            except config_error_types() as err:
+                raise user_error(err) from None
 
     yield _compose
     GlobalHydra.instance().clear()

@@ -7,6 +7,10 @@ the constant OFFSETS[j, k] on all 10 samples, so E_j(k) = 0.5 * 10 * OFFSETS[j, 
 
 from __future__ import annotations
 
+import atexit
+import json
+import shutil
+import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -70,13 +74,41 @@ def config(task: str = "handwriting") -> dict:
 
 
 def write_run(path: Path, overrides: list[str] | None = None, loss_scale: float = 1.0, status: str = "complete",
-              recording: str = "tutorial", n_iter_done: int = N_ITER, task: str = "handwriting") -> Path:
-    """Write a synthetic results file; `loss_scale` multiplies the readout-target offsets squared."""
+              recording: str = "tutorial", n_iter_done: int = N_ITER, task: str = "handwriting",
+              attrs: dict | None = None) -> Path:
+    """Write a synthetic results file; `loss_scale` multiplies the readout-target offsets squared.
+
+    `attrs`: further root attributes (e.g. task_kind, display, error).
+    A file with the same arguments was written before: a copy of it (the same bytes, much faster).
+    """
+    key = json.dumps([overrides or [], loss_scale, status, recording, n_iter_done, task, attrs or {}], sort_keys=True)
     path.parent.mkdir(parents=True, exist_ok=True)
+    if key in _TEMPLATES and not path.exists():
+        shutil.copyfile(_TEMPLATES[key], path)
+        return path
+    _write_run(path, overrides, loss_scale, status, recording, n_iter_done, task, attrs)
+    _TEMPLATES[key] = _template_dir() / f"{len(_TEMPLATES)}.h5"
+    shutil.copyfile(path, _TEMPLATES[key])
+    return path
+
+
+_TEMPLATES: dict[str, Path] = {}  # arguments of write_run (JSON) -> a private copy of the file it wrote
+_TEMPLATE_DIR: list[Path] = []
+
+
+def _template_dir() -> Path:
+    if not _TEMPLATE_DIR:
+        _TEMPLATE_DIR.append(Path(tempfile.mkdtemp(prefix="eprop_synthetic_")))
+        atexit.register(shutil.rmtree, _TEMPLATE_DIR[0], True)
+    return _TEMPLATE_DIR[0]
+
+
+def _write_run(path: Path, overrides: list[str] | None, loss_scale: float, status: str, recording: str,
+               n_iter_done: int, task: str, attrs: dict | None) -> None:
     attrs = {
         "n_iter": N_ITER, "config_yaml": yaml.safe_dump(config(task)), "overrides": overrides or [],
         "steps_per_sequence": STEPS, "resolution_ms": RESOLUTION_MS, "n_out": len(READOUT),
-        "seed": 1, "nest_version": "3.10", "total_num_virtual_procs": 1,
+        "seed": 1, "nest_version": "3.10", "total_num_virtual_procs": 1, **(attrs or {}),
     }
     writer = ResultsWriter(path, n_out=len(READOUT), attrs=attrs)
     writer.write_array("target", np.array([target_signal(k) for k in range(len(READOUT))]))
@@ -136,4 +168,3 @@ def write_run(path: Path, overrides: list[str] | None = None, loss_scale: float 
         writer.finish(status, {"timing_build_s": 1.5, "timing_simulate_s": 10.0, "timing_write_s": 0.5,
                                "peak_rss_mb": 321.0})
     writer.close()
-    return path

@@ -10,16 +10,18 @@ import pytest
 from omegaconf import OmegaConf
 
 from eprop_cli.cli import conf_dir
-from eprop_cli.config import validate
+from eprop_cli.validation import validate
 from eprop_cli.errors import UserError
 
-from .conftest import run_eprop
+from .conftest import run_eprop_in_process
+from .neuron_options import NEURON_OPTIONS
 
 CONF = Path(conf_dir())
 
 
 def options(group: str) -> list[str]:
-    return sorted(p.stem for p in (CONF / group).glob("*.yaml"))
+    """A group's options; files starting with `_` are shared parts, not options (as in `eprop run --help`)."""
+    return sorted(p.stem for p in (CONF / group).glob("*.yaml") if not p.stem.startswith("_"))
 
 
 @pytest.mark.parametrize("group", ["task", "neuron", "optimizer", "recording", "kernel", "model"])
@@ -123,7 +125,7 @@ CLI_CASES = [
 
 @pytest.mark.parametrize("override,line", CLI_CASES)
 def test_cli_user_errors_are_one_line_with_exit_2(tmp_path, override, line):
-    proc = run_eprop("run", override, f"hydra.run.dir={tmp_path / 'run'}", "progress=false", check=False)
+    proc = run_eprop_in_process("run", override, f"hydra.run.dir={tmp_path / 'run'}", "progress=false", check=False)
     assert proc.returncode == 2
     assert proc.stderr.strip().splitlines() == [line]
     assert "Traceback" not in proc.stderr + proc.stdout
@@ -131,7 +133,7 @@ def test_cli_user_errors_are_one_line_with_exit_2(tmp_path, override, line):
 
 
 def test_cli_unknown_key_lists_the_valid_keys(tmp_path):
-    proc = run_eprop("run", "task.foo=1", f"hydra.run.dir={tmp_path}", check=False)
+    proc = run_eprop_in_process("run", "task.foo=1", f"hydra.run.dir={tmp_path}", check=False)
     assert proc.returncode == 2
     (line,) = proc.stderr.strip().splitlines()
     assert line.startswith("eprop: error: task.foo: unknown key; valid keys in task: batch_size, clear_first_input_step, data_file,")
@@ -139,9 +141,103 @@ def test_cli_unknown_key_lists_the_valid_keys(tmp_path):
 
 
 def test_cli_without_command_prints_usage_and_exits_2():
-    proc = run_eprop(check=False)
+    proc = run_eprop_in_process(check=False)
     assert proc.returncode == 2
     assert proc.stdout.startswith("usage: eprop {run,plot,eval}")
-    proc = run_eprop("frobnicate", check=False)
+    proc = run_eprop_in_process("frobnicate", check=False)
     assert proc.returncode == 2
     assert proc.stderr.strip() == "eprop: error: unknown command 'frobnicate'; valid commands: run, plot, eval"
+
+
+@pytest.mark.parametrize("option", sorted(NEURON_OPTIONS))
+def test_neuron_options_compose_to_the_same_values_from_their_shared_parts(compose, option):
+    """conf/neuron/ writes each value once (_neuron, _bsshslm_2020, _event_based, _psc_delta); every
+    option still composes to the values it had when each file held its own copy."""
+    family = "eprop" if option.startswith("eprop_") else "bsshslm_2020"
+    cfg = compose(f"model={family}", f"neuron={option}")
+    assert OmegaConf.to_container(cfg.neuron, resolve=True, enum_to_str=True) == NEURON_OPTIONS[option]
+
+
+def test_shared_neuron_parts_are_not_options(capsys):
+    from eprop_cli import cli
+
+    assert cli.main(["run", "neuron=_event_based"]) == 2
+    assert capsys.readouterr().err.strip() == ("eprop: error: neuron=_event_based: no such option; valid options: "
+                                               "alif, eprop_iaf, eprop_iaf_adapt, eprop_iaf_psc_delta, eprop_iaf_psc_delta_adapt, lif")
+
+
+@pytest.mark.parametrize("section,params,message", [
+    ("neuron.rec", {"V_th": 0.06},
+     "neuron.rec.params.V_th: shadows the schema field neuron.rec.V_th; set neuron.rec.V_th=... instead "
+     "(values derived from it follow it)"),
+    ("optimizer", {"eta": 0.1},
+     "optimizer.params.eta: shadows the schema field optimizer.eta; set optimizer.eta=... instead (values derived from it follow it)"),
+    ("kernel", {"resolution": 0.5},
+     "kernel.params.resolution: shadows the schema field kernel.resolution; set kernel.resolution=... instead "
+     "(values derived from it follow it)"),
+])
+def test_params_that_shadow_a_schema_field_are_refused(section, params, message):
+    """Before: +neuron.rec.params.V_th reached NEST while surrogate_gradient_height stayed gamma / the old V_th."""
+    from eprop_cli.validation import shadowed_field
+
+    with pytest.raises(UserError) as info:
+        shadowed_field(section, params)
+    assert str(info.value) == message
+    shadowed_field(section, {"V_min": 0.0, "tau_m": 20.0})  # NEST parameters without a schema field pass
+
+
+def test_recurrent_pass_through_is_checked_for_shadowing_after_nests_names(monkeypatch, compose):
+    """simulator.recurrent_params refuses +neuron.rec.params.V_th (NEST's names and types are checked first)."""
+    from eprop_cli import simulator
+
+    class FakeNest:
+        class random:
+            @staticmethod
+            def normal(mean, std):
+                return ("normal", mean, std)
+
+    defaults = {name: 0.0 for name in ("C_m", "c_reg", "E_L", "f_target", "surrogate_gradient_height", "surrogate_gradient_width",
+                                       "I_e", "t_ref", "tau_m", "V_m", "V_th", "adapt_beta", "adapt_tau", "V_min")}
+    defaults.update(surrogate_gradient_function="piecewise_linear", regular_spike_arrival=False)
+    monkeypatch.setattr(simulator, "nest", lambda: FakeNest)
+    monkeypatch.setattr(simulator, "model_defaults", lambda model: defaults)
+    cfg = compose("+neuron.rec.params.V_th=0.06")
+    with pytest.raises(UserError, match=r"^neuron.rec.params.V_th: shadows the schema field neuron.rec.V_th;"):
+        simulator.recurrent_params(cfg.neuron.rec, 1000.0)
+    assert simulator.recurrent_params(compose("+neuron.rec.params.V_min=-1.0").neuron.rec, 1000.0)["V_min"] == -1.0
+
+
+@pytest.mark.parametrize("override,message", [
+    ("task.target=sinewaves", "task.target=sinewaves: must be one of handwriting, infinite_loop, sine_waves, custom"),
+    ("optimizer.type=sgd", "optimizer.type=sgd: must be one of adam, gradient_descent"),
+    ("neuron.rec.surrogate_gradient_function=sigmoid", "neuron.rec.surrogate_gradient_function=sigmoid: must be one of "
+     "piecewise_linear, exponential, fast_sigmoid_derivative, arctan_derivative"),
+    ("recording.rec_variables=[V_m,Vm]", "recording.rec_variables=Vm: must be one of V_m, surrogate_gradient, "
+     "learning_signal, V_th_adapt, adaptation, eprop_history_duration"),
+])
+def test_a_closed_choice_fails_at_composition_listing_the_valid_values(compose, override, message):
+    with pytest.raises(UserError) as info:
+        compose(override)
+    assert str(info.value) == message
+
+
+def test_bounds_units_and_meanings_come_from_the_field_metadata():
+    from eprop_cli.config import schema_field
+    from eprop_cli.params_doc import field_docs
+
+    tau = schema_field("neuron.readout.tau_m")
+    assert (tau.unit, tau.meta["positive"]) == ("ms", True)
+    assert field_docs()["neuron.readout.tau_m"] == "ms, membrane time constant (also the bsshslm_2020 synapses' tau_m_readout)"
+    assert schema_field("task.n_iter").meta["min_int"] == 1
+
+
+def test_closed_choices_are_spelt_as_nest_spells_them():
+    """OmegaConf matches a typed value against an Enum member's name, NEST gets its value: they must agree."""
+    from enum import Enum
+
+    from eprop_cli import config
+
+    enums = [v for v in vars(config).values() if isinstance(v, type) and issubclass(v, Enum) and v.__module__ == config.__name__]
+    assert len(enums) >= 8
+    for enum in enums:
+        assert all(member.name == member.value for member in enum), enum

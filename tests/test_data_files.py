@@ -86,14 +86,11 @@ def test_comma_and_whitespace_files_load_alike(tmp_path, handwriting_file):
 
 def test_cli_without_data_and_network_prints_one_line(tmp_path):
     """`eprop run` offline with no copy: one line saying where to put the file, exit 2."""
-    import os
-    import subprocess
-    import sys
+    from .conftest import run_eprop_in_process
 
-    env = dict(os.environ, EPROP_DATA_DIR=str(tmp_path / "none"), EPROP_CACHE_DIR=str(tmp_path / "cache"),
+    env = dict(EPROP_DATA_DIR=str(tmp_path / "none"), EPROP_CACHE_DIR=str(tmp_path / "cache"),
                HTTPS_PROXY="http://127.0.0.1:9", HTTP_PROXY="http://127.0.0.1:9", PYNEST_QUIET="1")
-    proc = subprocess.run([sys.executable, "-m", "eprop_cli.cli", "run", f"hydra.run.dir={tmp_path / 'run'}"],
-                          env=env, capture_output=True, text=True, timeout=120)
+    proc = run_eprop_in_process("run", f"hydra.run.dir={tmp_path / 'run'}", check=False, env=env)
     assert proc.returncode == 2
     (line,) = proc.stderr.strip().splitlines()
     assert line.startswith("eprop: error: chaos_handwriting.txt: not found and the download failed (")

@@ -16,7 +16,7 @@ import time
 import numpy as np
 import pytest
 
-from eprop_cli.evaluate import summarize_run
+from eprop_cli.metrics import summarize_run
 from eprop_cli.results import open_results
 
 from .conftest import ROOT, eprop_env, run_eprop

@@ -175,9 +175,11 @@ def test_pass_through_mistakes_are_one_line_errors_before_simulating(tmp_path, o
 
 
 def test_pass_through_reaches_nest(tmp_path):
-    """A pass-through value is what NEST simulates with: a lower threshold gives more spikes."""
+    """A pass-through value is what NEST simulates with: a floor V_min just below V_th (0.03 mV) gives more spikes.
+
+    (It used V_th; a pass-through named like a schema field is refused since issue 10.)"""
     base = run(tmp_path, "base", *SINE, "task.n_iter=1")
-    lower = run(tmp_path, "lower", *SINE, "task.n_iter=1", "+neuron.rec.params.V_th=0.02")
+    lower = run(tmp_path, "lower", *SINE, "task.n_iter=1", "+neuron.rec.params.V_min=0.02")
     with open_results(base) as a, open_results(lower) as b:
-        assert b.config["neuron"]["rec"]["params"] == {"V_th": 0.02}
+        assert b.config["neuron"]["rec"]["params"] == {"V_min": 0.02}
         assert len(b.events("spike_recorder")["senders"]) > len(a.events("spike_recorder")["senders"])

@@ -8,12 +8,12 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from eprop_cli.config import validate
 from eprop_cli.divergence import divergence
 from eprop_cli.errors import Diverged, UserError
 from eprop_cli.timing import Timing
+from eprop_cli.validation import validate
 
-from .conftest import run_eprop
+from .conftest import run_eprop, run_eprop_in_process
 
 EVENT_PRESETS = ["nest_eprop_iaf_adam", "nest_eprop_iaf_adapt_gradient_descent",
                  "nest_eprop_iaf_psc_delta_gradient_descent", "nest_eprop_iaf_psc_delta_adapt_gradient_descent"]
@@ -73,7 +73,7 @@ def test_combinations_that_cannot_learn_are_refused(compose, overrides, message)
 
 
 def test_cross_entropy_on_a_regression_task_is_one_line_with_exit_2(tmp_path):
-    proc = run_eprop("run", "neuron.readout.loss=cross_entropy", f"hydra.run.dir={tmp_path / 'run'}", check=False)
+    proc = run_eprop_in_process("run", "neuron.readout.loss=cross_entropy", f"hydra.run.dir={tmp_path / 'run'}", check=False)
     assert proc.returncode == 2
     assert proc.stderr.strip().splitlines() == [
         "eprop: error: neuron.readout.loss=cross_entropy: classification loss; the regression task handwriting needs mean_squared_error"

@@ -13,8 +13,9 @@ import pytest
 import yaml
 
 from eprop_cli import report
-from eprop_cli.evaluate import summarize_runs
-from eprop_cli.plotting import RUN_FIGURES, loss_figure, pattern_figure, plot_path, spans_decades, weight_matrices_figure
+from eprop_cli.figures import RUN_FIGURES, loss_figure, pattern_figure, spans_decades, weight_matrices_figure
+from eprop_cli.jobs import summarize_runs
+from eprop_cli.plot import plot_path
 from eprop_cli.results import STARTING_SUFFIX, ResultsWriter, find_result_files, open_results, units_of
 
 from . import synthetic_results as syn

@@ -25,7 +25,7 @@ from hypothesis import strategies as st
 from eprop_cli.results import PROJECTIONS, open_results
 
 from . import synthetic_results as synth
-from .conftest import ROOT, eprop_env, run_eprop
+from .conftest import ROOT, eprop_env, run_eprop, run_eprop_in_process
 
 FAST = ("recording=minimal", "progress=false")  # handwriting task, Adam, 1 thread
 GD = ("optimizer=gradient_descent", "optimizer.eta=0.01")
@@ -337,7 +337,7 @@ def test_bad_run_input_is_one_line_with_exit_2(bad_inputs, overrides, line):
     args = [o.format(tmp=bad_inputs) for o in overrides]
     if not any(a.startswith("hydra.run.dir=") for a in args):
         args.append(f"hydra.run.dir={bad_inputs / uuid.uuid4().hex}")
-    proc = run_eprop("run", *args, "progress=false", check=False)
+    proc = run_eprop_in_process("run", *args, "progress=false", check=False)
     assert proc.returncode == 2
     assert proc.stderr.strip().splitlines() == ["eprop: error: " + line.format(tmp=bad_inputs)]
     assert "Traceback" not in proc.stdout + proc.stderr
@@ -345,16 +345,19 @@ def test_bad_run_input_is_one_line_with_exit_2(bad_inputs, overrides, line):
 
 
 def test_a_config_error_with_the_progress_bar_on_is_still_one_line(tmp_path):
-    proc = run_eprop("run", "kernel.threads=0", f"hydra.run.dir={tmp_path / 'run'}", check=False)  # progress=true
+    proc = run_eprop_in_process("run", "kernel.threads=0", f"hydra.run.dir={tmp_path / 'run'}", check=False)  # progress=true
     assert (proc.returncode, proc.stderr.strip()) == (2, "eprop: error: kernel.threads=0: must be an integer >= 1")
 
 
 @pytest.mark.parametrize("command", ["eval", "plot"])
 @pytest.mark.parametrize("kind,line", READ_CASES, ids=[c[0] for c in READ_CASES])
-def test_bad_results_path_is_one_line_with_exit_2(tmp_path, command, kind, line):
+def test_bad_results_path_is_one_line_with_exit_2(tmp_path, capsys, command, kind, line):
+    # in-process (`eprop plot`/`eval` are argparse over plain functions): an exception would fail the test
+    from eprop_cli import cli
+
     path = _results_file(tmp_path, kind)
     extra = ["--out", str(tmp_path / "figures")] if command == "plot" else []
-    proc = run_eprop(command, path, *extra, check=False)
+    proc = run_eprop_in_process(command, path, *extra, check=False)
     assert proc.returncode == 2
     assert proc.stderr.strip().splitlines() == ["eprop: error: " + line.format(path=path)]
     assert "Traceback" not in proc.stdout + proc.stderr
@@ -496,7 +499,7 @@ def test_eval_and_plot_of_a_resumed_run_show_the_parent_history(interrupted, run
     reference = losses(runs["adam10"])
     assert summary["loss"][: n + 1] == reference[: n + 1].tolist()  # the parent's, then the first resumed one (exact)
     assert len(summary["loss"]) == n + 2 and summary["parent_runs"] == [str(parent.resolve() / "results.h5")]
-    from eprop_cli.plotting import loss_figure
+    from eprop_cli.figures import loss_figure
 
     with open_results(child) as res:
         ax = loss_figure(res).axes[0]

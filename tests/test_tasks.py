@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 from omegaconf import OmegaConf
 
-from eprop_cli.config import validate
+from eprop_cli.validation import validate
 from eprop_cli.errors import UserError
 from eprop_cli.results import ResultsWriter
 from eprop_cli.tasks import task_for

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from eprop_cli import simulator
-from eprop_cli.config import validate
+from eprop_cli.validation import validate
 from eprop_cli.errors import Diverged, Interrupted, UserError
 from eprop_cli.results import open_results
 from eprop_cli.resume import Parent
@@ -153,7 +153,7 @@ def test_a_saturated_rate_ends_the_run_as_diverged(small, tmp_path):
 
 def test_a_resumed_run_counts_from_the_parents_iterations(small, tmp_path):
     state = {"rec_out": {"source": np.array([5]), "target": np.array([10]), "m": np.array([0.5]), "v": np.array([0.25])}}
-    parent = Parent(Path("/runs/parent"), n_iter_done=3, optimizer_state=state)
+    parent = Parent(Path("/runs/parent"), n_iter_done=3, optimizer_state=state, results_file=Path("/runs/parent/results.h5"))
     seen = []
     sim = FakeSimulator(on_simulate=sigint_in(0), errors={0: 0.5})
     with pytest.raises(Interrupted) as info:

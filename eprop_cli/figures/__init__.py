@@ -1,0 +1,69 @@
+"""The figure registry: every figure `eprop plot` can draw, with the task kinds it applies to.
+
+One module per figure family (loss, pattern, dynamics, weights, comparison; common look in
+style). `eprop plot --only` and `--help` read the names from `FIGURES`. A run figure is drawn
+only for a results file whose root attribute `task_kind` is in the figure's `kinds`; a figure
+that does not apply is neither drawn nor reported as skipped.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+from matplotlib.figure import Figure
+
+from ..results import Results
+from .comparison import loss_comparison_figure, override_labels
+from .dynamics import dynamics_figure
+from .loss import loss_figure
+from .pattern import pattern_figure
+from .style import BLUE, RED, FigureUnavailable, spans_decades
+from .weights import weight_courses_figure, weight_matrices_figure
+
+ALL_KINDS = ("regression", "classification")
+
+
+@dataclass(frozen=True)
+class FigureSpec:
+    name: str
+    scope: str  # "run": one results file; "multirun": the jobs of a multirun compared
+    kinds: tuple[str, ...]  # the task kinds (root attribute task_kind) the figure applies to
+    draw: Callable[[Results, bool | None], Figure] | None = None  # (results, log axis) -> figure; run figures
+
+    def applies_to(self, results: Results) -> bool:
+        return results.task_kind in self.kinds
+
+
+FIGURES: dict[str, FigureSpec] = {
+    spec.name: spec
+    for spec in (
+        FigureSpec("pattern", "run", ("regression",), lambda results, log: pattern_figure(results)),
+        FigureSpec("loss", "run", ("regression",), lambda results, log: loss_figure(results, log=log)),
+        FigureSpec("dynamics_first", "run", ALL_KINDS, lambda results, log: dynamics_figure(results, 0)),
+        FigureSpec("dynamics_last", "run", ALL_KINDS, lambda results, log: dynamics_figure(results, -1)),
+        FigureSpec("weight_courses", "run", ALL_KINDS, lambda results, log: weight_courses_figure(results)),
+        FigureSpec("weight_matrices", "run", ALL_KINDS, lambda results, log: weight_matrices_figure(results)),
+        FigureSpec("loss_all_jobs", "multirun", ALL_KINDS),
+    )
+}
+RUN_FIGURES: dict[str, Callable[[Results, bool | None], Figure]] = {
+    name: spec.draw for name, spec in FIGURES.items() if spec.scope == "run" and spec.draw is not None
+}
+MULTIRUN_FIGURES = tuple(name for name, spec in FIGURES.items() if spec.scope == "multirun")
+FIGURE_NAMES = tuple(FIGURES)
+
+
+def figure_kinds() -> str:
+    """The figures that apply to some task kinds only, for `eprop plot --help`: "pattern, loss: regression"."""
+    by_kinds: dict[tuple[str, ...], list[str]] = {}
+    for name, spec in FIGURES.items():
+        if set(spec.kinds) != set(ALL_KINDS):
+            by_kinds.setdefault(spec.kinds, []).append(name)
+    return "; ".join(f"{', '.join(names)}: {', '.join(kinds)} only" for kinds, names in by_kinds.items()) or "all apply to every kind"
+
+__all__ = [
+    "ALL_KINDS", "BLUE", "FIGURES", "FIGURE_NAMES", "FigureSpec", "FigureUnavailable", "MULTIRUN_FIGURES", "RED",
+    "RUN_FIGURES", "dynamics_figure", "figure_kinds", "loss_comparison_figure", "loss_figure", "override_labels", "pattern_figure",
+    "spans_decades", "weight_courses_figure", "weight_matrices_figure",
+]

@@ -1,0 +1,268 @@
+"""Numbers that say how one run went: losses, firing rates, weight changes, runtimes.
+
+Every function here takes an open `Results` and returns plain data; nothing prints. It reads
+the file through `Results` methods only and never imports NEST. `summarize_run` is what
+`eprop eval` reports about one run; `jobs.py` collects it over the jobs of a multirun.
+
+Conventions:
+    iterations are 0-based in arguments and arrays, 1-based in what a person reads
+    (`min_loss_iteration` is 1-based, like the x axis of the loss figure);
+    times are in ms, firing rates in spikes/s, weights in pA.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Any, Iterable
+
+import numpy as np
+
+from .errors import UserError
+from .projections import PROJECTIONS
+from .results import Results, open_results
+from .overrides import key_values as parse_overrides  # noqa: F401  (jobs and figures import it from here)
+
+LOSS_FIELDS = ("senders", "readout_signal", "target_signal")
+TIMING_KEYS = ("timing_build_s", "timing_simulate_s", "timing_write_s")
+
+
+def iteration_duration_ms(results: Results) -> float:
+    """Duration of one iteration in ms: batch_size sequences of steps_per_sequence * resolution_ms."""
+    attrs = results.attrs
+    try:
+        return float(attrs.get("batch_size", 1)) * float(attrs["steps_per_sequence"]) * float(attrs["resolution_ms"])
+    except KeyError as missing:
+        raise UserError(f"{results.path}: attribute {missing} is missing; cannot compute durations") from None
+
+
+# ---------------------------------------------------------------- loss
+
+
+def recompute_loss(results: Results) -> np.ndarray:
+    """The loss per output and iteration, recomputed from the readout's recorded signals.
+
+    E_k(iteration) = 0.5 * sum_t (y_k(t) - y*_k(t))^2 over the multimeter_out samples of readout
+    neuron k in that iteration, the same definition the runner uses for /loss_per_output.
+    Returns an (n_out, n_iterations) array, outputs in the order of /neurons/readout.
+    Raises UserError if multimeter_out lacks readout_signal or target_signal.
+    """
+    if not results.has_fields("multimeter_out", LOSS_FIELDS):
+        raise UserError(f"{results.path}: multimeter_out with readout_signal and target_signal is not recorded")
+    starts = results.iteration_starts("multimeter_out")
+    readouts = results.population("readout")
+    n_iter = len(starts) - 1
+    if readouts.size == 0 and n_iter > 0:  # no /neurons/readout: outputs in order of their ids
+        readouts = np.unique(results.events("multimeter_out", ["senders"], iteration=0)["senders"])
+    loss = np.zeros((len(readouts), n_iter))
+    offset = 0
+    for block in results.iter_event_blocks("multimeter_out", LOSS_FIELDS, stop=int(starts[-1])):
+        n = len(block["senders"])
+        iteration = np.searchsorted(starts, offset + np.arange(n), side="right") - 1
+        output = np.searchsorted(readouts, block["senders"])
+        known = (output < len(readouts)) & (readouts[np.minimum(output, len(readouts) - 1)] == block["senders"])
+        squared = 0.5 * (block["readout_signal"] - block["target_signal"]) ** 2
+        np.add.at(loss, (output[known], iteration[known]), squared[known])
+        offset += n
+    return loss / float(results.attrs.get("batch_size", 1))  # /loss averages over a batch's sequences
+
+
+def max_relative_difference(a: np.ndarray, b: np.ndarray) -> float:
+    """max |a - b| / max(|b|, tiny) over all elements (0.0 for empty arrays)."""
+    a, b = np.asarray(a, float), np.asarray(b, float)
+    if a.size == 0:
+        return 0.0
+    scale = np.maximum(np.abs(b), np.finfo(float).tiny)
+    return float(np.max(np.abs(a - b) / scale))
+
+
+def loss_check(results: Results) -> float | None:
+    """Max relative disagreement of the recomputed loss with /loss (and with /loss_per_output).
+
+    None if the readout signals were not recorded.
+    """
+    if not results.has_fields("multimeter_out", LOSS_FIELDS):
+        return None
+    recomputed = recompute_loss(results)
+    stored_per_output, stored_total = results.loss_per_output, results.loss
+    n = min(recomputed.shape[1], len(stored_total))
+    diff = max_relative_difference(recomputed[:, :n].sum(axis=0), stored_total[:n])
+    if recomputed.shape[0] == stored_per_output.shape[0]:
+        diff = max(diff, max_relative_difference(recomputed[:, :n], stored_per_output[:, :n]))
+    return diff
+
+
+def loss_summary(loss: np.ndarray, first_iteration: int = 0) -> dict[str, Any]:
+    """First, final and minimum loss, the (1-based) iteration of the minimum, relative reduction.
+
+    `loss[0]` is iteration `first_iteration` (0-based) of the training, so that a resumed run's
+    minimum is numbered like its parents' iterations.
+    """
+    if len(loss) == 0:
+        return {"first_loss": None, "final_loss": None, "min_loss": None, "min_loss_iteration": None,
+                "relative_loss_reduction": None}
+    first, final = float(loss[0]), float(loss[-1])
+    best = int(np.nanargmin(loss)) if np.isfinite(loss).any() else 0
+    return {
+        "first_loss": first,
+        "final_loss": final,
+        "min_loss": float(loss[best]),
+        "min_loss_iteration": first_iteration + best + 1,
+        "relative_loss_reduction": 1.0 - final / first if first != 0 else None,
+    }
+
+
+# ---------------------------------------------------------------- firing rates
+
+
+def firing_rates(results: Results, iteration: int = -1) -> np.ndarray:
+    """Firing rate of every recurrent neuron in one iteration, in spikes/s.
+
+    Counts the spike_recorder's spikes of the ids in /neurons/recurrent (other senders, such as
+    input parrot neurons, are ignored) and divides by the iteration's duration
+    steps_per_sequence * resolution_ms. Neurons that never spiked have rate 0. The result is
+    ordered like /neurons/recurrent.
+    """
+    recurrent = np.sort(results.population("recurrent"))
+    if recurrent.size == 0:
+        raise UserError(f"{results.path}: /neurons/recurrent is missing or empty")
+    if "spike_recorder" not in results.recorders:
+        raise UserError(f"{results.path}: spike_recorder is not recorded")
+    senders = results.events("spike_recorder", ["senders"], iteration=iteration)["senders"]
+    index = np.searchsorted(recurrent, senders)
+    is_recurrent = (index < recurrent.size) & (recurrent[np.minimum(index, recurrent.size - 1)] == senders)
+    counts = np.bincount(index[is_recurrent], minlength=recurrent.size)
+    rates_sorted = counts / (iteration_duration_ms(results) / 1000.0)
+    order = np.argsort(np.argsort(results.population("recurrent"), kind="stable"), kind="stable")
+    return rates_sorted[order]
+
+
+def rate_summary(rates: np.ndarray) -> dict[str, Any]:
+    """Mean and distribution (min, 5/25/50/75/95th percentiles, max) of firing rates in spikes/s."""
+    if rates.size == 0:
+        return {}
+    p5, p25, p50, p75, p95 = np.percentile(rates, [5, 25, 50, 75, 95])
+    return {
+        "rate_mean": float(rates.mean()),
+        "rate_min": float(rates.min()),
+        "rate_p5": float(p5),
+        "rate_p25": float(p25),
+        "rate_median": float(p50),
+        "rate_p75": float(p75),
+        "rate_p95": float(p95),
+        "rate_max": float(rates.max()),
+        "n_silent": int(np.count_nonzero(rates == 0)),
+        "n_recurrent": int(rates.size),
+    }
+
+
+def target_rate(results: Results) -> float | None:
+    """The regularization's target firing rate f_target of the recurrent neurons, in spikes/s."""
+    try:
+        return float(results.config["neuron"]["rec"]["f_target"])
+    except (KeyError, TypeError, ValueError):
+        return None
+
+
+# ---------------------------------------------------------------- weights
+
+
+def weight_change_norms(results: Results) -> dict[str, dict[str, float]]:
+    """Per projection: Frobenius norm of W_final - W_initial (pA) and of W_initial (pA).
+
+    Only projections present in both the initial and the final snapshot are reported.
+    """
+    stages = results.weight_stages
+    if "initial" not in stages or "final" not in stages:
+        return {}
+    in_both = set(results.weight_projections("initial")) & set(results.weight_projections("final"))
+    out = {}
+    for projection in PROJECTIONS:
+        if projection in in_both:
+            w0 = results.weight_matrix("initial", projection)
+            w1 = results.weight_matrix("final", projection)
+            out[projection] = {"change": float(np.linalg.norm(w1 - w0)), "initial": float(np.linalg.norm(w0))}
+    return out
+
+
+# ---------------------------------------------------------------- one run
+
+
+def summarize_run(results: Results, check_loss: bool = True) -> dict[str, Any]:
+    """Everything `eprop eval` reports about one run, as JSON-ready plain values.
+
+    A resumed run is reported with its parents' history (`Results.history_loss`): n_iter_done
+    counts every iteration of the chain, `loss` starts at iteration `first_iteration` + 1 (1-based;
+    0 unless a parent is missing, which `history_note` explains), and `parent_runs` lists the
+    parents' files, oldest first. `iterations_in_file` is this file's own count.
+
+    Keys: path, status, n_iter_done, n_iter, task, overrides, overrides_parsed, loss (list),
+    first/final/min_loss, min_loss_iteration (1-based), relative_loss_reduction (1 - final/first),
+    final_loss_per_output, rate_* (recurrent neurons, last iteration, spikes/s), f_target
+    (spikes/s), weight_change (per projection, Frobenius norm in pA), timing_*_s, runtime_s,
+    peak_rss_mb, seed, nest_version, loss_recomputed_max_rel_diff (None if not checked), and
+    error (the file's error line) for a failed or diverged run.
+    """
+    attrs = results.attrs
+    history = results.history_loss()
+    loss = history.loss
+    loss_per_output = results.loss_per_output
+    summary: dict[str, Any] = {
+        "path": str(results.path),
+        "status": results.status,
+        "n_iter_done": history.n_iter_done,
+        "iterations_in_file": results.n_iter_done,
+        "first_iteration": history.first_iteration,
+        "parent_runs": [str(path) for path, _, _ in history.segments[:-1]],
+        "history_note": history.note,
+        "n_iter": attrs.get("n_iter"),
+        "task": results.task_name,
+        "overrides": results.overrides,
+        "overrides_parsed": parse_overrides(results.overrides),
+    }
+    if attrs.get("error"):  # a failed or diverged run: the one line that says why
+        summary["error"] = str(attrs["error"])
+    summary.update(loss_summary(loss, history.first_iteration))
+    summary["final_loss_per_output"] = [float(v) for v in loss_per_output[:, -1]] if loss_per_output.shape[1] else []
+    summary["loss"] = [float(v) for v in loss]
+    summary["rate_iteration"] = None
+    if "spike_recorder" in results.recorders and results.recorded_iterations("spike_recorder") > 0 \
+            and results.population("recurrent").size:
+        summary["rate_iteration"] = results.first_iteration + results.recorded_iterations("spike_recorder")
+        summary.update(rate_summary(firing_rates(results, iteration=-1)))
+    summary["f_target"] = target_rate(results)
+    summary["weight_change"] = weight_change_norms(results)
+    for key in TIMING_KEYS + ("peak_rss_mb", "seed", "nest_version", "total_num_virtual_procs"):
+        summary[key] = attrs.get(key)
+    timings = [attrs[key] for key in TIMING_KEYS if isinstance(attrs.get(key), (int, float))]
+    summary["runtime_s"] = float(sum(timings)) if timings else None
+    summary["loss_recomputed_max_rel_diff"] = loss_check(results) if check_loss and results.n_iter_done else None
+    return _json_ready(summary)
+
+
+def summarize_file(path: Path, check_loss: bool = True) -> dict[str, Any]:
+    """`summarize_run` of the file at `path` (raises UserError if it cannot be read)."""
+    with open_results(path) as results:
+        try:
+            return summarize_run(results, check_loss=check_loss)
+        except (KeyError, IndexError, ValueError, OSError) as exc:
+            raise UserError(damaged_file_message(path, exc)) from None
+
+
+def damaged_file_message(path: str | Path, exc: Exception) -> str:
+    """One line for a file that opened but whose content does not follow the schema or is damaged."""
+    detail = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    return f"{path}: damaged or not following the results schema ({type(exc).__name__}: {detail})"
+
+
+def _json_ready(value: Any) -> Any:
+    """Replace numpy scalars by Python ones and non-finite floats by None (valid JSON)."""
+    if isinstance(value, dict):
+        return {str(k): _json_ready(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_json_ready(v) for v in value]
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value

@@ -1,0 +1,203 @@
+"""`validate(cfg)`: the checks a composed config must pass before anything runs.
+
+Types, unknown keys and closed choices are checked by the schema when the config is composed
+(config.py). Here: one loop over the bounds in the schema's field metadata, then the checks
+that involve several fields (model family and neuron models, recording and network sizes,
+timing), and the task's own checks
+(`tasks.task_for(cfg).check(cfg)`). Every failure is a UserError with a one-line message that
+names the key, the value, the valid range and the unit.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+from pathlib import Path
+from typing import Any
+
+from omegaconf import DictConfig, OmegaConf
+
+from .config import BOUNDS, FAMILIES, ReadoutLoss, schema_field, schema_fields, typed_schema
+from .errors import UserError
+
+PHYSICAL = {"ms", "pF", "mV", "pA", "spikes/s"}  # units named in bound messages ("dimensionless" is not)
+
+
+def unit_of(key: str) -> str:
+    """The unit of a schema field, as its metadata gives it (config.param)."""
+    found = schema_field(key)
+    return found.unit if found else ""
+
+
+def bound_error(key: str, value: Any, meta: dict[str, Any]) -> str | None:
+    """The message if `value` breaks a bound of the field's metadata (config.param), else None."""
+    unit = meta.get("unit", "")
+    shown_unit = f" {unit}" if unit in PHYSICAL else ""
+    if value is None:
+        return None
+    if "min_int" in meta and value < meta["min_int"]:
+        return f"{key}={value}: must be an integer >= {meta['min_int']}"
+    if meta.get("positive") and (not value > 0 or value == math.inf):
+        return f"{key}={value}: must be {'a finite number > 0' if value == math.inf else '> 0'}{shown_unit}"
+    if meta.get("nonnegative") and not value >= 0:  # also refuses NaN
+        return f"{key}={value}: must be >= 0{shown_unit}"
+    if meta.get("probability") and not 0.0 <= value <= 1.0:
+        return f"{key}={value}: must be a probability in [0, 1]"
+    if meta.get("below_one") and not 0.0 <= value < 1.0:
+        return f"{key}={value}: must be in [0, 1)"
+    if meta.get("finite") and not math.isfinite(value):
+        return f"{key}={value}: must be a finite number"
+    if meta.get("finite_nonzero") and (value == 0 or not math.isfinite(value)):
+        return f"{key}={value}: must be a finite non-zero number"
+    return None
+
+
+@functools.lru_cache(maxsize=1)
+def bounded_fields() -> tuple:
+    """The schema fields with a bound in their metadata, in schema order."""
+    return tuple(f for f in schema_fields() if f.meta.keys() & set(BOUNDS))
+
+
+def check_bounds(cfg: DictConfig) -> None:
+    """Every bound of the schema's field metadata: set values first, then derived ones (`${...}`),
+    so that a bad value is named where it was written, not where it was copied to."""
+    bounded = bounded_fields()
+    for derived in (False, True):
+        for found in bounded:
+            parent, _, name = found.key.rpartition(".")
+            container = OmegaConf.select(cfg, parent) if parent else cfg
+            if container is None or name not in container or OmegaConf.is_interpolation(container, name) != derived:
+                continue
+            if message := bound_error(found.key, container[name], found.meta):
+                raise UserError(message)
+
+
+def unknown_keys(cfg: Any, schema: Any, prefix: str = "") -> list[str]:
+    """Dotted keys in `cfg` that the schema does not declare (`params` dicts are free-form)."""
+    found = []
+    allowed = set(schema.keys())
+    for key in cfg.keys():
+        if key not in allowed:
+            found.append(prefix + str(key))
+        elif key != "params" and OmegaConf.is_dict(schema._get_node(key)) and OmegaConf.is_dict(cfg._get_node(key)):
+            found.extend(unknown_keys(cfg[key], schema[key], f"{prefix}{key}."))
+    return found
+
+
+def shadowed_field(section: str, names) -> None:
+    """Refuse a `params` entry named like a field of its section (`neuron.rec.params.V_th`): it would
+    bypass the field and what is derived from it (e.g. the surrogate gradient from V_th).
+
+    Called where the pass-through names are checked against NEST (simulator.py), after the
+    checks that the name exists and the value is a number, so those mistakes are named first.
+    """
+    for name in sorted(names):
+        if schema_field(f"{section}.{name}") is not None and name != "params":
+            raise UserError(f"{section}.params.{name}: shadows the schema field {section}.{name}; "
+                            f"set {section}.{name}=... instead (values derived from it follow it)")
+
+
+def validate(cfg: DictConfig) -> None:
+    """Bounds and cross-field checks; raises UserError with a one-line message."""
+    extra = unknown_keys(cfg, typed_schema())
+    if extra:
+        raise UserError(f"{extra[0]}: unknown key; the schema has no such field (see `eprop run --cfg job`)")
+    _check_family(cfg)  # first: the derived values of a wrong neuron= for the family do not resolve
+    check_bounds(cfg)
+    _check_kernel(cfg)
+    check_task(cfg)
+    w = cfg.weights
+    if w.load is not None and not _holds_results(Path(w.load).expanduser()):
+        raise UserError(f"weights.load={w.load}: no such results file (give a results.h5 or a run directory holding one)")
+    o = cfg.optimizer
+    if not o.Wmin < o.Wmax:
+        raise UserError(f"optimizer.Wmin={o.Wmin}, optimizer.Wmax={o.Wmax}: Wmin must be < Wmax ({unit_of('optimizer.Wmin')})")
+    _check_recording(cfg)
+    name = str(cfg.output.file)
+    if not name or name in (".", "..") or "/" in name or "\\" in name:
+        raise UserError(f"output.file={name}: must be a plain file name (it is written inside the run directory)")
+    if cfg.seed > 2**32 - 1:  # numpy RandomState and NEST rng_seed both take 32-bit seeds
+        raise UserError(f"seed={cfg.seed}: must be an integer in [1, 4294967295]")
+    _check_model_fits_task(cfg)
+    _check_divergence_bound(cfg)
+
+
+def _check_kernel(cfg: DictConfig) -> None:
+    k = cfg.kernel
+    tics_per_ms = k.params.get("tics_per_ms", 1000.0)  # NEST's default tic: 0.001 ms
+    tics_per_ms = float(tics_per_ms) if isinstance(tics_per_ms, (int, float)) and tics_per_ms > 0 else 1000.0
+    if abs(k.resolution * tics_per_ms - round(k.resolution * tics_per_ms)) > 1e-6:
+        raise UserError(f"kernel.resolution={k.resolution}: must be a multiple of NEST's tic, {1.0 / tics_per_ms:g} {unit_of('kernel.resolution')} "
+                        "(e.g. 0.1, 0.25, 1.0)")
+    if k.total_num_virtual_procs is not None and k.total_num_virtual_procs != k.threads:
+        raise UserError(
+            f"kernel.total_num_virtual_procs={k.total_num_virtual_procs}: must equal kernel.threads={k.threads} "
+            "(this NEST build has no MPI, so each virtual process is one thread)"
+        )
+
+
+def _holds_results(path: Path) -> bool:
+    """A results file, or a run directory holding one (whatever its name)."""
+    from .results import results_file_in
+
+    return path.is_file() or (path.is_dir() and results_file_in(path) is not None)
+
+
+def check_task(cfg: DictConfig) -> None:
+    """The task's own checks (tasks/): its keys and its data file, which is parsed once here."""
+    from .tasks import task_for
+
+    task_for(cfg).check(cfg)
+
+
+def _check_family(cfg: DictConfig) -> None:
+    family = FAMILIES[cfg.model.family]
+    if cfg.neuron.rec.model not in family["recurrent"]:
+        raise UserError(
+            f"neuron.rec.model={cfg.neuron.rec.model}: not a model of model={cfg.model.family}; "
+            f"with model={cfg.model.family} use neuron= one of {', '.join(family['neuron_options'])}"
+        )
+    if cfg.neuron.readout.model != family["readout"]:
+        raise UserError(f"neuron.readout.model={cfg.neuron.readout.model}: model={cfg.model.family} needs {family['readout']}")
+
+
+def _check_recording(cfg: DictConfig) -> None:
+    rec, t, r = cfg.recording, cfg.task, cfg.neuron.rec
+    if rec.n_record > r.n:
+        raise UserError(f"recording.n_record={rec.n_record}: must be <= neuron.rec.n={r.n}")
+    if rec.n_record_w > min(t.n_in, r.n):
+        raise UserError(f"recording.n_record_w={rec.n_record_w}: must be <= min(task.n_in, neuron.rec.n)={min(t.n_in, r.n)}")
+    for needed in ("readout_signal", "target_signal"):
+        if needed not in rec.out_variables:
+            raise UserError(f"recording.out_variables: must contain {needed} (the loss needs it)")
+    if rec.interval != cfg.kernel.resolution:
+        raise UserError(f"recording.interval={rec.interval}: must equal kernel.resolution={cfg.kernel.resolution} "
+                        f"{unit_of('kernel.resolution')} (the loss sums every step)")
+
+
+READOUT_LOSSES = {ReadoutLoss.mean_squared_error.value: "regression", ReadoutLoss.cross_entropy.value: "classification"}
+_READOUT_HAS_LOSS = {"eprop_readout": ()}  # readout models without NEST's `loss` parameter
+
+
+def _check_model_fits_task(cfg: DictConfig) -> None:
+    """Refuse combinations that NEST would run but that cannot learn the task (one line each)."""
+    loss = cfg.neuron.readout.loss
+    if loss is None:
+        return
+    if "loss" not in _READOUT_HAS_LOSS.get(cfg.neuron.readout.model, ("loss",)):
+        raise UserError(
+            f"neuron.readout.loss={loss}: {cfg.neuron.readout.model} has no loss parameter (it always uses the mean "
+            f"squared error); leave it null with model={cfg.model.family}"
+        )
+    from .tasks import task_for
+
+    kind = task_for(cfg).kind
+    if READOUT_LOSSES[loss] != kind:
+        needed = next(name for name, used_for in READOUT_LOSSES.items() if used_for == kind)
+        raise UserError(f"neuron.readout.loss={loss}: {READOUT_LOSSES[loss]} loss; the {kind} task {cfg.task.name} needs {needed}")
+
+
+def _check_divergence_bound(cfg: DictConfig) -> None:
+    bound = cfg.recording.saturated_rate
+    if not 0.0 < bound <= 1.0:  # also refuses NaN
+        raise UserError(f"recording.saturated_rate={bound}: must be a fraction in (0, 1] of the maximal rate 1000 / max(kernel.resolution, t_ref) spikes/s")
