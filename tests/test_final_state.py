@@ -27,12 +27,12 @@ from hydra import compose, initialize_config_dir
 from nest.lib.hl_api_types import SynapseCollection
 from eprop_cli import simulator
 from eprop_cli.cli import conf_dir
-from eprop_cli.config import register_configs
+from eprop_cli.config import register_configs, with_plain_choices
 from eprop_cli.training import train
 
 register_configs()
 with initialize_config_dir(config_dir=conf_dir(), version_base="1.3"):
-    cfg = compose("config", overrides=["task.n_iter=2", "recording=minimal", "progress=false"])
+    cfg = with_plain_choices(compose("config", overrides=["task.n_iter=2", "recording=minimal", "progress=false"]))
 
 sizes = []
 plain_get = SynapseCollection.get
