@@ -17,6 +17,8 @@ Derived values are computed by OmegaConf resolvers, not pasted as numbers:
   (the seed's `gamma`, which NEST 3.10 removed).
 - `${eprop.mul:a,b}` = a * b, `${eprop.sub:a,b}` = a - b and `${eprop.pow:a,b}` = a ** b, for
   derived values such as the event-based family's (1 - kappa) scalings.
+- `${eprop.task_loss:${task.target}}` = cross_entropy for a classification task, else
+  mean_squared_error: the bsshslm_2020 readout's `loss`, so that the neuron options fit every task.
 - `${eprop.kappa_weight_factor:scale|divide_by,neuron model,kappa,projection}` = 1 - kappa or 1:
   the weight scaling NEST's event-based scripts apply to a projection for that neuron model.
 """
@@ -33,6 +35,8 @@ from pathlib import Path
 from typing import Any, Dict, List, Optional
 
 from omegaconf import MISSING, DictConfig, OmegaConf
+
+from .errors import UserError
 
 # ---------------------------------------------------------------------------- resolvers
 
@@ -86,9 +90,17 @@ def _kappa_weight_factor(how: str, model: str, kappa: float, projection: str) ->
     return 1.0 - kappa if projection in chosen else 1.0
 
 
+def _task_loss(target: str) -> str:
+    """The readout loss a task needs: cross_entropy for a classification task, else mean_squared_error."""
+    from .tasks import TASKS
+
+    task = TASKS.get(str(target))
+    return "cross_entropy" if task is not None and task.kind == "classification" else "mean_squared_error"
+
+
 def register_resolvers() -> None:
     """Register eprop's OmegaConf resolvers (idempotent)."""
-    resolvers = (("eprop.adapt_beta", _adapt_beta), ("eprop.div", _div), ("eprop.mul", _mul), ("eprop.sub", _sub), ("eprop.pow", _pow),
+    resolvers = (("eprop.task_loss", _task_loss), ("eprop.adapt_beta", _adapt_beta), ("eprop.div", _div), ("eprop.mul", _mul), ("eprop.sub", _sub), ("eprop.pow", _pow),
                  ("eprop.kappa_weight_factor", _kappa_weight_factor))
     for name, fn in resolvers:
         if not OmegaConf.has_resolver(name):
@@ -125,6 +137,7 @@ class Target(StrEnum):
     infinite_loop = "infinite_loop"
     sine_waves = "sine_waves"
     custom = "custom"
+    evidence_accumulation = "evidence_accumulation"
 
 
 class DataFormat(StrEnum):
@@ -194,6 +207,17 @@ class TaskConfig:
     delay_rec_out: int = param(1, 'recurrent -> readout delay in the timing (0 for model=eprop)', unit='time steps', min_int=0)
     delay_out_norm: int = param(1, 'readout normalization delay in the timing (0 for model=eprop)', unit='time steps', min_int=0)
     extension_sim: int = param(1, 'closes the right-open interval of the last Simulate', unit='time steps', min_int=1)
+    # evidence_accumulation only (defaults: NEST's example); see eprop_cli/tasks/evidence_accumulation.py
+    n_cues: int = param(7, 'evidence_accumulation: cues per sequence', min_int=1)
+    cue_ms: float = param(100.0, 'evidence_accumulation: duration of one cue', unit='ms', positive=True)
+    spacing_ms: float = param(50.0, 'evidence_accumulation: silence before each cue', unit='ms', positive=True)
+    bg_noise_ms: float = param(1050.0, 'evidence_accumulation: background noise between the last cue and the recall window', unit='ms', positive=True)
+    recall_ms: float = param(150.0, "evidence_accumulation: recall window at the end of each sequence (= NEST's eprop_learning_window)", unit='ms', positive=True)
+    n_per_population: int = param(10, 'evidence_accumulation: input neurons in each of the 4 populations (left cue, right cue, recall, noise)', min_int=1)
+    cue_spike_prob: float = param(0.04, 'evidence_accumulation: spike probability per time step of a cue population while its cue is shown', probability=True)
+    recall_spike_prob: float = param(0.04, 'evidence_accumulation: spike probability per time step of the recall population in the recall window', probability=True)
+    noise_spike_prob: float = param(0.01, 'evidence_accumulation: spike probability per time step of the noise population, throughout', probability=True)
+    prob_group: float = param(0.3, 'evidence_accumulation: probability that a cue lands on the minority side', probability=True)
 
 
 @dataclass
@@ -242,8 +266,18 @@ class ReadoutNeuronConfig:
 
 
 @dataclass
+class ExtraRecurrentPopulation:
+    """A further recurrent population, created after neuron.rec (and after the extras before it)."""
+
+    model: str = param(MISSING, 'NEST model name (of the same family as neuron.rec.model)')
+    n: int = param(MISSING, 'neurons of this population', min_int=1)
+    overrides: Dict[str, Any] = param(doc="keys of neuron.rec with this population's values; the others as neuron.rec", factory=dict)
+
+
+@dataclass
 class NeuronConfig:
     rec: RecurrentNeuronConfig = field(default_factory=RecurrentNeuronConfig)
+    rec_extra: List[ExtraRecurrentPopulation] = param(doc='further recurrent populations after neuron.rec, in NEST creation order', factory=list)
     readout: ReadoutNeuronConfig = field(default_factory=ReadoutNeuronConfig)
 
 
@@ -274,8 +308,16 @@ class ModelConfig:
     eta_factor: float = param(1.0, "the optimizer options' default eta is multiplied by it (model=eprop: (1 - kappa)^2)", unit='dimensionless', positive=True)
 
 
+class WeightInit(StrEnum):
+    normal_fan_in = "normal_fan_in"  # N(0, 1) / sqrt(n_source)
+    normal = "normal"  # N(0, 1)
+    glorot_uniform = "glorot_uniform"  # U(+-sqrt(3 / max(1, (n_source + n_target) / 2)))
+
+
 @dataclass
 class ProjectionInitConfig:
+    init: WeightInit = param(WeightInit.normal_fan_in, 'draw: normal_fan_in N(0,1)/sqrt(n_source), normal N(0,1), '
+                             'glorot_uniform U(+-sqrt(3 / max(1, (n_source + n_target) / 2))); see eprop_cli/weights.py')
     scale: float = param(1.0, 'the drawn normal/sqrt(fan_in) weights are multiplied by it (in weight_dtype)', unit='dimensionless', finite=True)
     divide_by: float = param(1.0, '... then divided by it (exact in weight_dtype, unlike a reciprocal scale)', unit='dimensionless', finite_nonzero=True)
 
@@ -352,6 +394,7 @@ FAMILIES = {
         "recurrent": ("eprop_iaf_adapt_bsshslm_2020", "eprop_iaf_bsshslm_2020"),
         "neuron_options": ("alif", "lif"),
         "readout": "eprop_readout_bsshslm_2020",
+        "learning_window": True,  # the kernel's eprop_learning_window: the loss counts only the end of each sequence
         "synapse": "eprop_synapse_bsshslm_2020",
         "learning_signal": "eprop_learning_signal_connection_bsshslm_2020",
     },
@@ -359,6 +402,7 @@ FAMILIES = {
         "recurrent": ("eprop_iaf", "eprop_iaf_adapt", "eprop_iaf_psc_delta", "eprop_iaf_psc_delta_adapt"),
         "neuron_options": ("eprop_iaf", "eprop_iaf_adapt", "eprop_iaf_psc_delta", "eprop_iaf_psc_delta_adapt"),
         "readout": "eprop_readout",
+        "learning_window": False,  # no per-sequence learning window in this family's interface here
         "synapse": "eprop_synapse",
         "learning_signal": "eprop_learning_signal_connection",
     },
@@ -430,6 +474,41 @@ def _fields_by_key() -> dict[str, SchemaField]:
 def schema_field(key: str) -> SchemaField | None:
     """The schema field at a dotted key (e.g. neuron.rec.V_th), or None."""
     return _fields_by_key().get(key)
+
+
+def recurrent_populations(cfg: DictConfig) -> list[tuple[str, DictConfig]]:
+    """(config key, resolved neuron config) of each recurrent population, in NEST's creation order.
+
+    neuron.rec first, then each neuron.rec_extra[i]: neuron.rec's (resolved) values with the
+    entry's model, n and overrides. The recurrent layer is their concatenation, node ids in
+    this order.
+    """
+    def plain(merged: DictConfig) -> DictConfig:  # NEST takes str, not the schema's Enum
+        return OmegaConf.create(OmegaConf.to_container(merged, enum_to_str=True))
+
+    rec = OmegaConf.to_container(cfg.neuron.rec, resolve=True, enum_to_str=True)
+    pops = [("neuron.rec", plain(OmegaConf.merge(OmegaConf.structured(RecurrentNeuronConfig), rec)))]
+    for i, extra in enumerate(cfg.neuron.get("rec_extra") or []):
+        key = f"neuron.rec_extra[{i}]"
+        overrides = OmegaConf.to_container(extra.overrides, resolve=True)
+        for name in ("model", "n"):
+            if name in overrides:
+                raise UserError(f"{key}.overrides.{name}: give it as {key}.{name}")
+        unknown = sorted(set(overrides) - {f.name for f in dataclasses.fields(RecurrentNeuronConfig)})
+        if unknown:
+            raise UserError(f"{key}.overrides.{unknown[0]}: not a key of neuron.rec (overrides set neuron.rec's keys for this population)")
+        try:
+            merged = OmegaConf.merge(OmegaConf.structured(RecurrentNeuronConfig), rec,
+                                     {"model": extra.model, "n": extra.n, **overrides})
+        except Exception as err:  # a value of the wrong type; OmegaConf's message names the key
+            raise UserError(f"{key}.overrides: {' '.join(str(err).split())[:200]}")
+        pops.append((key, plain(merged)))
+    return pops
+
+
+def n_recurrent(cfg: DictConfig) -> int:
+    """Neurons in the recurrent layer: neuron.rec.n plus every neuron.rec_extra[i].n."""
+    return int(cfg.neuron.rec.n) + sum(int(extra.n) for extra in (cfg.neuron.get("rec_extra") or []))
 
 
 def conf_dir() -> str:

@@ -76,6 +76,41 @@ def max_relative_difference(a: np.ndarray, b: np.ndarray) -> float:
     return float(np.max(np.abs(a - b) / scale))
 
 
+def recompute_cross_entropy(results: Results) -> np.ndarray:
+    """Classification: the cross-entropy per output and iteration from the recorded readout signals.
+
+    -mean over the batch's sequences and the last `learning_window_steps` steps of each sequence
+    of y*_k log y_k: the runner's /loss_per_output for a classification task (/loss is their sum).
+    """
+    attrs = results.attrs
+    sequence, window = int(attrs["steps_per_sequence"]), int(attrs["learning_window_steps"])
+    readouts = results.population("readout")
+    n_iter = len(results.iteration_starts("multimeter_out")) - 1
+    loss = np.zeros((len(readouts), n_iter))
+    for k in range(n_iter):
+        ev = results.events("multimeter_out", LOSS_FIELDS, iteration=k)
+        for i, node in enumerate(readouts):
+            mine = ev["senders"] == node
+            y = ev["readout_signal"][mine].reshape(-1, sequence)[:, -window:]
+            t = ev["target_signal"][mine].reshape(-1, sequence)[:, -window:]
+            loss[i, k] = 0.0 - np.mean(t * np.log(y))  # 0.0 -: no -0 for the zero-target output
+    return loss
+
+
+def classification_summary(results: Results) -> dict[str, Any]:
+    """Classification: accuracy (list), final_accuracy, final_error (1 - accuracy), max_accuracy and
+    its 1-based iteration; {} for other files."""
+    if results.task_kind != "classification" or results.accuracy is None:
+        return {}
+    accuracy = np.asarray(results.accuracy, dtype=float)
+    if accuracy.size == 0:
+        return {"accuracy": [], "final_accuracy": None, "final_error": None, "max_accuracy": None}
+    best = int(np.argmax(accuracy))
+    return {"accuracy": [float(a) for a in accuracy], "final_accuracy": float(accuracy[-1]),
+            "final_error": 1.0 - float(accuracy[-1]), "max_accuracy": float(accuracy[best]),
+            "max_accuracy_iteration": results.first_iteration + best + 1}
+
+
 def loss_check(results: Results) -> float | None:
     """Max relative disagreement of the recomputed loss with /loss (and with /loss_per_output).
 
@@ -83,7 +118,8 @@ def loss_check(results: Results) -> float | None:
     """
     if not results.has_fields("multimeter_out", LOSS_FIELDS):
         return None
-    recomputed = recompute_loss(results)
+    classification = results.task_kind == "classification"
+    recomputed = recompute_cross_entropy(results) if classification else recompute_loss(results)
     stored_per_output, stored_total = results.loss_per_output, results.loss
     n = min(recomputed.shape[1], len(stored_total))
     diff = max_relative_difference(recomputed[:, :n].sum(axis=0), stored_total[:n])
@@ -224,6 +260,8 @@ def summarize_run(results: Results, check_loss: bool = True) -> dict[str, Any]:
         summary["error"] = str(attrs["error"])
     summary.update(loss_summary(loss, history.first_iteration))
     summary["final_loss_per_output"] = [float(v) for v in loss_per_output[:, -1]] if loss_per_output.shape[1] else []
+    summary["task_kind"] = results.task_kind
+    summary.update(classification_summary(results))  # accuracy, final_accuracy, final_error, ...
     summary["loss"] = [float(v) for v in loss]
     summary["rate_iteration"] = None
     if "spike_recorder" in results.recorders and results.recorded_iterations("spike_recorder") > 0 \

@@ -204,6 +204,10 @@ def run_table(s: dict[str, Any]) -> Table:
                       fmt(norms["change"]) + ("" if relative is None else f" ({100 * relative:.1f} % of ‖W_initial‖_F)"))
     table.add_row("runtime: build / simulate / write (s)",
                   " / ".join(fmt(s.get(k), ".3g") for k in ("timing_build_s", "timing_simulate_s", "timing_write_s")))
+    if s.get("task_kind") == "classification":
+        table.add_row("final accuracy (error)", f"{fmt(s.get('final_accuracy'), '.3f')} ({fmt(s.get('final_error'), '.3f')})")
+        if s.get("max_accuracy") is not None:
+            table.add_row("maximum accuracy (iteration, 1-based)", f"{fmt(s['max_accuracy'], '.3f')} ({s['max_accuracy_iteration']})")
     table.add_row("peak RSS (MB)", fmt(s.get("peak_rss_mb"), ".4g"))
     table.add_row("recomputed loss vs /loss, max rel. difference", fmt(s.get("loss_recomputed_max_rel_diff"), ".2e"))
     return table
@@ -217,6 +221,8 @@ JOB_COLUMNS = {  # column -> (header, number format); override columns are added
     "min_loss": ("min loss", ".4g"),
     "min_loss_iteration": ("at iter.", ""),
     "relative_loss_reduction": ("1−E_final/E_first", ".3f"),
+    "final_accuracy": ("final accuracy", ".3f"),
+    "final_error": ("final error", ".3f"),
     "rate_median": ("median rate (spikes/s)", ".3g"),
     "runtime_s": ("runtime (s)", ".3g"),
 }
@@ -225,10 +231,15 @@ JOB_COLUMNS = {  # column -> (header, number format); override columns are added
 JOB_WIDTH = 100  # characters of a job's name that the several-jobs table always shows
 
 
+CLASSIFICATION_COLUMNS = ("final_accuracy", "final_error")
+
+
 def jobs_table(rows: list[dict[str, Any]], override_keys: list[str]) -> Table:
     """The several-jobs table: one row per job, overrides as columns, in the order of `rows`."""
     table = Table(title="eprop eval", header_style="bold", title_justify="left")
     columns = ["job", "status"] + override_keys + [k for k in JOB_COLUMNS if k not in ("job", "status")]
+    if not any(row.get("final_accuracy") is not None for row in rows):  # no classification job among them
+        columns = [k for k in columns if k not in CLASSIFICATION_COLUMNS]
     longest_job = max((len(fmt(row.get("job"))) for row in rows), default=0)
     for key in columns:
         header = JOB_COLUMNS.get(key, (key, ""))[0]

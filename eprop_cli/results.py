@@ -58,7 +58,15 @@ SCHEMA: tuple[tuple[str, str, str], ...] = (
      "the same per readout neuron"),
     ("`/target`",
      "(n_out, steps per sequence) f8",
-     "the target signal of one sequence"),
+     "the target signal of one sequence (regression tasks)"),
+    ("`/accuracy`",
+     "(n_iter_done,) f8",
+     "classification tasks (root attribute `task_kind`): fraction of the iteration's sequences whose "
+     "readout with the larger mean signal in the learning window is the label; `/loss` is then the "
+     "cross-entropy, mean over sequences and window steps of −Σ_k y*_k log y_k (units 1)"),
+    ("`/labels`, `/predicted`",
+     "(n_iter_done, batch_size) i8",
+     "classification tasks: each sequence's label and predicted class"),
     ("`/events/<recorder>/<field>`",
      "(n_events,) i8/f8",
      "recorder events, appended after every iteration. Recorders: `multimeter_rec` (`senders`, "
@@ -98,6 +106,10 @@ UNITS: dict[str, tuple[str, str]] = {
     "loss": ("mV^2", "total loss per iteration: sum over outputs of 1/2 sum_t (y - y*)^2, averaged over a batch's sequences"),
     "loss_per_output": ("mV^2", "loss per readout neuron (rows, in /neurons/readout order) and iteration (columns)"),
     "target": ("mV", "target signal y* of one sequence: one row per output, one column per time step"),
+    "accuracy": ("1", "classification: fraction of an iteration's sequences whose predicted class is the label"),
+    "labels": ("class index", "classification: label of each sequence (rows: iterations, columns: sequences of the batch)"),
+    "predicted": ("class index", "classification: predicted class (argmax over readouts of the mean readout signal in the "
+                                 "learning window) of each sequence"),
     "neurons/*": ("node id", "NEST node ids of this population, in the order of the weight matrices"),
     "events/*/iteration_start": ("event index", "index of each iteration's first event: iteration k is [start[k], start[k+1])"),
     "events/*/senders": ("node id", "NEST node id of the neuron (or synapse source) that sent the event"),
@@ -263,7 +275,28 @@ class ResultsWriter:
             self._live = True
             self._publish()
 
-    def append_iteration(self, loss_per_output: np.ndarray, events: Mapping[str, Mapping[str, np.ndarray]]) -> None:
+    # Classification files: what /loss and /loss_per_output hold instead of the squared error.
+    CLASSIFICATION_LOSS = {
+        "loss": ("1", "cross-entropy per iteration: mean over the batch's sequences and the learning-window steps of "
+                      "-sum over outputs of y*_k log y_k (y_k the softmax readout signal)"),
+        "loss_per_output": ("1", "the terms of /loss per readout neuron: -mean of y*_k log y_k (rows in /neurons/readout order)"),
+    }
+
+    def declare_iteration_metrics(self, metrics: Iterable[str], per_sequence: Iterable[str], batch_size: int,
+                                  loss_units: Mapping[str, tuple[str, str]] | None = None) -> None:
+        """Before the first iteration: one (n_iter,) f8 dataset per metric (e.g. /accuracy), one
+        (n_iter, batch_size) i8 dataset per per-sequence array (e.g. /labels, /predicted), and
+        other units/descriptions of /loss and /loss_per_output (`loss_units`)."""
+        f = self._structure()
+        for name in metrics:
+            self._create(name, shape=(0,), maxshape=(None,), dtype="f8", chunks=(1024,))
+        for name in per_sequence:
+            self._create(name, shape=(0, batch_size), maxshape=(None, batch_size), dtype="i8", chunks=(64, batch_size))
+        for name, (units, description) in (loss_units or {}).items():
+            f[name].attrs["units"], f[name].attrs["description"] = units, description
+
+    def append_iteration(self, loss_per_output: np.ndarray, events: Mapping[str, Mapping[str, np.ndarray]],
+                         metrics: Mapping[str, float] | None = None, per_sequence: Mapping[str, np.ndarray] | None = None) -> None:
         """Append one finished iteration: its loss per output and every recorder's new events.
 
         Flushed in the order events, iteration_start, loss, n_iter_done, so that a reader that
@@ -288,6 +321,14 @@ class ResultsWriter:
             starts.resize((k + 2,))
             starts[k + 1] = n_new
             starts.flush()
+        for name, value in (metrics or {}).items():  # declared by declare_iteration_metrics
+            f[name].resize((k + 1,))
+            f[name][k] = value
+            f[name].flush()
+        for name, values in (per_sequence or {}).items():
+            f[name].resize((k + 1, f[name].shape[1]))
+            f[name][k] = values
+            f[name].flush()
         loss_per_output = np.asarray(loss_per_output, dtype="f8")
         f["loss_per_output"].resize((loss_per_output.shape[0], k + 1))
         f["loss_per_output"][:, k] = loss_per_output
@@ -590,6 +631,15 @@ class Results:
             return {}
         return {projection: {key: group[key][()] for key in group}
                 for projection, group in self.file["optimizer"].items()}
+
+    @property
+    def accuracy(self) -> np.ndarray | None:
+        """Classification: /accuracy per iteration (fraction of sequences predicted right); None for other files."""
+        return self.file["accuracy"][()] if "accuracy" in self.file else None
+
+    def per_sequence(self, name: str) -> np.ndarray | None:
+        """Classification: /labels or /predicted, (iteration, sequence) class indices; None if absent."""
+        return self.file[name][()] if name in ("labels", "predicted") and name in self.file else None
 
     @property
     def task_kind(self) -> str:

@@ -16,6 +16,10 @@ The network is the seeds' architecture (connections numbered as in the tutorials
                                                  receptor (event-based family only): 1 from the
                                                  first loss step on
 
+    8  readout -> readout                        rate connection on the readout_signal receptor,
+                                                 all to all, no autapses, weight 1 (only with
+                                                 neuron.readout.loss=cross_entropy: the softmax)
+
 plus the final-update spike generator that makes every e-prop synapse apply its last update.
 
 The model family (`model.family`, see config.FAMILIES) chooses the readout, synapse and
@@ -41,7 +45,7 @@ from typing import Any, Mapping
 import numpy as np
 from omegaconf import OmegaConf
 
-from .config import FAMILIES
+from .config import FAMILIES, recurrent_populations
 from .errors import UserError
 from .projections import PROJECTIONS
 from .tasks.base import IterationSignals
@@ -125,7 +129,7 @@ def reset_kernel(cfg, timing: Timing) -> None:
     )
     if cfg.model.family == "bsshslm_2020":
         settings.update(
-            eprop_learning_window=timing.ms(timing.sequence),
+            eprop_learning_window=timing.ms(timing.window),
             eprop_reset_neurons_on_update=k.eprop_reset_neurons_on_update,
             eprop_update_interval=timing.ms(timing.sequence),
         )
@@ -181,8 +185,8 @@ def _checked_params(model: str, params: dict[str, Any], key: str, passthrough=()
     return params
 
 
-def recurrent_params(rec_cfg, flush_interval_ms: float) -> dict[str, Any]:
-    """NEST parameters of the recurrent neurons from the config (None values are left out)."""
+def recurrent_params(rec_cfg, flush_interval_ms: float, key: str = "neuron.rec") -> dict[str, Any]:
+    """NEST parameters of one recurrent population from its config KEY (None values are left out)."""
     n = nest()
     skip = {"model", "n", "gamma", "tau_m_mean", "tau_m_std", "adapt_beta_scale", "params"}
     params = {key: value for key, value in rec_cfg.items() if key not in skip and value is not None}
@@ -193,7 +197,7 @@ def recurrent_params(rec_cfg, flush_interval_ms: float) -> dict[str, Any]:
     params.update(OmegaConf.to_container(rec_cfg.params))
     if "flush_event_send_interval" in model_defaults(rec_cfg.model):
         params.setdefault("flush_event_send_interval", flush_interval_ms)
-    return _checked_params(rec_cfg.model, params, "neuron.rec", set(rec_cfg.params))
+    return _checked_params(rec_cfg.model, params, key, set(rec_cfg.params))
 
 
 def readout_params(out_cfg) -> dict[str, Any]:
@@ -258,12 +262,18 @@ def build_network(cfg, timing: Timing, weights: dict[str, np.ndarray]) -> Networ
     n = nest()
     n_in, n_rec, n_out = weights["in_rec"].shape[1], weights["in_rec"].shape[0], weights["rec_out"].shape[0]
     flush_ms = cfg.kernel.flush_event_send_interval or timing.ms(timing.sequence)
-    rec_params = recurrent_params(cfg.neuron.rec, flush_ms)
+    populations = recurrent_populations(cfg)  # neuron.rec, then neuron.rec_extra[...]
+    rec_params = [(key, pop, recurrent_params(pop, flush_ms, key)) for key, pop in populations]
     out_params = readout_params(cfg.neuron.readout)
+    if sum(pop.n for _, pop, _ in rec_params) != n_rec:
+        raise RuntimeError(f"{n_rec} recurrent neurons in the weights, {sum(pop.n for _, pop, _ in rec_params)} in the config")
 
     gen_spk_in = n.Create("spike_generator", n_in)
     nrns_in = n.Create("parrot_neuron", n_in)
-    nrns_rec = refused("neuron.rec", lambda: n.Create(cfg.neuron.rec.model, n_rec, rec_params))
+    nrns_rec = None
+    for key, pop, params in rec_params:  # one NodeCollection; node ids in creation order
+        created = refused(key, lambda: n.Create(pop.model, pop.n, params))
+        nrns_rec = created if nrns_rec is None else nrns_rec + created
     nrns_out = refused("neuron.readout", lambda: n.Create(cfg.neuron.readout.model, n_out, out_params))
     gen_rate_target = n.Create("step_rate_generator", n_out)
     net = Network(timing, gen_spk_in, nrns_in, nrns_rec, nrns_out, gen_rate_target, None)
@@ -376,6 +386,10 @@ def _connect(cfg, net: Network, weights: dict[str, np.ndarray], wr) -> None:
               {"synapse_model": family["learning_signal"], "delay": dt, "weight": weights["out_rec"]})
     n.Connect(net.gen_rate_target, net.nrns_out, {"rule": "one_to_one"},  # 6
               {"synapse_model": "rate_connection_delayed", "delay": dt, "receptor_type": receptors["target_signal"]})
+    if cfg.neuron.readout.loss == "cross_entropy":  # 8: the readouts exchange their signals for the softmax
+        n.Connect(net.nrns_out, net.nrns_out, {"rule": "all_to_all", "allow_autapses": False},
+                  {"synapse_model": "rate_connection_delayed", "delay": dt, "receptor_type": receptors["readout_signal"],
+                   "weight": 1.0})
     if "eprop_learning_window" in receptors:  # 7: learning signals on from the first loss step
         t = net.timing
         gen_window = n.Create("step_rate_generator", 1, {"amplitude_times": [t.ms(t.total_offset)], "amplitude_values": [1.0]})

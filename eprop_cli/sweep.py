@@ -42,7 +42,8 @@ from .errors import UserError
 log = logging.getLogger(__name__)
 
 SUMMARY_FILE = "summary.csv"
-SUMMARY_COLUMNS = ("job", "overrides", "status", "final_loss", "runtime_s", "n_iter_done", "n_iter", "dir", "error")
+SUMMARY_COLUMNS = ("job", "overrides", "status", "final_loss", "final_accuracy", "final_error", "runtime_s", "n_iter_done",
+                   "n_iter", "dir", "error")
 JOBLIB_LAUNCHER = "hydra_plugins.hydra_joblib_launcher.joblib_launcher.JoblibLauncher"
 SUBMITIT_LAUNCHERS = {
     "hydra_plugins.hydra_submitit_launcher.submitit_launcher.LocalLauncher": "submitit_local",
@@ -160,6 +161,8 @@ def summarize_sweep(sweep_dir: str | Path) -> tuple[list[str], list[dict[str, An
             "overrides": " ".join(summary.get("overrides") or []),
             "status": summary.get("status"),
             "final_loss": summary.get("final_loss"),
+            "final_accuracy": summary.get("final_accuracy"),  # classification tasks; empty otherwise
+            "final_error": summary.get("final_error"),
             "runtime_s": summary.get("runtime_s"),
             "n_iter_done": summary.get("n_iter_done"),
             "n_iter": summary.get("n_iter"),

@@ -22,6 +22,12 @@ class Timing:
     delay_rec_out: int
     delay_out_norm: int
     extension_sim: int
+    learning_window: int = 0  # steps at the end of each sequence that the loss counts (bsshslm_2020); 0: the whole sequence
+
+    @property
+    def window(self) -> int:
+        """Steps of the learning window (NEST's eprop_learning_window), at the end of every sequence."""
+        return self.learning_window or self.sequence
 
     @property
     def iteration(self) -> int:
@@ -73,8 +79,9 @@ class Timing:
         return ends
 
 
-def make_timing(task_cfg, dt: float, sequence_steps: int) -> Timing:
+def make_timing(task_cfg, dt: float, sequence_steps: int, learning_window_steps: int = 0) -> Timing:
     return Timing(
+        learning_window=learning_window_steps,
         dt=dt,
         sequence=sequence_steps,
         batch_size=task_cfg.batch_size,

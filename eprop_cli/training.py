@@ -28,6 +28,7 @@ import numpy as np
 from omegaconf import DictConfig
 
 from . import simulator
+from .config import n_recurrent
 from .validation import validate
 from .divergence import divergence
 from .errors import Diverged, Interrupted, UserError
@@ -85,11 +86,13 @@ def prepare_inputs(cfg: DictConfig, parent: Parent | None = None) -> Inputs:
     """The Task, the timing and the weights, drawn from `RandomState(seed)` in the documented order."""
     task = task_for(cfg)  # the Task validate() checked: its data file is parsed once
     first_iteration = parent.n_iter_done if parent else 0
-    timing = make_timing(cfg.task, cfg.kernel.resolution, task.sequence_steps)
+    timing = make_timing(cfg.task, cfg.kernel.resolution, task.sequence_steps, task.learning_window_steps)
     timing = replace(timing, n_iter=cfg.task.n_iter - first_iteration)
     rng = np.random.RandomState(cfg.seed)
-    weights = draw_weights(rng, task.n_inputs, cfg.neuron.rec.n, task.n_outputs, cfg.synapse.weight_dtype)  # draws 1-4
+    inits = {name: cfg.weights[name].init for name in ("in_rec", "rec_rec", "rec_out", "out_rec")}
+    weights = draw_weights(rng, task.n_inputs, n_recurrent(cfg), task.n_outputs, cfg.synapse.weight_dtype, inits)  # draws 1-4
     task.draw(rng)  # draws 5, ...: see the task's module
+    task.start_at(first_iteration)  # a task that draws per iteration skips the parents' iterations
     weights = scale_weights(weights, cfg.weights)
     if cfg.weights.load is not None:
         weights = replace_with_loaded(cfg.weights.load, weights)
@@ -107,6 +110,7 @@ def start_results(writer: ResultsWriter, inputs: Inputs, net, parent: Parent | N
     if parent and parent.optimizer_state:
         sim.set_optimizer_state(net, parent.optimizer_state)
     inputs.task.write_static(writer)
+    inputs.task.declare_results(writer)
     populations = {name: np.asarray(pop.tolist()) for name, pop in net.populations.items()}
     writer.write_neurons({name: ids.tolist() for name, ids in populations.items()})
     writer.write_weights("initial", as_connections(inputs.weights, populations))
@@ -138,7 +142,7 @@ def simulate_iterations(cfg: DictConfig, inputs: Inputs, net, writer: ResultsWri
         events = sim.read_and_clear(net)
         t2 = time.perf_counter()
         outcome = task.iteration_outcome(events["multimeter_out"], readout_ids, timing)
-        writer.append_iteration(outcome.loss, events)
+        writer.append_iteration(outcome.loss, events, outcome.metrics, outcome.per_sequence)
         t3 = time.perf_counter()
         progress.t_sim += t2 - t1
         progress.t_write += t3 - t2

@@ -17,7 +17,7 @@ from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
 
-from .config import BOUNDS, FAMILIES, ReadoutLoss, schema_field, schema_fields, typed_schema
+from .config import BOUNDS, FAMILIES, ReadoutLoss, n_recurrent, recurrent_populations, schema_field, schema_fields, typed_schema
 from .errors import UserError
 
 PHYSICAL = {"ms", "pF", "mV", "pA", "spikes/s"}  # units named in bound messages ("dimensionless" is not)
@@ -157,16 +157,21 @@ def _check_family(cfg: DictConfig) -> None:
             f"neuron.rec.model={cfg.neuron.rec.model}: not a model of model={cfg.model.family}; "
             f"with model={cfg.model.family} use neuron= one of {', '.join(family['neuron_options'])}"
         )
+    for key, pop in recurrent_populations(cfg)[1:]:
+        if pop.model not in family["recurrent"]:
+            raise UserError(f"{key}.model={pop.model}: not a model of model={cfg.model.family}; "
+                            f"must be one of {', '.join(family['recurrent'])}")
     if cfg.neuron.readout.model != family["readout"]:
         raise UserError(f"neuron.readout.model={cfg.neuron.readout.model}: model={cfg.model.family} needs {family['readout']}")
 
 
 def _check_recording(cfg: DictConfig) -> None:
-    rec, t, r = cfg.recording, cfg.task, cfg.neuron.rec
-    if rec.n_record > r.n:
-        raise UserError(f"recording.n_record={rec.n_record}: must be <= neuron.rec.n={r.n}")
-    if rec.n_record_w > min(t.n_in, r.n):
-        raise UserError(f"recording.n_record_w={rec.n_record_w}: must be <= min(task.n_in, neuron.rec.n)={min(t.n_in, r.n)}")
+    rec, t = cfg.recording, cfg.task
+    n_rec, n_key = n_recurrent(cfg), ("neuron.rec.n" if not cfg.neuron.get("rec_extra") else "the recurrent neurons")
+    if rec.n_record > n_rec:
+        raise UserError(f"recording.n_record={rec.n_record}: must be <= {n_key}={n_rec}")
+    if rec.n_record_w > min(t.n_in, n_rec):
+        raise UserError(f"recording.n_record_w={rec.n_record_w}: must be <= min(task.n_in, {n_key})={min(t.n_in, n_rec)}")
     for needed in ("readout_signal", "target_signal"):
         if needed not in rec.out_variables:
             raise UserError(f"recording.out_variables: must contain {needed} (the loss needs it)")
@@ -181,7 +186,13 @@ _READOUT_HAS_LOSS = {"eprop_readout": ()}  # readout models without NEST's `loss
 
 def _check_model_fits_task(cfg: DictConfig) -> None:
     """Refuse combinations that NEST would run but that cannot learn the task (one line each)."""
+    from .tasks import task_for
+
     loss = cfg.neuron.readout.loss
+    kind = task_for(cfg).kind
+    if kind == "classification" and not FAMILIES[cfg.model.family]["learning_window"]:
+        raise UserError(f"task.target={cfg.task.target}: a classification task needs a learning window, which "
+                        f"model={cfg.model.family} does not have here; use model=bsshslm_2020")
     if loss is None:
         return
     if "loss" not in _READOUT_HAS_LOSS.get(cfg.neuron.readout.model, ("loss",)):
@@ -189,9 +200,6 @@ def _check_model_fits_task(cfg: DictConfig) -> None:
             f"neuron.readout.loss={loss}: {cfg.neuron.readout.model} has no loss parameter (it always uses the mean "
             f"squared error); leave it null with model={cfg.model.family}"
         )
-    from .tasks import task_for
-
-    kind = task_for(cfg).kind
     if READOUT_LOSSES[loss] != kind:
         needed = next(name for name, used_for in READOUT_LOSSES.items() if used_for == kind)
         raise UserError(f"neuron.readout.loss={loss}: {READOUT_LOSSES[loss]} loss; the {kind} task {cfg.task.name} needs {needed}")

@@ -11,6 +11,15 @@ Draws 1-4 of the run's `np.random.RandomState(seed)` (the task's draws follow, s
 3. initial weights rec->out  randn(n_rec, n_out).T / sqrt(n_rec)
 4. feedback weights out->rec randn(n_rec, n_out) / sqrt(n_rec)
 
+with `weights.<projection>.init: normal_fan_in` (the default). Each projection's draw has the
+shape given (source-major for 1-3, (n_rec, n_out) for 4) whatever its init, so changing the
+init of one projection leaves the draws of the others in place:
+
+- normal_fan_in   randn(shape) / sqrt(n_source)            (n_rec for out->rec, as the seeds)
+- normal          randn(shape), not scaled                 (NEST's classification scripts' feedback)
+- glorot_uniform  uniform(-L, L, shape), L = sqrt(3 / max(1, (n_source + n_target) / 2))
+                  (Keras' Glorot uniform, NEST's classification scripts' rec->out)
+
 The scalings (`weights.<projection>.scale`, `.divide_by`) are applied after all draws, in
 the weight dtype; weights loaded with `weights.load` replace the drawn ones, which are still
 drawn so that the task's draws stay the same. No NEST.
@@ -28,13 +37,28 @@ from .projections import PROJECTIONS
 from .results import open_results
 
 
-def draw_weights(rng: np.random.RandomState, n_in: int, n_rec: int, n_out: int, dtype: str = "float32") -> dict[str, np.ndarray]:
-    """Initial weights (draws 1-4), each as a (n_target, n_source) matrix in pA."""
-    w_in_rec = np.array(rng.randn(n_in, n_rec).T / np.sqrt(n_in), dtype=dtype)
-    w_rec_rec = np.array(rng.randn(n_rec, n_rec).T / np.sqrt(n_rec), dtype=dtype)
+def draw_matrix(rng: np.random.RandomState, init: str, shape: tuple[int, int], fan_in: int, fan_out: int) -> np.ndarray:
+    """One projection's draw of SHAPE (float64) with the given init (see the module docstring)."""
+    if init == "normal_fan_in":
+        return rng.randn(*shape) / np.sqrt(fan_in)
+    if init == "normal":
+        return rng.randn(*shape)
+    if init == "glorot_uniform":
+        limit = np.sqrt(3.0 / max(1.0, (fan_in + fan_out) / 2.0))
+        return rng.uniform(low=-limit, high=limit, size=shape)
+    raise UserError(f"weights init={init}: must be one of normal_fan_in, normal, glorot_uniform")
+
+
+def draw_weights(rng: np.random.RandomState, n_in: int, n_rec: int, n_out: int, dtype: str = "float32",
+                 inits: Mapping[str, str] | None = None) -> dict[str, np.ndarray]:
+    """Initial weights (draws 1-4), each as a (n_target, n_source) matrix in pA; INITS per projection (default normal_fan_in)."""
+    inits = {name: "normal_fan_in" for name in PROJECTIONS} | dict(inits or {})
+    w_in_rec = np.array(draw_matrix(rng, inits["in_rec"], (n_in, n_rec), n_in, n_rec).T, dtype=dtype)
+    w_rec_rec = np.array(draw_matrix(rng, inits["rec_rec"], (n_rec, n_rec), n_rec, n_rec).T, dtype=dtype)
     np.fill_diagonal(w_rec_rec, 0.0)
-    w_rec_out = np.array(rng.randn(n_rec, n_out).T / np.sqrt(n_rec), dtype=dtype)
-    w_out_rec = np.array(rng.randn(n_rec, n_out) / np.sqrt(n_rec), dtype=dtype)
+    w_rec_out = np.array(draw_matrix(rng, inits["rec_out"], (n_rec, n_out), n_rec, n_out).T, dtype=dtype)
+    # the feedback is drawn (n_rec, n_out) = (target, source) and scaled by n_rec, as in the seeds
+    w_out_rec = np.array(draw_matrix(rng, inits["out_rec"], (n_rec, n_out), n_rec, n_out), dtype=dtype)
     return {"in_rec": w_in_rec, "rec_rec": w_rec_rec, "rec_out": w_rec_out, "out_rec": w_out_rec}
 
 

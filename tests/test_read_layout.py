@@ -55,15 +55,20 @@ def test_figures_that_do_not_apply_to_the_task_kind_are_neither_drawn_nor_skippe
     path = syn.write_run(tmp_path / "run" / "results.h5", attrs={"task_kind": "classification"})
     report_ = plot_path(path, out_dir=tmp_path / "figs", dpi=40)
     drawn = {p.stem for p in report_.written}
-    assert drawn == {"dynamics_first", "dynamics_last", "weight_courses", "weight_matrices"}
-    assert report_.skipped == []
+    assert drawn == {"dynamics_first", "dynamics_last", "weight_courses", "weight_matrices", "readout_probabilities"}
+    # the synthetic file has no /accuracy, /labels: the classification figures that need them say so
+    assert {name for name, _ in report_.skipped} == {"loss_error", "confusion"}
     assert {name for name, spec in FIGURES.items() if "classification" not in spec.kinds} == {"pattern", "loss"}
+    assert {name for name, spec in FIGURES.items() if "regression" not in spec.kinds} == {
+        "loss_error", "confusion", "readout_probabilities"}
 
 
 def test_a_file_without_task_kind_is_regression(tmp_path):
     with open_results(syn.write_run(tmp_path / "results.h5")) as res:
         assert res.task_kind == "regression"
-        assert all(spec.applies_to(res) for spec in FIGURES.values())
+        assert {name for name, spec in FIGURES.items() if spec.applies_to(res)} == {
+            name for name, spec in FIGURES.items() if "regression" in spec.kinds}
+        assert not FIGURES["confusion"].applies_to(res)
 
 
 @pytest.mark.parametrize("task, display, down", [
@@ -117,8 +122,9 @@ def test_plot_help_reads_the_registry(capsys):
     with pytest.raises(SystemExit):
         report.plot_parser().parse_args(["--help"])
     text = " ".join(capsys.readouterr().out.split())
-    assert ("names: pattern, loss, dynamics_first, dynamics_last, weight_courses, weight_matrices, loss_all_jobs "
-            "(a figure that does not apply to the run's task kind is not drawn: pattern, loss: regression only)") in text
+    assert ("names: pattern, loss, loss_error, confusion, readout_probabilities, dynamics_first, dynamics_last, "
+            "weight_courses, weight_matrices, loss_all_jobs (a figure that does not apply to the run's task kind is not "
+            "drawn: pattern, loss: regression only; loss_error, confusion, readout_probabilities: classification only)") in text
 
 
 def _schema_globs() -> list[str]:

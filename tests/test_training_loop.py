@@ -228,4 +228,4 @@ class Generators:
 def test_validate_asks_the_task(compose):
     with pytest.raises(UserError) as info:
         validate(compose("task.target=spiral"))
-    assert str(info.value) == "task.target=spiral: must be one of handwriting, infinite_loop, sine_waves, custom"
+    assert str(info.value) == "task.target=spiral: must be one of handwriting, infinite_loop, sine_waves, custom, evidence_accumulation"

@@ -14,6 +14,7 @@ from typing import Callable
 from matplotlib.figure import Figure
 
 from ..results import Results
+from .classification import classification_loss_figure, confusion_figure, readout_probabilities_figure
 from .comparison import loss_comparison_figure, override_labels
 from .dynamics import dynamics_figure
 from .loss import loss_figure
@@ -40,6 +41,9 @@ FIGURES: dict[str, FigureSpec] = {
     for spec in (
         FigureSpec("pattern", "run", ("regression",), lambda results, log: pattern_figure(results)),
         FigureSpec("loss", "run", ("regression",), lambda results, log: loss_figure(results, log=log)),
+        FigureSpec("loss_error", "run", ("classification",), lambda results, log: classification_loss_figure(results, log)),
+        FigureSpec("confusion", "run", ("classification",), lambda results, log: confusion_figure(results)),
+        FigureSpec("readout_probabilities", "run", ("classification",), lambda results, log: readout_probabilities_figure(results)),
         FigureSpec("dynamics_first", "run", ALL_KINDS, lambda results, log: dynamics_figure(results, 0)),
         FigureSpec("dynamics_last", "run", ALL_KINDS, lambda results, log: dynamics_figure(results, -1)),
         FigureSpec("weight_courses", "run", ALL_KINDS, lambda results, log: weight_courses_figure(results)),
@@ -64,6 +68,6 @@ def figure_kinds() -> str:
 
 __all__ = [
     "ALL_KINDS", "BLUE", "FIGURES", "FIGURE_NAMES", "FigureSpec", "FigureUnavailable", "MULTIRUN_FIGURES", "RED",
-    "RUN_FIGURES", "dynamics_figure", "figure_kinds", "loss_comparison_figure", "loss_figure", "override_labels", "pattern_figure",
+    "RUN_FIGURES", "classification_loss_figure", "confusion_figure", "dynamics_figure", "readout_probabilities_figure", "figure_kinds", "loss_comparison_figure", "loss_figure", "override_labels", "pattern_figure",
     "spans_decades", "weight_courses_figure", "weight_matrices_figure",
 ]

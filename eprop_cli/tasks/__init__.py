@@ -11,6 +11,7 @@ from omegaconf import OmegaConf
 
 from ..errors import UserError
 from .base import IterationSignals, Outcome, Task
+from .evidence_accumulation import EvidenceAccumulation
 from .trajectory import Custom, Handwriting, InfiniteLoop, SineWaves
 
 TASKS: dict[str, type[Task]] = {
@@ -18,6 +19,7 @@ TASKS: dict[str, type[Task]] = {
     "infinite_loop": InfiniteLoop,
     "sine_waves": SineWaves,
     "custom": Custom,
+    "evidence_accumulation": EvidenceAccumulation,
 }
 
 _last: tuple[object, dict, Task] | None = None  # (config, its task values, Task) of the last call

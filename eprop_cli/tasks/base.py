@@ -40,12 +40,15 @@ class Outcome:
 
     loss: np.ndarray
     metrics: dict[str, float] = field(default_factory=dict)
+    per_sequence: dict[str, np.ndarray] = field(default_factory=dict)  # (batch_size,) each, e.g. labels, predicted
 
 
 class Task(ABC):
     """One kind of task; see the module docstring for when the training loop calls what."""
 
     kind: str = "regression"  # "regression" | "classification"
+    metric_names: tuple[str, ...] = ()  # Outcome.metrics stored per iteration (e.g. "accuracy"), one dataset each
+    per_sequence_names: tuple[str, ...] = ()  # Outcome.per_sequence stored per iteration and sequence (e.g. "labels")
 
     def __init__(self, cfg) -> None:
         self.cfg = cfg
@@ -69,9 +72,19 @@ class Task(ABC):
     def sequence_steps(self) -> int:
         """Time steps per sequence."""
 
+    @property
+    def learning_window_steps(self) -> int:
+        """Steps at the end of each sequence in which the loss and the learning signals count
+        (NEST's eprop_learning_window, bsshslm_2020 family); the whole sequence by default."""
+        return self.sequence_steps
+
     @abstractmethod
     def draw(self, rng: np.random.RandomState) -> None:
         """The task's draws from the run's RandomState, after the initial weights, in its documented order."""
+
+    def start_at(self, first_iteration: int) -> None:
+        """A resumed run starts at FIRST_ITERATION: a task that draws per iteration skips the draws
+        of the iterations done before (called after `draw`); nothing by default (frozen inputs)."""
 
     @abstractmethod
     def iteration_signals(self, k: int) -> IterationSignals:
@@ -87,3 +100,8 @@ class Task(ABC):
 
     def write_static(self, writer) -> None:
         """What the results file holds once per run (e.g. /target); nothing by default."""
+
+    def declare_results(self, writer) -> None:
+        """Declare the per-iteration datasets of `metric_names` and `per_sequence_names` (before the first iteration)."""
+        if self.metric_names or self.per_sequence_names:
+            writer.declare_iteration_metrics(self.metric_names, self.per_sequence_names, int(self.cfg.task.batch_size))

@@ -186,3 +186,120 @@ def predicted_class(readout: np.ndarray, window_mask: np.ndarray) -> np.ndarray:
 def accuracy(predicted: np.ndarray, labels: np.ndarray) -> float:
     """Fraction of sequences whose predicted class is the label (the example's error is 1 - this)."""
     return float(np.mean(np.asarray(predicted) == np.asarray(labels)))
+
+
+# ---------------------------------------------------------------------------- the Task
+
+from ..errors import UserError  # noqa: E402
+from .base import IterationSignals, Outcome, Task  # noqa: E402
+
+_DURATIONS = ("cue_ms", "spacing_ms", "bg_noise_ms", "recall_ms")
+
+
+def params_from_config(cfg) -> EvidenceAccumulationParams:
+    """The task's numbers from the task.* keys (units as in EvidenceAccumulationParams) and kernel.resolution."""
+    t = cfg.task
+    return EvidenceAccumulationParams(
+        n_cues=int(t.n_cues), cue_ms=float(t.cue_ms), spacing_ms=float(t.spacing_ms), bg_noise_ms=float(t.bg_noise_ms),
+        recall_ms=float(t.recall_ms), n_per_population=int(t.n_per_population), cue_spike_prob=float(t.cue_spike_prob),
+        recall_spike_prob=float(t.recall_spike_prob), noise_spike_prob=float(t.noise_spike_prob),
+        prob_group=float(t.prob_group), resolution_ms=float(cfg.kernel.resolution),
+    )
+
+
+class EvidenceAccumulation(Task):
+    """Classification: which side showed more cues. Two outputs (left, right), cross-entropy in the recall window.
+
+    Draws: `draw(rng)` keeps the run's RandomState (after the initial weights); iteration k's
+    cues and spikes are drawn when the training loop first asks for its signals, in increasing
+    k, so the stream is NEST's (the test draws all iterations first, the example one at a time:
+    the same numbers, since NEST draws nothing). A resumed run first draws, and drops, the
+    iterations its parents ran (`start_at`).
+    """
+
+    kind = "classification"
+    n_classes = 2  # left, right
+    metric_names = ("accuracy",)
+    per_sequence_names = ("labels", "predicted")
+
+    def __init__(self, cfg) -> None:
+        super().__init__(cfg)
+        self.params = params_from_config(cfg)
+        self.batch_size = int(cfg.task.batch_size)
+        self._rng: np.random.RandomState | None = None
+        self._next = 0  # the next iteration to draw
+
+    def check(self, cfg) -> None:
+        t = cfg.task  # signs, probabilities and counts are the schema's bounds (validation.py)
+        for key in _DURATIONS:
+            try:
+                self.params.steps(t[key])
+            except ValueError:
+                raise UserError(f"task.{key}={t[key]}: must be a whole number of time steps of kernel.resolution={cfg.kernel.resolution} ms")
+        if t.n_in != self.params.n_in:
+            raise UserError(f"task.n_in={t.n_in}: must be 4 x task.n_per_population = {self.params.n_in} "
+                            "(left cue, right cue, recall, noise)")
+        if t.sequence_steps is not None and t.sequence_steps != self.params.sequence_steps:
+            raise UserError(f"task.sequence_steps={t.sequence_steps}: the cues, noise and recall window give "
+                            f"{self.params.sequence_steps} steps; leave it null")
+
+    @property
+    def n_inputs(self) -> int:
+        return self.params.n_in
+
+    @property
+    def n_outputs(self) -> int:
+        return self.n_classes
+
+    @property
+    def sequence_steps(self) -> int:
+        return self.params.sequence_steps
+
+    @property
+    def learning_window_steps(self) -> int:
+        return self.params.recall_steps
+
+    def declare_results(self, writer) -> None:
+        """/accuracy, /labels, /predicted; /loss is the cross-entropy (its units and description say so)."""
+        writer.declare_iteration_metrics(self.metric_names, self.per_sequence_names, self.batch_size,
+                                         loss_units=writer.CLASSIFICATION_LOSS)
+
+    def results_attrs(self) -> dict:
+        """Also the learning window (steps at the end of each sequence), which eval needs to rescore a run."""
+        return {**super().results_attrs(), "learning_window_steps": self.learning_window_steps,
+                "display": {"classes": ["left", "right"], "learning_window_steps": self.learning_window_steps}}
+
+    def draw(self, rng: np.random.RandomState) -> None:
+        self._rng, self._next = rng, 0
+
+    def start_at(self, first_iteration: int) -> None:
+        for _ in range(first_iteration):
+            draw_iteration(self._rng, self.batch_size, self.params)
+        self._next = 0
+
+    def iteration_signals(self, k: int) -> IterationSignals:
+        if k != self._next:
+            raise RuntimeError(f"evidence accumulation: iteration {k} asked for, {self._next} is next (draws are in order)")
+        self._next += 1
+        d = draw_iteration(self._rng, self.batch_size, self.params)
+        flat = d.spikes.reshape(-1, self.params.n_in)  # (iteration step, input neuron)
+        input_steps = [np.flatnonzero(flat[:, i]).astype(float) for i in range(self.params.n_in)]
+        target = np.repeat(one_hot_targets(d.labels, self.n_classes), self.params.sequence_steps, axis=1)
+        return IterationSignals(input_steps, target, d.labels)
+
+    def iteration_outcome(self, readout, readout_ids, timing) -> Outcome:
+        """Cross-entropy per output over the recall windows; accuracy; labels and predictions per sequence."""
+        signal, target = [], []
+        for node in readout_ids:
+            mine = readout["senders"] == node
+            if mine.sum() != timing.iteration:
+                raise RuntimeError(f"readout {node}: {mine.sum()} samples in an iteration of {timing.iteration} steps")
+            signal.append(readout["readout_signal"][mine].reshape(timing.batch_size, timing.sequence))
+            target.append(readout["target_signal"][mine].reshape(timing.batch_size, timing.sequence))
+        signal, target = np.stack(signal, axis=1), np.stack(target, axis=1)  # (batch, output, step)
+        window = self.params.recall_window()
+        with np.errstate(divide="ignore", invalid="ignore"):
+            loss = 0.0 - np.mean(target[..., window] * np.log(signal[..., window]), axis=(0, 2))  # per output (0.0 -: no -0); sums to NEST's loss
+        labels = predicted_class(target, window)  # the labelled class has the larger mean target in the window
+        predicted = predicted_class(signal, window)
+        return Outcome(loss, {"accuracy": accuracy(predicted, labels)}, {"labels": labels, "predicted": predicted})

@@ -1,0 +1,103 @@
+"""Speed and memory of `eprop run` on evidence accumulation against the NEST oracle script.
+
+    python benchmarks/bench_evidence_accumulation.py [--n-iter 20] [--batch-size 1] [--repeats 3] [--rss-iters 10 40]
+
+The oracle (tests/oracle/evidence_accumulation.py --schedule example) is NEST's
+evidence-accumulation example translated to NEST 3.10 as a plain script: one iteration drawn
+and simulated at a time, every recorder's events kept in memory. eprop runs
+experiment=nest_bsshslm_2020_evidence_accumulation with the oracle's recording (readout
+V_m/readout_signal/readout_signal_unnorm/target_signal/error_signal, V_m/surrogate_gradient/
+learning_signal of one recurrent neuron, input and recurrent spikes, the weight recorder on
+1 sender x 1 target per population).
+
+1. Wall time: the two alternately, each in a fresh process, at the same n_iter and batch
+   size; the losses must agree to 1e-12 (they are computed in a different order of sums:
+   NEST's test sums over outputs first, eprop stores per output and sums). Prints the medians
+   and the ratio eprop / oracle (target <= 0.90).
+2. Peak RSS (os.wait4) of both at two iteration counts; eprop's ratio (target <= 1.10).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from eprop_cli.results import open_results  # noqa: E402
+
+RECORDING = ["recording.n_record=1", "recording.rec_variables=[V_m,surrogate_gradient,learning_signal]",
+             "recording.out_variables=[V_m,readout_signal,readout_signal_unnorm,target_signal,error_signal]",
+             "recording.spikes_input=true", "recording.spikes_recurrent=true", "recording.n_record_w=1"]
+
+
+def timed(cmd: list[str], env: dict[str, str]) -> tuple[float, float]:
+    """Run a command; return (wall seconds, peak RSS in MB) of that process alone."""
+    start = time.perf_counter()
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    _, status, usage = os.wait4(proc.pid, 0)
+    wall = time.perf_counter() - start
+    if os.waitstatus_to_exitcode(status) != 0:
+        raise SystemExit(f"failed: {' '.join(cmd)}\n{proc.stderr.read().decode()[-2000:]}")
+    return wall, usage.ru_maxrss / 1024.0
+
+
+def oracle_cmd(n_iter: int, batch: int, out: Path) -> list[str]:
+    return [sys.executable, str(ROOT / "tests/oracle/evidence_accumulation.py"), str(out), "--schedule", "example",
+            "--n-iter", str(n_iter), "--batch-size", str(batch)]
+
+
+def eprop_cmd(n_iter: int, batch: int, run_dir: Path) -> list[str]:
+    return [sys.executable, "-m", "eprop_cli.cli", "run", "experiment=nest_bsshslm_2020_evidence_accumulation",
+            f"task.n_iter={n_iter}", f"task.batch_size={batch}", "progress=false", f"hydra.run.dir={run_dir}", *RECORDING]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--n-iter", type=int, default=20)
+    parser.add_argument("--batch-size", type=int, default=1)
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--rss-iters", type=int, nargs=2, default=[10, 40])
+    args = parser.parse_args()
+    env = dict(os.environ, PYNEST_QUIET="1", PYTHONPATH=str(ROOT))
+    tmp = Path(tempfile.mkdtemp(prefix="eprop-bench-ea-"))
+
+    oracle_t, eprop_t, worst = [], [], 0.0
+    for r in range(args.repeats):
+        out = tmp / f"oracle{r}.npz"
+        oracle_t.append(timed(oracle_cmd(args.n_iter, args.batch_size, out), env)[0])
+        run_dir = tmp / f"eprop{r}"
+        eprop_t.append(timed(eprop_cmd(args.n_iter, args.batch_size, run_dir), env)[0])
+        with open_results(run_dir) as res:
+            ours, theirs = res.loss, np.load(out)["loss"]
+        worst = max(worst, float(np.max(np.abs(ours - theirs) / np.abs(theirs))))
+        if not np.allclose(ours, theirs, rtol=1e-12, atol=0):
+            raise SystemExit(f"losses differ between the oracle and eprop run: max rel. diff {worst:.2e}")
+    o, e = statistics.median(oracle_t), statistics.median(eprop_t)
+    print(f"wall time, {args.n_iter} iterations of batch {args.batch_size}, median of {args.repeats} (alternating runs):")
+    print(f"  oracle     {o:7.2f} s   runs {', '.join(f'{t:.2f}' for t in oracle_t)}")
+    print(f"  eprop run  {e:7.2f} s   runs {', '.join(f'{t:.2f}' for t in eprop_t)}")
+    print(f"  ratio eprop/oracle = {e / o:.3f}   (target <= 0.90)   losses: max rel. diff {worst:.1e}")
+
+    rss = {}
+    for n in args.rss_iters:
+        rss[("oracle", n)] = timed(oracle_cmd(n, args.batch_size, tmp / f"rss_oracle{n}.npz"), env)[1]
+        rss[("eprop", n)] = timed(eprop_cmd(n, args.batch_size, tmp / f"rss_eprop{n}"), env)[1]
+    lo, hi = args.rss_iters
+    print(f"peak RSS (MB)      {lo:>5} it.  {hi:>5} it.   ratio")
+    for who in ("oracle", "eprop"):
+        print(f"  {who:<14} {rss[(who, lo)]:8.1f}  {rss[(who, hi)]:8.1f}   {rss[(who, hi)] / rss[(who, lo)]:.3f}"
+              + ("   (target <= 1.10)" if who == "eprop" else ""))
+
+
+if __name__ == "__main__":
+    main()
