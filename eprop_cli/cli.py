@@ -16,7 +16,8 @@ import os
 import sys
 
 from .config import conf_dir  # noqa: F401  (eprop_cli.cli.conf_dir for callers)
-from .errors import BUG, UserError, exit_status, user_error
+from .boundary import BUG, exit_status, user_error
+from .errors import UserError
 
 log = logging.getLogger("eprop_cli")
 

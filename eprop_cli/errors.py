@@ -1,16 +1,13 @@
-"""The exceptions that end eprop, and `exit_status`: the one place that turns any of them into
-the line printed on stderr and the exit code.
+"""The exceptions that end eprop with a one-line message instead of a traceback.
 
 A `UserError` is a mistake the user can fix: one line, exit code 2 (or its `exit_code`, e.g. 3
-for a diverged run). Hydra's and OmegaConf's config errors become UserErrors through
-config_errors.py. An interrupted run exits with 130. Anything else is a bug and keeps its
-traceback (`exit_status` returns `BUG`, and the caller re-raises).
+for a diverged run, `Diverged`). An `Interrupted` run exits with 130. boundary.py turns any
+exception into the line printed and the exit code. This module imports nothing of eprop.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
-BUG = ("", 1)  # exit_status of an exception that is a bug: the caller re-raises it
 
 
 class UserError(Exception):
@@ -59,37 +56,3 @@ class StopRun(BaseException):
     def __init__(self, error: Exception):
         super().__init__(error)
         self.error = error
-
-
-def user_error(exc: BaseException) -> Exception | None:
-    """`exc` as the error a user can act on: a UserError (config errors translated), an
-    Interrupted run, or None if `exc` is a bug (or not an error at all)."""
-    if isinstance(exc, StopRun):
-        exc = exc.error
-    if isinstance(exc, (UserError, Interrupted)):
-        return exc
-    from .config_errors import config_error_types, one_line
-
-    if isinstance(exc, config_error_types()):
-        return UserError(one_line(exc))
-    return None
-
-
-def exit_status(exc: BaseException) -> tuple[str, int]:
-    """The line to print on stderr ("" for none) and the exit code for an exception that ends eprop.
-
-    `BUG` for an exception that is a bug: the caller lets it propagate with its traceback.
-    """
-    if isinstance(exc, SystemExit):  # Hydra's own exits (--help, --info, ...)
-        return "", exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
-    if isinstance(exc, KeyboardInterrupt):
-        if not exc.args:  # Python's own SIGINT handler: the signal came before the training loop
-            return "eprop: interrupted by SIGINT before the first iteration; nothing to resume", 130
-        return ("eprop: stopped at once by a second signal; the results file keeps every finished iteration "
-                "(status interrupted, no final weights)", 130)
-    err = user_error(exc)
-    if err is None:
-        return BUG
-    if isinstance(err, Interrupted):  # the message names the run directory already
-        return f"eprop: interrupted by {err}", 130
-    return f"eprop: error: {err}", getattr(err, "exit_code", 2)

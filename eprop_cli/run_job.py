@@ -19,7 +19,8 @@ from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
 
 from .config import with_plain_choices
-from .errors import StopRun, UserError, user_error  # noqa: F401  (run_job.StopRun for callers)
+from .boundary import user_error
+from .errors import StopRun, UserError  # noqa: F401  (run_job.StopRun for callers)
 from .results import natural_key
 from .resume import resume_config
 from .run_dir import write_to_log

@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 
 from .config import conf_dir
-from .errors import BUG, exit_status
+from .boundary import BUG, exit_status
 
 
 def help_groups() -> str:

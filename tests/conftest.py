@@ -115,7 +115,7 @@ def compose():
 
     def _compose(*overrides: str, return_hydra_config: bool = False):
         from eprop_cli.config_errors import config_error_types
-        from eprop_cli.errors import user_error
+        from eprop_cli.boundary import user_error
 
         GlobalHydra.instance().clear()
         with initialize_config_dir(config_dir=conf_dir(), version_base="1.3"):

@@ -8,7 +8,8 @@ import pytest
 from omegaconf import OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
-from eprop_cli.errors import BUG, Diverged, Interrupted, StopRun, UserError, exit_status
+from eprop_cli.boundary import BUG, exit_status
+from eprop_cli.errors import Diverged, Interrupted, StopRun, UserError
 
 
 def config_error() -> OmegaConfBaseException:
