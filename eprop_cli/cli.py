@@ -54,6 +54,7 @@ def run_main(argv: list[str]) -> int:
     from .run_dir import RunDirCallback, discard_if_empty, results_written, shown
     from .show_config import help_groups, print_params, print_resumed_config
     from .run_job import FailedJobsCallback, run_job
+    from .run_mode import one_composition
 
     from omegaconf import OmegaConf
 
@@ -79,7 +80,8 @@ def run_main(argv: list[str]) -> int:
     saved_argv = sys.argv
     sys.argv = ["eprop run", *argv]
     try:
-        _entry()
+        with one_composition(argv):  # Hydra would compose once more only to read hydra.mode
+            _entry()
     except BaseException as exc:  # noqa: B902 - one boundary: exit_status decides what is a user error and what a bug
         return _run_ended(exc)
     finally:
