@@ -17,7 +17,8 @@ test: $(BIN)/python
 	$(BIN)/python -m pytest -q
 
 fast-test: $(BIN)/python
-	$(BIN)/python -m pytest -q -m "not nest"
+	$(BIN)/python -m pip install --quiet -e '.[test,sweep]'
+	$(BIN)/python -m pytest -q -m "not nest" -n auto
 
 clean:
 	rm -rf $(VENV) build dist *.egg-info
