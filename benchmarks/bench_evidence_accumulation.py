@@ -22,33 +22,22 @@ from __future__ import annotations
 import argparse
 import os
 import statistics
-import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from eprop_cli.results import open_results  # noqa: E402
+from process_cost import timed  # noqa: E402
 
 RECORDING = ["recording.n_record=1", "recording.rec_variables=[V_m,surrogate_gradient,learning_signal]",
              "recording.out_variables=[V_m,readout_signal,readout_signal_unnorm,target_signal,error_signal]",
              "recording.spikes_input=true", "recording.spikes_recurrent=true", "recording.n_record_w=1"]
-
-
-def timed(cmd: list[str], env: dict[str, str]) -> tuple[float, float]:
-    """Run a command; return (wall seconds, peak RSS in MB) of that process alone."""
-    start = time.perf_counter()
-    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    _, status, usage = os.wait4(proc.pid, 0)
-    wall = time.perf_counter() - start
-    if os.waitstatus_to_exitcode(status) != 0:
-        raise SystemExit(f"failed: {' '.join(cmd)}\n{proc.stderr.read().decode()[-2000:]}")
-    return wall, usage.ru_maxrss / 1024.0
 
 
 def oracle_cmd(n_iter: int, batch: int, out: Path) -> list[str]:
