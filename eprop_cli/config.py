@@ -37,6 +37,7 @@ from typing import Any, Dict, List, Optional
 from omegaconf import MISSING, DictConfig, OmegaConf
 
 from .errors import UserError
+from .tasks import TASKS
 
 # ---------------------------------------------------------------------------- resolvers
 
@@ -92,8 +93,6 @@ def _kappa_weight_factor(how: str, model: str, kappa: float, projection: str) ->
 
 def _task_loss(target: str) -> str:
     """The readout loss a task needs: cross_entropy for a classification task, else mean_squared_error."""
-    from .tasks import TASKS
-
     task = TASKS.get(str(target))
     return "cross_entropy" if task is not None and task.kind == "classification" else "mean_squared_error"
 
@@ -132,12 +131,8 @@ def param(default: Any = MISSING, doc: str = "", *, unit: str = "", factory: Any
 # StrEnum members compare, hash and format as their string value.
 
 
-class Target(StrEnum):
-    handwriting = "handwriting"
-    infinite_loop = "infinite_loop"
-    sine_waves = "sine_waves"
-    custom = "custom"
-    evidence_accumulation = "evidence_accumulation"
+# The task names come from the task registry (tasks/__init__.py), the one place that lists them.
+Target = StrEnum("Target", {name: name for name in TASKS})
 
 
 class DataFormat(StrEnum):
