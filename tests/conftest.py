@@ -6,6 +6,7 @@ oracle) in its own process.
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import subprocess
 import sys
@@ -126,3 +127,14 @@ def compose():
 
     yield _compose
     GlobalHydra.instance().clear()
+
+
+@pytest.fixture(scope="module")
+def oracle():
+    """tests/oracle/evidence_accumulation.py as a module: its pure-numpy draws, without NEST
+    (the oracle imports NEST inside main())."""
+    path = ROOT / "tests" / "oracle" / "evidence_accumulation.py"
+    spec = importlib.util.spec_from_file_location("evidence_accumulation_oracle", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module

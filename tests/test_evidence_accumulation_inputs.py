@@ -7,24 +7,13 @@ against NEST's reference losses in the NEST tier); the rest are hand-checkable v
 
 from __future__ import annotations
 
-import importlib.util
-from pathlib import Path
 
 import numpy as np
 import pytest
 
 from eprop_cli.tasks import evidence_accumulation as task
 
-ORACLE_PATH = Path(__file__).resolve().parent / "oracle" / "evidence_accumulation.py"
 PARAMS = task.EvidenceAccumulationParams()
-
-
-@pytest.fixture(scope="module")
-def oracle():
-    spec = importlib.util.spec_from_file_location("evidence_accumulation_oracle", ORACLE_PATH)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)  # numpy only: the oracle imports NEST inside main()
-    return module
 
 
 def test_default_timing_is_nest_example():

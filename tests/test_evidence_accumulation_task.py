@@ -7,8 +7,6 @@ evidence_accumulation.py), which follow NEST's test line by line; the NEST tier
 
 from __future__ import annotations
 
-import importlib.util
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -21,17 +19,8 @@ from eprop_cli.timing import make_timing
 from eprop_cli.validation import validate
 from eprop_cli.weights import draw_weights
 
-ORACLE_PATH = Path(__file__).resolve().parent / "oracle" / "evidence_accumulation.py"
 PRESET = "experiment=nest_bsshslm_2020_evidence_accumulation"
 INITS = {"in_rec": "normal_fan_in", "rec_rec": "normal_fan_in", "rec_out": "glorot_uniform", "out_rec": "normal"}
-
-
-@pytest.fixture(scope="module")
-def oracle():
-    spec = importlib.util.spec_from_file_location("evidence_accumulation_oracle", ORACLE_PATH)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)  # numpy only: the oracle imports NEST inside main()
-    return module
 
 
 def test_preset_composes_to_nest_test_setup(compose):
