@@ -8,12 +8,14 @@ numpy generator, a single nest.Simulate call, the loss) follows the seed as writ
 Plotting is left out. The script is run in its own process by the exactness tests and by
 the speed benchmark:
 
-    python seed_tutorial.py {handwriting|infinite_loop} N_ITER DATA_FILE OUT.npz [tutorial|floor]
+    python seed_tutorial.py {handwriting|infinite_loop} N_ITER DATA_FILE OUT.npz [tutorial|floor] [--n-rec N] [--threads T]
 
 `floor` is NEST's own minimum for the same learning: the same network and numbers with no
 recorder but a readout multimeter of readout_signal and target_signal, which the loss needs
 (recorders do not act on the network, so the losses are those of `tutorial`). The speed
-benchmarks measure eprop against it.
+benchmarks measure eprop against it. `--n-rec` (default 200, the seed's) and `--threads`
+(default 1: total_num_virtual_procs, as eprop's kernel.threads) exist for the scaling benchmark
+only; the seed has neither.
 """
 
 import os
@@ -26,7 +28,8 @@ import nest  # noqa: E402
 import numpy as np  # noqa: E402
 
 
-def main(task: str, n_iter: int, data_file: str, out: str, recording: str = "tutorial") -> None:
+def main(task: str, n_iter: int, data_file: str, out: str, recording: str = "tutorial", n_rec: int = 200,
+         threads: int = 1) -> None:
     floor = recording == "floor"
     t_start = time.perf_counter()
     seed = 1
@@ -58,11 +61,11 @@ def main(task: str, n_iter: int, data_file: str, out: str, recording: str = "tut
         eprop_update_interval=duration["sequence"],
         print_time=False,
         resolution=dt,
-        total_num_virtual_procs=1,
+        total_num_virtual_procs=threads,
         rng_seed=seed,
     )
 
-    n_in, n_rec, n_out = 100, 200, 2
+    n_in, n_out = 100, 2
     tau_m_mean = 30.0  # ms
     gamma, v_th = 0.3, 0.03
     adapt_tau = 2000.0  # ms
@@ -207,5 +210,13 @@ def main(task: str, n_iter: int, data_file: str, out: str, recording: str = "tut
     np.savez(out, **arrays)
 
 
+def _options(argv: list[str]) -> dict[str, int]:
+    """--n-rec N and --threads T, in any order after the positional arguments."""
+    names = {"--n-rec": "n_rec", "--threads": "threads"}
+    return {names[flag]: int(value) for flag, value in zip(argv[::2], argv[1::2])}
+
+
 if __name__ == "__main__":
-    main(sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4], *sys.argv[5:6])
+    positional = [a for a in sys.argv[1:6] if not a.startswith("--")]
+    main(positional[0], int(positional[1]), positional[2], positional[3], *positional[4:5],
+         **_options(sys.argv[1 + len(positional):]))
