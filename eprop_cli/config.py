@@ -123,7 +123,8 @@ def register_resolvers() -> None:
 # StrEnum members compare, hash and format as their string value.
 
 
-# The task names come from the task registry (tasks/__init__.py), the one place that lists them.
+# The task names come from the task registry (tasks/__init__.py), the one place that lists them;
+# task_schemas() types every task schema's `target` with it.
 Target = StrEnum("Target", {name: name for name in TASKS})
 
 class SurrogateGradient(StrEnum):  # NEST 3.10's surrogate_gradient_function values
@@ -377,13 +378,14 @@ def register_configs() -> None:
 
 @functools.lru_cache(maxsize=4)
 def _task_schemas(tasks: tuple[tuple[str, type], ...]) -> dict[str, type]:
-    targets = StrEnum("Target", {name: name for name, _ in tasks}, module=__name__)
+    names = [name for name, _ in tasks]
+    targets = Target if names == [t.value for t in Target] else StrEnum("Target", {n: n for n in names}, module=__name__)
+    target_doc = next(f for f in dataclasses.fields(TaskConfig) if f.name == "target").metadata["doc"]
     made: dict[type, type] = {}
     for _, task in tasks:
         schema = task.config_schema
         if schema not in made:  # one class per schema, even if several tasks share it
-            typed = dataclasses.make_dataclass(schema.__name__, [("target", targets, param(MISSING, 'target generator'))],
-                                               bases=(schema,))
+            typed = dataclasses.make_dataclass(schema.__name__, [("target", targets, param(MISSING, target_doc))], bases=(schema,))
             typed.__module__, typed.__qualname__, typed.__doc__ = schema.__module__, schema.__qualname__, schema.__doc__
             made[schema] = typed
     return {name: made[task.config_schema] for name, task in tasks}
