@@ -5,7 +5,7 @@ meaning and bounds), `BOUNDS`, and `TaskConfig`, the fields every task has.
 A task's config is a dataclass extending TaskConfig in the task's own module, named by its Task
 class (`config_schema`); config.py registers it in Hydra's ConfigStore as
 `task/_schema_<target>`, and the task's YAML file names it in its defaults list. Adding a task
-is that module and one YAML file in conf/task/.
+is that module (and its line in tasks.TASKS) and one YAML file in conf/task/.
 """
 
 from __future__ import annotations
