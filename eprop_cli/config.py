@@ -8,6 +8,13 @@ line). Each field's metadata (`param(default, doc, unit=..., min_int=..., positi
 one place for its unit, meaning and bounds: validation.py checks the bounds, params_doc.py
 shows unit and meaning (`eprop run --params`).
 
+The `task` group is the exception: each task declares its own keys in its module (a dataclass
+extending schema_base.TaskConfig, named by the Task as `config_schema`). `task_schemas()` gives
+each of them `target` as a closed choice of every task name and register_configs() stores it as
+`task/_schema_<target>`, which that task's YAML names in its defaults list. Whatever needs the
+task keys (typed_schema, schema_fields, validation, error messages, resume) picks them by
+`task.target`.
+
 Derived values are computed by OmegaConf resolvers, not pasted as numbers:
 
 - `${eprop.adapt_beta:adapt_tau,tau_m_mean,scale,dt}`
@@ -37,6 +44,7 @@ from typing import Any, Dict, List, Optional
 from omegaconf import MISSING, DictConfig, OmegaConf
 
 from .errors import UserError
+from .schema_base import BOUNDS, TaskConfig, param
 from .tasks import TASKS
 
 # ---------------------------------------------------------------------------- resolvers
@@ -108,37 +116,16 @@ def register_resolvers() -> None:
 
 # ---------------------------------------------------------------------------- field metadata
 
-BOUNDS = ("min_int", "positive", "nonnegative", "probability", "below_one", "finite", "finite_nonzero")
-
-
-def param(default: Any = MISSING, doc: str = "", *, unit: str = "", factory: Any = None, **meta: Any) -> Any:
-    """A schema field with its meaning (`doc`), `unit` and bounds (see BOUNDS) in its metadata.
-
-    Bounds: min_int=N (an integer >= N), positive (> 0 and finite), nonnegative (>= 0),
-    probability ([0, 1]), below_one ([0, 1)), finite, finite_nonzero. `choices_note` is added to
-    the "must be one of" message of an Enum field. None (null) passes every bound.
-    """
-    unknown = set(meta) - set(BOUNDS) - {"choices_note"}
-    if unknown:
-        raise TypeError(f"param(): unknown metadata {sorted(unknown)}")
-    metadata = {"doc": doc, "unit": unit, **meta}
-    if factory is not None:
-        return field(default_factory=factory, metadata=metadata)
-    return field(default=default, metadata=metadata)
+# param() and BOUNDS live in schema_base.py, which the task modules import too.
 
 
 # Closed choices: a value outside them fails at composition with "must be one of ...".
 # StrEnum members compare, hash and format as their string value.
 
 
-# The task names come from the task registry (tasks/__init__.py), the one place that lists them.
+# The task names come from the task registry (tasks/__init__.py), the one place that lists them;
+# task_schemas() types every task schema's `target` with it.
 Target = StrEnum("Target", {name: name for name in TASKS})
-
-
-class DataFormat(StrEnum):
-    increments = "increments"
-    samples = "samples"
-
 
 class SurrogateGradient(StrEnum):  # NEST 3.10's surrogate_gradient_function values
     piecewise_linear = "piecewise_linear"
@@ -181,38 +168,6 @@ class ReadoutVariable(StrEnum):  # recordable by some e-prop readout model
 
 
 # ---------------------------------------------------------------------------- schemas
-
-
-@dataclass
-class TaskConfig:
-    name: str = param(MISSING, 'task name, also the first level of the output directory')
-    target: Target = param(MISSING, 'target generator')
-    n_iter: int = param(5, 'training iterations', min_int=1)
-    batch_size: int = param(1, 'sequences per weight update', min_int=1)
-    n_in: int = param(100, 'input (Poisson frozen-noise) channels', min_int=1)
-    input_spike_prob: float = param(0.05, 'spike probability per input channel and time step', probability=True)
-    steps_per_data_point: int = param(8, 'duration of one sample of the data file (handwriting)', unit='time steps', min_int=1)
-    sequence_steps: Optional[int] = param(None, 'duration of one sequence; null: data length × steps_per_data_point', unit='time steps', min_int=2)
-    data_file: Optional[str] = param(None, 'trajectory file; null: the pinned download (handwriting); required for custom')
-    data_format: DataFormat = param(DataFormat.increments, 'custom: rows are increments (cumulated, as handwriting) or samples (absolute)')
-    sine_periods: List[int] = param(doc='sine_waves: one sine per period', factory=lambda: [1000, 500, 333, 200], unit='time steps')
-    clear_first_input_step: bool = param(True, 'no input spike at step 0 of a sequence (bsshslm_2020 scripts: true, event-based: false)')
-    offset_gen: int = param(1, 'generator signals start at step 1', unit='time steps', min_int=1)
-    delay_in_rec: int = param(1, 'input -> recurrent connection delay', unit='time steps', min_int=1)
-    delay_rec_out: int = param(1, 'recurrent -> readout delay in the timing (0 for model=eprop)', unit='time steps', min_int=0)
-    delay_out_norm: int = param(1, 'readout normalization delay in the timing (0 for model=eprop)', unit='time steps', min_int=0)
-    extension_sim: int = param(1, 'closes the right-open interval of the last Simulate', unit='time steps', min_int=1)
-    # evidence_accumulation only (defaults: NEST's example); see eprop_cli/tasks/evidence_accumulation.py
-    n_cues: int = param(7, 'evidence_accumulation: cues per sequence', min_int=1)
-    cue_ms: float = param(100.0, 'evidence_accumulation: duration of one cue', unit='ms', positive=True)
-    spacing_ms: float = param(50.0, 'evidence_accumulation: silence before each cue', unit='ms', positive=True)
-    bg_noise_ms: float = param(1050.0, 'evidence_accumulation: background noise between the last cue and the recall window', unit='ms', positive=True)
-    recall_ms: float = param(150.0, "evidence_accumulation: recall window at the end of each sequence (= NEST's eprop_learning_window)", unit='ms', positive=True)
-    n_per_population: int = param(10, 'evidence_accumulation: input neurons in each of the 4 populations (left cue, right cue, recall, noise)', min_int=1)
-    cue_spike_prob: float = param(0.04, 'evidence_accumulation: spike probability per time step of a cue population while its cue is shown', probability=True)
-    recall_spike_prob: float = param(0.04, 'evidence_accumulation: spike probability per time step of the recall population in the recall window', probability=True)
-    noise_spike_prob: float = param(0.01, 'evidence_accumulation: spike probability per time step of the noise population, throughout', probability=True)
-    prob_group: float = param(0.3, 'evidence_accumulation: probability that a cue lands on the minority side', probability=True)
 
 
 @dataclass
@@ -359,7 +314,7 @@ class OutputConfig:
 
 @dataclass
 class Config:
-    task: TaskConfig = MISSING
+    task: Any = MISSING  # the task's own schema (task_schemas()), chosen by the task YAML's defaults list
     neuron: NeuronConfig = MISSING
     optimizer: OptimizerConfig = MISSING
     recording: RecordingConfig = MISSING
@@ -375,7 +330,7 @@ class Config:
 
 
 GROUP_SCHEMAS = {
-    "task": TaskConfig,
+    "task": TaskConfig,  # the keys of every task; each task's own schema: task_schemas()
     "neuron": NeuronConfig,
     "optimizer": OptimizerConfig,
     "recording": RecordingConfig,
@@ -412,17 +367,58 @@ def register_configs() -> None:
     cs = ConfigStore.instance()
     cs.store(name="_config_schema", node=Config)
     for group, schema in GROUP_SCHEMAS.items():
-        cs.store(group=group, name="_schema", node=schema)
+        if group != "task":
+            cs.store(group=group, name="_schema", node=schema)
+    for target, schema in task_schemas().items():
+        cs.store(group="task", name=f"_schema_{target}", node=schema)
+
+
+# ---------------------------------------------------------------------------- task schemas
+
+
+@functools.lru_cache(maxsize=4)
+def _task_schemas(tasks: tuple[tuple[str, type], ...]) -> dict[str, type]:
+    names = [name for name, _ in tasks]
+    targets = Target if names == [t.value for t in Target] else StrEnum("Target", {n: n for n in names}, module=__name__)
+    target_doc = next(f for f in dataclasses.fields(TaskConfig) if f.name == "target").metadata["doc"]
+    made: dict[type, type] = {}
+    for _, task in tasks:
+        schema = task.config_schema
+        if schema not in made:  # one class per schema, even if several tasks share it
+            typed = dataclasses.make_dataclass(schema.__name__, [("target", targets, param(MISSING, target_doc))], bases=(schema,))
+            typed.__module__, typed.__qualname__, typed.__doc__ = schema.__module__, schema.__qualname__, schema.__doc__
+            made[schema] = typed
+    return {name: made[task.config_schema] for name, task in tasks}
+
+
+def task_schemas() -> dict[str, type]:
+    """target -> the schema of that task's keys: its Task's `config_schema`, with `target` the closed
+    choice of every task name (so that `task.target=typo` fails at composition, listing them).
+
+    Built from the task registry when asked, so that a task added to TASKS (e.g. by a test) is seen.
+    """
+    return _task_schemas(tuple(TASKS.items()))
+
+
+def task_schema(target: Any = None) -> type:
+    """The schema of task.* for TARGET; the keys of every task (schema_base.TaskConfig) for None or an unknown target."""
+    return task_schemas().get(str(target), TaskConfig) if target is not None else TaskConfig
+
+
+def target_of_schema(class_name: str) -> str | None:
+    """The (first) task target whose schema class is named CLASS_NAME (as OmegaConf's messages name it), else None."""
+    return next((target for target, schema in task_schemas().items() if schema.__name__ == class_name), None)
 
 
 # ---------------------------------------------------------------------------- schema lookups
 
 
-def typed_schema() -> DictConfig:
-    """The whole config schema, with each group's dataclass filled in (values MISSING where required)."""
+def typed_schema(target: Any = None) -> DictConfig:
+    """The whole config schema, with each group's dataclass filled in (values MISSING where required);
+    task.* is the schema of task TARGET (task_schema(target))."""
     schema = OmegaConf.structured(Config)
     for group, group_schema in GROUP_SCHEMAS.items():
-        schema[group] = OmegaConf.structured(group_schema)
+        schema[group] = OmegaConf.structured(task_schema(target) if group == "task" else group_schema)
     return schema
 
 
@@ -450,25 +446,40 @@ class SchemaField:
         return next((k for k in kinds if isinstance(k, type) and issubclass(k, Enum)), None)
 
 
-def schema_fields(cls: type = None, prefix: str = ""):
-    """Every field of the schema (config.Config and the group schemas), nested ones included."""
-    cls = cls or Config
+def schema_fields(cls: type = None, prefix: str = "", target: Any = None):
+    """Every field of the schema (config.Config and the group schemas), nested ones included.
+
+    task.*: the fields of task TARGET's schema; with target=None, those of every task (each key
+    once, the first task in TASKS that has it giving its metadata).
+    """
+    if cls is None:
+        cls = Config
     hints = typing.get_type_hints(cls)
     for f in dataclasses.fields(cls):
+        if cls is Config and f.name == "task":
+            schemas = [task_schema(target)] if target is not None else list(dict.fromkeys(task_schemas().values()))
+            seen = set()
+            for schema in schemas:
+                for found in schema_fields(schema, "task."):
+                    if found.key not in seen:
+                        seen.add(found.key)
+                        yield found
+            continue
         kind = GROUP_SCHEMAS.get(f.name, hints[f.name]) if cls is Config else hints[f.name]
         yield SchemaField(prefix + f.name, f, kind)
         if dataclasses.is_dataclass(kind):
             yield from schema_fields(kind, f"{prefix}{f.name}.")
 
 
-@functools.lru_cache(maxsize=1)
-def _fields_by_key() -> dict[str, SchemaField]:
-    return {f.key: f for f in schema_fields()}
+@functools.lru_cache(maxsize=16)
+def _fields_by_key(target: str | None, tasks: tuple) -> dict[str, SchemaField]:
+    return {f.key: f for f in schema_fields(target=target)}
 
 
-def schema_field(key: str) -> SchemaField | None:
-    """The schema field at a dotted key (e.g. neuron.rec.V_th), or None."""
-    return _fields_by_key().get(key)
+def schema_field(key: str, target: Any = None) -> SchemaField | None:
+    """The schema field at a dotted key (e.g. neuron.rec.V_th), or None; a task.* key in task
+    TARGET's schema (target=None: in the first task's schema that has it)."""
+    return _fields_by_key(None if target is None else str(target), tuple(TASKS.items())).get(key)
 
 
 def recurrent_populations(cfg: DictConfig) -> list[tuple[str, DictConfig]]:

@@ -1,7 +1,8 @@
 """Hydra's and OmegaConf's config errors as one line that names the key and says what is valid.
 
 It reads the schema (config.py) for the valid keys of a group and the valid values of a closed
-choice (an Enum field), so that the messages follow the schema.
+choice (an Enum field), so that the messages follow the schema. Under `task`, the keys are those
+of the task being composed: OmegaConf's message names its schema class (`object_type=...`).
 """
 
 from __future__ import annotations
@@ -43,19 +44,23 @@ def one_line(err: BaseException) -> str:
         choice = f"{group}={wanted[len(group) + 1:]}" if wanted.startswith(group + "/") else group
         return f"{choice}: no such option; valid options: {valid}"
     if m := re.search(r"Key '([^']+)' not in '(\w+)'\s+full_key: ([\w.]+)", text):
-        key, _, full_key = m.groups()
+        key, object_type, full_key = m.groups()
         parent = full_key.rsplit(".", 1)[0] if "." in full_key else ""
-        if key in schema_keys(parent):
+        target = _task_target(parent, object_type)
+        valid = schema_keys(parent, target)
+        if key in valid:
             return deleted_key(full_key)
-        return f"{full_key}: unknown key; valid keys{' in ' + parent if parent else ''}: {', '.join(schema_keys(parent))}"
+        return f"{full_key}: unknown key; valid keys{' in ' + parent if parent else ''}: {', '.join(valid)}{_other_task_note(parent, key)}"
     if m := re.search(r"Key '([^']+)' is not in struct\s+full_key: ([\w.]+)", text):
         key, full_key = m.groups()
-        if key in schema_keys(full_key.rsplit(".", 1)[0] if "." in full_key else ""):
+        parent = full_key.rsplit(".", 1)[0] if "." in full_key else ""
+        if key in schema_keys(parent) or parent == "task" and _tasks_with_key(key):
             return deleted_key(full_key)  # the run's plain copy of the config (config.with_plain_choices)
         return f"{full_key}: unknown key; add new entries with a leading '+' (e.g. +{full_key}=...)"
     if m := re.search(r"Invalid value '([^']*)', expected one of \[([^\]]*)\]\s+full_key: ([\w.]+)", text):
         value, valid, full_key = m.groups()  # an Enum field (a closed choice); list items name the list
-        return choice_error(full_key, value)
+        object_type = re.search(r"object_type=(\w+)", text[m.end():m.end() + 200])
+        return choice_error(full_key, value, _task_target(full_key.rsplit(".", 1)[0], object_type and object_type.group(1)))
     if m := re.search(r"Value '([^']*)' (?:of type '\w+' could not be converted to|is not a valid) (\w+)(?: \(type \w+\))?\s+full_key: ([\w.]+)", text):
         value, kind, full_key = m.groups()
         return f"{full_key}={value}: not a valid {kind.lower()}"
@@ -67,22 +72,46 @@ def deleted_key(full_key: str) -> str:
     return f"{full_key}: missing; the run needs this key (was it deleted with ~{full_key}?)"
 
 
-def choice_error(key: str, value: object) -> str:
-    """`key=value: must be one of a, b, c` for a closed choice of the schema (with the field's note)."""
+def choice_error(key: str, value: object, target: str | None = None) -> str:
+    """`key=value: must be one of a, b, c` for a closed choice of the schema (with the field's note);
+    a task.* key in task TARGET's schema."""
     from .config import schema_field
 
-    found = schema_field(key)
+    found = schema_field(key, target)
     valid = [member.value for member in found.choices] if found and found.choices else []
     note = f" ({found.meta['choices_note']})" if found and "choices_note" in found.meta else ""
     return f"{key}={value}: must be one of {', '.join(valid)}{note}"
 
 
-def schema_keys(path: str) -> list[str]:
-    """The keys the config schema allows at a dotted path ('' for the top level)."""
+def _task_target(parent: str, object_type: str | None) -> str | None:
+    """The task whose schema class OmegaConf's message names, for a key directly under task; else None."""
+    from .config import target_of_schema
+
+    return target_of_schema(object_type) if parent == "task" and object_type else None
+
+
+def _tasks_with_key(key: str) -> list[str]:
+    """The tasks whose schema has task.KEY (in TASKS order)."""
+    from .config import task_schemas
+
+    return [target for target in task_schemas() if key in schema_keys("task", target)]
+
+
+def _other_task_note(parent: str, key: str) -> str:
+    """`; KEY is a key of the X task` for a task key that another task has, else ''."""
+    others = _tasks_with_key(key) if parent == "task" else []
+    if not others:
+        return ""
+    return f"; {key} is a key of the {', '.join(others)} task{'s' if len(others) > 1 else ''}"
+
+
+def schema_keys(path: str, target: str | None = None) -> list[str]:
+    """The keys the config schema allows at a dotted path ('' for the top level); under task,
+    those of task TARGET (None: the keys every task has)."""
     from omegaconf import OmegaConf
 
     from .config import typed_schema
 
-    node = typed_schema()
+    node = typed_schema(target)
     selected = OmegaConf.select(node, path) if path else node
     return sorted(selected.keys()) if selected is not None and hasattr(selected, "keys") else []

@@ -78,7 +78,12 @@ def resume_config(cfg: DictConfig, overrides: list[str]) -> tuple[DictConfig, Pa
         if parsed is None or parsed.is_delete() or parsed.is_sweep_override():
             raise UserError(f"{override}: a resumed run takes value overrides only (key=value, e.g. task.n_iter=10)")
         OmegaConf.update(patch, key, parsed.value(), force_add=True)
-    merged = OmegaConf.merge(typed_schema(), parent_cfg, patch)
+    # the parent's task keys against the schema of its task; a key that schema does not have comes
+    # from an older eprop, whose one flat task schema held every task's keys, unused by this task
+    schema = typed_schema(parent_cfg.task.target)
+    for key in set(parent_cfg.task.keys()) - set(schema.task.keys()):
+        del parent_cfg.task[key]
+    merged = OmegaConf.merge(schema, parent_cfg, patch)
     merged.resume = str(parent.run_dir)
     # the directory, unless the file has another name than results.h5: then the file itself, which
     # config.validate's check of weights.load (a file, or a directory holding results.h5) accepts

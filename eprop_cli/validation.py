@@ -1,7 +1,8 @@
 """`validate(cfg)`: the checks a composed config must pass before anything runs.
 
 Types, unknown keys and closed choices are checked by the schema when the config is composed
-(config.py). Here: one loop over the bounds in the schema's field metadata, then the checks
+(config.py); the task keys are those of the schema of task.target (config.task_schema), which
+the task's YAML chose. Here: one loop over the bounds in the schema's field metadata, then the checks
 that involve several fields (model family and neuron models, recording and network sizes,
 timing), and the task's own checks
 (`tasks.task_for(cfg).check(cfg)`). Every failure is a UserError with a one-line message that
@@ -52,16 +53,18 @@ def bound_error(key: str, value: Any, meta: dict[str, Any]) -> str | None:
     return None
 
 
-@functools.lru_cache(maxsize=1)
-def bounded_fields() -> tuple:
-    """The schema fields with a bound in their metadata, in schema order."""
-    return tuple(f for f in schema_fields() if f.meta.keys() & set(BOUNDS))
+@functools.lru_cache(maxsize=16)
+def bounded_fields(target: str | None = None, tasks: tuple = ()) -> tuple:
+    """The schema fields with a bound in their metadata, in schema order (task.*: task TARGET's)."""
+    return tuple(f for f in schema_fields(target=target) if f.meta.keys() & set(BOUNDS))
 
 
 def check_bounds(cfg: DictConfig) -> None:
     """Every bound of the schema's field metadata: set values first, then derived ones (`${...}`),
     so that a bad value is named where it was written, not where it was copied to."""
-    bounded = bounded_fields()
+    from .tasks import TASKS
+
+    bounded = bounded_fields(str(cfg.task.target), tuple(TASKS.items()))
     for derived in (False, True):
         for found in bounded:
             parent, _, name = found.key.rpartition(".")
@@ -97,9 +100,21 @@ def shadowed_field(section: str, names) -> None:
                             f"set {section}.{name}=... instead (values derived from it follow it)")
 
 
+def check_task_keys(cfg: DictConfig) -> None:
+    """The task keys are those of task.target's schema: refuse a config composed for another task
+    (`task=handwriting task.target=evidence_accumulation`), whose keys the target's Task cannot read."""
+    target = cfg.task.target
+    expected, given = set(typed_schema(target).task.keys()), set(cfg.task.keys())
+    missing, extra = sorted(expected - given), sorted(given - expected)
+    if missing and extra:
+        raise UserError(f"task.target={target}: task.{extra[0]} is not a key of the {target} task and task.{missing[0]} "
+                        f"is missing (the task options were composed for another task); choose the task with task={target}")
+
+
 def validate(cfg: DictConfig) -> None:
     """Bounds and cross-field checks; raises UserError with a one-line message."""
-    extra = unknown_keys(cfg, typed_schema())
+    check_task_keys(cfg)
+    extra = unknown_keys(cfg, typed_schema(cfg.task.target))
     if extra:
         raise UserError(f"{extra[0]}: unknown key; the schema has no such field (see `eprop run --cfg job`)")
     _check_family(cfg)  # first: the derived values of a wrong neuron= for the family do not resolve

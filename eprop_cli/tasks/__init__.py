@@ -1,8 +1,10 @@
 """Tasks: what each kind of experiment draws, feeds the network, and scores.
 
 `task_for(cfg)` gives the Task (tasks/base.py) of a config, chosen by `task.target` in
-`TASKS`. Adding a task is one module here (a Task subclass, registered in TASKS) and one YAML
-file in conf/task/; nothing else branches on the task's name.
+`TASKS`. Adding a task is one module here (a Task subclass with its config dataclass, which
+extends schema_base.TaskConfig and which the Task names as `config_schema`), its entry in TASKS,
+and one YAML file in conf/task/ whose defaults list names `_schema_<target>`; nothing else
+branches on the task's name, and config.py registers the schema from TASKS.
 """
 
 from __future__ import annotations

@@ -5,6 +5,10 @@ in this order: `check(cfg)` (from validate), `n_inputs`/`n_outputs`/`sequence_st
 `draw(rng)` right after the initial weights (draws 1-4), `write_static(writer)`, then per
 iteration k (counted from 0 in this run, asked in increasing k, one iteration ahead)
 `iteration_signals(k)`, and after each iteration `iteration_outcome(...)`. No NEST.
+
+A Task names its config schema (`config_schema`): a dataclass extending schema_base.TaskConfig,
+declared in the task's module, which its YAML file in conf/task/ extends (`defaults:
+[_schema_<target>]`). config.py registers it; the schema of a config is chosen by task.target.
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ from typing import Any, Mapping
 
 import numpy as np
 
+from ..schema_base import TaskConfig
 from ..timing import Timing
 
 
@@ -47,6 +52,7 @@ class Task(ABC):
     """One kind of task; see the module docstring for when the training loop calls what."""
 
     kind: str = "regression"  # "regression" | "classification"
+    config_schema: type[TaskConfig] = TaskConfig  # the task's keys: a dataclass extending TaskConfig
     metric_names: tuple[str, ...] = ()  # Outcome.metrics stored per iteration (e.g. "accuracy"), one dataset each
     per_sequence_names: tuple[str, ...] = ()  # Outcome.per_sequence stored per iteration and sequence (e.g. "labels")
 

@@ -15,6 +15,7 @@ Draw order from one `np.random.RandomState(seed)`:
    input neuron) for the spike raster.
 
 Units: times in ms, probabilities per time step, weights in pA. NEST is not imported here.
+The task's config keys (task.n_cues, ...) are `EvidenceAccumulationConfig`, beside the Task below.
 """
 
 from __future__ import annotations
@@ -191,7 +192,26 @@ def accuracy(predicted: np.ndarray, labels: np.ndarray) -> float:
 # ---------------------------------------------------------------------------- the Task
 
 from ..errors import UserError  # noqa: E402
+from ..schema_base import TaskConfig, param  # noqa: E402
 from .base import IterationSignals, Outcome, Task  # noqa: E402
+
+
+@dataclass
+class EvidenceAccumulationConfig(TaskConfig):
+    """The task's keys: the keys of every task (schema_base.TaskConfig) and the numbers of
+    EvidenceAccumulationParams (defaults: NEST's example)."""
+
+    n_cues: int = param(7, 'evidence_accumulation: cues per sequence', min_int=1)
+    cue_ms: float = param(100.0, 'evidence_accumulation: duration of one cue', unit='ms', positive=True)
+    spacing_ms: float = param(50.0, 'evidence_accumulation: silence before each cue', unit='ms', positive=True)
+    bg_noise_ms: float = param(1050.0, 'evidence_accumulation: background noise between the last cue and the recall window', unit='ms', positive=True)
+    recall_ms: float = param(150.0, "evidence_accumulation: recall window at the end of each sequence (= NEST's eprop_learning_window)", unit='ms', positive=True)
+    n_per_population: int = param(10, 'evidence_accumulation: input neurons in each of the 4 populations (left cue, right cue, recall, noise)', min_int=1)
+    cue_spike_prob: float = param(0.04, 'evidence_accumulation: spike probability per time step of a cue population while its cue is shown', probability=True)
+    recall_spike_prob: float = param(0.04, 'evidence_accumulation: spike probability per time step of the recall population in the recall window', probability=True)
+    noise_spike_prob: float = param(0.01, 'evidence_accumulation: spike probability per time step of the noise population, throughout', probability=True)
+    prob_group: float = param(0.3, 'evidence_accumulation: probability that a cue lands on the minority side', probability=True)
+
 
 _DURATIONS = ("cue_ms", "spacing_ms", "bg_noise_ms", "recall_ms")
 
@@ -218,6 +238,7 @@ class EvidenceAccumulation(Task):
     """
 
     kind = "classification"
+    config_schema = EvidenceAccumulationConfig
     n_classes = 2  # left, right
     metric_names = ("accuracy",)
     per_sequence_names = ("labels", "predicted")

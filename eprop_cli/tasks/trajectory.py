@@ -18,21 +18,46 @@ weights.py):
 
 Every sequence of every iteration replays the same input raster and target. The data file is
 parsed once, by the Task object, which keeps it.
+
+The four targets share one config schema, `TrajectoryConfig` (the keys of every task,
+schema_base.TaskConfig, plus the input noise and the data file's keys), so that one
+`check()` serves them all.
 """
 
 from __future__ import annotations
 
-from typing import Mapping
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import List, Mapping, Optional
 
 import numpy as np
 
 from ..data import handwriting_file, load_trajectory
 from ..errors import UserError
+from ..schema_base import TaskConfig, param
 from ..timing import Timing
 from .base import IterationSignals, Outcome, Task
 
-DATA_FORMATS = ("increments", "samples")
+
+class DataFormat(StrEnum):  # how task.data_file's rows are read (custom)
+    increments = "increments"
+    samples = "samples"
+
+
+DATA_FORMATS = tuple(f.value for f in DataFormat)
 _UNSET = object()
+
+
+@dataclass
+class TrajectoryConfig(TaskConfig):
+    """The keys of the trajectory tasks (handwriting, infinite_loop, sine_waves, custom)."""
+
+    input_spike_prob: float = param(0.05, 'spike probability per input channel and time step', probability=True)
+    steps_per_data_point: int = param(8, 'duration of one sample of the data file (handwriting)', unit='time steps', min_int=1)
+    data_file: Optional[str] = param(None, 'trajectory file; null: the pinned download (handwriting); required for custom')
+    data_format: DataFormat = param(DataFormat.increments, 'custom: rows are increments (cumulated, as handwriting) or samples (absolute)')
+    sine_periods: List[int] = param(doc='sine_waves: one sine per period', factory=lambda: [1000, 500, 333, 200], unit='time steps')
+    clear_first_input_step: bool = param(True, 'no input spike at step 0 of a sequence (bsshslm_2020 scripts: true, event-based: false)')
 
 
 def draw_input_spikes(rng: np.random.RandomState, n_in: int, sequence_steps: int, prob: float, clear_first_step: bool = True) -> np.ndarray:
@@ -120,6 +145,7 @@ class TrajectoryTask(Task):
     """The common part of the trajectory tasks; subclasses give the target and the data file."""
 
     kind = "regression"
+    config_schema = TrajectoryConfig
     min_columns = 2  # of a task.data_file
     reads_data = False  # the target comes from the data file
 
