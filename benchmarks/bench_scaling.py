@@ -3,7 +3,7 @@
     python benchmarks/bench_scaling.py [--n-rec 100 200 400 800] [--threads 1 2] [--n-iter 6]
 
 For every size `neuron.rec.n` and every `kernel.threads` it runs, each in a fresh process, the
-floor (`tests/oracle/seed_tutorial.py handwriting N DATA OUT floor --n-rec R --threads T`: the
+floor (`tests/oracle/seed_tutorial.py handwriting N DATA OUT floor n_rec=R threads=T`: the
 seed network with only the readout multimeter that the loss needs) and
 `eprop run recording=minimal neuron.rec.n=R kernel.threads=T`, checks that the losses agree
 (the same draws and the same number of virtual processes give the same numbers), and prints
@@ -45,7 +45,7 @@ N_IN, N_OUT = 100, 2  # the seed's input channels and readouts
 
 def floor_cmd(n_iter: int, out: Path, n_rec: int, threads: int) -> list[str]:
     return [sys.executable, str(ROOT / "tests/oracle/seed_tutorial.py"), "handwriting", str(n_iter),
-            str(handwriting_file()), str(out), "floor", "--n-rec", str(n_rec), "--threads", str(threads)]
+            str(handwriting_file()), str(out), "floor", f"n_rec={n_rec}", f"threads={threads}"]
 
 
 def eprop_cmd(n_iter: int, run_dir: Path, n_rec: int, threads: int) -> list[str]:

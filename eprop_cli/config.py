@@ -270,6 +270,9 @@ class ProjectionInitConfig:
                              'glorot_uniform U(+-sqrt(3 / max(1, (n_source + n_target) / 2))); see eprop_cli/weights.py')
     scale: float = param(1.0, 'the drawn normal/sqrt(fan_in) weights are multiplied by it (in weight_dtype)', unit='dimensionless', finite=True)
     divide_by: float = param(1.0, '... then divided by it (exact in weight_dtype, unlike a reciprocal scale)', unit='dimensionless', finite_nonzero=True)
+    sparsity: Optional[float] = param(None, 'fraction of the connections removed by a mask drawn after all weights (0.75: a quarter kept); '
+                                      'null: all to all, no mask drawn; 0: a mask is drawn that keeps every connection; '
+                                      'see eprop_cli/weights.py', unit='dimensionless', below_one=True)
 
 
 @dataclass

@@ -81,7 +81,8 @@ SCHEMA: tuple[tuple[str, str, str], ...] = (
      "iteration is one HDF5 slice"),
     ("`/weights/{initial,final}/<projection>/{source,target,weight}`",
      "(n_conn,) i8, i8, f8 (pA)",
-     "`in_rec`, `rec_rec`, `rec_out`, `out_rec`, sorted by (source, target)"),
+     "`in_rec`, `rec_rec`, `rec_out`, `out_rec`, sorted by (source, target); only the existing "
+     "connections (no autapses; with `weights.<projection>.sparsity`, only the pairs its mask kept)"),
     ("`/neurons/{input,recurrent,readout}`",
      "(n,) i8",
      "NEST node ids"),
@@ -583,14 +584,24 @@ class Results:
     def weights(self, stage: str, projection: str) -> dict[str, np.ndarray]:
         return {name: self.dataset(f"weights/{stage}/{projection}/{name}")[()] for name in ("source", "target", "weight")}
 
-    def weight_matrix(self, stage: str, projection: str) -> np.ndarray:
-        """Weights as a (n_target, n_source) matrix, indexed by position in the populations."""
+    def weight_matrix(self, stage: str, projection: str, missing: float = 0.0) -> np.ndarray:
+        """Weights as a (n_target, n_source) matrix, indexed by position in the populations;
+        `missing` (pA, e.g. NaN) where the file lists no connection (autapses, sparse projections)."""
         sources = self.neurons(PROJECTIONS[projection].source)
         targets = self.neurons(PROJECTIONS[projection].target)
         w = self.weights(stage, projection)
-        matrix = np.zeros((len(targets), len(sources)))
+        matrix = np.full((len(targets), len(sources)), missing, dtype=np.float64)
         matrix[np.searchsorted(targets, w["target"]), np.searchsorted(sources, w["source"])] = w["weight"]
         return matrix
+
+    def connected(self, stage: str, projection: str) -> np.ndarray:
+        """Boolean (n_target, n_source) matrix: True where the snapshot lists a connection."""
+        sources = self.neurons(PROJECTIONS[projection].source)
+        targets = self.neurons(PROJECTIONS[projection].target)
+        ids = {name: self.dataset(f"weights/{stage}/{projection}/{name}")[()] for name in ("source", "target")}
+        present = np.zeros((len(targets), len(sources)), dtype=bool)
+        present[np.searchsorted(targets, ids["target"]), np.searchsorted(sources, ids["source"])] = True
+        return present
 
     def neurons(self, population: str) -> np.ndarray:
         return self.dataset(f"neurons/{population}")[()]

@@ -10,7 +10,11 @@ The network is the seeds' architecture (connections numbered as in the tutorials
     2  parrot (input)  -> recurrent              e-prop synapse, all to all
     3  recurrent       -> recurrent              e-prop synapse, all to all, no autapses
     4  recurrent       -> readout                e-prop synapse, all to all
-    5  readout         -> recurrent              learning-signal connection (feedback)
+    5  readout         -> recurrent              learning-signal connection (feedback), all to all
+
+    2-5 with a mask (`weights.<projection>.sparsity`, see weights.py): one to one on the pairs
+    the mask keeps, target-major (numpy's nonzero order), in one Connect of node-id arrays
+    per synapse model (the weight-recorder block's first, as in the dense case)
     6  step_rate_generator -> readout            rate connection on receptor 2 (target signal)
     7  step_rate_generator -> readout            rate connection on the eprop_learning_window
                                                  receptor (event-based family only): 1 from the
@@ -253,10 +257,12 @@ def _recordable(rec_cfg_vars, model: str, population: str) -> list[str]:
     return kept
 
 
-def build_network(cfg, timing: Timing, weights: dict[str, np.ndarray]) -> Network:
+def build_network(cfg, timing: Timing, weights: dict[str, np.ndarray],
+                  masks: Mapping[str, np.ndarray | None] | None = None) -> Network:
     """Create and connect the network, recorders and generators; the kernel must be fresh.
 
-    The population sizes come from the weight matrices; the generators stay empty until
+    The population sizes come from the weight matrices; `masks` gives the connected pairs of
+    the sparse projections (None or absent: all to all). The generators stay empty until
     `load_generators`.
     """
     n = nest()
@@ -279,7 +285,7 @@ def build_network(cfg, timing: Timing, weights: dict[str, np.ndarray]) -> Networ
     net = Network(timing, gen_spk_in, nrns_in, nrns_rec, nrns_out, gen_rate_target, None)
 
     wr = _create_recorders(cfg, net)
-    _connect(cfg, net, weights, wr)
+    _connect(cfg, net, weights, wr, dict(masks or {}))
     net.gen_final = n.Create("spike_generator", 1, {"spike_times": [timing.ms(timing.final_update)]})
     n.Connect(net.gen_final, nrns_in + nrns_rec, "all_to_all", {"weight": 1000.0})
     return net
@@ -355,7 +361,28 @@ def _synapse_models(cfg, wr) -> tuple[str, str]:
     return base, recorded
 
 
-def _connect(cfg, net: Network, weights: dict[str, np.ndarray], wr) -> None:
+def _connect_pairs(pre, post, mask: np.ndarray, w: np.ndarray, syn: dict[str, Any], recorded_block=None) -> None:
+    """Connect the pairs of MASK ((n_target, n_source) booleans) one to one with weights W, in
+    target-major order; pairs inside `recorded_block` = (n_sources, n_targets, model) get that
+    synapse model, in an earlier Connect call."""
+    n = nest()
+    targets, sources = np.nonzero(mask)
+    pre_ids, post_ids = np.asarray(pre.tolist()), np.asarray(post.tolist())
+    groups = [(np.ones(targets.size, dtype=bool), syn["synapse_model"])]
+    if recorded_block is not None:
+        n_src, n_tgt, model = recorded_block
+        inside = (sources < n_src) & (targets < n_tgt)
+        groups = [(inside, model), (~inside, syn["synapse_model"])]
+    for chosen, model in groups:
+        if not chosen.any():
+            continue
+        t, s = targets[chosen], sources[chosen]
+        spec = {**syn, "synapse_model": model, "weight": w[t, s].astype(np.float64),
+                "delay": np.full(t.size, float(syn["delay"]))}
+        n.Connect(pre_ids[s], post_ids[t], {"rule": "one_to_one"}, spec)
+
+
+def _connect(cfg, net: Network, weights: dict[str, np.ndarray], wr, masks: Mapping[str, np.ndarray | None]) -> None:
     n = nest()
     dt = net.timing.dt
     plain, recorded = _synapse_models(cfg, wr)
@@ -374,6 +401,10 @@ def _connect(cfg, net: Network, weights: dict[str, np.ndarray], wr) -> None:
         w = weights[name]
         # The recorded block: the first nw senders onto the first nw targets (all readouts).
         n_post_rec = len(post) if name == "rec_out" else nw
+        if masks.get(name) is not None:
+            block = (nw, n_post_rec, recorded) if nw and recorded != plain else None
+            _connect_pairs(pre, post, masks[name], w, {**eprop, "synapse_model": plain}, block)
+            continue
         blocks = [(slice(0, nw), slice(0, n_post_rec), recorded), (slice(0, nw), slice(n_post_rec, None), plain),
                   (slice(nw, None), slice(0, None), plain)]
         for src, tgt, model in blocks:
@@ -382,8 +413,11 @@ def _connect(cfg, net: Network, weights: dict[str, np.ndarray], wr) -> None:
             s, t = pre[src], post[tgt]
             rule = {"rule": "all_to_all", "allow_autapses": not no_autapses}
             n.Connect(s, t, rule, {**eprop, "synapse_model": model, "weight": w[tgt, src]})
-    n.Connect(net.nrns_out, net.nrns_rec, {"rule": "all_to_all", "allow_autapses": False},  # 5
-              {"synapse_model": family["learning_signal"], "delay": dt, "weight": weights["out_rec"]})
+    feedback = {"synapse_model": family["learning_signal"], "delay": dt}
+    if masks.get("out_rec") is not None:  # 5
+        _connect_pairs(net.nrns_out, net.nrns_rec, masks["out_rec"], weights["out_rec"], feedback)
+    else:
+        n.Connect(net.nrns_out, net.nrns_rec, {"rule": "all_to_all", "allow_autapses": False}, {**feedback, "weight": weights["out_rec"]})
     n.Connect(net.gen_rate_target, net.nrns_out, {"rule": "one_to_one"},  # 6
               {"synapse_model": "rate_connection_delayed", "delay": dt, "receptor_type": receptors["target_signal"]})
     if cfg.neuron.readout.loss == "cross_entropy":  # 8: the readouts exchange their signals for the softmax

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import logging
 import time
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Callable, Mapping, Protocol
 
@@ -38,7 +38,8 @@ from .resume import Parent
 from .stop import StopRequest
 from .tasks import IterationSignals, Task, task_for
 from .timing import Timing, make_timing
-from .weights import as_connections, draw_weights, replace_with_loaded, scale_weights
+from .projections import PROJECTIONS
+from .weights import apply_masks, as_connections, check_masks, draw_masks, draw_weights, replace_with_loaded, scale_weights
 
 log = logging.getLogger(__name__)
 
@@ -49,7 +50,8 @@ class Simulator(Protocol):
     `recorder_fields` ({recorder: [field, ...]}); the other functions take that object."""
 
     def reset_kernel(self, cfg, timing: Timing) -> None: ...
-    def build_network(self, cfg, timing: Timing, weights: dict[str, np.ndarray]) -> Any: ...
+    def build_network(self, cfg, timing: Timing, weights: dict[str, np.ndarray],
+                      masks: Mapping[str, np.ndarray | None] | None = None) -> Any: ...
     def nest_info(self) -> dict[str, Any]: ...
     def num_virtual_procs(self) -> int: ...
     def set_optimizer_state(self, net, state: dict[str, dict[str, np.ndarray]]) -> None: ...
@@ -69,6 +71,7 @@ class Inputs:
     timing: Timing  # this run's iterations (a resumed run: the ones left)
     weights: dict[str, np.ndarray]  # (n_target, n_source) in pA
     first_iteration: int  # iterations done by the parent runs
+    masks: dict[str, np.ndarray | None] = field(default_factory=dict)  # connected pairs per projection; None: all to all
 
 
 @dataclass
@@ -89,20 +92,23 @@ def prepare_inputs(cfg: DictConfig, parent: Parent | None = None) -> Inputs:
     timing = make_timing(cfg.task, cfg.kernel.resolution, task.sequence_steps, task.learning_window_steps)
     timing = replace(timing, n_iter=cfg.task.n_iter - first_iteration)
     rng = np.random.RandomState(cfg.seed)
-    inits = {name: cfg.weights[name].init for name in ("in_rec", "rec_rec", "rec_out", "out_rec")}
+    inits = {name: cfg.weights[name].init for name in PROJECTIONS}
     weights = draw_weights(rng, task.n_inputs, n_recurrent(cfg), task.n_outputs, cfg.synapse.weight_dtype, inits)  # draws 1-4
-    task.draw(rng)  # draws 5, ...: see the task's module
+    sparsities = {name: cfg.weights[name].get("sparsity") for name in PROJECTIONS}
+    masks = draw_masks(rng, weights, sparsities)  # draws 5-8, only for the projections with a sparsity
+    task.draw(rng)  # then the task's draws: see the task's module
     task.start_at(first_iteration)  # a task that draws per iteration skips the parents' iterations
     weights = scale_weights(weights, cfg.weights)
     if cfg.weights.load is not None:
-        weights = replace_with_loaded(cfg.weights.load, weights)
-    return Inputs(task, timing, weights, first_iteration)
+        weights, masks = replace_with_loaded(cfg.weights.load, weights, masks, sparsities)
+    check_masks(masks, sparsities)
+    return Inputs(task, timing, apply_masks(weights, masks), first_iteration, masks)
 
 
 def build(cfg: DictConfig, inputs: Inputs, sim: Simulator):
     """A fresh kernel with the network of `inputs`; returns the simulator's network object."""
     sim.reset_kernel(cfg, inputs.timing)
-    return sim.build_network(cfg, inputs.timing, inputs.weights)
+    return sim.build_network(cfg, inputs.timing, inputs.weights, inputs.masks)
 
 
 def start_results(writer: ResultsWriter, inputs: Inputs, net, parent: Parent | None, sim: Simulator) -> None:
@@ -113,7 +119,7 @@ def start_results(writer: ResultsWriter, inputs: Inputs, net, parent: Parent | N
     inputs.task.declare_results(writer)
     populations = {name: np.asarray(pop.tolist()) for name, pop in net.populations.items()}
     writer.write_neurons({name: ids.tolist() for name, ids in populations.items()})
-    writer.write_weights("initial", as_connections(inputs.weights, populations))
+    writer.write_weights("initial", as_connections(inputs.weights, populations, inputs.masks))
     for name, fields in net.recorder_fields.items():
         writer.declare_recorder(name, {f: ("i8" if f in ("senders", "targets") else "f8") for f in fields})
 

@@ -85,10 +85,10 @@ def run_eprop_in_process(*args: str, check: bool = True, env: dict[str, str] | N
     return proc
 
 
-def run_oracle(task: str, n_iter: int, out: Path) -> Path:
-    """Run the NEST 3.10 translation of the seed tutorial; returns its .npz of results."""
+def run_oracle(task: str, n_iter: int, out: Path, *extra: str) -> Path:
+    """Run the NEST 3.10 translation of the seed tutorial (EXTRA: its optional arguments); returns its .npz of results."""
     proc = subprocess.run(
-        [sys.executable, str(ORACLE), task, str(n_iter), str(data_dir() / "chaos_handwriting.txt"), str(out)],
+        [sys.executable, str(ORACLE), task, str(n_iter), str(data_dir() / "chaos_handwriting.txt"), str(out), *extra],
         env=eprop_env(),
         capture_output=True,
         text=True,

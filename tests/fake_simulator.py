@@ -38,6 +38,7 @@ class FakeNetwork:
     pending: int = 0  # weight updates not yet applied
     applied: int = 0  # weight updates applied
     optimizer_state: dict | None = None
+    masks: dict[str, np.ndarray | None] = field(default_factory=dict)  # connected pairs; None: all to all
 
 
 class FakeSimulator:
@@ -59,7 +60,7 @@ class FakeSimulator:
     def num_virtual_procs(self) -> int:
         return 1
 
-    def build_network(self, cfg, timing: Timing, weights: dict[str, np.ndarray]) -> FakeNetwork:
+    def build_network(self, cfg, timing: Timing, weights: dict[str, np.ndarray], masks=None) -> FakeNetwork:
         self.calls.append(("build_network", {name: w.shape for name, w in weights.items()}))
         n_in, n_rec, n_out = weights["in_rec"].shape[1], weights["in_rec"].shape[0], weights["rec_out"].shape[0]
         ids = np.arange(1, n_in + n_rec + n_out + 1)
@@ -67,7 +68,8 @@ class FakeSimulator:
         fields = {"multimeter_out": ["senders", "times", "readout_signal", "target_signal"]}
         if cfg.recording.spikes_recurrent or cfg.recording.spikes_input:
             fields["spike_recorder"] = ["senders", "times"]
-        return FakeNetwork(timing, {k: np.array(w, dtype=np.float64) for k, w in weights.items()}, populations, fields)
+        return FakeNetwork(timing, {k: np.array(w, dtype=np.float64) for k, w in weights.items()}, populations, fields,
+                           masks=dict(masks or {}))
 
     def set_optimizer_state(self, net: FakeNetwork, state) -> None:
         self.calls.append(("set_optimizer_state", sorted(state)))
@@ -124,7 +126,7 @@ class FakeSimulator:
     def read_weights(self, net: FakeNetwork):
         now = {name: w + (net.applied if PROJECTIONS[name].plastic else 0) for name, w in net.weights.items()}
         np.fill_diagonal(now["rec_rec"], 0.0)
-        weights = as_connections(now, net.populations)
+        weights = as_connections(now, net.populations, net.masks)
         state = {name: {"source": c["source"], "target": c["target"], "m": np.full(c["source"].size, float(net.applied)),
                         "v": np.zeros(c["source"].size)}
                  for name, c in weights.items() if PROJECTIONS[name].plastic}

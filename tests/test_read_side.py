@@ -271,7 +271,7 @@ def test_one_outlier_weight_does_not_wash_out_the_colour_scale(run_file):
     for image in (i for ax in fig.axes for i in ax.get_images()):
         assert image.get_clim() == pytest.approx((-p99, p99))
     (colorbar,) = [ax for ax in fig.axes if not ax.get_images() and ax.get_ylabel().startswith("weight")]
-    assert colorbar.get_ylabel() == f"weight (pA), clipped at p99 = {p99:.3g} pA"
+    assert colorbar.get_ylabel() == f"weight (pA), clipped at p99 = {p99:.3g} pA\ngrey: no connection"
 
 
 def test_pattern_draws_the_readout_as_samples_not_a_stroke_from_the_origin(run_file):

@@ -151,9 +151,17 @@ def weight_courses_figure(results: Results) -> Figure:
 OUTLIER_RATIO = 2.0  # max |w| above this multiple of the 99th percentile clips the colour scale there
 
 
+NO_CONNECTION = "#c8c8c8"  # light grey: a pair without a connection (an autapse, or removed by a sparsity mask)
+
+
+def _existing(m: np.ndarray) -> np.ndarray:
+    """|w| of the connections of a matrix (NaN marks a pair without a connection)."""
+    return np.abs(m[np.isfinite(m)])
+
+
 def symmetric_limit(matrices: list[np.ndarray]) -> float:
     """The largest |weight| of all matrices: the colour scale runs from -limit to +limit (pA)."""
-    limit = max((float(np.max(np.abs(m))) for m in matrices if m.size), default=0.0)
+    limit = max((float(np.max(values)) for values in map(_existing, matrices) if values.size), default=0.0)
     return limit if limit > 0 else 1.0
 
 
@@ -164,7 +172,7 @@ def robust_limit(matrices: list[np.ndarray]) -> tuple[float, bool]:
     one such synapse would otherwise set the scale and leave every other weight white.
     """
     full = symmetric_limit(matrices)
-    values = np.concatenate([np.abs(m[m != 0]).ravel() for m in matrices if m.size] or [np.zeros(0)])
+    values = np.concatenate([v[v != 0] for v in map(_existing, matrices)] or [np.zeros(0)])
     if values.size == 0:
         return full, False
     p99 = float(np.percentile(values, 99, method="lower"))  # a value that occurs, even among few synapses
@@ -188,6 +196,8 @@ def weight_matrices_figure(results: Results) -> Figure:
     presynaptic recurrent neurons on x); every panel carries its own axis labels. The colour
     scale runs to max |w|, unless one outlier would wash out the rest (`robust_limit`): then it
     stops at the 99th percentile of |w|, darker weights saturate, and the colour bar says so.
+    Pairs without a connection (the autapses, the pairs a sparsity mask removed) are grey and
+    count in no limit.
     """
     stages = results.weight_stages
     if "initial" not in stages or "final" not in stages:
@@ -199,9 +209,11 @@ def weight_matrices_figure(results: Results) -> Figure:
     matrices = {}
     for projection in projections:
         for stage in ("initial", "final"):
-            m = results.weight_matrix(stage, projection)
+            m = results.weight_matrix(stage, projection, missing=np.nan)
             matrices[projection, stage] = m.T if projection == "in_rec" else m  # recurrent neurons on x
     limit, clipped = robust_limit(list(matrices.values()))
+    cmap = WEIGHT_CMAP.with_extremes(bad=NO_CONNECTION)
+    missing = any(np.isnan(m).any() for m in matrices.values())
     rows = [matrices[p, "initial"].shape[0] for p in projections]
     heights = [max(r, 0.2 * max(rows)) for r in rows]
     with house_style():
@@ -213,7 +225,7 @@ def weight_matrices_figure(results: Results) -> Figure:
             ylabel, xlabel = WEIGHT_AXES[projection]
             for j, stage in enumerate(("initial", "final")):
                 m = matrices[projection, stage]
-                image = axes[i, j].imshow(m, cmap=WEIGHT_CMAP, vmin=-limit, vmax=limit, aspect="auto",
+                image = axes[i, j].imshow(m, cmap=cmap, vmin=-limit, vmax=limit, aspect="auto",
                                           interpolation="nearest", origin="lower",
                                           extent=(-0.5, m.shape[1] - 0.5, -0.5, m.shape[0] - 0.5))
                 axes[i, j].set_title(PROJECTION_TITLES[projection], loc="left")
@@ -227,5 +239,7 @@ def weight_matrices_figure(results: Results) -> Figure:
         axes[0, 1].annotate(f"after training ({n} iterations)", xy=(0.5, 1.0), xycoords="axes fraction",
                             xytext=(0, 14), textcoords="offset points", ha="center", va="bottom", fontsize=9)
         label = f"weight (pA), clipped at p99 = {limit:.3g} pA" if clipped else "weight (pA)"
+        if missing:
+            label += "\ngrey: no connection"
         fig.colorbar(image, ax=axes, label=label, shrink=0.6, extend="both" if clipped else "neither")
     return fig

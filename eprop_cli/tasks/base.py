@@ -2,7 +2,7 @@
 
 One Task object per run, made by `tasks.task_for(cfg)`. The training loop (training.py) asks it,
 in this order: `check(cfg)` (from validate), `n_inputs`/`n_outputs`/`sequence_steps`,
-`draw(rng)` right after the initial weights (draws 1-4), `write_static(writer)`, then per
+`draw(rng)` right after the initial weights (draws 1-4) and any connection masks, `write_static(writer)`, then per
 iteration k (counted from 0 in this run, asked in increasing k, one iteration ahead)
 `iteration_signals(k)`, and after each iteration `iteration_outcome(...)`. No NEST.
 

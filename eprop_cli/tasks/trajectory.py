@@ -9,7 +9,7 @@ task.target chooses the trajectory:
 - custom         task.data_file, one output per column (increments or samples)
 
 Draws from the run's `np.random.RandomState(seed)`, after the initial weights (draws 1-4, see
-weights.py):
+weights.py) and after any connection masks (numbered as without masks):
 
 5. input spikes   rand(sequence_steps, n_in) < input_spike_prob, step 0 cleared unless
                   task.clear_first_input_step=false

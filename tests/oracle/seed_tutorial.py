@@ -8,14 +8,22 @@ numpy generator, a single nest.Simulate call, the loss) follows the seed as writ
 Plotting is left out. The script is run in its own process by the exactness tests and by
 the speed benchmark:
 
-    python seed_tutorial.py {handwriting|infinite_loop} N_ITER DATA_FILE OUT.npz [tutorial|floor] [--n-rec N] [--threads T]
+    python seed_tutorial.py {handwriting|infinite_loop} N_ITER DATA_FILE OUT.npz [tutorial|floor] [sparsity=IN,REC,OUT] [n_rec=N] [threads=T]
 
 `floor` is NEST's own minimum for the same learning: the same network and numbers with no
 recorder but a readout multimeter of readout_signal and target_signal, which the loss needs
 (recorders do not act on the network, so the losses are those of `tutorial`). The speed
-benchmarks measure eprop against it. `--n-rec` (default 200, the seed's) and `--threads`
-(default 1: total_num_virtual_procs, as eprop's kernel.threads) exist for the scaling benchmark
-only; the seed has neither.
+benchmarks measure eprop against it.
+
+`sparsity=IN,REC,OUT` (e.g. `sparsity=0.75,0.9,none`) adds the sparse connectivity of NEST's
+N-MNIST example to the seed: after the four weight draws, one mask per given level (`none`:
+no mask, all to all) drawn with the global generator's `choice([0, 1], shape, p=[s, 1 - s])` in
+the order in->rec, rec->rec, rec->out, multiplied into the weights, and the non-zero entries
+connected one to one in one Connect of node-id arrays per projection (the example's way); the
+input spikes are drawn after the masks.
+
+`n_rec=N` (default 200, the seed's) and `threads=T` (default 1: total_num_virtual_procs, as
+eprop's kernel.threads) exist for the scaling benchmark only; the seed has neither.
 """
 
 import os
@@ -28,8 +36,8 @@ import nest  # noqa: E402
 import numpy as np  # noqa: E402
 
 
-def main(task: str, n_iter: int, data_file: str, out: str, recording: str = "tutorial", n_rec: int = 200,
-         threads: int = 1) -> None:
+def main(task: str, n_iter: int, data_file: str, out: str, recording: str = "tutorial", sparsity: str = "",
+         n_rec: int = 200, threads: int = 1) -> None:
     floor = recording == "floor"
     t_start = time.perf_counter()
     seed = 1
@@ -133,9 +141,18 @@ def main(task: str, n_iter: int, data_file: str, out: str, recording: str = "tut
     all_to_all = {"rule": "all_to_all", "allow_autapses": False}
     one_to_one = {"rule": "one_to_one"}
     nest.Connect(gen_spk_in, nrns_in, one_to_one, static)
-    nest.Connect(nrns_in, nrns_rec, all_to_all, {**eprop, "weight": w_in_rec})
-    nest.Connect(nrns_rec, nrns_rec, all_to_all, {**eprop, "weight": w_rec_rec})
-    nest.Connect(nrns_rec, nrns_out, all_to_all, {**eprop, "weight": w_rec_out})
+    levels = sparsity.removeprefix("sparsity=").split(",") if sparsity else ["none"] * 3
+    plastic = ((w_in_rec, nrns_in, nrns_rec), (w_rec_rec, nrns_rec, nrns_rec), (w_rec_out, nrns_rec, nrns_out))
+    for (w, pre, post), level in zip(plastic, levels):
+        if level != "none":
+            w *= np.random.choice([0, 1], w.shape, p=[float(level), 1 - float(level)])
+    for (w, pre, post), level in zip(plastic, levels):
+        if level == "none":
+            nest.Connect(pre, post, all_to_all, {**eprop, "weight": w})
+        else:
+            targets, sources = np.where(w)
+            nest.Connect(np.array(pre.tolist())[sources], np.array(post.tolist())[targets], one_to_one,
+                         {**eprop, "weight": w[targets, sources].astype(np.float64), "delay": np.full(targets.size, dt)})
     nest.Connect(nrns_out, nrns_rec, all_to_all,
                  {"synapse_model": "eprop_learning_signal_connection_bsshslm_2020", "delay": dt, "weight": w_out_rec})
     nest.Connect(gen_rate_target, nrns_out, one_to_one,
@@ -210,13 +227,14 @@ def main(task: str, n_iter: int, data_file: str, out: str, recording: str = "tut
     np.savez(out, **arrays)
 
 
-def _options(argv: list[str]) -> dict[str, int]:
-    """--n-rec N and --threads T, in any order after the positional arguments."""
-    names = {"--n-rec": "n_rec", "--threads": "threads"}
-    return {names[flag]: int(value) for flag, value in zip(argv[::2], argv[1::2])}
+def _options(argv: list[str]) -> dict[str, object]:
+    """sparsity=IN,REC,OUT, n_rec=N and threads=T, in any order after the recording."""
+    options = dict(arg.split("=", 1) for arg in argv)
+    unknown = set(options) - {"sparsity", "n_rec", "threads"}
+    if unknown:
+        raise SystemExit(f"unknown option(s): {', '.join(sorted(unknown))}")
+    return {key: value if key == "sparsity" else int(value) for key, value in options.items()}
 
 
 if __name__ == "__main__":
-    positional = [a for a in sys.argv[1:6] if not a.startswith("--")]
-    main(positional[0], int(positional[1]), positional[2], positional[3], *positional[4:5],
-         **_options(sys.argv[1 + len(positional):]))
+    main(sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4], *sys.argv[5:6], **_options(sys.argv[6:]))
