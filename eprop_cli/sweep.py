@@ -44,6 +44,10 @@ log = logging.getLogger(__name__)
 SUMMARY_FILE = "summary.csv"
 SUMMARY_COLUMNS = ("job", "overrides", "status", "final_loss", "final_accuracy", "final_error", "runtime_s", "n_iter_done",
                    "n_iter", "dir", "error")
+# after final_error, when a job is a classification run: where the final accuracy comes from, the test
+# phase's accuracy and error, the mean accuracy of every phase (phase names of eprop_cli/phases.py)
+CLASSIFICATION_SUMMARY_COLUMNS = ("final_accuracy_phase", "final_accuracy_from", "test_accuracy", "test_error", "accuracy_training",
+                                  "accuracy_validation", "accuracy_early_stopping", "accuracy_test")
 JOBLIB_LAUNCHER = "hydra_plugins.hydra_joblib_launcher.joblib_launcher.JoblibLauncher"
 SUBMITIT_LAUNCHERS = {
     "hydra_plugins.hydra_submitit_launcher.submitit_launcher.LocalLauncher": "submitit_local",
@@ -145,12 +149,52 @@ def use_nan_safe_optuna(cfg: DictConfig) -> bool:
     return True
 
 
+# ---------------------------------------------------------------- the objective
+
+
+def task_kind(cfg: DictConfig) -> str:
+    """"classification" or "regression": the kind of the config's task (task.target in tasks.TASKS)."""
+    from .tasks import TASKS
+
+    task = TASKS.get(str(cfg.task.get("target", "")))
+    return task.kind if task is not None else "regression"
+
+
+def job_objective(cfg: DictConfig, results_path: Path, final_loss: float) -> float:
+    """What a job returns to the sweeper: the final loss (regression), the final accuracy (classification:
+    the mean over the test phase's iterations, else over the last training iterations; eprop eval's
+    final_accuracy), which an optuna search maximizes (`hparams_search=evidence_accumulation`)."""
+    if task_kind(cfg) != "classification":
+        return final_loss
+    from .metrics import classification_summary
+    from .results import open_results
+
+    with open_results(results_path) as results:
+        accuracy = classification_summary(results).get("final_accuracy")
+    return float("nan") if accuracy is None else float(accuracy)
+
+
+def check_direction(cfg: DictConfig) -> None:
+    """An optuna search in the wrong direction is refused: a classification task's jobs return the final
+    accuracy (maximize), a regression task's the final loss (minimize)."""
+    sweeper = cfg.hydra.sweeper
+    if sweeper.get("_target_") not in (PLUGIN_OPTUNA_SWEEPER, EPROP_OPTUNA_SWEEPER):
+        return
+    direction = str(sweeper.get("direction", "")).lower().replace("direction.", "")
+    wanted = "maximize" if task_kind(cfg) == "classification" else "minimize"
+    if direction in ("minimize", "maximize") and direction != wanted:
+        returns = "the final accuracy" if wanted == "maximize" else "the final loss"
+        raise UserError(f"hydra.sweeper.direction={direction}: task.target={cfg.task.target} is a {task_kind(cfg)} task, "
+                        f"whose jobs return {returns}; use hydra.sweeper.direction={wanted} (hparams_search="
+                        f"{'evidence_accumulation' if wanted == 'maximize' else 'eta_creg'} does)")
+
+
 # ---------------------------------------------------------------- sweep summary
 
 
 def summarize_sweep(sweep_dir: str | Path) -> tuple[list[str], list[dict[str, Any]]]:
     """Columns and one row per job of a multirun directory, ordered by job number."""
-    from .jobs import error_files, flat_row, job_directories, summarize_job
+    from .jobs import CLASSIFICATION_KEYS, error_files, flat_row, job_directories, summarize_job
 
     sweep_dir = Path(sweep_dir)
     rows = []
@@ -169,12 +213,17 @@ def summarize_sweep(sweep_dir: str | Path) -> tuple[list[str], list[dict[str, An
             "dir": str(job_dir),
             "error": summary.get("error") or _error_text(error_files(job_dir)),
         }
-        for key, value in flat_row(summary).items():
+        flat = flat_row(summary)
+        classification = [key for key in flat if key in CLASSIFICATION_KEYS or key.startswith("accuracy_")]
+        row.update({key: flat[key] for key in classification if key not in row})
+        for key, value in flat.items():
             if key not in row and key in (summary.get("overrides_parsed") or {}):
                 row[key] = value
         rows.append(row)
     rows.sort(key=lambda r: (0, r["job"], "") if isinstance(r["job"], int) else (1, 0, str(r["job"])))
     columns = list(SUMMARY_COLUMNS)
+    extra = [key for key in CLASSIFICATION_SUMMARY_COLUMNS if any(key in row for row in rows)]
+    columns[columns.index("final_error") + 1:columns.index("final_error") + 1] = extra  # classification jobs only
     for row in rows:
         columns.extend(key for key in row if key not in columns)
     return columns, rows
@@ -246,6 +295,7 @@ class SweepCallback(_hydra_callback_base()):
             log.warning("warning: oversubscribed: kernel.threads=%d on %d cores; NEST's threads will share cores", threads, cores)
 
     def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
+        check_direction(config)
         apply_thread_budget(config)
         if use_nan_safe_optuna(config):
             log.info("optuna: a failed job (NaN loss) is told to optuna as a failed trial "
