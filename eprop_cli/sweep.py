@@ -176,10 +176,9 @@ def job_objective(cfg: DictConfig, results_path: Path, final_loss: float) -> flo
 
 def check_direction(cfg: DictConfig) -> None:
     """An optuna search in the wrong direction is refused: a classification task's jobs return the final
-    accuracy (maximize), a regression task's the final loss (minimize)."""
+    accuracy (maximize), a regression task's the final loss (minimize). Called by EpropOptunaSweeper.setup
+    (Hydra turns an exception in a callback into a warning)."""
     sweeper = cfg.hydra.sweeper
-    if sweeper.get("_target_") not in (PLUGIN_OPTUNA_SWEEPER, EPROP_OPTUNA_SWEEPER):
-        return
     direction = str(sweeper.get("direction", "")).lower().replace("direction.", "")
     wanted = "maximize" if task_kind(cfg) == "classification" else "minimize"
     if direction in ("minimize", "maximize") and direction != wanted:
@@ -295,7 +294,6 @@ class SweepCallback(_hydra_callback_base()):
             log.warning("warning: oversubscribed: kernel.threads=%d on %d cores; NEST's threads will share cores", threads, cores)
 
     def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
-        check_direction(config)
         apply_thread_budget(config)
         if use_nan_safe_optuna(config):
             log.info("optuna: a failed job (NaN loss) is told to optuna as a failed trial "

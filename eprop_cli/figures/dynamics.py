@@ -182,11 +182,13 @@ def dynamics_figure(results: Results, iteration: int) -> Figure:
         axes = fig.subplots(len(panels), 1, sharex=True, squeeze=False, gridspec_kw={"height_ratios": heights})[:, 0]
         t_min, t_max = math.inf, -math.inf
         for ax, (panel, data) in zip(axes, panels):
+            grouped = (panel.raster and panel.field == "input" and bool(groups)
+                       and sum(size for _, size in groups) == len(results.population("input")))
             if panel.raster:
                 times, neuron = data
                 keep = shown(times)
                 times, neuron = times[keep], neuron[keep]
-                if panel.field == "input" and groups and sum(size for _, size in groups) == len(results.population("input")):
+                if grouped:
                     _draw_input_groups(ax, times, neuron, groups)
                 else:
                     ax.plot(times, neuron, ls="", marker="|", ms=1.5, mew=0.5, c=BLUE)
@@ -203,7 +205,7 @@ def dynamics_figure(results: Results, iteration: int) -> Figure:
             if view is not None:
                 ax.axvspan(*view.window, color="#e8e8e8", zorder=0, lw=0)
             ylabel = CLASSIFICATION_LABELS.get((panel.recorder, panel.field), panel.ylabel) if view else panel.ylabel
-            if panel.raster and panel.field == "input" and ax.get_yticklabels() and groups:
+            if grouped:
                 ylabel = "$z_i$"  # the populations name the rows
             ax.set_ylabel(ylabel, rotation=0, ha="right", va="center")
             if view is not None and (panel.recorder, panel.field) == ("multimeter_out", "readout_signal"):
