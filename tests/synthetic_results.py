@@ -190,7 +190,7 @@ INPUT_GROUPS = [["left cue", 2], ["right cue", 2], ["recall", 2], ["noise", 2]]
 CLASS_INPUT = list(range(1, 9))  # 8 input neurons, 2 per group
 CLASS_RECURRENT = [11, 12, 13, 14]
 CLASS_READOUT = [21, 22]
-READOUT_DELAY_MS = 5.0  # ms from a sequence's step 0 to its first readout sample, as NEST stamps it
+READOUT_DELAY_MS = 5.0  # ms from a sequence's step 0 to its first readout sample, as NEST stamps it (input spikes: 1 ms)
 
 
 def predictions(correct: int) -> np.ndarray:
@@ -212,7 +212,8 @@ def write_classification_run(path: Path, correct: list[int] | None = None, phase
     steps = STEPS
     attrs = {
         "n_iter": len(correct), "overrides": overrides or [], "n_out": 2, "batch_size": BATCH,
-        "config_yaml": yaml.safe_dump({"task": {"name": "evidence_accumulation", "n_iter": len(correct)},
+        "config_yaml": yaml.safe_dump({"task": {"name": "evidence_accumulation", "n_iter": len(correct), "offset_gen": 1,
+                                                "delay_in_rec": 1, "delay_rec_out": 1, "delay_out_norm": 1},
                                        "neuron": {"rec": {"f_target": F_TARGET}}}),
         "steps_per_sequence": steps, "resolution_ms": RESOLUTION_MS, "learning_window_steps": WINDOW,
         "task_kind": "classification", "seed": 1, "nest_version": "3.10", "total_num_virtual_procs": 1,

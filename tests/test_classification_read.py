@@ -20,6 +20,7 @@ from .conftest import run_eprop_in_process
 from eprop_cli import sweep
 from eprop_cli.errors import UserError
 from eprop_cli.figures import FIGURES, confusion_figure, dynamics_figure
+from eprop_cli.figures.style import PALETTE
 from eprop_cli.figures.classification import classification_loss_figure, readout_probabilities_figure
 from eprop_cli.jobs import summarize_runs, table_rows
 from eprop_cli.metrics import summarize_run
@@ -184,6 +185,7 @@ def test_a_classification_job_returns_its_final_accuracy(phased, unphased):
 
 
 def test_hparams_search_evidence_accumulation_maximizes(compose):
+    pytest.importorskip("hydra_plugins.hydra_optuna_sweeper", reason="needs the [sweep] extra")
     cfg = compose("experiment=nest_bsshslm_2020_evidence_accumulation", "hparams_search=evidence_accumulation",
                   return_hydra_config=True)
     assert cfg.hydra.sweeper.direction == "maximize" and cfg.hydra.sweeper.study_name == "evidence_accumulation"
@@ -201,12 +203,14 @@ def test_hparams_search_evidence_accumulation_maximizes(compose):
      "loss; use hydra.sweeper.direction=minimize (hparams_search=eta_creg does)"),
 ])
 def test_a_search_in_the_wrong_direction_is_refused(compose, overrides, message):
+    pytest.importorskip("hydra_plugins.hydra_optuna_sweeper", reason="needs the [sweep] extra")
     with pytest.raises(UserError) as err:
         sweep.check_direction(compose(*overrides, return_hydra_config=True))
     assert str(err.value) == message
 
 
 def test_a_search_in_the_wrong_direction_is_one_line_before_any_job(tmp_path):
+    pytest.importorskip("hydra_plugins.hydra_optuna_sweeper", reason="needs the [sweep] extra")
     sweep_dir = tmp_path / "sweep"
     proc = run_eprop_in_process("run", "-m", "experiment=nest_bsshslm_2020_evidence_accumulation",
                                 "hparams_search=eta_creg", f"hydra.sweep.dir={sweep_dir}", check=False)
@@ -268,8 +272,12 @@ def test_dynamics_groups_the_inputs_and_shades_the_recall_window(phased):
     raster = fig.axes[0]
     assert [t.get_text() for t in raster.get_yticklabels()] == ["left cue", "right cue", "recall", "noise"]
     assert raster.get_yticks().tolist() == [0.5, 2.5, 4.5, 6.5]
-    # iteration 10, sequence 1: readout samples at 365..374 ms; the window is its last 3 steps
-    assert raster.get_xlim() == (364.0, 374.0)
+    # iteration 10, sequence 1 (steps 0-9 from 360 ms): input spikes of step i at 361 + i ms, readout samples at
+    # 365 + i ms (delays 1 + 1 + 1 and the multimeter's step); the window is the last 3 steps
+    assert raster.get_xlim() == (360.0, 374.0)
+    spikes = [t for line in raster.lines if line.get_marker() == "|" for t in line.get_xdata()]
+    assert [line.get_color() for line in raster.lines if line.get_marker() == "|"] == list(PALETTE[:4])  # by population
+    assert sorted(spikes) == [362.0, 363.0, 364.0, 365.0, 366.0, 367.0, 368.0, 369.0]  # input neuron i at step i + 1
     for ax in fig.axes:
         spans = [p for p in ax.patches]
         assert len(spans) == 1 and spans[0].get_x() == 371.0 and spans[0].get_width() == 3.0

@@ -103,6 +103,7 @@ class SequenceView:
     stop: float
     window: tuple[float, float]
     batch_size: int
+    input_lead: float = 0.0  # ms by which the input spikes of a step precede the readout's sample of it
 
 
 def first_sequence(results: Results, index: int) -> SequenceView | None:
@@ -122,7 +123,17 @@ def first_sequence(results: Results, index: int) -> SequenceView | None:
     step = float(attrs.get("resolution_ms", 1.0))
     return SequenceView(start=float(times[0]) - step, stop=float(times[sequence - 1]),
                         window=(float(times[sequence - window]) - step, float(times[sequence - 1])),
-                        batch_size=int(attrs.get("batch_size", 1)))
+                        batch_size=int(attrs.get("batch_size", 1)), input_lead=input_lead_ms(results, step))
+
+
+def input_lead_ms(results: Results, step: float) -> float:
+    """The readout samples a sequence's step i (the delays + 1) steps after the input spikes of step i
+    (timing.Timing: input at offset_gen + i, readout at total_offset + i + 1); 0 if the config lacks the delays."""
+    try:
+        task = results.config["task"]
+        return (int(task["delay_in_rec"]) + int(task["delay_rec_out"]) + int(task["delay_out_norm"]) + 1) * step
+    except (KeyError, TypeError, ValueError):
+        return 0.0
 
 
 def input_groups(results: Results) -> list[tuple[str, int]]:
@@ -173,8 +184,9 @@ def dynamics_figure(results: Results, iteration: int) -> Figure:
     view = first_sequence(results, index)
     groups = input_groups(results)
 
-    def shown(times: np.ndarray) -> np.ndarray:
-        return np.ones(len(times), bool) if view is None else (times > view.start) & (times <= view.stop)
+    def shown(times: np.ndarray, lead: float = 0.0) -> np.ndarray:
+        """The samples or spikes of the sequence shown; input spikes (lead > 0) lead the readout's samples."""
+        return np.ones(len(times), bool) if view is None else (times > view.start - lead) & (times <= view.stop - lead)
 
     heights = [1.6 if p.raster else 1.0 for p, _ in panels]
     with house_style():
@@ -186,7 +198,7 @@ def dynamics_figure(results: Results, iteration: int) -> Figure:
                        and sum(size for _, size in groups) == len(results.population("input")))
             if panel.raster:
                 times, neuron = data
-                keep = shown(times)
+                keep = shown(times, view.input_lead if view is not None and panel.field == "input" else 0.0)
                 times, neuron = times[keep], neuron[keep]
                 if grouped:
                     _draw_input_groups(ax, times, neuron, groups)
@@ -214,7 +226,7 @@ def dynamics_figure(results: Results, iteration: int) -> Figure:
                     ax.legend([Line2D([], [], c=PALETTE[j % len(PALETTE)]) for j in range(len(data))], classes,
                               loc="upper left", fontsize=6, handlelength=1.0)
         if view is not None:
-            axes[0].set_xlim(view.start, view.stop)
+            axes[0].set_xlim(view.start - view.input_lead, view.stop)
             axes[0].text(sum(view.window) / 2, 1.0, "recall\nwindow", transform=axes[0].get_xaxis_transform(),
                          ha="center", va="bottom", fontsize=6, color="#777777")
         elif math.isfinite(t_min) and t_max > t_min:
