@@ -1,6 +1,8 @@
 """The function Hydra runs for each job: progress bar, output directory, error capture.
 
-It reads what it needs from Hydra's runtime config, then calls the Hydra-free `train()`.
+It reads what it needs from Hydra's runtime config, then calls the Hydra-free `train()`, and
+returns the job's objective (sweep.job_objective: the final loss, or a classification task's
+final accuracy).
 In a multirun, a failing job writes `error.txt` into its directory and returns NaN, so the
 other jobs of the sweep still run; in a single run the error goes into the job's eprop.log
 and reaches the CLI as `StopRun` (errors.py), which the CLI prints as one line.

@@ -1,7 +1,7 @@
 """Multiruns: the thread budget, the sweep summary and failed trials in optuna searches.
 
 `SweepCallback` is a Hydra callback (configured under `hydra.callbacks.eprop_sweep` in
-conf/config.yaml). It does three things:
+conf/config.yaml). It does three things (the fourth item is not the callback's):
 
 - **Thread budget** (`on_multirun_start`, before Hydra builds the sweeper and launcher):
   NEST runs `kernel.threads` OpenMP threads per job, so parallel jobs must share the cores.
@@ -19,11 +19,16 @@ conf/config.yaml). It does three things:
   Whether the search then goes on is Hydra's `hydra.sweeper.max_failure_rate` (the
   plugin's default 0.0 stops it at the first failure; `hparams_search=eta_creg` sets 0.5).
 - **Sweep summary** (`on_multirun_end`): `summary.csv` in the sweep directory with one row
-  per job: job number, overrides, status, final loss, runtime, iterations, directory,
-  error, then one column per override key. The values are those of `eprop eval` on the
-  sweep directory (both come from `jobs.summarize_job`); jobs that wrote error.txt
-  instead of a results file are rows with status `failed`; a job whose training diverged
-  has status `diverged` and the error line stored in its results file.
+  per job: job number, overrides, status, final loss, final accuracy and error (classification),
+  runtime, iterations, directory, error, then one column per override key; when a job is a
+  classification run, the columns CLASSIFICATION_SUMMARY_COLUMNS follow final_error. The
+  values are those of `eprop eval` on the sweep directory (both come from
+  `jobs.summarize_job`); jobs that wrote error.txt instead of a results file are rows with
+  status `failed`; a job whose training diverged has status `diverged` and the error line
+  stored in its results file.
+- **The objective** (`job_objective`, returned by each job): the final loss of a regression
+  task, the final accuracy of a classification task; `check_direction` (called by
+  EpropOptunaSweeper.setup) refuses an optuna search in the other direction.
 """
 
 from __future__ import annotations
