@@ -141,6 +141,10 @@ def _first_line(path: Path) -> str:
 # ---------------------------------------------------------------- tables
 
 
+CLASSIFICATION_KEYS = ("final_accuracy", "final_error", "final_accuracy_phase", "final_accuracy_from", "test_accuracy",
+                       "test_error")
+
+
 def flat_row(summary: dict[str, Any]) -> dict[str, Any]:
     """One summary as a flat row of scalars (for tables, CSV and sorting); drops the loss list."""
     row: dict[str, Any] = {"job": summary.get("job", summary.get("path")), "status": summary.get("status")}
@@ -151,6 +155,11 @@ def flat_row(summary: dict[str, Any]) -> dict[str, Any]:
         row[key] = summary.get(key)
     for k, value in enumerate(summary.get("final_loss_per_output") or []):
         row[f"final_loss_{k}"] = value
+    if "final_accuracy" in summary:  # classification: the final (test) accuracy and the accuracy per phase
+        for key in CLASSIFICATION_KEYS:
+            row[key] = summary.get(key)
+        for phase, value in (summary.get("accuracy_per_phase") or {}).items():
+            row[f"accuracy_{phase}"] = value
     for key in ("rate_mean", "rate_min", "rate_median", "rate_max", "f_target"):
         row[key] = summary.get(key)
     for projection, norms in (summary.get("weight_change") or {}).items():

@@ -13,12 +13,14 @@ Conventions:
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable
 
 import numpy as np
 
 from .errors import UserError
+from .phases import PHASE_NAMES, TEST, TRAINING
 from .projections import PROJECTIONS
 from .results import Results, open_results
 from .overrides import key_values as parse_overrides  # noqa: F401  (jobs and figures import it from here)
@@ -97,18 +99,88 @@ def recompute_cross_entropy(results: Results) -> np.ndarray:
     return loss
 
 
+LAST_ITERATIONS = 10  # without a test phase: the final accuracy and the confusion matrix use the last 10 training iterations
+
+
+def phase_names(results: Results) -> list[str]:
+    """The names of the phase codes of /phase: the root attribute phase_names, else eprop_cli/phases.py's."""
+    names = results.attr_json("phase_names")
+    return [str(n) for n in names] if isinstance(names, list) and names else list(PHASE_NAMES)
+
+
+def phase_name(names: list[str], code: int) -> str:
+    return names[code] if 0 <= code < len(names) else f"phase {code}"
+
+
+@dataclass(frozen=True)
+class FinalIterations:
+    """The iterations the final accuracy and the confusion matrix come from (0-based indices into this file)."""
+
+    indices: np.ndarray
+    phase: str  # "test", or "training" when the run has no test phase
+    description: str  # for a person: "test phase, 4 iterations" or "last 10 training iterations (no test phase)"
+
+
+def final_iterations(results: Results) -> FinalIterations:
+    """The test phase's iterations; without a test phase, the last LAST_ITERATIONS training iterations
+    (the last LAST_ITERATIONS iterations of any phase if there was no training iteration either)."""
+    phases = results.phases()
+    names = phase_names(results)
+    test = np.flatnonzero(phases == TEST)
+    if test.size:
+        return FinalIterations(test, phase_name(names, TEST), f"test phase, {_iterations(test.size)}")
+    training = np.flatnonzero(phases == TRAINING)
+    if training.size:
+        chosen = training[-LAST_ITERATIONS:]
+        return FinalIterations(chosen, phase_name(names, TRAINING),
+                               f"last {_iterations(chosen.size, 'training ')} (no test phase)")
+    chosen = np.arange(len(phases))[-LAST_ITERATIONS:]
+    return FinalIterations(chosen, "any", f"last {_iterations(chosen.size)} (no test or training phase)")
+
+
+def _iterations(n: int, kind: str = "") -> str:
+    return f"{n} {kind}iteration{'s' if n != 1 else ''}"
+
+
 def classification_summary(results: Results) -> dict[str, Any]:
-    """Classification: accuracy (list), final_accuracy, final_error (1 - accuracy), max_accuracy and
-    its 1-based iteration; {} for other files."""
+    """Classification: accuracy per iteration and per phase, the final (test) accuracy; {} for other files.
+
+    Keys: accuracy (list), phase (list of phase names), final_accuracy and final_error (mean over the
+    test phase's iterations; without a test phase over the last LAST_ITERATIONS training iterations),
+    final_accuracy_phase ("test" or "training"), final_accuracy_iterations, final_accuracy_from (which
+    iterations, for a person), test_accuracy and test_error (None without a test phase),
+    accuracy_per_phase, error_per_phase, loss_per_phase (mean cross-entropy) and n_iter_per_phase
+    ({phase name: value}, phases that occur, in code order), max_accuracy and its 1-based iteration.
+    Errors are 1 - accuracy. Iterations of this file only (a resumed run's parents are not included).
+    """
     if results.task_kind != "classification" or results.accuracy is None:
         return {}
-    accuracy = np.asarray(results.accuracy, dtype=float)
+    accuracy = np.asarray(results.accuracy, dtype=float)[: results.n_iter_done]
     if accuracy.size == 0:
-        return {"accuracy": [], "final_accuracy": None, "final_error": None, "max_accuracy": None}
+        return {"accuracy": [], "phase": [], "final_accuracy": None, "final_error": None, "final_accuracy_phase": None,
+                "final_accuracy_iterations": 0, "final_accuracy_from": "no iteration finished", "test_accuracy": None,
+                "test_error": None, "accuracy_per_phase": {}, "error_per_phase": {}, "loss_per_phase": {},
+                "n_iter_per_phase": {}, "max_accuracy": None, "max_accuracy_iteration": None}
+    phases, names, loss = results.phases(), phase_names(results), np.asarray(results.loss, dtype=float)
+    final = final_iterations(results)
+    final_accuracy = float(np.mean(accuracy[final.indices]))
+    per_phase: dict[str, Any] = {"accuracy_per_phase": {}, "error_per_phase": {}, "loss_per_phase": {}, "n_iter_per_phase": {}}
+    for code in sorted(set(phases.tolist())):
+        mine = phases == code
+        name = phase_name(names, code)
+        per_phase["accuracy_per_phase"][name] = float(np.mean(accuracy[mine]))
+        per_phase["error_per_phase"][name] = 1.0 - per_phase["accuracy_per_phase"][name]
+        per_phase["loss_per_phase"][name] = float(np.mean(loss[mine]))
+        per_phase["n_iter_per_phase"][name] = int(np.count_nonzero(mine))
+    has_test = final.phase == phase_name(names, TEST)
     best = int(np.argmax(accuracy))
-    return {"accuracy": [float(a) for a in accuracy], "final_accuracy": float(accuracy[-1]),
-            "final_error": 1.0 - float(accuracy[-1]), "max_accuracy": float(accuracy[best]),
-            "max_accuracy_iteration": results.first_iteration + best + 1}
+    return {"accuracy": [float(a) for a in accuracy], "phase": [phase_name(names, c) for c in phases.tolist()],
+            "final_accuracy": final_accuracy, "final_error": 1.0 - final_accuracy,
+            "final_accuracy_phase": final.phase, "final_accuracy_iterations": int(final.indices.size),
+            "final_accuracy_from": final.description,
+            "test_accuracy": final_accuracy if has_test else None, "test_error": 1.0 - final_accuracy if has_test else None,
+            **per_phase,
+            "max_accuracy": float(accuracy[best]), "max_accuracy_iteration": results.first_iteration + best + 1}
 
 
 def loss_check(results: Results) -> float | None:

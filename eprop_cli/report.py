@@ -205,7 +205,13 @@ def run_table(s: dict[str, Any]) -> Table:
     table.add_row("runtime: build / simulate / write (s)",
                   " / ".join(fmt(s.get(k), ".3g") for k in ("timing_build_s", "timing_simulate_s", "timing_write_s")))
     if s.get("task_kind") == "classification":
-        table.add_row("final accuracy (error)", f"{fmt(s.get('final_accuracy'), '.3f')} ({fmt(s.get('final_error'), '.3f')})")
+        table.add_row(f"final accuracy (error): {s.get('final_accuracy_from') or '—'}",
+                      f"{fmt(s.get('final_accuracy'), '.3f')} ({fmt(s.get('final_error'), '.3f')})")
+        for phase, accuracy in (s.get("accuracy_per_phase") or {}).items():
+            n = (s.get("n_iter_per_phase") or {}).get(phase)
+            table.add_row(f"{phase} phase ({n} iteration{'s' if n != 1 else ''}): mean accuracy (error); mean loss E",
+                          f"{fmt(accuracy, '.3f')} ({fmt(s['error_per_phase'][phase], '.3f')}); "
+                          f"{fmt(s['loss_per_phase'][phase])}")
         if s.get("max_accuracy") is not None:
             table.add_row("maximum accuracy (iteration, 1-based)", f"{fmt(s['max_accuracy'], '.3f')} ({s['max_accuracy_iteration']})")
     table.add_row("peak RSS (MB)", fmt(s.get("peak_rss_mb"), ".4g"))
@@ -223,6 +229,7 @@ JOB_COLUMNS = {  # column -> (header, number format); override columns are added
     "relative_loss_reduction": ("1−E_final/E_first", ".3f"),
     "final_accuracy": ("final accuracy", ".3f"),
     "final_error": ("final error", ".3f"),
+    "final_accuracy_phase": ("accuracy of", ""),
     "rate_median": ("median rate (spikes/s)", ".3g"),
     "runtime_s": ("runtime (s)", ".3g"),
 }
@@ -231,7 +238,7 @@ JOB_COLUMNS = {  # column -> (header, number format); override columns are added
 JOB_WIDTH = 100  # characters of a job's name that the several-jobs table always shows
 
 
-CLASSIFICATION_COLUMNS = ("final_accuracy", "final_error")
+CLASSIFICATION_COLUMNS = ("final_accuracy", "final_error", "final_accuracy_phase")
 
 
 def jobs_table(rows: list[dict[str, Any]], override_keys: list[str]) -> Table:

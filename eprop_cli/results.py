@@ -648,6 +648,13 @@ class Results:
         """Classification: /accuracy per iteration (fraction of sequences predicted right); None for other files."""
         return self.file["accuracy"][()] if "accuracy" in self.file else None
 
+    def phases(self) -> np.ndarray:
+        """Each finished iteration's phase code (/phase; eprop_cli/phases.py: 0 training, 1 validation,
+        2 early_stopping, 3 test), an int array of length n_iter_done; zeros (all training) if the file has no /phase."""
+        if "phase" in self.file:
+            return np.asarray(self.file["phase"][: self._n_iter_done], dtype=int)
+        return np.zeros(self._n_iter_done, dtype=int)
+
     def per_sequence(self, name: str) -> np.ndarray | None:
         """Classification: /labels or /predicted, (iteration, sequence) class indices; None if absent."""
         return self.file[name][()] if name in ("labels", "predicted") and name in self.file else None

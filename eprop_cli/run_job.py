@@ -1,6 +1,8 @@
 """The function Hydra runs for each job: progress bar, output directory, error capture.
 
-It reads what it needs from Hydra's runtime config, then calls the Hydra-free `train()`.
+It reads what it needs from Hydra's runtime config, then calls the Hydra-free `train()`, and
+returns the job's objective (sweep.job_objective: the final loss, or a classification task's
+final accuracy).
 In a multirun, a failing job writes `error.txt` into its directory and returns NaN, so the
 other jobs of the sweep still run; in a single run the error goes into the job's eprop.log
 and reaches the CLI as `StopRun` (errors.py), which the CLI prints as one line.
@@ -24,6 +26,7 @@ from .errors import StopRun, UserError  # noqa: F401  (run_job.StopRun for calle
 from .results import natural_key
 from .resume import resume_config
 from .run_dir import write_to_log
+from .sweep import job_objective
 from .training import train
 
 log = logging.getLogger(__name__)
@@ -74,7 +77,7 @@ def run_job(cfg: DictConfig) -> float:
         cfg = with_plain_choices(cfg)  # NEST takes str, not the schema's Enums
         progress = _progress(cfg)
         if progress is None:
-            return train(cfg, run_dir, overrides, parent=parent)
+            return job_objective(cfg, run_dir / cfg.output.file, train(cfg, run_dir, overrides, parent=parent))
         bars = []
 
         def show(k: int, loss: float) -> None:
@@ -86,9 +89,10 @@ def run_job(cfg: DictConfig) -> float:
             progress.update(bars[0], completed=k + 1, loss=f"{loss:.4g}")
 
         try:
-            return train(cfg, run_dir, overrides, parent=parent, on_iteration=show)
+            final_loss = train(cfg, run_dir, overrides, parent=parent, on_iteration=show)
         finally:
             progress.stop()
+        return job_objective(cfg, run_dir / cfg.output.file, final_loss)
     except Exception as exc:
         err = user_error(exc)  # a UserError (config errors translated), an Interrupted run, or None: a bug
         if err is None:

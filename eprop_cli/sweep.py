@@ -1,7 +1,7 @@
 """Multiruns: the thread budget, the sweep summary and failed trials in optuna searches.
 
 `SweepCallback` is a Hydra callback (configured under `hydra.callbacks.eprop_sweep` in
-conf/config.yaml). It does three things:
+conf/config.yaml). It does three things (the fourth item is not the callback's):
 
 - **Thread budget** (`on_multirun_start`, before Hydra builds the sweeper and launcher):
   NEST runs `kernel.threads` OpenMP threads per job, so parallel jobs must share the cores.
@@ -19,11 +19,16 @@ conf/config.yaml). It does three things:
   Whether the search then goes on is Hydra's `hydra.sweeper.max_failure_rate` (the
   plugin's default 0.0 stops it at the first failure; `hparams_search=eta_creg` sets 0.5).
 - **Sweep summary** (`on_multirun_end`): `summary.csv` in the sweep directory with one row
-  per job: job number, overrides, status, final loss, runtime, iterations, directory,
-  error, then one column per override key. The values are those of `eprop eval` on the
-  sweep directory (both come from `jobs.summarize_job`); jobs that wrote error.txt
-  instead of a results file are rows with status `failed`; a job whose training diverged
-  has status `diverged` and the error line stored in its results file.
+  per job: job number, overrides, status, final loss, final accuracy and error (classification),
+  runtime, iterations, directory, error, then one column per override key; when a job is a
+  classification run, the columns CLASSIFICATION_SUMMARY_COLUMNS follow final_error. The
+  values are those of `eprop eval` on the sweep directory (both come from
+  `jobs.summarize_job`); jobs that wrote error.txt instead of a results file are rows with
+  status `failed`; a job whose training diverged has status `diverged` and the error line
+  stored in its results file.
+- **The objective** (`job_objective`, returned by each job): the final loss of a regression
+  task, the final accuracy of a classification task; `check_direction` (called by
+  EpropOptunaSweeper.setup) refuses an optuna search in the other direction.
 """
 
 from __future__ import annotations
@@ -44,6 +49,10 @@ log = logging.getLogger(__name__)
 SUMMARY_FILE = "summary.csv"
 SUMMARY_COLUMNS = ("job", "overrides", "status", "final_loss", "final_accuracy", "final_error", "runtime_s", "n_iter_done",
                    "n_iter", "dir", "error")
+# after final_error, when a job is a classification run: where the final accuracy comes from, the test
+# phase's accuracy and error, the mean accuracy of every phase (phase names of eprop_cli/phases.py)
+CLASSIFICATION_SUMMARY_COLUMNS = ("final_accuracy_phase", "final_accuracy_from", "test_accuracy", "test_error", "accuracy_training",
+                                  "accuracy_validation", "accuracy_early_stopping", "accuracy_test")
 JOBLIB_LAUNCHER = "hydra_plugins.hydra_joblib_launcher.joblib_launcher.JoblibLauncher"
 SUBMITIT_LAUNCHERS = {
     "hydra_plugins.hydra_submitit_launcher.submitit_launcher.LocalLauncher": "submitit_local",
@@ -145,12 +154,51 @@ def use_nan_safe_optuna(cfg: DictConfig) -> bool:
     return True
 
 
+# ---------------------------------------------------------------- the objective
+
+
+def task_kind(cfg: DictConfig) -> str:
+    """"classification" or "regression": the kind of the config's task (task.target in tasks.TASKS)."""
+    from .tasks import TASKS
+
+    task = TASKS.get(str(cfg.task.get("target", "")))
+    return task.kind if task is not None else "regression"
+
+
+def job_objective(cfg: DictConfig, results_path: Path, final_loss: float) -> float:
+    """What a job returns to the sweeper: the final loss (regression), the final accuracy (classification:
+    the mean over the test phase's iterations, else over the last training iterations; eprop eval's
+    final_accuracy), which an optuna search maximizes (`hparams_search=evidence_accumulation`)."""
+    if task_kind(cfg) != "classification":
+        return final_loss
+    from .metrics import classification_summary
+    from .results import open_results
+
+    with open_results(results_path) as results:
+        accuracy = classification_summary(results).get("final_accuracy")
+    return float("nan") if accuracy is None else float(accuracy)
+
+
+def check_direction(cfg: DictConfig) -> None:
+    """An optuna search in the wrong direction is refused: a classification task's jobs return the final
+    accuracy (maximize), a regression task's the final loss (minimize). Called by EpropOptunaSweeper.setup
+    (Hydra turns an exception in a callback into a warning)."""
+    sweeper = cfg.hydra.sweeper
+    direction = str(sweeper.get("direction", "")).lower().replace("direction.", "")
+    wanted = "maximize" if task_kind(cfg) == "classification" else "minimize"
+    if direction in ("minimize", "maximize") and direction != wanted:
+        returns = "the final accuracy" if wanted == "maximize" else "the final loss"
+        raise UserError(f"hydra.sweeper.direction={direction}: task.target={cfg.task.target} is a {task_kind(cfg)} task, "
+                        f"whose jobs return {returns}; use hydra.sweeper.direction={wanted} (hparams_search="
+                        f"{'evidence_accumulation' if wanted == 'maximize' else 'eta_creg'} does)")
+
+
 # ---------------------------------------------------------------- sweep summary
 
 
 def summarize_sweep(sweep_dir: str | Path) -> tuple[list[str], list[dict[str, Any]]]:
     """Columns and one row per job of a multirun directory, ordered by job number."""
-    from .jobs import error_files, flat_row, job_directories, summarize_job
+    from .jobs import CLASSIFICATION_KEYS, error_files, flat_row, job_directories, summarize_job
 
     sweep_dir = Path(sweep_dir)
     rows = []
@@ -169,12 +217,17 @@ def summarize_sweep(sweep_dir: str | Path) -> tuple[list[str], list[dict[str, An
             "dir": str(job_dir),
             "error": summary.get("error") or _error_text(error_files(job_dir)),
         }
-        for key, value in flat_row(summary).items():
+        flat = flat_row(summary)
+        classification = [key for key in flat if key in CLASSIFICATION_KEYS or key.startswith("accuracy_")]
+        row.update({key: flat[key] for key in classification if key not in row})
+        for key, value in flat.items():
             if key not in row and key in (summary.get("overrides_parsed") or {}):
                 row[key] = value
         rows.append(row)
     rows.sort(key=lambda r: (0, r["job"], "") if isinstance(r["job"], int) else (1, 0, str(r["job"])))
     columns = list(SUMMARY_COLUMNS)
+    extra = [key for key in CLASSIFICATION_SUMMARY_COLUMNS if any(key in row for row in rows)]
+    columns[columns.index("final_error") + 1:columns.index("final_error") + 1] = extra  # classification jobs only
     for row in rows:
         columns.extend(key for key in row if key not in columns)
     return columns, rows

@@ -168,3 +168,101 @@ def _write_run(path: Path, overrides: list[str] | None, loss_scale: float, statu
         writer.finish(status, {"timing_build_s": 1.5, "timing_simulate_s": 10.0, "timing_write_s": 0.5,
                                "peak_rss_mb": 321.0})
     writer.close()
+
+
+# ---------------------------------------------------------------- classification runs
+#
+# A classification run of len(CORRECT) iterations of BATCH sequences of STEPS steps; the learning
+# (recall) window is the last WINDOW steps. Labels are LABELS in every iteration; in iteration k the
+# first BATCH - CORRECT[k] sequences are predicted wrong (the other class). In the window the readout
+# gives 0.8 to the predicted class and 0.2 to the other, so the cross-entropy of iteration k is
+# (CORRECT[k] * -log 0.8 + (BATCH - CORRECT[k]) * -log 0.2) / BATCH. Outside the window readout and
+# target signals are 0 (as NEST records them). /phase holds PHASES (the schedule of
+# docs/evidence_accumulation.md: 1 0 0 0 1 2 2 0 3 3).
+
+BATCH = 4
+WINDOW = 3  # steps
+LABELS = np.array([0, 1, 0, 1])
+CORRECT = [1, 2, 3, 4, 2, 3, 4, 4, 3, 1]  # sequences predicted right per iteration
+PHASES = [1, 0, 0, 0, 1, 2, 2, 0, 3, 3]  # 0 training, 1 validation, 2 early stopping, 3 test
+PHASE_NAMES = ["training", "validation", "early_stopping", "test"]
+INPUT_GROUPS = [["left cue", 2], ["right cue", 2], ["recall", 2], ["noise", 2]]
+CLASS_INPUT = list(range(1, 9))  # 8 input neurons, 2 per group
+CLASS_RECURRENT = [11, 12, 13, 14]
+CLASS_READOUT = [21, 22]
+READOUT_DELAY_MS = 5.0  # ms from a sequence's step 0 to its first readout sample, as NEST stamps it (input spikes: 1 ms)
+
+
+def predictions(correct: int) -> np.ndarray:
+    predicted = LABELS.copy()
+    predicted[: BATCH - correct] = 1 - predicted[: BATCH - correct]
+    return predicted
+
+
+def classification_loss(correct: int) -> float:
+    return (correct * -np.log(0.8) + (BATCH - correct) * -np.log(0.2)) / BATCH
+
+
+def write_classification_run(path: Path, correct: list[int] | None = None, phases: list[int] | None = PHASES,
+                             overrides: list[str] | None = None) -> Path:
+    """A synthetic classification results file (see above); `phases` None: no /phase (all training)."""
+    import h5py
+
+    correct = CORRECT if correct is None else correct
+    steps = STEPS
+    attrs = {
+        "n_iter": len(correct), "overrides": overrides or [], "n_out": 2, "batch_size": BATCH,
+        "config_yaml": yaml.safe_dump({"task": {"name": "evidence_accumulation", "n_iter": len(correct), "offset_gen": 1,
+                                                "delay_in_rec": 1, "delay_rec_out": 1, "delay_out_norm": 1},
+                                       "neuron": {"rec": {"f_target": F_TARGET}}}),
+        "steps_per_sequence": steps, "resolution_ms": RESOLUTION_MS, "learning_window_steps": WINDOW,
+        "task_kind": "classification", "seed": 1, "nest_version": "3.10", "total_num_virtual_procs": 1,
+        "display": {"classes": ["left", "right"], "learning_window_steps": WINDOW, "input_groups": INPUT_GROUPS},
+    }
+    path.parent.mkdir(parents=True, exist_ok=True)
+    writer = ResultsWriter(path, n_out=2, attrs=attrs)
+    writer.write_neurons({"input": CLASS_INPUT, "recurrent": CLASS_RECURRENT, "readout": CLASS_READOUT})
+    writer.declare_iteration_metrics(("accuracy",), ("labels", "predicted"), BATCH, loss_units=writer.CLASSIFICATION_LOSS)
+    out_fields = ["senders", "times", "V_m", "readout_signal", "target_signal", "error_signal"]
+    writer.declare_recorder("multimeter_out", {f: ("i8" if f == "senders" else "f8") for f in out_fields})
+    writer.declare_recorder("spike_recorder", {"senders": "i8", "times": "f8"})
+    in_window = np.arange(steps) >= steps - WINDOW
+    for k, c in enumerate(correct):
+        predicted = predictions(c)
+        out = {f: [] for f in out_fields}
+        spikes = {"senders": [], "times": []}
+        loss = np.zeros(2)
+        for j, sender in enumerate(CLASS_READOUT):
+            for b in range(BATCH):
+                start = (k * BATCH + b) * steps * RESOLUTION_MS  # ms, step 0 of the sequence
+                y = np.where(in_window, 0.8 if predicted[b] == j else 0.2, 0.0)
+                y_star = np.where(in_window, 1.0 if LABELS[b] == j else 0.0, 0.0)
+                out["senders"].append(np.full(steps, sender))
+                out["times"].append(start + READOUT_DELAY_MS + np.arange(steps) * RESOLUTION_MS)
+                for name, values in (("V_m", y), ("readout_signal", y), ("target_signal", y_star), ("error_signal", y - y_star)):
+                    out[name].append(values)
+                if LABELS[b] == j:
+                    loss[j] -= np.log(0.8 if predicted[b] == j else 0.2) / BATCH
+        for b in range(BATCH):
+            start = (k * BATCH + b) * steps * RESOLUTION_MS
+            for i, neuron in enumerate(CLASS_INPUT):  # input neuron i spikes at step i + 1 of every sequence
+                spikes["senders"].append(neuron)
+                spikes["times"].append(start + i + 2.0)
+            for neuron in CLASS_RECURRENT:
+                spikes["senders"].append(neuron)
+                spikes["times"].append(start + 3.0)
+        order = np.argsort(spikes["times"], kind="stable")
+        events = {"multimeter_out": {f: np.concatenate(v) for f, v in out.items()},
+                  "spike_recorder": {key: np.asarray(v)[order] for key, v in spikes.items()}}
+        writer.append_iteration(loss, events, metrics={"accuracy": c / BATCH},
+                                per_sequence={"labels": LABELS, "predicted": predicted})
+    writer.write_weights("initial", {})
+    writer.finish("complete", {"timing_build_s": 1.0, "timing_simulate_s": 2.0, "timing_write_s": 0.5, "peak_rss_mb": 100.0})
+    writer.close()
+    if phases is not None:
+        with h5py.File(path, "r+") as f:
+            if "phase" in f:  # a writer that writes /phase itself (contract 2): replaced by the known phases
+                del f["phase"]
+            f.create_dataset("phase", data=np.asarray(phases, dtype="i1"))
+            f.attrs["phase_names"] = json.dumps(PHASE_NAMES)
+    return path

@@ -81,7 +81,10 @@ def test_overrides_give_what_the_oracle_gives_and_accuracy_is_recomputable(tmp_p
     summary = json.loads(proc.stdout)
     assert summary["task_kind"] == "classification"
     assert summary["accuracy"] == oracle["accuracy"].tolist()
-    assert summary["final_accuracy"] == oracle["accuracy"][-1] and summary["final_error"] == 1.0 - oracle["accuracy"][-1]
+    # no test phase: the final accuracy is the mean over the (at most 10) last training iterations, here all 3
+    assert summary["final_accuracy"] == np.mean(oracle["accuracy"]) and summary["final_error"] == 1.0 - np.mean(oracle["accuracy"])
+    assert summary["final_accuracy_from"] == "last 3 training iterations (no test phase)"
+    assert summary["accuracy_per_phase"] == {"training": np.mean(oracle["accuracy"])}
     assert summary["loss_recomputed_max_rel_diff"] < 1e-12  # the cross-entropy rescored from the events
     with open_results(tmp_path / "run") as res:  # the same node ids: the same creation order
         for projection in ("in_rec", "rec_rec", "rec_out"):

@@ -269,3 +269,26 @@ def test_optuna_search_where_every_trial_fails_is_one_line(tmp_path):
     assert proc.stderr.strip().splitlines()[-1] == (
         f"eprop: error: optuna: every trial failed, so there is no best trial; see {sweep_dir / 'summary.csv'}")
     assert [r["status"] for r in read_summary(sweep_dir)] == ["failed", "failed"]
+
+
+@pytest.mark.nest
+def test_optuna_search_maximizes_the_accuracy_of_a_classification_task(tmp_path):
+    import optuna
+
+    sweep_dir = tmp_path / "sweep"
+    storage = f"sqlite:///{tmp_path / 'study.db'}"
+    rows = multirun(sweep_dir, "experiment=nest_bsshslm_2020_evidence_accumulation", "hparams_search=evidence_accumulation",
+                    "task.batch_size=2", "hydra.sweeper.n_trials=2", f"hydra.sweeper.storage={storage}")
+    assert [(r["job"], r["status"]) for r in rows] == [("0", "complete"), ("1", "complete")]
+    evaluated = {str(s["job"]): s for s in json.loads(run_eprop("eval", str(sweep_dir), "--json").stdout)}
+    accuracies = {}
+    for row in rows:
+        with open_results(Path(row["dir"])) as res:  # no test phase: the mean over the 2 training iterations
+            assert float(row["final_accuracy"]) == float(res.accuracy.mean()) == evaluated[row["job"]]["final_accuracy"]
+        assert row["final_accuracy_from"] == "last 2 training iterations (no test phase)"
+        assert row["accuracy_training"] == row["final_accuracy"]
+        accuracies[row["job"]] = float(row["final_accuracy"])
+    study = optuna.load_study(study_name="evidence_accumulation", storage=storage)
+    assert study.direction.name == "MAXIMIZE"
+    assert sorted(t.value for t in study.trials) == sorted(accuracies.values())  # the jobs returned their accuracy
+    assert OmegaConf.load(sweep_dir / "optimization_results.yaml").best_value == max(accuracies.values())

@@ -1,5 +1,6 @@
-"""The figures of a classification run: cross-entropy and error per iteration (NEST's
-evidence-accumulation example), the confusion matrix, the readout probabilities per class.
+"""The figures of a classification run: cross-entropy and error per iteration coloured by phase
+(NEST's evidence-accumulation example), the confusion matrix of the test phase, the readout
+probabilities per class.
 """
 
 from __future__ import annotations
@@ -7,44 +8,64 @@ from __future__ import annotations
 import numpy as np
 from matplotlib.figure import Figure
 
+from ..metrics import final_iterations, phase_name, phase_names
 from ..results import Results
-from .style import BLUE, ONE_COLUMN, PALETTE, RED, TWO_COLUMNS, FigureUnavailable, house_style, new_figure, spans_decades
+from .style import BLUE, ONE_COLUMN, PALETTE, RED, FigureUnavailable, house_style, new_figure, spans_decades
+
+# phase code -> (colour, marker): training, validation, early stopping, test (the example's blue, red, green, gold)
+PHASE_STYLES = ((BLUE, "o"), (RED, "s"), ("#2a9d55", "^"), ("#e69f00", "D"))
+
+
+def phase_style(code: int) -> tuple[str, str]:
+    return PHASE_STYLES[code] if 0 <= code < len(PHASE_STYLES) else ("#555555", "x")
 
 
 def classification_loss_figure(results: Results, log: bool | None = False) -> Figure:
-    """Classification: cross-entropy (top) and error = 1 - accuracy (bottom) per iteration, as NEST's example."""
+    """Cross-entropy (top) and error = 1 - accuracy (bottom) per iteration, one colour and marker per
+    phase (training, validation, early stopping, test), as NEST's example plots them."""
     loss = results.loss
     if len(loss) == 0 or results.accuracy is None:
         raise FigureUnavailable("no iteration finished")
-    error = 1.0 - np.asarray(results.accuracy, dtype=float)
+    error = 1.0 - np.asarray(results.accuracy, dtype=float)[: len(loss)]
     iterations = np.arange(results.first_iteration + 1, results.first_iteration + len(loss) + 1)
+    phases, names = results.phases(), phase_names(results)
     with house_style():
-        fig = new_figure(ONE_COLUMN, 3.2)
+        fig = new_figure(ONE_COLUMN * 1.25, 3.2)
         top, bottom = fig.subplots(2, 1, sharex=True)
-        top.plot(iterations, loss, c=BLUE)
-        top.set_ylabel(r"loss $E = -\sum_k \pi^*_k \log \pi_k$")
+        for ax, values in ((top, loss), (bottom, error)):
+            ax.plot(iterations, values, c="#bbbbbb", lw=0.6, zorder=1)  # the order of the iterations
+            for code in sorted(set(phases.tolist())):
+                mine = phases == code
+                color, marker = phase_style(code)
+                label = f"{phase_name(names, code).replace('_', ' ')} ({np.count_nonzero(mine)})"
+                ax.scatter(iterations[mine], values[mine], s=9, c=color, marker=marker, lw=0, zorder=2, label=label)
+        top.set_ylabel("cross-entropy loss\n" r"$E = -\frac{1}{BT}\sum_{b,t,k} \pi^*_k \log \pi_k$")
         if log or (log is None and spans_decades(loss)):
             top.set_yscale("log")
-        bottom.plot(iterations, error, c=RED, marker=".", ms=3)
-        bottom.set_ylabel("error (1 − accuracy)")
-        bottom.set_ylim(-0.02, 1.02)
+        bottom.set_ylabel("error\n(1 − accuracy)")
+        bottom.set_ylim(-0.04, 1.04)
         bottom.set_xlabel("iteration")
         bottom.xaxis.get_major_locator().set_params(integer=True)
+        top.legend(title="phase (iterations)", loc="center left", bbox_to_anchor=(1.0, 0.0), fontsize=6,
+                   title_fontsize=6, handletextpad=0.2)
     return fig
 
 
-def confusion_figure(results: Results, last: int = 10) -> Figure:
-    """Classification: counts of (label, predicted class) over the run's last LAST iterations."""
+def confusion_figure(results: Results) -> Figure:
+    """Counts of (label, predicted class) over the test phase's sequences; without a test phase over
+    the last training iterations (metrics.final_iterations), as the title says."""
     labels, predicted = results.per_sequence("labels"), results.per_sequence("predicted")
-    if labels is None or predicted is None or len(labels) == 0:
+    if labels is None or predicted is None or results.n_iter_done == 0:
         raise FigureUnavailable("no iteration finished")
-    labels, predicted = labels[-last:], predicted[-last:]
+    chosen = final_iterations(results)
+    labels, predicted = labels[chosen.indices], predicted[chosen.indices]
     n = int(results.attrs.get("n_out", 2))
     counts = np.zeros((n, n), dtype=int)
     np.add.at(counts, (labels.ravel(), predicted.ravel()), 1)
     names = _class_names(results, n)
+    accuracy = np.trace(counts) / max(counts.sum(), 1)
     with house_style():
-        fig = new_figure(ONE_COLUMN * 0.8, ONE_COLUMN * 0.8)
+        fig = new_figure(ONE_COLUMN * 0.8, ONE_COLUMN * 0.85)
         ax = fig.add_subplot()
         ax.imshow(counts, cmap="Blues", vmin=0)
         for (i, j), c in np.ndenumerate(counts):
@@ -53,7 +74,7 @@ def confusion_figure(results: Results, last: int = 10) -> Figure:
         ax.set_yticks(range(n), names)
         ax.set_xlabel("predicted class")
         ax.set_ylabel("label")
-        ax.set_title(f"last {len(labels)} iterations ({labels.size} sequences)", loc="left", fontsize=6)
+        ax.set_title(f"{chosen.description}:\n{labels.size} sequences, accuracy {accuracy:.3f}", loc="left", fontsize=6)
     return fig
 
 
@@ -63,8 +84,8 @@ def _class_names(results: Results, n: int) -> list[str]:
 
 
 def readout_probabilities_figure(results: Results) -> Figure:
-    """Classification: softmax readout signal per class over the first sequence of the last iteration,
-    target dashed, the learning (recall) window shaded."""
+    """Softmax readout signal per class around the learning (recall) window of the first sequence of the
+    last recorded iteration (the window shaded, with the third of a window before it), targets dashed."""
     n_iter = results.recorded_iterations("multimeter_out")
     if n_iter == 0:
         raise FigureUnavailable("no iteration of multimeter_out recorded")
@@ -73,20 +94,26 @@ def readout_probabilities_figure(results: Results) -> Figure:
     window = int(results.attrs.get("learning_window_steps", sequence))
     readouts = results.population("readout")
     names = _class_names(results, len(readouts))
+    phases = results.phases()
+    phase = phase_name(phase_names(results), int(phases[n_iter - 1])).replace("_", " ") if len(phases) >= n_iter else "?"
     colors = PALETTE
     with house_style():
-        fig = new_figure(TWO_COLUMNS * 0.6, 2.2)
+        fig = new_figure(ONE_COLUMN, 2.2)
         ax = fig.add_subplot()
+        shown = slice(max(0, sequence - window - window // 3), sequence)  # the window and the third of a window before
+        t = np.zeros(0)
         for k, node in enumerate(readouts):
             mine = ev["senders"] == node
-            t, y, target = ev["times"][mine][:sequence], ev["readout_signal"][mine][:sequence], ev["target_signal"][mine][:sequence]
-            ax.plot(t, y, c=colors[k % len(colors)], label=f"$\\pi_{{{names[k]}}}$")
+            t, y, target = (ev[name][mine][:sequence][shown] for name in ("times", "readout_signal", "target_signal"))
+            ax.plot(t, y, c=colors[k % len(colors)], label=f"$\\pi_\\mathrm{{{names[k]}}}$")
             ax.plot(t, target, c=colors[k % len(colors)], ls="--", lw=0.8)
-        if len(t):
+        if len(t) >= window:
             ax.axvspan(t[-window], t[-1], color="#dddddd", zorder=0, label="recall window")
+            ax.set_xlim(t[0], t[-1])
         ax.set_xlabel("time (ms)")
-        ax.set_ylabel("readout probability")
+        ax.set_ylabel("readout probability $\\pi_k$")
         ax.set_ylim(-0.02, 1.02)
-        ax.set_title(f"iteration {results.first_iteration + n_iter}, first sequence (targets dashed)", loc="left", fontsize=6)
-        ax.legend(loc="upper left")
+        ax.set_title(f"iteration {results.first_iteration + n_iter} ({phase} phase), first sequence;\ntargets $\\pi^*_k$ dashed",
+                     loc="left", fontsize=6)
+        ax.legend(loc="center left", bbox_to_anchor=(1.0, 0.5))
     return fig

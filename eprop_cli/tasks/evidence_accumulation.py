@@ -25,6 +25,7 @@ from dataclasses import dataclass
 import numpy as np
 
 LEFT, RIGHT, RECALL, NOISE = range(4)  # input populations, in the order of the input neurons
+INPUT_GROUP_NAMES = ("left cue", "right cue", "recall", "noise")  # their names in figures
 
 
 @dataclass(frozen=True)
@@ -286,9 +287,12 @@ class EvidenceAccumulation(Task):
                                          loss_units=writer.CLASSIFICATION_LOSS)
 
     def results_attrs(self) -> dict:
-        """Also the learning window (steps at the end of each sequence), which eval needs to rescore a run."""
+        """Also the learning window (steps at the end of each sequence), which eval needs to rescore a run, and
+        the input populations in the order of the input neurons (`display.input_groups`, [name, size] each)."""
+        n = self.params.n_per_population
         return {**super().results_attrs(), "learning_window_steps": self.learning_window_steps,
-                "display": {"classes": ["left", "right"], "learning_window_steps": self.learning_window_steps}}
+                "display": {"classes": ["left", "right"], "learning_window_steps": self.learning_window_steps,
+                            "input_groups": [[name, n] for name in INPUT_GROUP_NAMES]}}
 
     def draw(self, rng: np.random.RandomState) -> None:
         self._rng, self._next = rng, 0

@@ -17,8 +17,9 @@ if _PluginOptunaSweeper is not None:
         """hydra-optuna-sweeper's sweeper; a job that returns NaN (eprop's failed job) is a failed trial."""
 
         def setup(self, *, hydra_context, task_function, config) -> None:
-            from eprop_cli.sweep import failed_trial_launcher
+            from eprop_cli.sweep import check_direction, failed_trial_launcher
 
+            check_direction(config)  # before the study is made: a search in the wrong direction is one line
             super().setup(hydra_context=hydra_context, task_function=task_function, config=config)
             self.sweeper.launcher = failed_trial_launcher(self.sweeper.launcher)
 
