@@ -65,10 +65,11 @@ def _class_names(results: Results, n: int) -> list[str]:
 def readout_probabilities_figure(results: Results) -> Figure:
     """Classification: softmax readout signal per class over the first sequence of the last iteration,
     target dashed, the learning (recall) window shaded."""
-    n_iter = results.recorded_iterations("multimeter_out")
-    if n_iter == 0:
+    recorded = results.recorded_iterations("multimeter_out")
+    if recorded.size == 0:
         raise FigureUnavailable("no iteration of multimeter_out recorded")
-    ev = results.events("multimeter_out", ["senders", "times", "readout_signal", "target_signal"], iteration=n_iter - 1)
+    last = int(recorded[-1])  # the last iteration whose events are in the file
+    ev = results.events("multimeter_out", ["senders", "times", "readout_signal", "target_signal"], iteration=last)
     sequence = int(results.attrs["steps_per_sequence"])
     window = int(results.attrs.get("learning_window_steps", sequence))
     readouts = results.population("readout")
@@ -87,6 +88,6 @@ def readout_probabilities_figure(results: Results) -> Figure:
         ax.set_xlabel("time (ms)")
         ax.set_ylabel("readout probability")
         ax.set_ylim(-0.02, 1.02)
-        ax.set_title(f"iteration {results.first_iteration + n_iter}, first sequence (targets dashed)", loc="left", fontsize=6)
+        ax.set_title(f"iteration {results.first_iteration + last + 1}, first sequence (targets dashed)", loc="left", fontsize=6)
         ax.legend(loc="upper left")
     return fig

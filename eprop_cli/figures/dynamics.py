@@ -85,7 +85,9 @@ def _cached_events(results, cache, recorder, fields, iteration):
 
 
 def dynamics_figure(results: Results, iteration: int) -> Figure:
-    """Stacked panels of spikes and recorded variables in one iteration (0-based; -1 = last).
+    """Stacked panels of spikes and recorded variables in one iteration: `iteration` indexes the
+    iterations whose events are in the file (0: the first of them, -1: the last), so that under a
+    recording schedule the figure shows a recorded iteration; the title gives its number.
 
     Panels, each only if recorded: input spikes, recurrent spikes, recurrent membrane voltage,
     surrogate gradient, adaptive threshold, learning signal, readout membrane voltage, target,
@@ -94,10 +96,12 @@ def dynamics_figure(results: Results, iteration: int) -> Figure:
     recorders = [r for r in ("spike_recorder", "multimeter_rec", "multimeter_out") if r in results.recorders]
     if not recorders:
         raise FigureUnavailable("neither spikes nor multimeters were recorded")
-    n = min(results.recorded_iterations(r) for r in recorders)
-    if n == 0:
-        raise FigureUnavailable("no iteration finished")
-    index = iteration if iteration >= 0 else n + iteration
+    recorded = results.recorded_iterations(recorders[0])
+    for r in recorders[1:]:
+        recorded = np.intersect1d(recorded, results.recorded_iterations(r))
+    if recorded.size == 0:
+        raise FigureUnavailable("no finished iteration with events")
+    index = int(recorded[iteration])
     panels = dynamics_data(results, index)
     if not panels:
         raise FigureUnavailable(f"no recorded data in iteration {index + 1}")
@@ -123,6 +127,6 @@ def dynamics_figure(results: Results, iteration: int) -> Figure:
             axes[-1].set_xlim(t_min, t_max)
         axes[-1].set_xlabel("$t$ (ms)")
         first = results.first_iteration  # a resumed run: numbered over the whole training
-        fig.suptitle(f"iteration {first + index + 1} of {first + n}", fontsize=8)
+        fig.suptitle(f"iteration {first + index + 1} of {first + results.n_iter_done}", fontsize=8)
         fig.align_ylabels(axes)
     return fig
