@@ -9,7 +9,7 @@ Every dataset carries a `units` and a one-line `description` attribute (table `U
 Live reading (HDF5 single-writer/multiple-reader, SWMR). The writer creates every object first
 in `<name>.starting`, then switches the file to SWMR mode before the first iteration, gives it
 its name (a hard link, so an existing file is never replaced), and appends one iteration at a
-time, flushing in the order events -> iteration_start -> loss -> n_iter_done. A reader in
+time, flushing in the order events -> iteration_start -> events_recorded -> loss -> n_iter_done. A reader in
 another process (opened with `swmr=True`) therefore always sees a consistent prefix of finished
 iterations: it takes n_iter_done once when it opens the file and reads everything up to it.
 SWMR forbids new objects, so the end of a run (final weights, optimizer state, status,
