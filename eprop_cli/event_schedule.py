@@ -37,10 +37,6 @@ class EventSchedule:
         rec = cfg.recording
         return cls(int(rec.events_every), int(rec.events_first), int(rec.events_last), int(cfg.task.n_iter))
 
-    @property
-    def records_all(self) -> bool:
-        return self.every == 1 or self.first >= self.n_iter or self.last >= self.n_iter
-
     def records(self, iteration: int) -> bool:
         """True if the events of `iteration` (0-based over the whole training) are written by the schedule."""
         number = iteration + 1

@@ -301,3 +301,13 @@ def test_a_bad_schedule_is_one_line(small, override, line):
     with pytest.raises(UserError) as info:
         validate(small(override))
     assert str(info.value) == line
+
+
+def test_the_converge_preset_keeps_the_events_of_29_of_5000_iterations(compose):
+    from eprop_cli.event_schedule import EventSchedule
+
+    schedule = EventSchedule.from_config(compose("experiment=handwriting_converge"))
+    kept = [i + 1 for i in range(5000) if schedule.records(i)]
+    assert kept == [*range(1, 11), *range(500, 5000, 500), *range(4991, 5001)]
+    assert schedule.count() == 29
+    assert EventSchedule.from_config(compose("recording=tutorial", "task.n_iter=7")).count() == 7  # the default: every one
