@@ -295,6 +295,11 @@ class RecordingConfig:
     n_record_w: int = param(3, 'senders/targets per population for the weight recorder (0: no weight recorder)', min_int=0)
     interval: float = param(1.0, 'multimeter sampling interval', unit='ms', positive=True)
     saturated_rate: float = param(0.2, 'fraction of the maximal rate 1000 / max(kernel.resolution, t_ref) spikes/s; a mean recurrent rate above it ends the run as diverged')
+    # The recording schedule (eprop_cli/event_schedule.py): whose recorder events are written; /loss is written for every iteration.
+    events_every: int = param(1, "write the recorders' events of every k-th training iteration (k, 2k, ...; 1: every iteration; 0: none "
+                              "but events_first, events_last and the run's last iteration)", unit='iterations', min_int=0)
+    events_first: int = param(0, "also write the events of the first N training iterations", unit='iterations', min_int=0)
+    events_last: int = param(0, "also write the events of the last N of task.n_iter training iterations", unit='iterations', min_int=0)
 
 
 @dataclass

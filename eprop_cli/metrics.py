@@ -46,16 +46,18 @@ def recompute_loss(results: Results) -> np.ndarray:
 
     E_k(iteration) = 0.5 * sum_t (y_k(t) - y*_k(t))^2 over the multimeter_out samples of readout
     neuron k in that iteration, the same definition the runner uses for /loss_per_output.
-    Returns an (n_out, n_iterations) array, outputs in the order of /neurons/readout.
+    Returns an (n_out, n_iterations) array, outputs in the order of /neurons/readout; NaN in
+    the iterations whose events the recording schedule left out.
     Raises UserError if multimeter_out lacks readout_signal or target_signal.
     """
     if not results.has_fields("multimeter_out", LOSS_FIELDS):
         raise UserError(f"{results.path}: multimeter_out with readout_signal and target_signal is not recorded")
     starts = results.iteration_starts("multimeter_out")
+    recorded = results.recorded_iterations("multimeter_out")
     readouts = results.population("readout")
     n_iter = len(starts) - 1
-    if readouts.size == 0 and n_iter > 0:  # no /neurons/readout: outputs in order of their ids
-        readouts = np.unique(results.events("multimeter_out", ["senders"], iteration=0)["senders"])
+    if readouts.size == 0 and recorded.size:  # no /neurons/readout: outputs in order of their ids
+        readouts = np.unique(results.events("multimeter_out", ["senders"], iteration=int(recorded[0]))["senders"])
     loss = np.zeros((len(readouts), n_iter))
     offset = 0
     for block in results.iter_event_blocks("multimeter_out", LOSS_FIELDS, stop=int(starts[-1])):
@@ -66,6 +68,7 @@ def recompute_loss(results: Results) -> np.ndarray:
         squared = 0.5 * (block["readout_signal"] - block["target_signal"]) ** 2
         np.add.at(loss, (output[known], iteration[known]), squared[known])
         offset += n
+    loss[:, np.setdiff1d(np.arange(n_iter), recorded)] = np.nan  # no events: nothing to recompute
     return loss / float(results.attrs.get("batch_size", 1))  # /loss averages over a batch's sequences
 
 
@@ -83,13 +86,14 @@ def recompute_cross_entropy(results: Results) -> np.ndarray:
 
     -mean over the batch's sequences and the last `learning_window_steps` steps of each sequence
     of y*_k log y_k: the runner's /loss_per_output for a classification task (/loss is their sum).
+    NaN in the iterations whose events the recording schedule left out.
     """
     attrs = results.attrs
     sequence, window = int(attrs["steps_per_sequence"]), int(attrs["learning_window_steps"])
     readouts = results.population("readout")
     n_iter = len(results.iteration_starts("multimeter_out")) - 1
-    loss = np.zeros((len(readouts), n_iter))
-    for k in range(n_iter):
+    loss = np.full((len(readouts), n_iter), np.nan)
+    for k in results.recorded_iterations("multimeter_out").tolist():
         ev = results.events("multimeter_out", LOSS_FIELDS, iteration=k)
         for i, node in enumerate(readouts):
             mine = ev["senders"] == node
@@ -184,9 +188,10 @@ def classification_summary(results: Results) -> dict[str, Any]:
 
 
 def loss_check(results: Results) -> float | None:
-    """Max relative disagreement of the recomputed loss with /loss (and with /loss_per_output).
+    """Max relative disagreement of the recomputed loss with /loss (and with /loss_per_output),
+    over the iterations whose events are in the file (`Results.recorded_iterations`).
 
-    None if the readout signals were not recorded.
+    None if the readout signals were not recorded (or no iteration kept its events).
     """
     if not results.has_fields("multimeter_out", LOSS_FIELDS):
         return None
@@ -194,9 +199,13 @@ def loss_check(results: Results) -> float | None:
     recomputed = recompute_cross_entropy(results) if classification else recompute_loss(results)
     stored_per_output, stored_total = results.loss_per_output, results.loss
     n = min(recomputed.shape[1], len(stored_total))
-    diff = max_relative_difference(recomputed[:, :n].sum(axis=0), stored_total[:n])
+    checked = results.recorded_iterations("multimeter_out")
+    checked = checked[checked < n]
+    if checked.size == 0:
+        return None
+    diff = max_relative_difference(recomputed[:, checked].sum(axis=0), stored_total[checked])
     if recomputed.shape[0] == stored_per_output.shape[0]:
-        diff = max(diff, max_relative_difference(recomputed[:, :n], stored_per_output[:, :n]))
+        diff = max(diff, max_relative_difference(recomputed[:, checked], stored_per_output[:, checked]))
     return diff
 
 
@@ -306,10 +315,13 @@ def summarize_run(results: Results, check_loss: bool = True) -> dict[str, Any]:
 
     Keys: path, status, n_iter_done, n_iter, task, overrides, overrides_parsed, loss (list),
     first/final/min_loss, min_loss_iteration (1-based), relative_loss_reduction (1 - final/first),
-    final_loss_per_output, rate_* (recurrent neurons, last iteration, spikes/s), f_target
-    (spikes/s), weight_change (per projection, Frobenius norm in pA), timing_*_s, runtime_s,
-    peak_rss_mb, seed, nest_version, loss_recomputed_max_rel_diff (None if not checked), and
-    error (the file's error line) for a failed or diverged run.
+    final_loss_per_output, rate_* (recurrent neurons, the last iteration whose events are in the
+    file, spikes/s) and rate_iteration (its 1-based number), f_target (spikes/s), weight_change
+    (per projection, Frobenius norm in pA), timing_*_s, runtime_s, peak_rss_mb, seed,
+    nest_version, loss_recomputed_max_rel_diff (over the iterations with events; None if not
+    checked), events_iterations (how many of this file's iterations kept their recorder events:
+    fewer than iterations_in_file under a recording schedule), and error (the file's error line)
+    for a failed or diverged run.
     """
     attrs = results.attrs
     history = results.history_loss()
@@ -336,10 +348,13 @@ def summarize_run(results: Results, check_loss: bool = True) -> dict[str, Any]:
     summary.update(classification_summary(results))  # accuracy, final_accuracy, final_error, ...
     summary["loss"] = [float(v) for v in loss]
     summary["rate_iteration"] = None
-    if "spike_recorder" in results.recorders and results.recorded_iterations("spike_recorder") > 0 \
-            and results.population("recurrent").size:
-        summary["rate_iteration"] = results.first_iteration + results.recorded_iterations("spike_recorder")
-        summary.update(rate_summary(firing_rates(results, iteration=-1)))
+    spiking = results.recorded_iterations("spike_recorder") if "spike_recorder" in results.recorders else np.zeros(0, int)
+    if spiking.size and results.population("recurrent").size:
+        last = int(spiking[-1])  # the last iteration whose spikes are in the file
+        summary["rate_iteration"] = results.first_iteration + last + 1
+        summary.update(rate_summary(firing_rates(results, iteration=last)))
+    summary["events_iterations"] = int(results.recorded_iterations("multimeter_out").size) \
+        if "multimeter_out" in results.recorders else 0
     summary["f_target"] = target_rate(results)
     summary["weight_change"] = weight_change_norms(results)
     for key in TIMING_KEYS + ("peak_rss_mb", "seed", "nest_version", "total_num_virtual_procs"):

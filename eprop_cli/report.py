@@ -180,6 +180,11 @@ def run_table(s: dict[str, Any]) -> Table:
             table.add_row("history", s["history_note"])
         elif first == 0:
             table.add_row("history", f"the losses below cover iterations 1–{done}, parents included")
+    in_file, with_events = s.get("iterations_in_file"), s.get("events_iterations")
+    if with_events is not None and in_file is not None and with_events < in_file:
+        table.add_row("iterations with recorder events",
+                      f"{with_events} of the {in_file} in this file (recording schedule, recording.events_*): "
+                      "firing rates and the recomputed loss use only these")
     table.add_row("task", fmt(s.get("task")))
     table.add_row("overrides", " ".join(s.get("overrides") or []) or "—")
     if s.get("final_loss") is not None:

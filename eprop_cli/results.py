@@ -9,7 +9,7 @@ Every dataset carries a `units` and a one-line `description` attribute (table `U
 Live reading (HDF5 single-writer/multiple-reader, SWMR). The writer creates every object first
 in `<name>.starting`, then switches the file to SWMR mode before the first iteration, gives it
 its name (a hard link, so an existing file is never replaced), and appends one iteration at a
-time, flushing in the order events -> iteration_start -> loss -> n_iter_done. A reader in
+time, flushing in the order events -> iteration_start -> events_recorded -> loss -> n_iter_done. A reader in
 another process (opened with `swmr=True`) therefore always sees a consistent prefix of finished
 iterations: it takes n_iter_done once when it opens the file and reads everything up to it.
 SWMR forbids new objects, so the end of a run (final weights, optimizer state, status,
@@ -67,9 +67,14 @@ SCHEMA: tuple[tuple[str, str, str], ...] = (
     ("`/labels`, `/predicted`",
      "(n_iter_done, batch_size) i8",
      "classification tasks: each sequence's label and predicted class"),
+    ("`/events_recorded`",
+     "(n_iter_done,) i1",
+     "1 if the recorders' events of the iteration are in `/events`, 0 if the recording schedule "
+     "(`recording.events_every`, `events_first`, `events_last`) left them out (their slices are empty); "
+     "a file without it has the events of every iteration"),
     ("`/events/<recorder>/<field>`",
      "(n_events,) i8/f8",
-     "recorder events, appended after every iteration. Recorders: `multimeter_rec` (`senders`, "
+     "recorder events, appended after every iteration that the recording schedule keeps. Recorders: `multimeter_rec` (`senders`, "
      "`times`, the recorded state variables), `multimeter_out` (`senders`, `times`, "
      "`readout_signal`, `target_signal`, ...), `spike_recorder` (`senders`, `times`; without the"
      " spike that the final-update generator forces from every input and recurrent neuron at the"
@@ -112,6 +117,8 @@ UNITS: dict[str, tuple[str, str]] = {
     "predicted": ("class index", "classification: predicted class (argmax over readouts of the mean readout signal in the "
                                  "learning window) of each sequence"),
     "neurons/*": ("node id", "NEST node ids of this population, in the order of the weight matrices"),
+    "events_recorded": ("1", "1 if the recorders' events of this iteration are in /events, 0 if the recording schedule "
+                             "(recording.events_*) left them out (empty slice)"),
     "events/*/iteration_start": ("event index", "index of each iteration's first event: iteration k is [start[k], start[k+1])"),
     "events/*/senders": ("node id", "NEST node id of the neuron (or synapse source) that sent the event"),
     "events/*/targets": ("node id", "NEST node id of the synapse's target neuron"),
@@ -181,6 +188,7 @@ class ResultsWriter:
         self.set_attrs(attrs)
         self._create("loss", shape=(0,), maxshape=(None,), dtype="f8", chunks=(1024,))
         self._create("loss_per_output", shape=(n_out, 0), maxshape=(n_out, None), dtype="f8", chunks=(n_out, 1024))
+        self._create("events_recorded", shape=(0,), maxshape=(None,), dtype="i1", chunks=(1024,))
         f.create_group("events")
         f.create_group("weights")
         f.create_group("neurons")
@@ -297,17 +305,21 @@ class ResultsWriter:
             f[name].attrs["units"], f[name].attrs["description"] = units, description
 
     def append_iteration(self, loss_per_output: np.ndarray, events: Mapping[str, Mapping[str, np.ndarray]],
-                         metrics: Mapping[str, float] | None = None, per_sequence: Mapping[str, np.ndarray] | None = None) -> None:
+                         metrics: Mapping[str, float] | None = None, per_sequence: Mapping[str, np.ndarray] | None = None,
+                         write_events: bool = True) -> None:
         """Append one finished iteration: its loss per output and every recorder's new events.
 
-        Flushed in the order events, iteration_start, loss, n_iter_done, so that a reader that
-        sees n_iter_done = k (or k losses) finds every event of the first k iterations.
+        `write_events=False` (the recording schedule skips the iteration): no event is written,
+        each recorder's slice of the iteration is empty and /events_recorded says 0.
+        Flushed in the order events, iteration_start, events_recorded, loss, n_iter_done, so
+        that a reader that sees n_iter_done = k (or k losses) finds every event of the first k
+        iterations.
         """
         self.start_live()
         f = self._file
         k = self.n_iter_done
-        new_ends = {}
-        for recorder, fields in events.items():
+        new_ends = {recorder: int(f["events"][recorder]["iteration_start"][k]) for recorder in f["events"]}
+        for recorder, fields in (events.items() if write_events else ()):
             g = f["events"][recorder]
             n_old = int(g["iteration_start"][k])
             n_new = n_old + (len(next(iter(fields.values()))) if fields else 0)
@@ -322,6 +334,9 @@ class ResultsWriter:
             starts.resize((k + 2,))
             starts[k + 1] = n_new
             starts.flush()
+        f["events_recorded"].resize((k + 1,))
+        f["events_recorded"][k] = 1 if write_events else 0
+        f["events_recorded"].flush()
         for name, value in (metrics or {}).items():  # declared by declare_iteration_metrics
             f[name].resize((k + 1,))
             f[name][k] = value
@@ -550,22 +565,41 @@ class Results:
         starts = self.dataset(f"events/{recorder}/iteration_start")
         return starts[: self._n_iter_done + 1]
 
-    def recorded_iterations(self, recorder: str) -> int:
-        """Number of finished iterations whose events of `recorder` are in the file."""
-        return len(self.iteration_starts(recorder)) - 1
+    def recorded_iterations(self, recorder: str) -> np.ndarray:
+        """The finished iterations whose events of `recorder` are in the file: 0-based indices into
+        this file's iterations, ascending (`first_iteration + i + 1` numbers them over the whole
+        training). Every iteration, unless the recording schedule left some out (/events_recorded)."""
+        n = len(self.iteration_starts(recorder)) - 1
+        if "events_recorded" not in self.file:  # written before the schedule existed: every iteration
+            return np.arange(n)
+        return np.flatnonzero(self.dataset("events_recorded")[:n])
+
+    @property
+    def events_complete(self) -> bool:
+        """True if every finished iteration's events are in the file (no recording schedule skipped one)."""
+        if "events_recorded" not in self.file:
+            return True
+        return bool(np.all(self.dataset("events_recorded")[: self._n_iter_done]))
 
     def n_events(self, recorder: str) -> int:
         """Events of `recorder` in the finished iterations."""
         return int(self.iteration_starts(recorder)[-1])
 
     def iteration_bounds(self, recorder: str, iteration: int) -> tuple[int, int]:
-        """Event index range [start, stop) of one iteration (negative counts from the end)."""
+        """Event index range [start, stop) of one iteration (negative counts from the end).
+
+        IndexError for an iteration that did not finish or whose events the recording schedule
+        left out (pick one of `recorded_iterations`).
+        """
         starts = self.iteration_starts(recorder)
         n_done = len(starts) - 1
         if iteration < 0:
             iteration += n_done
         if not 0 <= iteration < n_done:
             raise IndexError(f"{self.path}: {recorder} has no iteration {iteration} ({n_done} recorded)")
+        if "events_recorded" in self.file and not self.dataset("events_recorded")[iteration]:
+            raise IndexError(f"{self.path}: the events of iteration {self.first_iteration + iteration + 1} were not written "
+                             f"(recording schedule)")
         return int(starts[iteration]), int(starts[iteration + 1])
 
     def events(self, recorder: str, fields: Iterable[str] | None = None, iteration: int | None = None) -> dict[str, np.ndarray]:

@@ -32,6 +32,7 @@ from .config import n_recurrent
 from .validation import validate
 from .divergence import divergence
 from .errors import Diverged, Interrupted, UserError
+from .event_schedule import EventSchedule
 from .provenance import now, peak_rss_mb, run_attributes
 from .results import ResultsWriter
 from .resume import Parent
@@ -129,12 +130,15 @@ def simulate_iterations(cfg: DictConfig, inputs: Inputs, net, writer: ResultsWri
     """Simulate one chunk per iteration until the last, a stop request or a divergence.
 
     The generators hold the signals of the current and the next iteration; the task is asked
-    for each iteration's signals once, in increasing order.
+    for each iteration's signals once, in increasing order. Every iteration's loss is written,
+    its recorder events only if the recording schedule (event_schedule.py) keeps the iteration
+    or the run ends with it (the last iteration, a stop request, a divergence).
     """
     task, timing, first = inputs.task, inputs.timing, inputs.first_iteration
     readout_ids = np.asarray(net.populations["readout"].tolist())
     recurrent_ids = np.asarray(net.populations["recurrent"].tolist())
     chunk_ends = timing.chunk_ends(lag=sim.min_delay_steps(timing))
+    schedule = EventSchedule.from_config(cfg)
     progress = Progress()
     signals: dict[int, IterationSignals] = {}
     for k in range(timing.n_iter):
@@ -148,14 +152,16 @@ def simulate_iterations(cfg: DictConfig, inputs: Inputs, net, writer: ResultsWri
         events = sim.read_and_clear(net)
         t2 = time.perf_counter()
         outcome = task.iteration_outcome(events["multimeter_out"], readout_ids, timing)
-        writer.append_iteration(outcome.loss, events, outcome.metrics, outcome.per_sequence)
+        what = divergence(cfg, outcome.loss, events.get("spike_recorder"), recurrent_ids, timing)
+        ends_run = k == timing.n_iter - 1 or stop.requested or bool(what)
+        writer.append_iteration(outcome.loss, events, outcome.metrics, outcome.per_sequence,
+                                write_events=ends_run or schedule.records(first + k))
         t3 = time.perf_counter()
         progress.t_sim += t2 - t1
         progress.t_write += t3 - t2
         progress.loss = outcome.loss
         if on_iteration is not None:
             on_iteration(first + k, float(outcome.loss.sum()))
-        what = divergence(cfg, outcome.loss, events.get("spike_recorder"), recurrent_ids, timing)
         if what:
             progress.diverged = f"diverged at iteration {first + k + 1} of {cfg.task.n_iter}: {what}"
     return progress

@@ -75,18 +75,19 @@ def config(task: str = "handwriting") -> dict:
 
 def write_run(path: Path, overrides: list[str] | None = None, loss_scale: float = 1.0, status: str = "complete",
               recording: str = "tutorial", n_iter_done: int = N_ITER, task: str = "handwriting",
-              attrs: dict | None = None) -> Path:
+              attrs: dict | None = None, recorded: tuple[int, ...] | None = None) -> Path:
     """Write a synthetic results file; `loss_scale` multiplies the readout-target offsets squared.
 
-    `attrs`: further root attributes (e.g. task_kind, display, error).
+    `attrs`: further root attributes (e.g. task_kind, display, error). `recorded`: the 0-based
+    iterations whose events are written (a recording schedule); None: every iteration.
     A file with the same arguments was written before: a copy of it (the same bytes, much faster).
     """
-    key = json.dumps([overrides or [], loss_scale, status, recording, n_iter_done, task, attrs or {}], sort_keys=True)
+    key = json.dumps([overrides or [], loss_scale, status, recording, n_iter_done, task, attrs or {}, recorded], sort_keys=True)
     path.parent.mkdir(parents=True, exist_ok=True)
     if key in _TEMPLATES and not path.exists():
         shutil.copyfile(_TEMPLATES[key], path)
         return path
-    _write_run(path, overrides, loss_scale, status, recording, n_iter_done, task, attrs)
+    _write_run(path, overrides, loss_scale, status, recording, n_iter_done, task, attrs, recorded)
     _TEMPLATES[key] = _template_dir() / f"{len(_TEMPLATES)}.h5"
     shutil.copyfile(path, _TEMPLATES[key])
     return path
@@ -104,7 +105,7 @@ def _template_dir() -> Path:
 
 
 def _write_run(path: Path, overrides: list[str] | None, loss_scale: float, status: str, recording: str,
-               n_iter_done: int, task: str, attrs: dict | None) -> None:
+               n_iter_done: int, task: str, attrs: dict | None, recorded: tuple[int, ...] | None = None) -> None:
     attrs = {
         "n_iter": N_ITER, "config_yaml": yaml.safe_dump(config(task)), "overrides": overrides or [],
         "steps_per_sequence": STEPS, "resolution_ms": RESOLUTION_MS, "n_out": len(READOUT),
@@ -162,7 +163,8 @@ def _write_run(path: Path, overrides: list[str] | None, loss_scale: float, statu
                     wr["weights"].append(recorded_weight((sender, target), k))
             order = np.argsort(wr["times"], kind="stable")
             events["weight_recorder"] = {key: np.asarray(v)[order] for key, v in wr.items()}
-        writer.append_iteration(loss_scale * EXPECTED_LOSS_PER_OUTPUT[:, k], events)
+        writer.append_iteration(loss_scale * EXPECTED_LOSS_PER_OUTPUT[:, k], events,
+                                write_events=recorded is None or k in recorded)
     if status != "running":
         writer.write_weights("final", final_weights())
         writer.finish(status, {"timing_build_s": 1.5, "timing_simulate_s": 10.0, "timing_write_s": 0.5,

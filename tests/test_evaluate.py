@@ -306,3 +306,42 @@ def test_plot_and_eval_never_import_nest(run_file, tmp_path):
     proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, cwd=REPO)
     assert proc.returncode == 0, proc.stderr
     assert len(list((tmp_path / "fig").glob("*.png"))) == 6
+
+
+# ---------------------------------------------------------------- a recording schedule: iterations without events
+
+
+def test_eval_of_a_scheduled_file_uses_the_recorded_iterations_only(tmp_path, capsys):
+    """Iteration 3 has no events (the schedule left it out): the rates are iteration 2's, said so."""
+    path = syn.write_run(tmp_path / "run" / "results.h5", recorded=(0, 1))
+    with open_results(path) as results:
+        assert results.recorded_iterations("spike_recorder").tolist() == [0, 1]
+        recomputed = recompute_loss(results)
+        np.testing.assert_allclose(recomputed[:, :2], syn.EXPECTED_LOSS_PER_OUTPUT[:, :2], rtol=1e-12)
+        assert np.isnan(recomputed[:, 2]).all()  # not 0: nothing to recompute from
+        s = summarize_run(results)
+    assert s["loss"] == pytest.approx(list(syn.EXPECTED_LOSS))  # /loss of every iteration
+    assert (s["rate_iteration"], s["events_iterations"], s["iterations_in_file"]) == (2, 2, 3)
+    assert s["rate_mean"] == pytest.approx(np.mean([300, 0, 200, 100])) and s["n_silent"] == 1
+    assert s["loss_recomputed_max_rel_diff"] < 1e-12
+    code, out, err = run_eval([path.parent], capsys)
+    assert code == 0 and err == ""
+    assert "iterations with recorder events" in out and "2 of the 3 in this file" in out
+    assert "recurrent firing rate, iteration 2 (spikes/s)" in out
+
+
+def test_eval_of_an_unscheduled_file_reports_every_iteration_with_events(run_file, capsys):
+    with open_results(run_file) as results:
+        s = summarize_run(results)
+    assert (s["events_iterations"], s["iterations_in_file"], s["rate_iteration"]) == (3, 3, 3)
+    code, out, _ = run_eval([run_file], capsys)
+    assert "iterations with recorder events" not in out
+
+
+def test_a_file_without_events_recorded_has_every_iteration_recorded(run_file):
+    """Files written before the schedule existed have no /events_recorded: every iteration has events."""
+    with h5py.File(run_file, "r+") as f:
+        del f["events_recorded"]
+    with open_results(run_file) as results:
+        assert results.recorded_iterations("multimeter_out").tolist() == [0, 1, 2] and results.events_complete
+        assert summarize_run(results)["loss_recomputed_max_rel_diff"] < 1e-12

@@ -57,7 +57,7 @@ def test_eval_and_plot_of_a_training_run_always_succeed(tmp_path):
                     n = res.n_iter_done
                     assert len(res.loss) == n and res.loss_per_output.shape[1] == n
                     for recorder in res.recorders:
-                        assert res.recorded_iterations(recorder) == n
+                        assert res.recorded_iterations(recorder).tolist() == list(range(n))
                         events = res.events(recorder)
                         assert all(len(v) == res.n_events(recorder) for v in events.values())
                     if n:

@@ -254,3 +254,44 @@ def test_plot_and_eval_on_a_real_run(real_run, capsys):
     assert summary["loss_recomputed_max_rel_diff"] < 1e-9  # /loss is what the readout signals say
     assert 0 < summary["rate_mean"] < 200  # spikes/s, a plausible regime for f_target = 20
     assert summary["weight_change"]["rec_out"]["change"] > 0
+
+
+# ---------------------------------------------------------------- a recording schedule: iterations without events
+
+
+@pytest.fixture
+def scheduled(tmp_path):
+    """Iteration 2 of 3 has no events (the recording schedule left it out)."""
+    with open_results(syn.write_run(tmp_path / "scheduled" / "results.h5", recorded=(0, 2))) as res:
+        yield res
+
+
+def test_pattern_and_dynamics_of_a_scheduled_file_show_recorded_iterations(tmp_path):
+    with open_results(syn.write_run(tmp_path / "results.h5", recorded=(1,))) as res:  # only iteration 2 of 3
+        assert [ax.get_title() for ax in pattern_figure(res).axes] == ["iteration 2 of 3"]
+        for which in (0, -1):
+            fig = dynamics_figure(res, which)
+            assert fig._suptitle.get_text() == "iteration 2 of 3"
+            counts = np.bincount(lines_with_data(fig.axes[1])[0].get_ydata().astype(int), minlength=len(syn.RECURRENT))
+            np.testing.assert_array_equal(counts, syn.SPIKE_COUNTS[1])
+
+
+def test_weight_courses_break_where_iterations_were_not_recorded(scheduled):
+    fig = weight_courses_figure(scheduled)
+    assert fig._suptitle.get_text() == "events of 2 of 3 iterations recorded (gaps: not recorded)"
+    gap = syn.OFFSET_MS + 1 * syn.STEPS  # the first sample of iteration 2, which has no events
+    for ax, pair in zip(fig.axes, syn.RECORDED_PAIRS):
+        (line,) = ax.get_lines()
+        w0 = 0.01 * pair[0] + 0.001 * pair[1]
+        t_first = [syn.OFFSET_MS + 2, syn.OFFSET_MS + 2 * syn.STEPS + 2]
+        np.testing.assert_allclose(line.get_xdata(), [0.0, t_first[0], gap, t_first[1], syn.OFFSET_MS + 2 * syn.STEPS + 8])
+        expected = [w0, syn.recorded_weight(pair, 0), np.nan, syn.recorded_weight(pair, 2), syn.recorded_weight(pair, 2)]
+        np.testing.assert_allclose(line.get_ydata(), expected)  # NaN: no step across the unrecorded iteration
+
+
+def test_plot_of_a_scheduled_run_draws_every_figure_without_warnings(scheduled, tmp_path, capsys):
+    report.plot_main([str(scheduled.path), "--out", str(tmp_path / "figures")])
+    out, err = capsys.readouterr()
+    assert err == ""
+    assert {p.stem for p in (tmp_path / "figures").iterdir()} == RUN_FIGURES
+    assert [ax.get_title() for ax in pattern_figure(scheduled).axes] == ["iteration 1 of 3", "iteration 3 of 3"]

@@ -62,12 +62,12 @@ def test_a_reader_takes_one_snapshot_of_the_finished_iterations(tmp_path):
     writer.append_iteration(np.array([3.0]), {"spike_recorder": {"senders": np.array([1, 1]), "times": np.array([1.0, 2.0])}})
     code = ("from eprop_cli.results import open_results as o; import sys; r = o(%r); print(r.n_iter_done, flush=True); "
             "sys.stdin.readline(); print(r.n_iter_done, r.loss.tolist(), r.events('spike_recorder')['times'].tolist(), "
-            "r.recorded_iterations('spike_recorder'))") % str(path)
+            "r.recorded_iterations('spike_recorder').tolist())") % str(path)
     reader = subprocess.Popen([sys.executable, "-c", code], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
     assert reader.stdout.readline().split() == ["1"]
     writer.append_iteration(np.array([1.0]), {"spike_recorder": {"senders": np.array([1]), "times": np.array([3.0])}})
     out, _ = reader.communicate("go\n", timeout=60)
-    assert out.strip() == "1 [3.0] [1.0, 2.0] 1"  # the second iteration came after the reader opened the file
+    assert out.strip() == "1 [3.0] [1.0, 2.0] [0]"  # the second iteration came after the reader opened the file
     writer.close()
 
 

@@ -309,6 +309,8 @@ RUN_CASES = [  # (id, overrides, first line of stderr); {tmp} is the test's dire
      "write key=value and quote values that hold brackets, commas or quotes"),
     ("no equals sign", ["foo"],
      "foo: cannot parse this override (missing EQUAL at '<EOF>'); write key=value and quote values that hold brackets, commas or quotes"),
+    ("negative schedule", ["recording.events_every=-1"], "recording.events_every=-1: must be an integer >= 0"),
+    ("schedule not an integer", ["recording.events_last=few"], "recording.events_last=few: not a valid integer"),
     ("sweep without -m", ["task.n_iter=1,2"],
      "task.n_iter=1,2: ambiguous value; for a sweep add -m, for a list write key=[a,b], for a string quote it"),
 ]

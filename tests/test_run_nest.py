@@ -131,6 +131,25 @@ def test_minimal_recording_gives_the_same_losses(tmp_path_factory, handwriting_r
         assert minimal.events("spike_recorder")["senders"].size == recurrent.sum()
 
 
+def test_a_recording_schedule_changes_no_number_and_writes_the_chosen_events(tmp_path_factory, handwriting_run):
+    """Tutorial recording, events of iterations 1 (events_first) and 3 (the last) of 3 only."""
+    path = eprop_run(tmp_path_factory, "scheduled", f"task.n_iter={N_ITER}", "recording.events_every=0", "recording.events_first=1")
+    with open_results(path) as scheduled, open_results(handwriting_run) as every:
+        assert np.all(scheduled.loss == every.loss) and np.all(scheduled.loss_per_output == every.loss_per_output)
+        for projection in ("in_rec", "rec_rec", "rec_out"):
+            assert np.all(scheduled.weights("final", projection)["weight"] == every.weights("final", projection)["weight"])
+        assert every.file["events_recorded"][()].tolist() == [1, 1, 1]
+        assert scheduled.file["events_recorded"][()].tolist() == [1, 0, 1]
+        assert set(scheduled.recorders) == set(every.recorders)
+        for recorder in every.recorders:
+            assert scheduled.recorded_iterations(recorder).tolist() == [0, 2]
+            bounds = scheduled.iteration_starts(recorder)
+            assert bounds[2] == bounds[1]  # iteration 2: an empty slice
+            for k in (0, 2):
+                mine, theirs = scheduled.events(recorder, iteration=k), every.events(recorder, iteration=k)
+                assert all(np.array_equal(mine[name], theirs[name]) for name in theirs)
+
+
 def test_shared_weight_recorder_model_changes_no_number(tmp_path_factory, handwriting_run):
     """The split synapse model (the speed-up) against one model carrying the weight recorder."""
     path = eprop_run(tmp_path_factory, "onemodel", "kernel.weight_recorder_model=false", f"task.n_iter={N_ITER}")

@@ -229,3 +229,85 @@ def test_validate_asks_the_task(compose):
     with pytest.raises(UserError) as info:
         validate(compose("task.target=spiral"))
     assert str(info.value) == "task.target=spiral: must be one of handwriting, infinite_loop, sine_waves, custom, evidence_accumulation"
+
+
+# ---------------------------------------------------------------- the recording schedule
+
+
+def events_recorded(res) -> list[int]:
+    return res.file["events_recorded"][()].tolist()
+
+
+def test_a_schedule_writes_events_of_the_chosen_iterations_and_every_loss(small, tmp_path):
+    every = small("task.n_iter=12")
+    train(every, tmp_path / "every", sim=FakeSimulator())
+    scheduled = small("task.n_iter=12", "recording.events_every=5", "recording.events_first=2", "recording.events_last=1")
+    train(scheduled, tmp_path / "scheduled", sim=FakeSimulator())
+    with open_results(tmp_path / "every") as a, open_results(tmp_path / "scheduled") as b:
+        assert np.array_equal(a.loss, b.loss) and np.array_equal(a.loss_per_output, b.loss_per_output)  # bit for bit
+        assert a.recorded_iterations("multimeter_out").tolist() == list(range(12)) and a.events_complete
+        # 1-based: 1, 2 (first), 5, 10 (every 5th), 12 (last); 0-based in the file:
+        assert events_recorded(b) == [1, 1, 0, 0, 1, 0, 0, 0, 0, 1, 0, 1]
+        assert not b.events_complete
+        for recorder in ("multimeter_out", "spike_recorder"):
+            assert b.recorded_iterations(recorder).tolist() == [0, 1, 4, 9, 11]
+            starts = b.iteration_starts(recorder)
+            assert starts.size == 13
+            for k in range(12):
+                assert (starts[k + 1] > starts[k]) == (k in (0, 1, 4, 9, 11))
+            for k in (0, 1, 4, 9, 11):  # the kept iterations hold exactly the unscheduled run's events
+                for name, values in a.events(recorder, iteration=k).items():
+                    assert np.array_equal(b.events(recorder, iteration=k)[name], values)
+            assert b.n_events(recorder) == sum(a.iteration_bounds(recorder, k)[1] - a.iteration_bounds(recorder, k)[0]
+                                               for k in (0, 1, 4, 9, 11))
+        with pytest.raises(IndexError, match="the events of iteration 3 were not written"):
+            b.events("multimeter_out", iteration=2)
+
+
+def test_events_every_0_keeps_only_the_last_iteration_of_a_complete_run(small, tmp_path):
+    train(small("task.n_iter=4", "recording.events_every=0"), tmp_path, sim=FakeSimulator())
+    with open_results(tmp_path) as res:
+        assert events_recorded(res) == [0, 0, 0, 1]
+        assert len(res.loss) == 4
+
+
+def test_the_iteration_a_run_stops_in_keeps_its_events(small, tmp_path):
+    every_0 = ("task.n_iter=6", "recording.events_every=0", "recording.events_first=1")
+    with pytest.raises(Interrupted):
+        train(small(*every_0), tmp_path / "signal", sim=FakeSimulator(on_simulate=sigint_in(2)))
+    with pytest.raises(Diverged):
+        train(small(*every_0), tmp_path / "diverged", sim=FakeSimulator(errors={3: float("nan")}))
+    with open_results(tmp_path / "signal") as res:
+        assert (res.status, events_recorded(res)) == ("interrupted", [1, 0, 1])
+    with open_results(tmp_path / "diverged") as res:
+        assert (res.status, events_recorded(res)) == ("diverged", [1, 0, 0, 1])
+
+
+def test_a_resumed_run_keeps_the_schedule_of_the_whole_training(small, tmp_path):
+    parent = Parent(Path("/runs/parent"), n_iter_done=3, optimizer_state={}, results_file=Path("/runs/parent/results.h5"))
+    cfg = small("task.n_iter=10", "recording.events_every=4", "recording.events_first=1", "recording.events_last=2")
+    train(cfg, tmp_path, parent=parent, sim=FakeSimulator())
+    with open_results(tmp_path) as res:  # iterations 4-10 of 10: 4, 8 (every 4th), 9, 10 (last 2); 1 is the parent's
+        assert events_recorded(res) == [1, 0, 0, 0, 1, 1, 1]
+        assert res.recorded_iterations("spike_recorder").tolist() == [0, 4, 5, 6]
+
+
+@pytest.mark.parametrize("override, line", [
+    ("recording.events_every=-1", "recording.events_every=-1: must be an integer >= 0"),
+    ("recording.events_first=-2", "recording.events_first=-2: must be an integer >= 0"),
+    ("recording.events_last=-3", "recording.events_last=-3: must be an integer >= 0"),
+])
+def test_a_bad_schedule_is_one_line(small, override, line):
+    with pytest.raises(UserError) as info:
+        validate(small(override))
+    assert str(info.value) == line
+
+
+def test_the_converge_preset_keeps_the_events_of_29_of_5000_iterations(compose):
+    from eprop_cli.event_schedule import EventSchedule
+
+    schedule = EventSchedule.from_config(compose("experiment=handwriting_converge"))
+    kept = [i + 1 for i in range(5000) if schedule.records(i)]
+    assert kept == [*range(1, 11), *range(500, 5000, 500), *range(4991, 5001)]
+    assert schedule.count() == 29
+    assert EventSchedule.from_config(compose("recording=tutorial", "task.n_iter=7")).count() == 7  # the default: every one

@@ -86,16 +86,17 @@ def _class_names(results: Results, n: int) -> list[str]:
 def readout_probabilities_figure(results: Results) -> Figure:
     """Softmax readout signal per class around the learning (recall) window of the first sequence of the
     last recorded iteration (the window shaded, with the third of a window before it), targets dashed."""
-    n_iter = results.recorded_iterations("multimeter_out")
-    if n_iter == 0:
+    recorded = results.recorded_iterations("multimeter_out")
+    if recorded.size == 0:
         raise FigureUnavailable("no iteration of multimeter_out recorded")
-    ev = results.events("multimeter_out", ["senders", "times", "readout_signal", "target_signal"], iteration=n_iter - 1)
+    last = int(recorded[-1])  # the last iteration whose events are in the file
+    ev = results.events("multimeter_out", ["senders", "times", "readout_signal", "target_signal"], iteration=last)
     sequence = int(results.attrs["steps_per_sequence"])
     window = int(results.attrs.get("learning_window_steps", sequence))
     readouts = results.population("readout")
     names = _class_names(results, len(readouts))
     phases = results.phases()
-    phase = phase_name(phase_names(results), int(phases[n_iter - 1])).replace("_", " ") if len(phases) >= n_iter else "?"
+    phase = phase_name(phase_names(results), int(phases[last])).replace("_", " ") if len(phases) > last else "?"
     colors = PALETTE
     with house_style():
         fig = new_figure(ONE_COLUMN, 2.2)
@@ -113,7 +114,7 @@ def readout_probabilities_figure(results: Results) -> Figure:
         ax.set_xlabel("time (ms)")
         ax.set_ylabel("readout probability $\\pi_k$")
         ax.set_ylim(-0.02, 1.02)
-        ax.set_title(f"iteration {results.first_iteration + n_iter} ({phase} phase), first sequence;\ntargets $\\pi^*_k$ dashed",
+        ax.set_title(f"iteration {results.first_iteration + last + 1} ({phase} phase), first sequence;\ntargets $\\pi^*_k$ dashed",
                      loc="left", fontsize=6)
         ax.legend(loc="center left", bbox_to_anchor=(1.0, 0.5))
     return fig

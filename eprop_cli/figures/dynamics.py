@@ -162,7 +162,9 @@ def _draw_input_groups(ax, times: np.ndarray, neuron: np.ndarray, groups: list[t
 
 
 def dynamics_figure(results: Results, iteration: int) -> Figure:
-    """Stacked panels of spikes and recorded variables in one iteration (0-based; -1 = last).
+    """Stacked panels of spikes and recorded variables in one iteration: `iteration` indexes the
+    iterations whose events are in the file (0: the first of them, -1: the last), so that under a
+    recording schedule the figure shows a recorded iteration; the title gives its number.
 
     Panels, each only if recorded: input spikes, recurrent spikes, recurrent membrane voltage,
     surrogate gradient, adaptive threshold, learning signal, readout membrane voltage, target,
@@ -174,10 +176,12 @@ def dynamics_figure(results: Results, iteration: int) -> Figure:
     recorders = [r for r in ("spike_recorder", "multimeter_rec", "multimeter_out") if r in results.recorders]
     if not recorders:
         raise FigureUnavailable("neither spikes nor multimeters were recorded")
-    n = min(results.recorded_iterations(r) for r in recorders)
-    if n == 0:
-        raise FigureUnavailable("no iteration finished")
-    index = iteration if iteration >= 0 else n + iteration
+    recorded = results.recorded_iterations(recorders[0])
+    for r in recorders[1:]:
+        recorded = np.intersect1d(recorded, results.recorded_iterations(r))
+    if recorded.size == 0:
+        raise FigureUnavailable("no finished iteration with events")
+    index = int(recorded[iteration])
     panels = dynamics_data(results, index)
     if not panels:
         raise FigureUnavailable(f"no recorded data in iteration {index + 1}")
@@ -233,7 +237,7 @@ def dynamics_figure(results: Results, iteration: int) -> Figure:
             axes[-1].set_xlim(t_min, t_max)
         axes[-1].set_xlabel("$t$ (ms)")
         first = results.first_iteration  # a resumed run: numbered over the whole training
-        title = f"iteration {first + index + 1} of {first + n}"
+        title = f"iteration {first + index + 1} of {first + results.n_iter_done}"
         if view is not None:
             phases = results.phases()
             if index < len(phases):

@@ -12,7 +12,8 @@ from .style import (BLUE, ONE_COLUMN, RED, TWO_COLUMNS, FigureUnavailable, first
                     readout_ids, require_iterations, split_by_sender)
 
 def pattern_figure(results: Results) -> Figure:
-    """Readout y against target y* in the first and the last iteration.
+    """Readout y against target y* in the first and the last iteration whose events are in the file
+    (under a recording schedule, the first and the last recorded one).
 
     Two or more outputs: the plane (y_0, y_1), one panel per iteration, target in blue (a line)
     and readout in red (one dot per sample, not joined): the readout starts at 0 in every
@@ -22,18 +23,18 @@ def pattern_figure(results: Results) -> Figure:
     One output: y(t) and y*(t) against time since the iteration's first sample (ms).
     Iterations are numbered over the whole training (a resumed run's parents included).
     """
-    n = require_iterations(results, "multimeter_out")
+    recorded = require_iterations(results, "multimeter_out")
     if not {"readout_signal", "target_signal"} <= set(results.fields("multimeter_out")):
         raise FigureUnavailable("multimeter_out lacks readout_signal or target_signal")
     ids = readout_ids(results)
     fields = ("readout_signal", "target_signal")
-    iterations = first_and_last(n)
+    iterations = first_and_last(recorded)
     per_iteration = []
     for k in iterations:
         events = results.events("multimeter_out", ("senders", "times") + fields, iteration=k)
         per_iteration.append((k, [split_by_sender(events, sender, fields) for sender in ids]))
     y_axis_down = bool(results.display.get("y_axis_down"))
-    first, n_total = results.first_iteration, results.first_iteration + n
+    first, n_total = results.first_iteration, results.first_iteration + results.n_iter_done
     with house_style():
         if len(ids) >= 2:
             xlim, ylim = plane_limits([o[:2] for _, o in per_iteration])

@@ -80,18 +80,19 @@ def split_by_sender(events: dict[str, np.ndarray], sender: int, fields: tuple[st
     return {name: events[name][mask][order] for name in ("times",) + fields}
 
 
-def require_iterations(results: Results, recorder: str) -> int:
+def require_iterations(results: Results, recorder: str) -> np.ndarray:
+    """The iterations (0-based in the file) whose events of `recorder` are in the file; FigureUnavailable if none."""
     if recorder not in results.recorders:
         raise FigureUnavailable(f"{recorder} was not recorded")
-    n = results.recorded_iterations(recorder)
-    if n == 0:
-        raise FigureUnavailable(f"{recorder} holds no finished iteration")
-    return n
+    recorded = results.recorded_iterations(recorder)
+    if recorded.size == 0:
+        raise FigureUnavailable(f"{recorder} holds no finished iteration with events")
+    return recorded
 
 
-def first_and_last(n_iterations: int) -> list[int]:
-    """0-based indices of the first and the last iteration (one index if they coincide)."""
-    return sorted({0, n_iterations - 1})
+def first_and_last(recorded: np.ndarray) -> list[int]:
+    """The first and the last of the iterations with events (0-based; one index if they coincide)."""
+    return sorted({int(recorded[0]), int(recorded[-1])})
 
 
 LOG_DECADES = 1.5  # a loss that spans more decades than this gets a logarithmic axis (automatic choice)

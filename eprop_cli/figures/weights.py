@@ -80,8 +80,46 @@ def _pair_from_code(code: int) -> tuple[int, int]:
     return code // _CODE_BASE, code % _CODE_BASE
 
 
+def schedule_breaks(results: Results) -> np.ndarray:
+    """Times (ms) at which a weight course is broken because the recording schedule left out iterations.
+
+    One time per run of iterations without events: the start of its first iteration (of its
+    second if it begins with iteration 0, whose weights are still the initial ones), placed at
+    the readout multimeter's first sample time of that iteration, which precedes every event of
+    it and follows every event of the iteration before. Empty when every iteration has events.
+    """
+    from ..metrics import iteration_duration_ms
+
+    n = results.n_iter_done
+    recorded = results.recorded_iterations("weight_recorder")
+    if results.events_complete or recorded.size == 0 or "multimeter_out" not in results.recorders:
+        return np.zeros(0)
+    missing = np.setdiff1d(np.arange(n), recorded)
+    run_starts = missing[np.r_[True, np.diff(missing) > 1]] if missing.size else missing
+    run_starts = np.where(run_starts == 0, 1, run_starts)
+    run_starts = run_starts[~np.isin(run_starts, recorded) & (run_starts < n)]
+    reference = int(recorded[0])
+    t_reference = float(results.events("multimeter_out", ["times"], iteration=reference)["times"][0])
+    return t_reference + (run_starts - reference) * iteration_duration_ms(results)
+
+
+def _broken(times: np.ndarray, weights: np.ndarray, breaks: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The course with a NaN weight at each break time inside it, so that the step curve stops there."""
+    inside = breaks[(breaks > times[0]) & (breaks < times[-1])]
+    if inside.size == 0:
+        return times, weights
+    t = np.r_[times, inside]
+    w = np.r_[weights, np.full(inside.size, np.nan)]
+    order = np.argsort(t, kind="stable")
+    return t[order], w[order]
+
+
 def weight_courses(results: Results) -> list[WeightCourse]:
-    """Recorded weight time courses, each starting at t = 0 with the synapse's initial weight."""
+    """Recorded weight time courses, each starting at t = 0 with the synapse's initial weight.
+
+    Under a recording schedule a course is broken (NaN) where iterations have no events
+    (`schedule_breaks`), so that no step is drawn across iterations that were not recorded.
+    """
     if "weight_recorder" not in results.recorders:
         raise FigureUnavailable("weight_recorder was not recorded")
     changes = recorded_weight_changes(results)
@@ -89,6 +127,7 @@ def weight_courses(results: Results) -> list[WeightCourse]:
         raise FigureUnavailable("weight_recorder holds no events")
     populations = {name: results.population(name) for name in ("input", "recurrent", "readout")}
     initial = _initial_weight_lookup(results)
+    breaks = schedule_breaks(results)
     courses = []
     for (sender, target), (times, weights) in sorted(changes.items()):
         projection = projection_of(populations, sender, target)
@@ -97,6 +136,7 @@ def weight_courses(results: Results) -> list[WeightCourse]:
         w0 = initial.get((projection, sender, target))
         if w0 is not None:
             times, weights = np.r_[0.0, times], np.r_[w0, weights]
+        times, weights = _broken(times, weights, breaks)
         courses.append(WeightCourse(projection, sender, target, times, weights))
     return courses
 
@@ -124,7 +164,8 @@ def weight_courses_figure(results: Results) -> Figure:
     """Weight time courses of the recorded synapses, one panel per projection (pA against ms).
 
     Steps hold a weight until the recorder saw the next value; each course starts at t = 0 with
-    the initial weight from /weights/initial.
+    the initial weight from /weights/initial. Under a recording schedule the courses break where
+    iterations have no events, and the title says how many iterations were recorded.
     """
     courses = weight_courses(results)
     projections = [p for p in tuple(PROJECTIONS) if any(c.projection == p for c in courses)]
@@ -141,6 +182,9 @@ def weight_courses_figure(results: Results) -> Figure:
             ax.set_title(PROJECTION_TITLES.get(projection, projection), loc="left")
         axes[-1].set_xlim(0.0, t_end if t_end > 0 else 1.0)
         axes[-1].set_xlabel("$t$ (ms)")
+        if not results.events_complete:
+            n_recorded = results.recorded_iterations("weight_recorder").size
+            fig.suptitle(f"events of {n_recorded} of {results.n_iter_done} iterations recorded (gaps: not recorded)", fontsize=6)
         fig.align_ylabels(axes)
     return fig
 
