@@ -70,12 +70,15 @@ def chain_history(results_file: Path) -> tuple[np.ndarray, np.ndarray]:
     is a UserError: the phase schedule cannot be continued without its iterations.
     """
     phases, errors = [], []
-    path, seen = results_file, set()
+    path, seen, taken = results_file, set(), None  # taken: iterations of the file that its child continued from
     for _ in range(MAX_PARENTS + 1):
         with open_results(path) as res:
             accuracy = res.accuracy
-            n = res.n_iter_done
-            phases.insert(0, res.phases())
+            n = res.n_iter_done if taken is None else taken
+            if n > res.n_iter_done:
+                raise UserError(f"resume: {path} holds {res.n_iter_done} iterations, not the {n} a later run of the chain "
+                                "continued from; the phase schedule cannot be continued")
+            phases.insert(0, res.phases()[:n])
             errors.insert(0, 1.0 - accuracy[:n] if accuracy is not None else np.full(n, np.nan))
             parent, start = res.parent_run, res.first_iteration
         seen.add(Path(path).resolve())
@@ -85,9 +88,11 @@ def chain_history(results_file: Path) -> tuple[np.ndarray, np.ndarray]:
         if parent:
             found = Path(parent) if Path(parent).is_file() else results_file_in(Path(parent))
         if found is None or found.resolve() in seen:
-            raise UserError(f"resume: {path} continued {parent or 'a run it does not name'}, whose results file is missing; "
-                            "the phase schedule needs the phases of every earlier iteration")
+            raise UserError(f"resume: {path} continued {parent or 'a run it does not name'}, whose results file is missing "
+                            "(or repeats in the chain); the phase schedule needs the phases of every earlier iteration")
         path = found
+        with open_results(path) as res:
+            taken = start - res.first_iteration
     raise UserError(f"resume: more than {MAX_PARENTS} resumed runs in the chain of {results_file}")
 
 

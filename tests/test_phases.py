@@ -209,3 +209,27 @@ def test_presets_hold_the_examples_settings(compose):
     # NEST's test stays without phases
     nest = compose("experiment=nest_bsshslm_2020_evidence_accumulation")
     assert PhaseSchedule.from_config(nest).trains_only and nest.task.n_iter == 5
+
+
+def test_a_chain_of_resumed_runs_continues_the_schedule_and_needs_every_file(compose, tmp_path):
+    def sigint_in(iteration: int):
+        def hook(k: int) -> None:
+            if k == iteration:
+                signal.raise_signal(signal.SIGINT)
+        return hook
+
+    with pytest.raises(Interrupted):  # after iteration 2: training
+        train(compose(*TINY, *PHASES), tmp_path / "a", sim=FakeSimulator(wrong=WRONG, on_simulate=sigint_in(2)))
+    cfg, parent = resume_config(compose(*TINY, f"resume={tmp_path / 'a'}"), [])
+    with pytest.raises(Interrupted):  # after iteration 5 (this run's 2): early stopping
+        train(cfg, tmp_path / "b", parent=parent, sim=FakeSimulator(wrong={4 - 3}, on_simulate=sigint_in(2)))
+    cfg, parent = resume_config(compose(*TINY, f"resume={tmp_path / 'b'}"), [])
+    assert (parent.n_iter_done, parent.phases.tolist(), parent.errors.tolist()) == (6, [1, 0, 0, 0, 1, 2], [1, 1, 0, 0, 1, 0])
+    train(cfg, tmp_path / "c", parent=parent, sim=FakeSimulator(wrong={7 - 6}))
+    with open_results(tmp_path / "c") as res:
+        assert (res.status, res.first_iteration, res.phases().tolist()) == ("complete", 6, [2, 0, 3, 3])
+    (tmp_path / "a" / "results.h5").rename(tmp_path / "a" / "moved.h5.bak")
+    with pytest.raises(UserError) as info:
+        resume_config(compose(*TINY, f"resume={tmp_path / 'b'}"), [])
+    assert str(info.value) == (f"resume: {tmp_path / 'b' / 'results.h5'} continued {tmp_path / 'a'}, whose results file is "
+                               "missing (or repeats in the chain); the phase schedule needs the phases of every earlier iteration")
