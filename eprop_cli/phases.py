@@ -83,6 +83,11 @@ class PhaseSchedule:
         """
         if not len(phases) - 1 <= len(errors) <= len(phases):
             raise ValueError(f"{len(phases)} phases but {len(errors)} errors")
+        if self.trains_only:  # every iteration training: no need to replay the schedule (long runs)
+            for i, phase in enumerate(phases[:self.n_train]):
+                if phase != TRAINING:
+                    raise ValueError(f"iteration {i} has phase {PHASE_NAMES[phase]}, this schedule gives {PHASE_NAMES[TRAINING]}")
+            return TRAINING if len(phases) < self.n_train else None
         for i, phase in enumerate(self._phases(errors)):
             if i == len(phases):
                 return phase
@@ -98,6 +103,9 @@ class PhaseSchedule:
         early-stopping iterations and none stops the run. With no history: n_train +
         validations + (validations - 1) * n_early_stop + n_test.
         """
+        if self.trains_only:
+            self.next_phase(phases, list(errors) + [np.nan] * (len(phases) - len(errors)))  # checks the phases
+            return max(self.n_train, len(phases))
         kinds: list[int] = []  # the phases as the schedule gives them, history first
 
         class Worst:  # the errors known, then the worst case for every later (or unscored) iteration

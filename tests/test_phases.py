@@ -233,3 +233,11 @@ def test_a_chain_of_resumed_runs_continues_the_schedule_and_needs_every_file(com
         resume_config(compose(*TINY, f"resume={tmp_path / 'b'}"), [])
     assert str(info.value) == (f"resume: {tmp_path / 'b' / 'results.h5'} continued {tmp_path / 'a'}, whose results file is "
                                "missing (or repeats in the chain); the phase schedule needs the phases of every earlier iteration")
+
+
+def test_a_schedule_of_training_only_checks_the_history_without_replaying_it():
+    schedule = PhaseSchedule(n_train=3, validate_every=0, n_early_stop=8, stop_criterion=0.07, n_test=0)
+    assert schedule.trains_only and run(schedule, [0.0] * 5) == [TRAINING] * 3
+    assert schedule.max_iterations([TRAINING], [0.5]) == 3
+    with pytest.raises(ValueError, match="^iteration 1 has phase validation, this schedule gives training$"):
+        schedule.next_phase([TRAINING, VALIDATION], [0.5])
