@@ -321,6 +321,18 @@ class OutputConfig:
 
 
 @dataclass
+class PhasesConfig:
+    """NEST's evidence-accumulation example's phases (eprop_cli/phases.py); the defaults: every iteration is training."""
+
+    validate_every: int = param(0, 'training iterations between validations (one before training iterations 0, n, 2n, ...); '
+                                   '0: no validation, no early stopping', unit='iterations', min_int=0)
+    n_early_stop: int = param(8, 'early-stopping iterations after a validation whose preceding training error is below '
+                                 'stop_error; training stops if their mean error is below it too', unit='iterations', min_int=0)
+    stop_error: float = param(0.07, 'error (1 - accuracy, fraction of sequences) below which training stops early', probability=True)
+    n_test: int = param(0, 'test iterations (learning rate 0) after training', unit='iterations', min_int=0)
+
+
+@dataclass
 class Config:
     task: Any = MISSING  # the task's own schema (task_schemas()), chosen by the task YAML's defaults list
     neuron: NeuronConfig = MISSING
@@ -331,6 +343,7 @@ class Config:
     model: ModelConfig = field(default_factory=ModelConfig)
     weights: WeightsConfig = field(default_factory=WeightsConfig)
     output: OutputConfig = field(default_factory=OutputConfig)
+    phases: PhasesConfig = field(default_factory=PhasesConfig)
     seed: int = param(1, 'numpy RandomState seed and NEST rng_seed', min_int=1)
     progress: bool = param(True, 'rich progress bar')
     experiment: Optional[str] = param(None, 'name of the applied experiment preset, if any')

@@ -34,7 +34,7 @@ class Diverged(UserError):
 class Interrupted(Exception):
     """Training stopped early by a signal; the results file is marked interrupted."""
 
-    def __init__(self, signal_name: str, n_iter_done: int, n_iter: int, run_dir: Path, complete: bool = False):
+    def __init__(self, signal_name: str, n_iter_done: int, n_iter: int | str, run_dir: Path, complete: bool = False):
         if complete:
             message = f"{signal_name} during the last iteration; the run is complete: {run_dir}"
         else:

@@ -64,6 +64,11 @@ SCHEMA: tuple[tuple[str, str, str], ...] = (
      "classification tasks (root attribute `task_kind`): fraction of the iteration's sequences whose "
      "readout with the larger mean signal in the learning window is the label; `/loss` is then the "
      "cross-entropy, mean over sequences and window steps of −Σ_k y*_k log y_k (units 1)"),
+    ("`/phase`",
+     "(n_iter_done,) i1",
+     "classification tasks: each iteration's phase, 0 training, 1 validation, 2 early stopping, 3 test "
+     "(root attribute `phase_names`, JSON; see eprop_cli/phases.py); the learning rate is `optimizer.eta` in "
+     "training and 0 otherwise. A file without it: every iteration is training"),
     ("`/labels`, `/predicted`",
      "(n_iter_done, batch_size) i8",
      "classification tasks: each sequence's label and predicted class"),
@@ -113,6 +118,7 @@ UNITS: dict[str, tuple[str, str]] = {
     "loss_per_output": ("mV^2", "loss per readout neuron (rows, in /neurons/readout order) and iteration (columns)"),
     "target": ("mV", "target signal y* of one sequence: one row per output, one column per time step"),
     "accuracy": ("1", "classification: fraction of an iteration's sequences whose predicted class is the label"),
+    "phase": ("phase code", "phase of each iteration: 0 training, 1 validation, 2 early stopping, 3 test (names in the root attribute phase_names)"),
     "labels": ("class index", "classification: label of each sequence (rows: iterations, columns: sequences of the batch)"),
     "predicted": ("class index", "classification: predicted class (argmax over readouts of the mean readout signal in the "
                                  "learning window) of each sequence"),
@@ -304,10 +310,17 @@ class ResultsWriter:
         for name, (units, description) in (loss_units or {}).items():
             f[name].attrs["units"], f[name].attrs["description"] = units, description
 
+    def declare_phases(self, names: Iterable[str]) -> None:
+        """Before the first iteration: the empty /phase dataset (int8 codes) and the `phase_names` attribute."""
+        f = self._structure()
+        self._create("phase", shape=(0,), maxshape=(None,), dtype="i1", chunks=(1024,))
+        f.attrs["phase_names"] = _to_attr(list(names))
+
     def append_iteration(self, loss_per_output: np.ndarray, events: Mapping[str, Mapping[str, np.ndarray]],
                          metrics: Mapping[str, float] | None = None, per_sequence: Mapping[str, np.ndarray] | None = None,
-                         write_events: bool = True) -> None:
-        """Append one finished iteration: its loss per output and every recorder's new events.
+                         write_events: bool = True, phase: int | None = None) -> None:
+        """Append one finished iteration: its loss per output, every recorder's new events, its
+        metrics, per-sequence arrays and phase (into /phase, if `declare_phases` made it).
 
         `write_events=False` (the recording schedule skips the iteration): no event is written,
         each recorder's slice of the iteration is empty and /events_recorded says 0.
@@ -345,6 +358,10 @@ class ResultsWriter:
             f[name].resize((k + 1, f[name].shape[1]))
             f[name][k] = values
             f[name].flush()
+        if phase is not None and "phase" in f:
+            f["phase"].resize((k + 1,))
+            f["phase"][k] = phase
+            f["phase"].flush()
         loss_per_output = np.asarray(loss_per_output, dtype="f8")
         f["loss_per_output"].resize((loss_per_output.shape[0], k + 1))
         f["loss_per_output"][:, k] = loss_per_output
@@ -683,11 +700,18 @@ class Results:
         return self.file["accuracy"][()] if "accuracy" in self.file else None
 
     def phases(self) -> np.ndarray:
-        """Each finished iteration's phase code (/phase; eprop_cli/phases.py: 0 training, 1 validation,
+        """Phase code of each finished iteration (eprop_cli/phases.py: 0 training, 1 validation,
         2 early_stopping, 3 test), an int array of length n_iter_done; zeros (all training) if the file has no /phase."""
         if "phase" in self.file:
             return np.asarray(self.file["phase"][: self._n_iter_done], dtype=int)
         return np.zeros(self._n_iter_done, dtype=int)
+
+    @property
+    def phase_names(self) -> list[str]:
+        """Names of the phase codes (root attribute phase_names); eprop's four names for a file without it."""
+        from .phases import PHASE_NAMES
+
+        return list(self.attr_json("phase_names", None) or PHASE_NAMES)
 
     def per_sequence(self, name: str) -> np.ndarray | None:
         """Classification: /labels or /predicted, (iteration, sequence) class indices; None if absent."""

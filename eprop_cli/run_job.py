@@ -80,13 +80,14 @@ def run_job(cfg: DictConfig) -> float:
             return job_objective(cfg, run_dir / cfg.output.file, train(cfg, run_dir, overrides, parent=parent))
         bars = []
 
-        def show(k: int, loss: float) -> None:
+        def show(k: int, loss: float, total: int) -> None:
             # The bar appears with the first finished iteration, so that an error found while
-            # the data is loaded or the network is built stays a single line.
+            # the data is loaded or the network is built stays a single line. With phases, `total`
+            # is the most iterations the schedule can still give; it shrinks as the run goes.
             if not bars:
                 progress.start()
-                bars.append(progress.add_task(cfg.task.name, total=cfg.task.n_iter, completed=k, loss="–"))
-            progress.update(bars[0], completed=k + 1, loss=f"{loss:.4g}")
+                bars.append(progress.add_task(cfg.task.name, total=total, completed=k, loss="–"))
+            progress.update(bars[0], total=total, completed=k + 1, loss=f"{loss:.4g}")
 
         try:
             final_loss = train(cfg, run_dir, overrides, parent=parent, on_iteration=show)

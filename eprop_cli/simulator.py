@@ -1,8 +1,8 @@
 """Everything that talks to NEST. The only module that imports `nest`, and only lazily.
 
 The functions that training.py calls form its `Simulator` interface (reset_kernel,
-build_network, load_generators, simulate_until, read_and_clear, apply_pending_updates,
-read_weights, ...); tests/fake_simulator.py implements the same interface without NEST.
+build_network, load_generators, simulate_until, set_learning_rate, read_and_clear,
+apply_pending_updates, read_weights, ...); tests/fake_simulator.py implements the same interface without NEST.
 
 The network is the seeds' architecture (connections numbered as in the tutorials):
 
@@ -474,6 +474,18 @@ def simulate_until(net: Network, step: int) -> None:
         message = " ".join(str(err).split())
         raise UserError(f"NEST stopped the simulation between {now:g} and {net.timing.ms(step):g} ms: {message} "
                         "(the network's parameters drive NEST's e-prop models where they fail, e.g. neurons spiking from the first step)")
+
+
+def set_learning_rate(net: Network, eta: float) -> None:
+    """Give every e-prop synapse model of the network the learning rate ETA from now on (SetDefaults).
+
+    NEST 3.10 applies a batch's step during the next batch with the rate set while the batch
+    ran (docs/evidence_accumulation.md, "When a learning rate takes effect"), so the training
+    loop calls this exactly at an iteration boundary.
+    """
+    n = nest()
+    for model in net.eprop_models:
+        n.SetDefaults(model, {"optimizer": {"eta": float(eta)}})
 
 
 def read_and_clear(net: Network) -> dict[str, dict[str, np.ndarray]]:

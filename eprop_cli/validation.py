@@ -134,6 +134,7 @@ def validate(cfg: DictConfig) -> None:
     if cfg.seed > 2**32 - 1:  # numpy RandomState and NEST rng_seed both take 32-bit seeds
         raise UserError(f"seed={cfg.seed}: must be an integer in [1, 4294967295]")
     _check_model_fits_task(cfg)
+    _check_phases(cfg)
     _check_divergence_bound(cfg)
 
 
@@ -224,3 +225,20 @@ def _check_divergence_bound(cfg: DictConfig) -> None:
     bound = cfg.recording.saturated_rate
     if not 0.0 < bound <= 1.0:  # also refuses NaN
         raise UserError(f"recording.saturated_rate={bound}: must be a fraction in (0, 1] of the maximal rate 1000 / max(kernel.resolution, t_ref) spikes/s")
+
+
+def _check_phases(cfg: DictConfig) -> None:
+    """The phase schedule (phases.*): only for a classification task, whose error it decides on."""
+    from .tasks import task_for
+
+    p = cfg.get("phases")
+    if p is None:
+        return
+    if task_for(cfg).kind != "classification":
+        for key in ("validate_every", "n_test"):
+            if p[key] > 0:
+                raise UserError(f"phases.{key}={p[key]}: phases need a classification task (validation and early stopping "
+                                f"decide on the error, 1 - accuracy); task {cfg.task.name} is a regression task, leave it 0")
+    if p.validate_every > 0 and p.n_early_stop < 1:
+        raise UserError(f"phases.n_early_stop={p.n_early_stop}: must be an integer >= 1 when phases.validate_every > 0 "
+                        "(training stops on the mean error of the early-stopping iterations)")

@@ -11,6 +11,11 @@ resumed counters, divergence) is tested in milliseconds:
   connection, applied when the next iteration is simulated, when the simulation reaches the
   final-update spike (the end of the last chunk), or by `apply_pending_updates` (as NEST's
   e-prop synapses do);
+- `wrong` lists iterations whose readout signal favours a wrong class (every sequence: error 1);
+  a classification task's iterations are otherwise all right (error 0);
+- a Simulate chunk ends at a chunk end of the timing (Timing.chunk_ends); a call that stops
+  earlier (the loop splits a chunk to set the learning rate at an iteration boundary) only
+  moves the time;
 - `on_simulate(k)` runs while chunk k is simulated (e.g. to send the process a signal);
 - `calls` lists (function, arguments) of every call, for the tests to assert on.
 """
@@ -39,14 +44,17 @@ class FakeNetwork:
     applied: int = 0  # weight updates applied
     optimizer_state: dict | None = None
     masks: dict[str, np.ndarray | None] = field(default_factory=dict)  # connected pairs; None: all to all
+    now: int = 0  # step reached
+    eta: float | None = None  # learning rate given at build or by set_learning_rate
 
 
 class FakeSimulator:
     def __init__(self, errors: Mapping[int, float] | None = None, spikes: Mapping[int, int] | None = None,
-                 on_simulate: Callable[[int], None] | None = None):
+                 on_simulate: Callable[[int], None] | None = None, wrong: set[int] | None = None):
         self.errors = dict(errors or {})
         self.spikes = dict(spikes or {})
         self.on_simulate = on_simulate
+        self.wrong = set(wrong or ())
         self.calls: list[tuple[str, Any]] = []
 
     # ------------------------------------------------------------ kernel and network
@@ -68,8 +76,9 @@ class FakeSimulator:
         fields = {"multimeter_out": ["senders", "times", "readout_signal", "target_signal"]}
         if cfg.recording.spikes_recurrent or cfg.recording.spikes_input:
             fields["spike_recorder"] = ["senders", "times"]
+        self.calls.append(("build_eta", float(cfg.optimizer.eta)))
         return FakeNetwork(timing, {k: np.array(w, dtype=np.float64) for k, w in weights.items()}, populations, fields,
-                           masks=dict(masks or {}))
+                           masks=dict(masks or {}), eta=float(cfg.optimizer.eta))
 
     def set_optimizer_state(self, net: FakeNetwork, state) -> None:
         self.calls.append(("set_optimizer_state", sorted(state)))
@@ -86,6 +95,10 @@ class FakeSimulator:
 
     def simulate_until(self, net: FakeNetwork, step: int) -> None:
         self.calls.append(("simulate_until", step))
+        net.now = step
+        t = net.timing
+        if step < t.sim and (step - t.total_offset - self.min_delay_steps(t)) % t.iteration != 0:
+            return  # inside a chunk: only the time moves
         net.applied += net.pending  # the previous iteration's update lands in this one
         net.pending = 0
         k = net.chunks
@@ -96,6 +109,10 @@ class FakeSimulator:
         if step >= net.timing.sim:  # the last chunk holds the final-update spike
             net.applied += net.pending
             net.pending = 0
+
+    def set_learning_rate(self, net: FakeNetwork, eta: float) -> None:
+        self.calls.append(("set_learning_rate", (net.now, eta)))
+        net.eta = eta
 
     def read_and_clear(self, net: FakeNetwork) -> dict[str, dict[str, np.ndarray]]:
         t = net.timing
@@ -108,7 +125,7 @@ class FakeSimulator:
             "senders": np.tile(readout, t.iteration),
             "times": np.repeat(steps * t.dt, readout.size),
             "target_signal": target.T.ravel(),
-            "readout_signal": target.T.ravel() + error,
+            "readout_signal": (1.0 - target.T.ravel() if k in self.wrong else target.T.ravel()) + error,
         }}
         if "spike_recorder" in net.recorder_fields:
             recurrent = net.populations["recurrent"]

@@ -55,7 +55,7 @@ def loss_of(error: float, n_out: int = 1) -> float:
 def test_a_complete_run(small, tmp_path):
     sim = FakeSimulator()
     seen = []
-    final = train(small("task.n_iter=3"), tmp_path, ["task.n_iter=3"], on_iteration=lambda k, loss: seen.append(k), sim=sim)
+    final = train(small("task.n_iter=3"), tmp_path, ["task.n_iter=3"], on_iteration=lambda k, loss, total: seen.append(k), sim=sim)
     assert final == pytest.approx(loss_of(0.3), rel=1e-12)
     assert seen == [0, 1, 2]
     with open_results(tmp_path) as res:
@@ -157,7 +157,7 @@ def test_a_resumed_run_counts_from_the_parents_iterations(small, tmp_path):
     seen = []
     sim = FakeSimulator(on_simulate=sigint_in(0), errors={0: 0.5})
     with pytest.raises(Interrupted) as info:
-        train(small("task.n_iter=6"), tmp_path, parent=parent, on_iteration=lambda k, loss: seen.append((k, loss)), sim=sim)
+        train(small("task.n_iter=6"), tmp_path, parent=parent, on_iteration=lambda k, loss, total: seen.append((k, loss)), sim=sim)
     assert str(info.value).startswith("SIGINT after 4 of 6 iterations; ")
     assert seen == [(3, pytest.approx(loss_of(0.5), rel=1e-12))]
     assert ("reset_kernel", 3) in sim.calls and ("set_optimizer_state", ["rec_out"]) in sim.calls
