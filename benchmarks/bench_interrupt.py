@@ -70,7 +70,7 @@ def one_interrupted_run(task: str, recording: str, stop_after: int, run_dir: Pat
     ResultsWriter.write_weights = timed(originals[2], write_s)
     ResultsWriter.write_optimizer_state = timed(originals[3], write_s)
 
-    def on_iteration(k: int, loss: float) -> None:
+    def on_iteration(k: int, loss: float, total: int | None = None) -> None:
         if k + 1 == stop_after:
             os.kill(os.getpid(), signal.SIGINT)
 

@@ -69,7 +69,7 @@ def main() -> None:
 
     mdc: dict[int, float] = {}
 
-    def on_iteration(k: int, loss: float) -> None:
+    def on_iteration(k: int, loss: float, total: int | None = None) -> None:
         clock.append(time.perf_counter())
         rss.append(current_rss_mb())
         if k + 1 in args.marks:

@@ -336,6 +336,7 @@ def summarize_run(results: Results, check_loss: bool = True) -> dict[str, Any]:
         "parent_runs": [str(path) for path, _, _ in history.segments[:-1]],
         "history_note": history.note,
         "n_iter": attrs.get("n_iter"),
+        "n_iter_bound": phase_schedule_bound(results),
         "task": results.task_name,
         "overrides": results.overrides,
         "overrides_parsed": parse_overrides(results.overrides),
@@ -363,6 +364,28 @@ def summarize_run(results: Results, check_loss: bool = True) -> dict[str, Any]:
     summary["runtime_s"] = float(sum(timings)) if timings else None
     summary["loss_recomputed_max_rel_diff"] = loss_check(results) if check_loss and results.n_iter_done else None
     return _json_ready(summary)
+
+
+def phase_schedule_bound(results: Results) -> int | None:
+    """With phases (phases.*): the most iterations the run's schedule can still reach after the
+    phases and errors in the file (its end, if the schedule is over); None without phases, or for
+    a resumed run (whose schedule began in its parents' files)."""
+    config = results.config
+    if not config.get("phases") or results.first_iteration or results.task_kind != "classification":
+        return None
+    from omegaconf import OmegaConf
+
+    from .phases import PhaseSchedule
+
+    schedule = PhaseSchedule.from_config(OmegaConf.create(config))
+    if schedule.trains_only:
+        return None
+    accuracy = results.accuracy
+    errors = [] if accuracy is None else (1.0 - np.asarray(accuracy[: results.n_iter_done], float)).tolist()
+    try:
+        return int(schedule.max_iterations(results.phases().tolist(), errors))
+    except ValueError:  # phases that do not follow the stored config's schedule: say nothing
+        return None
 
 
 def summarize_file(path: Path, check_loss: bool = True) -> dict[str, Any]:

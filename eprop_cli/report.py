@@ -170,7 +170,15 @@ def run_table(s: dict[str, Any]) -> Table:
     table.add_column("value")
     n_iter = s.get("n_iter")
     table.add_row("status", fmt(s.get("status")))
-    table.add_row("iterations done", f"{fmt(s.get('n_iter_done'))} of {fmt(n_iter)}")
+    bound = s.get("n_iter_bound")
+    if bound is None:
+        table.add_row("iterations done", f"{fmt(s.get('n_iter_done'))} of {fmt(n_iter)}")
+    elif s.get("status") == "complete":
+        table.add_row("iterations done", f"{fmt(s.get('n_iter_done'))}, the end of the phase schedule "
+                      f"(task.n_iter = {fmt(n_iter)} training iterations at most)")
+    else:
+        table.add_row("iterations done", f"{fmt(s.get('n_iter_done'))} of at most {bound} "
+                      f"(task.n_iter = {fmt(n_iter)} training iterations, validation, early stopping and test)")
     if s.get("parent_runs") or s.get("history_note"):
         first, in_file = int(s.get("first_iteration") or 0), s.get("iterations_in_file")
         done = s.get("n_iter_done") or 0

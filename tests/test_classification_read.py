@@ -285,3 +285,31 @@ def test_dynamics_groups_the_inputs_and_shades_the_recall_window(phased):
     assert probabilities.axes[0].get_title(loc="left") == "iteration 10 (test phase), first sequence;\ntargets $\\pi^*_k$ dashed"
     assert [t.get_text() for t in probabilities.axes[0].get_legend().get_texts()] == [
         "$\\pi_\\mathrm{left}$", "$\\pi_\\mathrm{right}$", "recall window"]
+
+
+def test_eval_counts_the_iterations_of_a_phased_run_against_its_schedule(phased):
+    """With phases.* the iteration count is the schedule's, not task.n_iter: the synthetic phases
+    1 0 0 0 1 2 2 0 3 3 are those of validate_every 3, n_early_stop 2, stop_error 0.6, n_test 2
+    (errors 0 before the second validation, early-stopping mean 0.375: training stops after one
+    more iteration), so the schedule is over after 10 iterations."""
+    import h5py
+    import yaml
+
+    with h5py.File(phased, "r+") as f:
+        config = yaml.safe_load(f.attrs["config_yaml"])
+        config["task"]["n_iter"] = 6
+        config["phases"] = {"validate_every": 3, "n_early_stop": 2, "stop_error": 0.6, "n_test": 2}
+        f.attrs["config_yaml"] = yaml.safe_dump(config)
+        f.attrs["n_iter"] = 6  # as eprop writes it: task.n_iter
+    with open_results(phased) as res:
+        summary = summarize_run(res)
+    assert summary["n_iter_bound"] == 10
+    assert [r for r in run_table_rows(summary) if r[0] == "iterations done"] == [
+        ("iterations done", "10, the end of the phase schedule (task.n_iter = 6 training iterations at most)")]
+
+
+def run_table_rows(summary: dict) -> list[tuple[str, str]]:
+    from eprop_cli.report import run_table
+
+    table = run_table(summary)
+    return list(zip(*(list(column.cells) for column in table.columns)))
