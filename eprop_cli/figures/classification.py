@@ -10,7 +10,7 @@ from matplotlib.figure import Figure
 
 from ..metrics import final_iterations, phase_name, phase_names
 from ..results import Results
-from .style import BLUE, ONE_COLUMN, RED, FigureUnavailable, house_style, new_figure, spans_decades, trace_colors
+from .style import BLUE, ONE_COLUMN, PALETTE, RED, FigureUnavailable, house_style, new_figure, spans_decades
 
 # phase code -> (colour, marker): training, validation, early stopping, test (the example's blue, red, green, gold)
 PHASE_STYLES = ((BLUE, "o"), (RED, "s"), ("#2a9d55", "^"), ("#e69f00", "D"))
@@ -116,7 +116,7 @@ def readout_probabilities_figure(results: Results) -> Figure:
     names = _class_names(results, len(readouts))
     phases = results.phases()
     phase = phase_name(phase_names(results), int(phases[n_iter - 1])).replace("_", " ") if len(phases) >= n_iter else "?"
-    colors = trace_colors(len(readouts))
+    colors = PALETTE
     with house_style():
         fig = new_figure(ONE_COLUMN, 2.2)
         ax = fig.add_subplot()

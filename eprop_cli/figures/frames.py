@@ -59,6 +59,18 @@ def samples_per_iteration(results: Results) -> int:
     return int(results.attrs.get("batch_size", 1))
 
 
+def recorded_iteration_indices(results: Results, recorder: str) -> np.ndarray:
+    """0-based indices of the iterations whose events of `recorder` are in the file.
+
+    Results.recorded_iterations gives their number (every finished iteration is recorded) or, in
+    files with a recording schedule (/events_recorded), their indices; both are accepted here.
+    """
+    recorded = results.recorded_iterations(recorder)
+    if np.ndim(recorded) == 0:
+        return np.arange(int(recorded))
+    return np.asarray(recorded, dtype=int)
+
+
 def input_spikes_recorded(results: Results, iteration: int) -> bool:
     """True if the spike recorder holds spikes of input neurons in this iteration (0-based)."""
     if "spike_recorder" not in results.recorders:
@@ -117,16 +129,18 @@ def _class_names(results: Results, n: int) -> list[str]:
 
 
 def input_frames_figure(results: Results, iteration: int = -1, n_samples: int = SHOWN_SAMPLES) -> Figure:
-    """For the first `n_samples` samples of one iteration (0-based; -1 = the last recorded): the recorded input
+    """For the first `n_samples` samples of one iteration (an index into the iterations whose events are in the
+    file: 0 the first of them, -1 the last): the recorded input
     spikes per pixel as an ON and an OFF image (blocklisted pixels blank), beside the readout signals of all
     classes with the label's highlighted (the prediction too when it is wrong) and the learning window shaded."""
     image_shape(results)
     if "spike_recorder" not in results.recorders or "multimeter_out" not in results.recorders:
         raise FigureUnavailable("needs the spike recorder and the readout multimeter (multimeter_out)")
-    n_iter = min(results.recorded_iterations("spike_recorder"), results.recorded_iterations("multimeter_out"))
-    if n_iter == 0:
-        raise FigureUnavailable("no iteration finished")
-    index = iteration if iteration >= 0 else n_iter + iteration
+    recorded = np.intersect1d(recorded_iteration_indices(results, "spike_recorder"),
+                              recorded_iteration_indices(results, "multimeter_out"))
+    if recorded.size == 0:
+        raise FigureUnavailable("no finished iteration with events")
+    index = int(recorded[iteration])
     if not input_spikes_recorded(results, index):
         raise FigureUnavailable("the input spikes were not recorded (recording.spikes_input=false; "
                                 "recording=tutorial or recording.spikes_input=true records them)")
@@ -189,6 +203,6 @@ def input_frames_figure(results: Results, iteration: int = -1, n_samples: int = 
         phase = phase_name(phase_names(results), int(phases[index])).replace("_", " ") if index < len(phases) else "?"
         first = results.first_iteration
         which = "sample 1" if n_shown == 1 else f"samples 1–{n_shown}"
-        fig.suptitle(f"iteration {first + index + 1} of {first + n_iter} ({phase} phase): recorded input spikes "
+        fig.suptitle(f"iteration {first + index + 1} of {first + results.n_iter_done} ({phase} phase): recorded input spikes "
                      f"of {which} of {samples_per_iteration(results)} and the readouts", fontsize=8)
     return fig
