@@ -212,4 +212,4 @@ def test_the_examples_settings_are_the_preset(compose, nmnist_dir):
     assert (cfg.weights.rec_out.scale, cfg.weights.out_rec.divide_by) == (scale, scale)
     assert (cfg.weights.in_rec.scale, cfg.weights.rec_rec.scale, cfg.weights.out_rec.scale) == (1.0, 1.0, 1.0)
     small = compose("experiment=nmnist_small", f"task.data_dir={nmnist_dir}")
-    assert (small.task.group_size, small.task.n_train, small.task.n_test, small.kernel.threads) == (10, 500, 100, 1)
+    assert (small.task.group_size, small.task.n_train, small.task.n_test, small.kernel.threads) == (20, 1000, 200, 1)
