@@ -103,6 +103,29 @@ def recompute_cross_entropy(results: Results) -> np.ndarray:
     return loss
 
 
+def recompute_window_squared_error(results: Results) -> np.ndarray:
+    """Classification with squared-error readouts (event-based family, N-MNIST): the loss per output and
+    iteration from the recorded readout signals, as NEST's N-MNIST example computes it.
+
+    0.5 * sum over the last `learning_window_steps` steps of each sequence of (y_k - y*_k)^2, mean over the
+    iteration's sequences, divided by the number of outputs: the terms whose sum is the example's loss
+    (0.5 * mean over outputs and sequences of the window's sum of squares).
+    """
+    attrs = results.attrs
+    sequence, window = int(attrs["steps_per_sequence"]), int(attrs["learning_window_steps"])
+    readouts = results.population("readout")
+    n_iter = len(results.iteration_starts("multimeter_out")) - 1
+    loss = np.zeros((len(readouts), n_iter))
+    for k in range(n_iter):
+        ev = results.events("multimeter_out", LOSS_FIELDS, iteration=k)
+        for i, node in enumerate(readouts):
+            mine = ev["senders"] == node
+            y = ev["readout_signal"][mine].reshape(-1, sequence)[:, -window:]
+            t = ev["target_signal"][mine].reshape(-1, sequence)[:, -window:]
+            loss[i, k] = 0.5 * np.mean(np.sum((y - t) ** 2, axis=1)) / len(readouts)
+    return loss
+
+
 LAST_ITERATIONS = 10  # without a test phase: the final accuracy and the confusion matrix use the last 10 training iterations
 
 
@@ -195,8 +218,12 @@ def loss_check(results: Results) -> float | None:
     """
     if not results.has_fields("multimeter_out", LOSS_FIELDS):
         return None
-    classification = results.task_kind == "classification"
-    recomputed = recompute_cross_entropy(results) if classification else recompute_loss(results)
+    if results.task_kind != "classification":
+        recomputed = recompute_loss(results)
+    elif results.readout_loss == "cross_entropy":
+        recomputed = recompute_cross_entropy(results)
+    else:
+        recomputed = recompute_window_squared_error(results)
     stored_per_output, stored_total = results.loss_per_output, results.loss
     n = min(recomputed.shape[1], len(stored_total))
     checked = results.recorded_iterations("multimeter_out")

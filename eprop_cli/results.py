@@ -724,6 +724,27 @@ class Results:
         """Classification: /labels or /predicted, (iteration, sequence) class indices; None if absent."""
         return self.file[name][()] if name in ("labels", "predicted") and name in self.file else None
 
+    def input_pixels(self) -> np.ndarray | None:
+        """Event-camera tasks (N-MNIST): /input_pixel, the pixel of each input neuron (in /neurons/input
+        order) as polarity * 34 * 34 + y * 34 + x; None if the file has none."""
+        return np.asarray(self.file["input_pixel"][()], dtype=np.int64) if "input_pixel" in self.file else None
+
+    @property
+    def readout_loss(self) -> str:
+        """The loss the readouts minimise: "cross_entropy" or "mean_squared_error".
+
+        From the run config's neuron.readout.loss; a classification file whose config does not say
+        (older files) is cross-entropy (the bsshslm_2020 classifier), every other file the squared error.
+        A null loss (eprop_readout, the event-based family, has no loss parameter) is the squared error.
+        """
+        try:
+            readout = self.config["neuron"]["readout"]
+            if "loss" in readout:
+                return "cross_entropy" if readout["loss"] == "cross_entropy" else "mean_squared_error"
+        except (KeyError, TypeError):
+            pass
+        return "cross_entropy" if self.task_kind == "classification" else "mean_squared_error"
+
     @property
     def task_kind(self) -> str:
         """"regression" or "classification" (root attribute task_kind; "regression" for older files)."""

@@ -268,3 +268,144 @@ def write_classification_run(path: Path, correct: list[int] | None = None, phase
             f.create_dataset("phase", data=np.asarray(phases, dtype="i1"))
             f.attrs["phase_names"] = json.dumps(PHASE_NAMES)
     return path
+
+
+# ---------------------------------------------------------------- N-MNIST-like runs (ten classes, input frames)
+#
+# The layout the nmnist task writes (event-based family): 10 readouts with squared-error loss on one-hot targets
+# over a learning window of NM_WINDOW steps at the end of each sample of NM_STEPS steps; NM_GROUP samples per
+# iteration; /input_pixel maps input neuron i to pixel polarity * 34 * 34 + y * 34 + x; display names the classes
+# and input_image_shape [2, 34, 34]. Timing of model=eprop (delay_in_rec 1, no readout delays): the input (parrot)
+# spike of sample b's step i in iteration k is at (1 + k * NM_GROUP * NM_STEPS + b * NM_STEPS + i) ms, the readout
+# samples of that sample at (2 + ... + i + 1) ms, so the inputs lead the readout by 2 ms.
+#
+# Kept pixels: the 26 x 26 centre (x, y in 4..29) of both polarities, except NM_BLOCKED_EXTRA; input neurons are
+# the kept pixels in ascending pixel order, node ids 1..n_in. Labels: sample b of iteration k has label
+# (k * NM_GROUP + b) % 10; it is predicted right unless b < NM_WRONG[k], then predicted (label + 1) % 10.
+# The events of a sample: `nmnist_sample_spikes(k, b)`, two in each kept pixel of a bar (rows 6 + 2 * label and
+# 7 + 2 * label, columns 8..25, both polarities) plus 40 in seeded random kept pixels.
+
+NM_STEPS = 30  # steps of 1 ms per sample
+NM_WINDOW = 5  # steps, learning window at the end of each sample
+NM_GROUP = 4  # samples per iteration
+NM_CLASSES = 10
+NM_PHASES = [0, 0, 1, 0, 0, 3, 3]  # training x2, validation, training x2, test x2
+NM_WRONG = [4, 3, 2, 2, 1, 1, 2]  # samples predicted wrong per iteration (the first ones)
+NM_BLOCKED_EXTRA = (1 * 34 * 34 + 17 * 34 + 17,)  # one more blocked pixel: ON at (x=17, y=17)
+NM_N_REC = 4
+
+
+def nmnist_kept_pixels() -> np.ndarray:
+    pixels = [p * 34 * 34 + y * 34 + x for p in (0, 1) for y in range(4, 30) for x in range(4, 30)]
+    return np.array(sorted(set(pixels) - set(NM_BLOCKED_EXTRA)), dtype=np.int64)
+
+
+def nmnist_label(k: int, b: int) -> int:
+    return (k * NM_GROUP + b) % NM_CLASSES
+
+
+def nmnist_predicted(k: int, b: int) -> int:
+    label = nmnist_label(k, b)
+    return (label + 1) % NM_CLASSES if b < NM_WRONG[k] else label
+
+
+def nmnist_sample_spikes(k: int, b: int) -> tuple[np.ndarray, np.ndarray]:
+    """(input neuron index, step within the sample) of every recorded input spike of sample b of iteration k."""
+    rng = np.random.RandomState(1000 * k + b)
+    kept = nmnist_kept_pixels()
+    label = nmnist_label(k, b)
+    bar = [p * 34 * 34 + y * 34 + x for p in (0, 1) for y in (6 + 2 * label, 7 + 2 * label) for x in range(8, 26)]
+    bar = np.setdiff1d(bar, NM_BLOCKED_EXTRA)
+    pixels = np.concatenate([np.repeat(bar, 2), rng.choice(kept, 40)])  # two events per bar pixel, 40 scattered
+    inputs = np.searchsorted(kept, pixels)
+    assert np.array_equal(kept[inputs], pixels)
+    steps = rng.randint(0, NM_STEPS, inputs.size)
+    return inputs, steps
+
+
+def nmnist_readout(k: int, b: int, j: int) -> np.ndarray:
+    """Readout signal of output j in sample b of iteration k: 0.1 before the window; in it 0.8 for the predicted
+    class, 0.4 for the label (if predicted wrong), 0.1 + 0.01 j otherwise."""
+    y = np.full(NM_STEPS, 0.1)
+    level = 0.8 if j == nmnist_predicted(k, b) else (0.4 if j == nmnist_label(k, b) else 0.1 + 0.01 * j)
+    y[-NM_WINDOW:] = level
+    return y
+
+
+def nmnist_loss(k: int) -> np.ndarray:
+    """Loss per output of iteration k: 0.5 * window sum of (y - y*)^2, mean over samples, / n_out."""
+    loss = np.zeros(NM_CLASSES)
+    for j in range(NM_CLASSES):
+        for b in range(NM_GROUP):
+            target = 1.0 if j == nmnist_label(k, b) else 0.0
+            loss[j] += 0.5 * np.sum((nmnist_readout(k, b, j)[-NM_WINDOW:] - target) ** 2) / NM_GROUP / NM_CLASSES
+    return loss
+
+
+def write_nmnist_run(path: Path, record_input_spikes: bool = True, n_iter: int | None = None,
+                     display: dict | None = None) -> Path:
+    """A synthetic N-MNIST-like classification results file (see above); `n_iter` iterations of NM_PHASES."""
+    import h5py
+
+    n_iter = len(NM_PHASES) if n_iter is None else n_iter
+    kept = nmnist_kept_pixels()
+    n_in = kept.size
+    inputs = np.arange(1, n_in + 1)
+    recurrent = np.arange(n_in + 1, n_in + 1 + NM_N_REC)
+    readout = np.arange(recurrent[-1] + 1, recurrent[-1] + 1 + NM_CLASSES)
+    iteration_steps = NM_GROUP * NM_STEPS
+    attrs = {
+        "n_iter": n_iter, "overrides": ["task=nmnist"], "n_out": NM_CLASSES, "batch_size": NM_GROUP,
+        "config_yaml": yaml.safe_dump({"task": {"name": "nmnist", "target": "nmnist", "n_iter": n_iter, "group_size": NM_GROUP,
+                                                "offset_gen": 1, "delay_in_rec": 1, "delay_rec_out": 0, "delay_out_norm": 0},
+                                       "neuron": {"rec": {"f_target": 10.0}, "readout": {"loss": None}},
+                                       "recording": {"spikes_input": record_input_spikes}}),
+        "steps_per_sequence": NM_STEPS, "resolution_ms": RESOLUTION_MS, "learning_window_steps": NM_WINDOW,
+        "task_kind": "classification", "seed": 1, "nest_version": "3.10", "total_num_virtual_procs": 1,
+        "display": display if display is not None else {
+            "classes": [str(c) for c in range(NM_CLASSES)], "learning_window_steps": NM_WINDOW,
+            "input_image_shape": [2, 34, 34]},
+    }
+    path.parent.mkdir(parents=True, exist_ok=True)
+    writer = ResultsWriter(path, n_out=NM_CLASSES, attrs=attrs)
+    writer.write_neurons({"input": inputs, "recurrent": recurrent, "readout": readout})
+    writer.write_array("input_pixel", kept)
+    writer.declare_iteration_metrics(("accuracy",), ("labels", "predicted"), NM_GROUP)
+    out_fields = ["senders", "times", "V_m", "readout_signal", "target_signal"]
+    writer.declare_recorder("multimeter_out", {f: ("i8" if f == "senders" else "f8") for f in out_fields})
+    writer.declare_recorder("spike_recorder", {"senders": "i8", "times": "f8"})
+    for k in range(n_iter):
+        out = {f: [] for f in out_fields}
+        senders, times = [], []
+        for j, node in enumerate(readout):
+            for b in range(NM_GROUP):
+                start = k * iteration_steps + b * NM_STEPS
+                y = nmnist_readout(k, b, j)
+                out["senders"].append(np.full(NM_STEPS, node))
+                out["times"].append((2 + start + np.arange(NM_STEPS) + 1) * RESOLUTION_MS)
+                out["V_m"].append(y)
+                out["readout_signal"].append(y)
+                out["target_signal"].append(np.full(NM_STEPS, 1.0 if j == nmnist_label(k, b) else 0.0))
+        for b in range(NM_GROUP):
+            start = k * iteration_steps + b * NM_STEPS
+            if record_input_spikes:
+                index, steps = nmnist_sample_spikes(k, b)
+                senders.append(inputs[index])
+                times.append((1 + start + steps) * RESOLUTION_MS)
+            senders.append(recurrent)
+            times.append(np.full(recurrent.size, (1 + start + 5) * RESOLUTION_MS))
+        senders, times = np.concatenate(senders), np.concatenate(times)
+        order = np.argsort(times, kind="stable")
+        labels = np.array([nmnist_label(k, b) for b in range(NM_GROUP)])
+        predicted = np.array([nmnist_predicted(k, b) for b in range(NM_GROUP)])
+        events = {"multimeter_out": {f: np.concatenate(v) for f, v in out.items()},
+                  "spike_recorder": {"senders": senders[order].astype("i8"), "times": times[order]}}
+        writer.append_iteration(nmnist_loss(k), events, metrics={"accuracy": float(np.mean(labels == predicted))},
+                                per_sequence={"labels": labels, "predicted": predicted})
+    writer.write_weights("initial", {})
+    writer.finish("complete", {"timing_build_s": 1.0, "timing_simulate_s": 2.0, "timing_write_s": 0.5, "peak_rss_mb": 100.0})
+    writer.close()
+    with h5py.File(path, "r+") as f:
+        f.create_dataset("phase", data=np.asarray(NM_PHASES[:n_iter], dtype="i1"))
+        f.attrs["phase_names"] = json.dumps(PHASE_NAMES)
+    return path

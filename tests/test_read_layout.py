@@ -60,7 +60,7 @@ def test_figures_that_do_not_apply_to_the_task_kind_are_neither_drawn_nor_skippe
     assert {name for name, _ in report_.skipped} == {"loss_error", "confusion"}
     assert {name for name, spec in FIGURES.items() if "classification" not in spec.kinds} == {"pattern", "loss"}
     assert {name for name, spec in FIGURES.items() if "regression" not in spec.kinds} == {
-        "loss_error", "confusion", "readout_probabilities"}
+        "loss_error", "confusion", "readout_probabilities", "input_frames"}
 
 
 def test_a_file_without_task_kind_is_regression(tmp_path):
@@ -122,9 +122,11 @@ def test_plot_help_reads_the_registry(capsys):
     with pytest.raises(SystemExit):
         report.plot_parser().parse_args(["--help"])
     text = " ".join(capsys.readouterr().out.split())
-    assert ("names: pattern, loss, loss_error, confusion, readout_probabilities, dynamics_first, dynamics_last, "
-            "weight_courses, weight_matrices, loss_all_jobs (a figure that does not apply to the run's task kind is not "
-            "drawn: pattern, loss: regression only; loss_error, confusion, readout_probabilities: classification only)") in text
+    assert ("names: pattern, loss, loss_error, confusion, readout_probabilities, input_frames, dynamics_first, "
+            "dynamics_last, weight_courses, weight_matrices, loss_all_jobs (a figure that does not apply to the run's task "
+            "kind is not drawn: pattern, loss: regression only; loss_error, confusion, readout_probabilities, input_frames: "
+            "classification only; readout_probabilities: only with softmax (cross-entropy) readouts; input_frames: only "
+            "with event-camera inputs (display.input_image_shape, e.g. N-MNIST))") in text
 
 
 def _schema_globs() -> list[str]:

@@ -130,8 +130,8 @@ def test_loss_all_jobs_of_a_single_run_is_one_line(run_file, capsys):
     assert (code, out) == (2, "")
     assert err == (f"eprop: error: --only loss_all_jobs: this figure compares the jobs of a multirun, and "
                    f"{run_file.parent} holds one run; give a multirun directory, or choose from: "
-                   "pattern, loss, loss_error, confusion, readout_probabilities, dynamics_first, dynamics_last, "
-                   "weight_courses, weight_matrices\n")
+                   "pattern, loss, loss_error, confusion, readout_probabilities, input_frames, dynamics_first, "
+                   "dynamics_last, weight_courses, weight_matrices\n")
     assert not (run_file.parent / "figures").exists()
 
 

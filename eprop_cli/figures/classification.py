@@ -21,8 +21,9 @@ def phase_style(code: int) -> tuple[str, str]:
 
 
 def classification_loss_figure(results: Results, log: bool | None = False) -> Figure:
-    """Cross-entropy (top) and error = 1 - accuracy (bottom) per iteration, one colour and marker per
-    phase (training, validation, early stopping, test), as NEST's example plots them."""
+    """Loss (top: the cross-entropy, or for squared-error readouts the squared error over the learning
+    window) and error = 1 - accuracy (bottom) per iteration, one colour and marker per phase (training,
+    validation, early stopping, test), as NEST's examples plot them."""
     loss = results.loss
     if len(loss) == 0 or results.accuracy is None:
         raise FigureUnavailable("no iteration finished")
@@ -39,7 +40,10 @@ def classification_loss_figure(results: Results, log: bool | None = False) -> Fi
                 color, marker = phase_style(code)
                 label = f"{phase_name(names, code).replace('_', ' ')} ({np.count_nonzero(mine)})"
                 ax.scatter(iterations[mine], values[mine], s=9, c=color, marker=marker, lw=0, zorder=2, label=label)
-        top.set_ylabel("cross-entropy loss\n" r"$E = -\frac{1}{BT}\sum_{b,t,k} \pi^*_k \log \pi_k$")
+        if results.readout_loss == "cross_entropy":
+            top.set_ylabel("cross-entropy loss\n" r"$E = -\frac{1}{BT}\sum_{b,t,k} \pi^*_k \log \pi_k$")
+        else:  # squared-error readouts (event-based family, N-MNIST): NEST's example's loss over the learning window
+            top.set_ylabel("squared error (mV$^2$)\n" r"$E = \frac{1}{2KB}\sum_{k,b,t} (y_k - y^*_k)^2$")
         if log or (log is None and spans_decades(loss)):
             top.set_yscale("log")
         bottom.set_ylabel("error\n(1 − accuracy)")
@@ -53,29 +57,45 @@ def classification_loss_figure(results: Results, log: bool | None = False) -> Fi
 
 def confusion_figure(results: Results) -> Figure:
     """Counts of (label, predicted class) over the test phase's sequences; without a test phase over
-    the last training iterations (metrics.final_iterations), as the title says."""
+    the last training iterations (metrics.final_iterations), as the title says. The colour is the
+    fraction of a label's sequences (each row sums to 1, the diagonal is the recall of the class), so
+    that rare classes read as well as frequent ones; the numbers are the counts (none where 0)."""
     labels, predicted = results.per_sequence("labels"), results.per_sequence("predicted")
     if labels is None or predicted is None or results.n_iter_done == 0:
         raise FigureUnavailable("no iteration finished")
     chosen = final_iterations(results)
     labels, predicted = labels[chosen.indices], predicted[chosen.indices]
     n = int(results.attrs.get("n_out", 2))
-    counts = np.zeros((n, n), dtype=int)
-    np.add.at(counts, (labels.ravel(), predicted.ravel()), 1)
+    counts = confusion_counts(labels, predicted, n)
+    fraction = counts / np.maximum(counts.sum(axis=1, keepdims=True), 1)
     names = _class_names(results, n)
     accuracy = np.trace(counts) / max(counts.sum(), 1)
+    many = n > 4
     with house_style():
-        fig = new_figure(ONE_COLUMN * 0.8, ONE_COLUMN * 0.85)
+        fig = new_figure(ONE_COLUMN * (1.1 if many else 0.95), ONE_COLUMN * (1.0 if many else 0.8))
         ax = fig.add_subplot()
-        ax.imshow(counts, cmap="Blues", vmin=0)
+        image = ax.imshow(fraction, cmap="Blues", vmin=0.0, vmax=1.0)
         for (i, j), c in np.ndenumerate(counts):
-            ax.text(j, i, str(c), ha="center", va="center", color="black" if c < counts.max() * 0.6 else "white")
+            if c:
+                ax.text(j, i, str(c), ha="center", va="center", fontsize=5.5 if many else 7,
+                        color="white" if fraction[i, j] > 0.6 else "black")
         ax.set_xticks(range(n), names)
         ax.set_yticks(range(n), names)
+        ax.tick_params(length=0)
         ax.set_xlabel("predicted class")
         ax.set_ylabel("label")
         ax.set_title(f"{chosen.description}:\n{labels.size} sequences, accuracy {accuracy:.3f}", loc="left", fontsize=6)
+        bar = fig.colorbar(image, ax=ax, shrink=0.8, pad=0.03)
+        bar.set_label("fraction of the label's sequences\n(numbers: counts)", fontsize=6)
+        bar.ax.tick_params(labelsize=6)
     return fig
+
+
+def confusion_counts(labels: np.ndarray, predicted: np.ndarray, n: int) -> np.ndarray:
+    """(n, n) int: counts[label, predicted] over all sequences given."""
+    counts = np.zeros((n, n), dtype=int)
+    np.add.at(counts, (np.ravel(labels), np.ravel(predicted)), 1)
+    return counts
 
 
 def _class_names(results: Results, n: int) -> list[str]:

@@ -13,7 +13,7 @@ from matplotlib.lines import Line2D
 
 from ..metrics import phase_name, phase_names
 from ..results import Results
-from .style import BLUE, PALETTE, TWO_COLUMNS, FigureUnavailable, house_style, new_figure, split_by_sender
+from .style import BLUE, PALETTE, TWO_COLUMNS, FigureUnavailable, house_style, new_figure, split_by_sender, trace_colors
 
 @dataclass(frozen=True)
 class Panel:
@@ -186,6 +186,7 @@ def dynamics_figure(results: Results, iteration: int) -> Figure:
     if not panels:
         raise FigureUnavailable(f"no recorded data in iteration {index + 1}")
     view = first_sequence(results, index)
+    softmax = view is not None and results.readout_loss == "cross_entropy"  # readouts are probabilities pi_k
     groups = input_groups(results)
 
     def shown(times: np.ndarray, lead: float = 0.0) -> np.ndarray:
@@ -211,27 +212,32 @@ def dynamics_figure(results: Results, iteration: int) -> Figure:
                 spans = [times]
             else:
                 spans = []
+                colors = trace_colors(len(data))
                 for j, (times, values) in enumerate(data):
                     keep = shown(times)
-                    ax.plot(times[keep], values[keep], c=PALETTE[j % len(PALETTE)], lw=0.7)
+                    ax.plot(times[keep], values[keep], c=colors[j], lw=0.7)
                     spans.append(times[keep])
             for t in spans:
                 if len(t):
                     t_min, t_max = min(t_min, float(t.min())), max(t_max, float(t.max()))
             if view is not None:
                 ax.axvspan(*view.window, color="#e8e8e8", zorder=0, lw=0)
-            ylabel = CLASSIFICATION_LABELS.get((panel.recorder, panel.field), panel.ylabel) if view else panel.ylabel
+            ylabel = CLASSIFICATION_LABELS.get((panel.recorder, panel.field), panel.ylabel) if softmax else panel.ylabel
             if grouped:
                 ylabel = "$z_i$"  # the populations name the rows
             ax.set_ylabel(ylabel, rotation=0, ha="right", va="center")
             if view is not None and (panel.recorder, panel.field) == ("multimeter_out", "readout_signal"):
                 classes = results.display.get("classes") or []
                 if len(classes) == len(data):  # which colour is which class
-                    ax.legend([Line2D([], [], c=PALETTE[j % len(PALETTE)]) for j in range(len(data))], classes,
-                              loc="upper left", fontsize=6, handlelength=1.0)
+                    colors = trace_colors(len(data))
+                    many = len(data) > len(PALETTE)  # beside the panel, in two columns, not over the traces
+                    ax.legend([Line2D([], [], c=colors[j]) for j in range(len(data))], classes, fontsize=6, handlelength=1.0,
+                              **({"loc": "center left", "bbox_to_anchor": (1.0, 0.5), "ncol": 2, "title": "class",
+                                  "title_fontsize": 6, "columnspacing": 0.8} if many else {"loc": "upper left"}))
         if view is not None:
             axes[0].set_xlim(view.start - view.input_lead, view.stop)
-            axes[0].text(sum(view.window) / 2, 1.0, "recall\nwindow", transform=axes[0].get_xaxis_transform(),
+            axes[0].text(sum(view.window) / 2, 1.0, "recall\nwindow" if softmax else "learning\nwindow",
+                         transform=axes[0].get_xaxis_transform(),
                          ha="center", va="bottom", fontsize=6, color="#777777")
         elif math.isfinite(t_min) and t_max > t_min:
             axes[-1].set_xlim(t_min, t_max)

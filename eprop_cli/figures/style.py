@@ -22,6 +22,8 @@ BLUE = "#2854c5"
 RED = "#e04b40"
 WHITE = "#ffffff"
 PALETTE = (BLUE, RED, "#2a9d55", "#8e44ad", "#e69f00", "#555555")
+# ten distinguishable colours (matplotlib's tab10) for more traces or classes than PALETTE holds (N-MNIST's ten readouts)
+TEN_COLORS = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf")
 WEIGHT_CMAP = LinearSegmentedColormap.from_list("eprop_weights", ((0.0, BLUE), (0.5, WHITE), (1.0, RED)))
 
 ONE_COLUMN = 3.5  # inches, width of one journal column
@@ -109,3 +111,9 @@ def viridis(x: float) -> tuple:
     from matplotlib import colormaps
 
     return colormaps["viridis"](x)
+
+
+def trace_colors(n: int) -> tuple[str, ...]:
+    """Colours for n traces or classes: PALETTE when it has enough, else TEN_COLORS (cycled beyond ten)."""
+    colors = PALETTE if n <= len(PALETTE) else TEN_COLORS
+    return tuple(colors[j % len(colors)] for j in range(n))
