@@ -10,9 +10,11 @@ import h5py
 import numpy as np
 import pytest
 
+from eprop_cli import metrics
 from eprop_cli.datasets import nmnist as data
 from eprop_cli.errors import UserError
 from eprop_cli.phases import EARLY_STOPPING, TEST, TRAINING, VALIDATION
+from eprop_cli.results import open_results
 from eprop_cli.tasks import task_for
 from eprop_cli.tasks.nmnist import Nmnist, mean_squared_error_loss
 from eprop_cli.timing import Timing
@@ -153,6 +155,9 @@ def test_a_run_stores_the_pixels_classes_and_one_row_per_group(compose, hand_dat
         labels = f["labels"][:].tolist()
         assert labels[1] == [3, 7] and sorted(labels[0]) == [5, 9] and sorted(labels[3]) == [5, 9]
         assert f["loss"].attrs["units"] == "mV^2"
+        assert f["events_recorded"][1] == 0  # the preset writes the events of the first and the last iterations only
+    with open_results(tmp_path / "run" / "results.h5") as res:  # eval's loss check skips the others (it raised before)
+        assert metrics.loss_check(res) < 1e-12
 
 
 def offline_blocklist_env() -> dict:
