@@ -365,7 +365,6 @@ FAMILIES = {
         "recurrent": ("eprop_iaf_adapt_bsshslm_2020", "eprop_iaf_bsshslm_2020"),
         "neuron_options": ("alif", "lif"),
         "readout": "eprop_readout_bsshslm_2020",
-        "learning_window": True,  # the kernel's eprop_learning_window: the loss counts only the end of each sequence
         "synapse": "eprop_synapse_bsshslm_2020",
         "learning_signal": "eprop_learning_signal_connection_bsshslm_2020",
     },
@@ -373,7 +372,6 @@ FAMILIES = {
         "recurrent": ("eprop_iaf", "eprop_iaf_adapt", "eprop_iaf_psc_delta", "eprop_iaf_psc_delta_adapt"),
         "neuron_options": ("eprop_iaf", "eprop_iaf_adapt", "eprop_iaf_psc_delta", "eprop_iaf_psc_delta_adapt"),
         "readout": "eprop_readout",
-        "learning_window": False,  # no per-sequence learning window in this family's interface here
         "synapse": "eprop_synapse",
         "learning_signal": "eprop_learning_signal_connection",
     },

@@ -109,14 +109,15 @@ def recompute_window_squared_error(results: Results) -> np.ndarray:
 
     0.5 * sum over the last `learning_window_steps` steps of each sequence of (y_k - y*_k)^2, mean over the
     iteration's sequences, divided by the number of outputs: the terms whose sum is the example's loss
-    (0.5 * mean over outputs and sequences of the window's sum of squares).
+    (0.5 * mean over outputs and sequences of the window's sum of squares). NaN in the iterations whose
+    events the recording schedule left out.
     """
     attrs = results.attrs
     sequence, window = int(attrs["steps_per_sequence"]), int(attrs["learning_window_steps"])
     readouts = results.population("readout")
     n_iter = len(results.iteration_starts("multimeter_out")) - 1
-    loss = np.zeros((len(readouts), n_iter))
-    for k in range(n_iter):
+    loss = np.full((len(readouts), n_iter), np.nan)
+    for k in results.recorded_iterations("multimeter_out").tolist():
         ev = results.events("multimeter_out", LOSS_FIELDS, iteration=k)
         for i, node in enumerate(readouts):
             mine = ev["senders"] == node

@@ -61,7 +61,7 @@ def run_attributes(cfg, overrides: list[str] | None, task, sim, first_iteration:
         "n_iter": cfg.task.n_iter,
         "n_out": task.n_outputs,
         "steps_per_sequence": task.sequence_steps,
-        "batch_size": cfg.task.batch_size,
+        "batch_size": task.sequences_per_iteration,  # sequences per iteration (task.batch_size; nmnist: task.group_size)
         "resolution_ms": float(cfg.kernel.resolution),
         "seed": cfg.seed,
         "numpy_seed": cfg.seed,

@@ -72,6 +72,11 @@ SCHEMA: tuple[tuple[str, str, str], ...] = (
     ("`/labels`, `/predicted`",
      "(n_iter_done, batch_size) i8",
      "classification tasks: each sequence's label and predicted class"),
+    ("`/input_pixel`",
+     "(n_in,) i8",
+     "`task=nmnist`: the pixel of each input neuron, polarity · 34 · 34 + y · 34 + x (root attribute "
+     "`display` holds `input_image_shape` [2, 34, 34]); `/loss` is then the example's mean squared error "
+     "(root attribute `loss_function`)"),
     ("`/events_recorded`",
      "(n_iter_done,) i1",
      "1 if the recorders' events of the iteration are in `/events`, 0 if the recording schedule "
@@ -123,6 +128,8 @@ UNITS: dict[str, tuple[str, str]] = {
     "predicted": ("class index", "classification: predicted class (argmax over readouts of the mean readout signal in the "
                                  "learning window) of each sequence"),
     "neurons/*": ("node id", "NEST node ids of this population, in the order of the weight matrices"),
+    "input_pixel": ("pixel", "nmnist: the pixel of each input neuron, polarity * 34 * 34 + y * 34 + x (root attribute "
+                             "display.input_image_shape = [2, 34, 34])"),
     "events_recorded": ("1", "1 if the recorders' events of this iteration are in /events, 0 if the recording schedule "
                              "(recording.events_*) left them out (empty slice)"),
     "events/*/iteration_start": ("event index", "index of each iteration's first event: iteration k is [start[k], start[k+1])"),

@@ -18,7 +18,8 @@ The network is the seeds' architecture (connections numbered as in the tutorials
     6  step_rate_generator -> readout            rate connection on receptor 2 (target signal)
     7  step_rate_generator -> readout            rate connection on the eprop_learning_window
                                                  receptor (event-based family only): 1 from the
-                                                 first loss step on
+                                                 first loss step on, or the task's window per
+                                                 step (IterationSignals.learning_window, nmnist)
 
     8  readout -> readout                        rate connection on the readout_signal receptor,
                                                  all to all, no autapses, weight 1 (only with
@@ -105,6 +106,7 @@ class Network:
     nrns_out: Any
     gen_rate_target: Any
     gen_final: Any
+    gen_window: Any = None  # the learning-window step_rate_generator (event-based family), or None
     recorders: dict[str, Any] = field(default_factory=dict)
     recorder_fields: dict[str, list[str]] = field(default_factory=dict)
     eprop_models: tuple[str, ...] = ()
@@ -427,6 +429,7 @@ def _connect(cfg, net: Network, weights: dict[str, np.ndarray], wr, masks: Mappi
     if "eprop_learning_window" in receptors:  # 7: learning signals on from the first loss step
         t = net.timing
         gen_window = n.Create("step_rate_generator", 1, {"amplitude_times": [t.ms(t.total_offset)], "amplitude_values": [1.0]})
+        net.gen_window = gen_window  # a task with a window per sequence (IterationSignals.learning_window) reloads it
         n.Connect(gen_window, net.nrns_out, "all_to_all",
                   {"synapse_model": "rate_connection_delayed", "delay": dt, "receptor_type": receptors["eprop_learning_window"]})
 
@@ -452,6 +455,11 @@ def load_generators(net: Network, signals: Mapping[int, IterationSignals], now_s
     keep = amp_steps >= now_step
     target = np.concatenate([signals[k].target for k in iterations], axis=1)
     net.gen_rate_target.set([{"amplitude_times": amp_steps[keep] * t.dt, "amplitude_values": row[keep]} for row in target])
+    windows = [signals[k].learning_window for k in iterations]
+    if net.gen_window is not None and all(w is not None for w in windows):
+        # Like the target: one amplitude per step. A step_rate_generator keeps its amplitude
+        # across a new set of times, so a window open at the iteration boundary stays open.
+        net.gen_window.set({"amplitude_times": amp_steps[keep] * t.dt, "amplitude_values": np.concatenate(windows)[keep]})
 
 
 def min_delay_steps(timing: Timing) -> int:

@@ -15,7 +15,7 @@ class Timing:
 
     dt: float  # ms
     sequence: int  # steps per sequence (one training example)
-    batch_size: int  # sequences per iteration (weight update)
+    batch_size: int  # sequences per iteration (Task.sequences_per_iteration: task.batch_size, nmnist's group_size)
     n_iter: int  # iterations
     offset_gen: int
     delay_in_rec: int
@@ -79,12 +79,15 @@ class Timing:
         return ends
 
 
-def make_timing(task_cfg, dt: float, sequence_steps: int, learning_window_steps: int = 0) -> Timing:
+def make_timing(task_cfg, dt: float, sequence_steps: int, learning_window_steps: int = 0,
+                sequences_per_iteration: int | None = None) -> Timing:
+    """The timing of task config TASK_CFG; an iteration holds `sequences_per_iteration` sequences
+    (the Task's; None: task.batch_size)."""
     return Timing(
         learning_window=learning_window_steps,
         dt=dt,
         sequence=sequence_steps,
-        batch_size=task_cfg.batch_size,
+        batch_size=task_cfg.batch_size if sequences_per_iteration is None else sequences_per_iteration,
         n_iter=task_cfg.n_iter,
         offset_gen=task_cfg.offset_gen,
         delay_in_rec=task_cfg.delay_in_rec,

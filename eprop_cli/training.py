@@ -109,7 +109,8 @@ def prepare_inputs(cfg: DictConfig, parent: Parent | None = None) -> Inputs:
         raise UserError(f"resume: the parent runs' phases do not follow this run's schedule (task.n_iter, phases.*): {err}")
     if first_phase is None:
         raise UserError(f"resume: the parent runs have finished the phase schedule ({len(phases)} iterations); nothing is left to run")
-    timing = make_timing(cfg.task, cfg.kernel.resolution, task.sequence_steps, task.learning_window_steps)
+    timing = make_timing(cfg.task, cfg.kernel.resolution, task.sequence_steps, task.learning_window_steps,
+                         task.sequences_per_iteration)
     timing = replace(timing, n_iter=n_max - first_iteration)
     rng = np.random.RandomState(cfg.seed)
     inits = {name: cfg.weights[name].init for name in PROJECTIONS}
@@ -117,7 +118,7 @@ def prepare_inputs(cfg: DictConfig, parent: Parent | None = None) -> Inputs:
     sparsities = {name: cfg.weights[name].get("sparsity") for name in PROJECTIONS}
     masks = draw_masks(rng, weights, sparsities)  # draws 5-8, only for the projections with a sparsity
     task.draw(rng)  # then the task's draws: see the task's module
-    task.start_at(first_iteration)  # a task that draws per iteration skips the parents' iterations
+    task.start_at(first_iteration, phases)  # a task that draws per iteration skips the parents' iterations
     weights = scale_weights(weights, cfg.weights)
     if cfg.weights.load is not None:
         weights, masks = replace_with_loaded(cfg.weights.load, weights, masks, sparsities)
@@ -168,7 +169,8 @@ def simulate_iterations(cfg: DictConfig, inputs: Inputs, net, writer: ResultsWri
     """Simulate one chunk per iteration until the schedule is over, a stop request or a divergence.
 
     The generators hold the signals of the current and the next iteration; the task is asked
-    for each iteration's signals once, in increasing order, whatever the iteration's phase.
+    for each iteration's signals once, in increasing order, with the iteration's phase (a task
+    may draw its inputs from another source outside training, as nmnist does).
     At the start of chunk k the phase of iteration k + 1 is decided (the schedule needs the
     errors up to iteration k - 1 only, and chunk k - 1 has ended 5 ms into iteration k, where
     NEST's example scores it); if its learning rate differs, chunk k is split at the first step
@@ -193,8 +195,8 @@ def simulate_iterations(cfg: DictConfig, inputs: Inputs, net, writer: ResultsWri
         t1 = time.perf_counter()
         phases.append(phase)
         following = schedule.next_phase(phases, errors)
-        upcoming = [k, k + 1] if following is not None else [k]
-        signals = {j: signals[j] if j in signals else task.iteration_signals(j) for j in upcoming}
+        upcoming = {k: phase, k + 1: following} if following is not None else {k: phase}
+        signals = {j: signals[j] if j in signals else task.iteration_signals(j, p) for j, p in upcoming.items()}
         sim.load_generators(net, signals, progress.now)
         if following is not None and learning_rate(following, eta) != learning_rate(phase, eta):
             boundary = (k + 1) * timing.iteration  # the first step of iteration k + 1

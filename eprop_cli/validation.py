@@ -205,10 +205,9 @@ def _check_model_fits_task(cfg: DictConfig) -> None:
     from .tasks import task_for
 
     loss = cfg.neuron.readout.loss
-    kind = task_for(cfg).kind
-    if kind == "classification" and not FAMILIES[cfg.model.family]["learning_window"]:
-        raise UserError(f"task.target={cfg.task.target}: a classification task needs a learning window, which "
-                        f"model={cfg.model.family} does not have here; use model=bsshslm_2020")
+    task = task_for(cfg)
+    kind = task.kind
+    task.check_model_family(cfg)  # the family and the loss a task needs are the task's (tasks/)
     if loss is None:
         return
     if "loss" not in _READOUT_HAS_LOSS.get(cfg.neuron.readout.model, ("loss",)):
@@ -216,9 +215,8 @@ def _check_model_fits_task(cfg: DictConfig) -> None:
             f"neuron.readout.loss={loss}: {cfg.neuron.readout.model} has no loss parameter (it always uses the mean "
             f"squared error); leave it null with model={cfg.model.family}"
         )
-    if READOUT_LOSSES[loss] != kind:
-        needed = next(name for name, used_for in READOUT_LOSSES.items() if used_for == kind)
-        raise UserError(f"neuron.readout.loss={loss}: {READOUT_LOSSES[loss]} loss; the {kind} task {cfg.task.name} needs {needed}")
+    if loss != task.readout_loss:
+        raise UserError(f"neuron.readout.loss={loss}: {READOUT_LOSSES[loss]} loss; the {kind} task {cfg.task.name} needs {task.readout_loss}")
 
 
 def _check_divergence_bound(cfg: DictConfig) -> None:

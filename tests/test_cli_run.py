@@ -208,7 +208,7 @@ def test_run_help_lists_options_without_schemas_or_banner(capsys):
     assert code == 0
     assert "_schema" not in out and "Powered by Hydra" not in out and "is powered by" not in out
     assert out.startswith("usage: eprop run [GROUP=OPTION ...]")
-    assert "\ntask: custom, evidence_accumulation, handwriting, infinite_loop, sine_waves\n" in out
+    assert "\ntask: custom, evidence_accumulation, handwriting, infinite_loop, nmnist, sine_waves\n" in out
     assert "\nneuron: alif, eprop_iaf, eprop_iaf_adapt, eprop_iaf_psc_delta, eprop_iaf_psc_delta_adapt, lif, lif_alif\n" in out
     assert "--params " in out
 
@@ -216,7 +216,7 @@ def test_run_help_lists_options_without_schemas_or_banner(capsys):
 def test_schema_is_not_an_option(capsys):
     code, out, err = run(capsys, "task=_schema")
     assert code == 2
-    assert err == ["eprop: error: task=_schema: no such option; valid options: custom, evidence_accumulation, handwriting, infinite_loop, sine_waves"]
+    assert err == ["eprop: error: task=_schema: no such option; valid options: custom, evidence_accumulation, handwriting, infinite_loop, nmnist, sine_waves"]
 
 
 def test_params_gives_every_value_with_unit_and_meaning(capsys, compose):

@@ -30,11 +30,13 @@ def data_file(compose, choice: str, path) -> list[str]:
 
 
 @pytest.mark.parametrize("group", ["task", "neuron", "optimizer", "recording", "kernel", "model"])
-def test_every_group_option_composes_and_validates(compose, group, handwriting_file):
+def test_every_group_option_composes_and_validates(compose, group, handwriting_file, nmnist_dir):
     assert options(group), f"conf/{group}/ has no options"
     for option in options(group):
-        # the event-based neurons belong to model=eprop
+        # the event-based neurons belong to model=eprop, and so does task=nmnist (with its data set)
         family = ["model=eprop"] if group == "neuron" and option.startswith("eprop_") else []
+        if f"{group}={option}" == "task=nmnist":
+            family = ["model=eprop", "neuron=eprop_iaf", f"task.data_dir={nmnist_dir}"]
         cfg = compose(*family, f"{group}={option}", *data_file(compose, f"{group}={option}", handwriting_file))
         OmegaConf.resolve(cfg)
         assert OmegaConf.select(cfg, group) is not None
@@ -118,7 +120,7 @@ def test_validation_errors_name_the_key(compose, override, message):
 
 
 CLI_CASES = [
-    ("task=foo", "eprop: error: task=foo: no such option; valid options: custom, evidence_accumulation, handwriting, infinite_loop, sine_waves"),
+    ("task=foo", "eprop: error: task=foo: no such option; valid options: custom, evidence_accumulation, handwriting, infinite_loop, nmnist, sine_waves"),
     ("optimizer=sgd", "eprop: error: optimizer=sgd: no such option; valid options: adam, gradient_descent"),
     ("optimizer.eta=abc", "eprop: error: optimizer.eta=abc: not a valid float"),
     ("kernel.threads=1.5", "eprop: error: kernel.threads=1.5: not a valid integer"),
@@ -217,7 +219,7 @@ def test_recurrent_pass_through_is_checked_for_shadowing_after_nests_names(monke
 
 
 @pytest.mark.parametrize("override,message", [
-    ("task.target=sinewaves", "task.target=sinewaves: must be one of handwriting, infinite_loop, sine_waves, custom, evidence_accumulation"),
+    ("task.target=sinewaves", "task.target=sinewaves: must be one of handwriting, infinite_loop, sine_waves, custom, evidence_accumulation, nmnist"),
     ("optimizer.type=sgd", "optimizer.type=sgd: must be one of adam, gradient_descent"),
     ("neuron.rec.surrogate_gradient_function=sigmoid", "neuron.rec.surrogate_gradient_function=sigmoid: must be one of "
      "piecewise_linear, exponential, fast_sigmoid_derivative, arctan_derivative"),

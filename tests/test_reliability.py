@@ -273,7 +273,7 @@ def _results_file(tmp: Path, kind: str) -> str:
     return str(path)
 
 
-VALID_TASKS = "custom, evidence_accumulation, handwriting, infinite_loop, sine_waves"
+VALID_TASKS = "custom, evidence_accumulation, handwriting, infinite_loop, nmnist, sine_waves"
 RUN_CASES = [  # (id, overrides, first line of stderr); {tmp} is the test's directory
     ("unknown task", ["task=foo"], f"task=foo: no such option; valid options: {VALID_TASKS}"),
     ("unknown group option", ["optimizer=sgd"], "optimizer=sgd: no such option; valid options: adam, gradient_descent"),

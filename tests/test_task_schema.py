@@ -19,6 +19,7 @@ from eprop_cli.schema_base import TaskConfig, param
 from eprop_cli.tasks import TASKS, Outcome, Task
 from eprop_cli.tasks.base import IterationSignals
 from eprop_cli.tasks.evidence_accumulation import EvidenceAccumulationConfig
+from eprop_cli.tasks.nmnist import NmnistConfig
 from eprop_cli.tasks.trajectory import TrajectoryConfig, mean_squared_error
 from eprop_cli.validation import validate
 
@@ -37,7 +38,7 @@ TRAJECTORY_TASKS = "handwriting, infinite_loop, sine_waves, custom"
 def test_each_task_names_its_own_schema():
     assert {name: task.config_schema for name, task in TASKS.items()} == {
         "handwriting": TrajectoryConfig, "infinite_loop": TrajectoryConfig, "sine_waves": TrajectoryConfig,
-        "custom": TrajectoryConfig, "evidence_accumulation": EvidenceAccumulationConfig}
+        "custom": TrajectoryConfig, "evidence_accumulation": EvidenceAccumulationConfig, "nmnist": NmnistConfig}
 
 
 def test_a_composed_task_has_exactly_its_own_keys(compose):
@@ -99,13 +100,15 @@ def test_params_shows_the_task_keys_with_units_and_the_other_tasks_keys_marked(c
     others = [line for line in lines if line.startswith("#")]
     assert [line.split(" = ")[0] for line in others] == [
         f"# task=handwriting|infinite_loop|sine_waves|custom: task.{key}" for key in
-        ("input_spike_prob", "steps_per_data_point", "data_file", "data_format", "sine_periods", "clear_first_input_step")]
+        ("input_spike_prob", "steps_per_data_point", "data_file", "data_format", "sine_periods", "clear_first_input_step")] + [
+        f"# task=nmnist: task.{key}" for key in
+        ("data_dir", "blocklist_file", "n_train", "n_test", "group_size", "sample_ms", "learning_window_ms", "time_max_us")]
     assert others[4].startswith("# task=handwriting|infinite_loop|sine_waves|custom: task.sine_periods = [1000, 500, 333, 200] ")
     assert others[4].endswith("  # time steps, sine_waves: one sine per period")
     code = cli.main(["run", "--params"])  # handwriting: the evidence-accumulation keys at the end, with their units
     out = capsys.readouterr().out.splitlines()
-    assert out[-10].startswith("# task=evidence_accumulation: task.n_cues = 7 ")
-    assert out[-9].startswith("# task=evidence_accumulation: task.cue_ms = 100.0 ") and out[-9].endswith(
+    assert out[-18].startswith("# task=evidence_accumulation: task.n_cues = 7 ")
+    assert out[-17].startswith("# task=evidence_accumulation: task.cue_ms = 100.0 ") and out[-17].endswith(
         "  # ms, evidence_accumulation: duration of one cue")
 
 
@@ -190,7 +193,7 @@ class Constant(Task):
     def draw(self, rng) -> None:
         pass
 
-    def iteration_signals(self, k: int) -> IterationSignals:
+    def iteration_signals(self, k: int, phase: int = 0) -> IterationSignals:
         steps, batch = self.sequence_steps, int(self.cfg.task.batch_size)
         inputs = [np.arange(batch, dtype=float) * steps + 1.0 for _ in range(self.n_inputs)]
         return IterationSignals(inputs, np.full((self.n_outputs, steps * batch), float(self.cfg.task.level)))

@@ -73,9 +73,9 @@ def test_generators_hold_this_and_the_next_iteration_and_the_task_is_asked_once_
     asked = []
     original = trajectory.TrajectoryTask.iteration_signals
 
-    def spy(self, k):
+    def spy(self, k, phase=0):
         asked.append(k)
-        return original(self, k)
+        return original(self, k, phase)
 
     monkeypatch.setattr(trajectory.TrajectoryTask, "iteration_signals", spy)
     sim = FakeSimulator()
@@ -197,7 +197,8 @@ def test_spike_times_and_amplitudes_are_those_of_the_seed_formula(compose):
     t = Timing(dt=0.3, sequence=SEQUENCE, batch_size=2, n_iter=6, offset_gen=1, delay_in_rec=1, delay_rec_out=1,
                delay_out_norm=1, extension_sim=1)
     got = {}
-    net = SimpleNamespace(timing=t, gen_spk_in=Generators(4, got, "spikes"), gen_rate_target=Generators(1, got, "rates"))
+    net = SimpleNamespace(timing=t, gen_spk_in=Generators(4, got, "spikes"), gen_rate_target=Generators(1, got, "rates"),
+                          gen_window=None)
     now = 3 * t.iteration + 7
     simulator.load_generators(net, {3: task.iteration_signals(3), 4: task.iteration_signals(4)}, now)
     grid = np.arange(t.sequence, dtype=float)  # the seed's formula, as eprop used it before the task layer
@@ -228,7 +229,7 @@ class Generators:
 def test_validate_asks_the_task(compose):
     with pytest.raises(UserError) as info:
         validate(compose("task.target=spiral"))
-    assert str(info.value) == "task.target=spiral: must be one of handwriting, infinite_loop, sine_waves, custom, evidence_accumulation"
+    assert str(info.value) == "task.target=spiral: must be one of handwriting, infinite_loop, sine_waves, custom, evidence_accumulation, nmnist"
 
 
 # ---------------------------------------------------------------- the recording schedule

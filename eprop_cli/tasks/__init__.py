@@ -14,6 +14,7 @@ from omegaconf import OmegaConf
 from ..errors import UserError
 from .base import IterationSignals, Outcome, Task
 from .evidence_accumulation import EvidenceAccumulation
+from .nmnist import Nmnist
 from .trajectory import Custom, Handwriting, InfiniteLoop, SineWaves
 
 TASKS: dict[str, type[Task]] = {
@@ -22,6 +23,7 @@ TASKS: dict[str, type[Task]] = {
     "sine_waves": SineWaves,
     "custom": Custom,
     "evidence_accumulation": EvidenceAccumulation,
+    "nmnist": Nmnist,
 }
 
 _last: tuple[object, dict, Task] | None = None  # (config, its task values, Task) of the last call

@@ -2,9 +2,10 @@
 
 One Task object per run, made by `tasks.task_for(cfg)`. The training loop (training.py) asks it,
 in this order: `check(cfg)` (from validate), `n_inputs`/`n_outputs`/`sequence_steps`,
-`draw(rng)` right after the initial weights (draws 1-4) and any connection masks, `write_static(writer)`, then per
-iteration k (counted from 0 in this run, asked in increasing k, one iteration ahead)
-`iteration_signals(k)`, and after each iteration `iteration_outcome(...)`. No NEST.
+`draw(rng)` right after the initial weights (draws 1-4) and any connection masks, `start_at(first
+iteration, parent phases)`, `write_static(writer)`, then per iteration k (counted from 0 in this
+run, asked in increasing k, one iteration ahead) `iteration_signals(k, phase)` with the phase of
+iteration k (phases.py), and after each iteration `iteration_outcome(...)`. No NEST.
 
 A Task names its config schema (`config_schema`): a dataclass extending schema_base.TaskConfig,
 declared in the task's module, which its YAML file in conf/task/ extends (`defaults:
@@ -15,28 +16,33 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
-from typing import Any, Mapping
+from typing import Any, Mapping, Sequence
 
 import numpy as np
 
+from ..phases import TRAINING
 from ..schema_base import TaskConfig
 from ..timing import Timing
 
 
 @dataclass(frozen=True)
 class IterationSignals:
-    """What the generators play during one iteration (batch_size sequences).
+    """What the generators play during one iteration (Task.sequences_per_iteration sequences).
 
     input_steps[i]: the steps, from the iteration's start, at which input neuron i gets a spike
     from its generator (integer values; the generator fires at offset_gen + step). The spike
     times in ms are made from them with integer arithmetic and one multiplication by dt.
     target: (n_out, iteration steps) target amplitudes, step s from the iteration's first loss step.
-    labels: (batch_size,) class of each sequence, for classification tasks; None otherwise.
+    labels: (sequences,) class of each sequence, for classification tasks; None otherwise.
+    learning_window: (iteration steps,) amplitude of the event-based readout's learning-window
+    signal (1: learning signals on, 0: off), step s from the iteration's first loss step like
+    `target`; None: on throughout (the bsshslm_2020 family takes its window from the kernel).
     """
 
     input_steps: list[np.ndarray]
     target: np.ndarray
     labels: np.ndarray | None = None
+    learning_window: np.ndarray | None = None
 
 
 @dataclass(frozen=True)
@@ -45,7 +51,7 @@ class Outcome:
 
     loss: np.ndarray
     metrics: dict[str, float] = field(default_factory=dict)
-    per_sequence: dict[str, np.ndarray] = field(default_factory=dict)  # (batch_size,) each, e.g. labels, predicted
+    per_sequence: dict[str, np.ndarray] = field(default_factory=dict)  # (sequences per iteration,) each, e.g. labels, predicted
 
 
 class Task(ABC):
@@ -55,6 +61,7 @@ class Task(ABC):
     config_schema: type[TaskConfig] = TaskConfig  # the task's keys: a dataclass extending TaskConfig
     metric_names: tuple[str, ...] = ()  # Outcome.metrics stored per iteration (e.g. "accuracy"), one dataset each
     per_sequence_names: tuple[str, ...] = ()  # Outcome.per_sequence stored per iteration and sequence (e.g. "labels")
+    readout_loss: str = "mean_squared_error"  # the neuron.readout.loss the task needs where the readout has one
 
     def __init__(self, cfg) -> None:
         self.cfg = cfg
@@ -79,6 +86,14 @@ class Task(ABC):
         """Time steps per sequence."""
 
     @property
+    def sequences_per_iteration(self) -> int:
+        """Sequences (samples) played in one iteration, back to back: task.batch_size by default."""
+        return int(self.cfg.task.batch_size)
+
+    def check_model_family(self, cfg) -> None:
+        """Refuse (UserError, one line) a model family the task cannot learn with; any family by default."""
+
+    @property
     def learning_window_steps(self) -> int:
         """Steps at the end of each sequence in which the loss and the learning signals count
         (NEST's eprop_learning_window, bsshslm_2020 family); the whole sequence by default."""
@@ -88,13 +103,14 @@ class Task(ABC):
     def draw(self, rng: np.random.RandomState) -> None:
         """The task's draws from the run's RandomState, after the initial weights, in its documented order."""
 
-    def start_at(self, first_iteration: int) -> None:
+    def start_at(self, first_iteration: int, phases: Sequence[int] = ()) -> None:
         """A resumed run starts at FIRST_ITERATION: a task that draws per iteration skips the draws
-        of the iterations done before (called after `draw`); nothing by default (frozen inputs)."""
+        of the iterations done before (called after `draw`); PHASES are their phases (phases.py),
+        for a task whose inputs depend on them. Nothing by default (frozen inputs)."""
 
     @abstractmethod
-    def iteration_signals(self, k: int) -> IterationSignals:
-        """Inputs and targets of iteration k of this run."""
+    def iteration_signals(self, k: int, phase: int = TRAINING) -> IterationSignals:
+        """Inputs and targets of iteration k of this run, whose phase is PHASE (phases.py)."""
 
     @abstractmethod
     def iteration_outcome(self, readout: Mapping[str, np.ndarray], readout_ids: np.ndarray, timing: Timing) -> Outcome:
@@ -110,4 +126,4 @@ class Task(ABC):
     def declare_results(self, writer) -> None:
         """Declare the per-iteration datasets of `metric_names` and `per_sequence_names` (before the first iteration)."""
         if self.metric_names or self.per_sequence_names:
-            writer.declare_iteration_metrics(self.metric_names, self.per_sequence_names, int(self.cfg.task.batch_size))
+            writer.declare_iteration_metrics(self.metric_names, self.per_sequence_names, self.sequences_per_iteration)

@@ -239,6 +239,7 @@ class EvidenceAccumulation(Task):
     """
 
     kind = "classification"
+    readout_loss = "cross_entropy"
     config_schema = EvidenceAccumulationConfig
     n_classes = 2  # left, right
     metric_names = ("accuracy",)
@@ -297,12 +298,17 @@ class EvidenceAccumulation(Task):
     def draw(self, rng: np.random.RandomState) -> None:
         self._rng, self._next = rng, 0
 
-    def start_at(self, first_iteration: int) -> None:
+    def check_model_family(self, cfg) -> None:
+        if cfg.model.family != "bsshslm_2020":
+            raise UserError(f"task.target={cfg.task.target}: a classification task needs a learning window, which "
+                            f"model={cfg.model.family} does not have here; use model=bsshslm_2020")
+
+    def start_at(self, first_iteration: int, phases=()) -> None:
         for _ in range(first_iteration):
             draw_iteration(self._rng, self.batch_size, self.params)
         self._next = 0
 
-    def iteration_signals(self, k: int) -> IterationSignals:
+    def iteration_signals(self, k: int, phase: int = 0) -> IterationSignals:
         if k != self._next:
             raise RuntimeError(f"evidence accumulation: iteration {k} asked for, {self._next} is next (draws are in order)")
         self._next += 1

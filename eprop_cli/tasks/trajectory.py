@@ -225,7 +225,7 @@ class TrajectoryTask(Task):
         """The target (n_out, sequence_steps) of every sequence (draw 6 for sine_waves)."""
         raise NotImplementedError
 
-    def iteration_signals(self, k: int) -> IterationSignals:
+    def iteration_signals(self, k: int, phase: int = 0) -> IterationSignals:
         """The same frozen raster and target for every iteration: batch_size sequences back to back."""
         if self._signals is None:
             steps, batch = self.sequence_steps, int(self.task_cfg.batch_size)
