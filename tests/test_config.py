@@ -36,7 +36,9 @@ def test_every_group_option_composes_and_validates(compose, group, handwriting_f
         # the event-based neurons belong to model=eprop, and so does task=nmnist (with its data set)
         family = ["model=eprop"] if group == "neuron" and option.startswith("eprop_") else []
         if f"{group}={option}" == "task=nmnist":
-            family = ["model=eprop", "neuron=eprop_iaf", f"task.data_dir={nmnist_dir}"]
+            from .test_nmnist_data import offline_blocklist
+
+            family = ["model=eprop", "neuron=eprop_iaf", f"task.data_dir={nmnist_dir}", f"task.blocklist_file={offline_blocklist()}"]
         cfg = compose(*family, f"{group}={option}", *data_file(compose, f"{group}={option}", handwriting_file))
         OmegaConf.resolve(cfg)
         assert OmegaConf.select(cfg, group) is not None

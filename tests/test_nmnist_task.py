@@ -100,8 +100,10 @@ def test_every_phase_but_training_takes_the_test_loader(compose, hand_data):
 
 def test_a_resumed_run_walks_each_loader_past_its_parents_groups(compose, hand_data, tmp_path):
     dataset = write_synthetic_dataset(tmp_path / "synthetic", n_per_digit=2, n_events=50)
+    from .test_nmnist_data import offline_blocklist
+
     cfg = compose("experiment=nmnist_small", f"task.data_dir={dataset}", "task.group_size=3", "task.n_train=null",
-                  "task.n_test=null", "neuron.rec.n=4")
+                  "task.n_test=null", "neuron.rec.n=4", f"task.blocklist_file={offline_blocklist()}")
     phases = [VALIDATION, TRAINING, TRAINING, VALIDATION, EARLY_STOPPING, TRAINING, TEST]
     fresh = Nmnist(cfg)
     fresh.draw(np.random.RandomState(2))
