@@ -201,7 +201,12 @@ class ResultsWriter:
             raise UserError(self._exists_message())
         # created under another name: a reader must not find the file before it is live
         self._starting: Path | None = self.path.with_name(self.path.name + STARTING_SUFFIX)
-        self._file = h5py.File(self._starting, "w", libver="latest")
+        # The writer only appends, and HDF5 2.0 gives every dataset an 8 MB chunk cache that fills
+        # with chunks already written (150 MB more resident memory after 30 iterations of batch 8
+        # with the evidence-accumulation recording). Unfiltered chunks are written in place without
+        # a cache; compressed ones keep room for two chunks per dataset, the one being filled and the next.
+        cache = 2 * _CHUNK * 8 if compress_events else 0  # bytes per dataset
+        self._file = h5py.File(self._starting, "w", libver="latest", rdcc_nbytes=cache)
         self._live = False  # SWMR mode on: no new objects or attributes from here on
         self._finishing: Path | None = None  # the copy that receives the end of the run
         self._handles: _LiveHandles | None = None  # open datasets of the live file (append_iteration)
