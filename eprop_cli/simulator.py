@@ -508,7 +508,9 @@ def read_and_clear(net: Network) -> dict[str, dict[str, np.ndarray]]:
             order = np.lexsort((fields["targets"], fields["senders"], fields["times"]))
             fields = {key: values[order] for key, values in fields.items()}
         out[name] = fields
-        recorder.n_events = 0
+        # A list of dictionaries: with a plain dictionary PyNEST's set() first reads the node's
+        # whole status, events included (4 ms per iteration at batch 1, 26 ms at batch 8).
+        recorder.set([{"n_events": 0}])
     return out
 
 

@@ -100,11 +100,13 @@ def shadowed_field(section: str, names) -> None:
                             f"set {section}.{name}=... instead (values derived from it follow it)")
 
 
-def check_task_keys(cfg: DictConfig) -> None:
+def check_task_keys(cfg: DictConfig, schema: DictConfig | None = None) -> None:
     """The task keys are those of task.target's schema: refuse a config composed for another task
-    (`task=handwriting task.target=evidence_accumulation`), whose keys the target's Task cannot read."""
+    (`task=handwriting task.target=evidence_accumulation`), whose keys the target's Task cannot read.
+    `schema`: typed_schema(cfg.task.target), if the caller has it already."""
     target = cfg.task.target
-    expected, given = set(typed_schema(target).task.keys()), set(cfg.task.keys())
+    schema = typed_schema(target) if schema is None else schema
+    expected, given = set(schema.task.keys()), set(cfg.task.keys())
     missing, extra = sorted(expected - given), sorted(given - expected)
     if missing and extra:
         raise UserError(f"task.target={target}: task.{extra[0]} is not a key of the {target} task and task.{missing[0]} "
@@ -113,8 +115,9 @@ def check_task_keys(cfg: DictConfig) -> None:
 
 def validate(cfg: DictConfig) -> None:
     """Bounds and cross-field checks; raises UserError with a one-line message."""
-    check_task_keys(cfg)
-    extra = unknown_keys(cfg, typed_schema(cfg.task.target))
+    schema = typed_schema(cfg.task.target)  # built once: about 20 ms
+    check_task_keys(cfg, schema)
+    extra = unknown_keys(cfg, schema)
     if extra:
         raise UserError(f"{extra[0]}: unknown key; the schema has no such field (see `eprop run --cfg job`)")
     _check_family(cfg)  # first: the derived values of a wrong neuron= for the family do not resolve

@@ -52,6 +52,23 @@ def test_round_trip(tmp_path):
             res.events("spike_recorder", iteration=2)
 
 
+@pytest.mark.parametrize("compress, cache_bytes", [(False, 0), (True, 2 * 8192 * 8)])
+def test_the_writer_caches_at_most_two_chunks_per_dataset(tmp_path, compress, cache_bytes):
+    """Regression: HDF5 2.0's default chunk cache (8 MB per dataset) kept the chunks already appended,
+    so the resident memory grew with the file (226 -> 350 MB from 10 to 40 iterations of batch 8)."""
+    writer = ResultsWriter(tmp_path / "results.h5", n_out=1, attrs={}, compress_events=compress)
+    writer.declare_recorder("multimeter_out", {"senders": "i8", "times": "f8"})
+    values = np.arange(3 * 8192 + 5, dtype="f8")
+    for k in range(3):
+        writer.append_iteration(np.array([float(k)]), {"multimeter_out": {"senders": values.astype("i8"), "times": values + k}})
+        ds = writer._file["events/multimeter_out/times"]
+        assert ds.id.get_access_plist().get_chunk_cache()[1] == cache_bytes
+    writer.close()
+    with open_results(tmp_path) as res:
+        assert np.array_equal(res.events("multimeter_out", iteration=2)["times"], values + 2)
+        assert np.array_equal(res.events("multimeter_out", iteration=1)["senders"], values.astype("i8"))
+
+
 def test_writer_never_overwrites(tmp_path):
     path = tmp_path / "results.h5"
     write_two_iterations(path).close()
