@@ -54,9 +54,11 @@ EPROP = [sys.executable, "-m", "eprop_cli.cli"]
 
 def run_command(eprop: list[str], data: Path, group_size: int, n_iter: int, threads: int, run_dir: Path,
                 extra: list[str]) -> list[str]:
-    """The `eprop run` command line of one measured run (helper `nmnist`'s task=nmnist keys)."""
-    return [*eprop, "run", "task=nmnist", f"task.data_dir={data}", f"task.group_size={group_size}",
-            f"task.n_iter={n_iter}", f"kernel.threads={threads}", "recording=minimal", "progress=false",
+    """The `eprop run` command line of one measured run: the example's settings (experiment=nmnist) with
+    THREADS threads and as many virtual processes, every sample of DATA, training iterations only."""
+    return [*eprop, "run", "experiment=nmnist", f"task.data_dir={data}", f"task.group_size={group_size}",
+            f"task.n_iter={n_iter}", "task.n_train=null", "task.n_test=null", "phases.n_test=0",
+            f"kernel.threads={threads}", f"kernel.total_num_virtual_procs={threads}", "progress=false",
             f"hydra.run.dir={run_dir}", *extra]
 
 
@@ -115,7 +117,8 @@ def main(argv: list[str] | None = None, eprop: list[str] | None = None) -> dict:
         runs = []
         for r in range(args.repeats):
             run_dir = work / f"t{threads}_r{r}"
-            wall, rss = timed(run_command(eprop or EPROP, data, args.group_size, args.n_iter, threads, run_dir, extra), env)
+            cost = timed(run_command(eprop or EPROP, data, args.group_size, args.n_iter, threads, run_dir, extra), env)
+            wall, rss = cost.wall, cost.rss
             runs.append(measure_run(run_dir, wall, rss))
         out["threads"][threads] = summarize(runs)
     print(f"group_size {args.group_size}, {args.n_iter} iterations per run, median of {args.repeats}:")

@@ -88,8 +88,9 @@ def test_bench_nmnist_measures_and_projects_from_the_results_files(tmp_path):
     assert two["projected"]["file_mb"] == pytest.approx(200 * two["file_mb_per_iteration"])
     assert one["peak_rss_mb"] > 0 and out["synthetic"] and out["events"] == 300
     argv = json.loads((tmp_path / "work" / "t2_r0" / "argv.json").read_text())
-    assert argv == ["run", "task=nmnist", f"task.data_dir={tmp_path / 'work' / 'data'}", "task.group_size=100",
-                    "task.n_iter=4", "kernel.threads=2", "recording=minimal", "progress=false",
+    assert argv == ["run", "experiment=nmnist", f"task.data_dir={tmp_path / 'work' / 'data'}", "task.group_size=100",
+                    "task.n_iter=4", "task.n_train=null", "task.n_test=null", "phases.n_test=0", "kernel.threads=2",
+                    "kernel.total_num_virtual_procs=2", "progress=false",
                     f"hydra.run.dir={tmp_path / 'work' / 't2_r0'}", "seed=3"]
     saved = json.loads((tmp_path / "b.json").read_text())
     assert saved["threads"]["2"]["seconds_per_iteration"] == 5.25
