@@ -272,15 +272,19 @@ def test_dynamics_groups_the_inputs_and_shades_the_recall_window(phased):
     raster = fig.axes[0]
     assert [t.get_text() for t in raster.get_yticklabels()] == ["left cue", "right cue", "recall", "noise"]
     assert raster.get_yticks().tolist() == [0.5, 2.5, 4.5, 6.5]
-    # iteration 10, sequence 1 (steps 0-9 from 360 ms): input spikes of step i at 361 + i ms, readout samples at
-    # 365 + i ms (delays 1 + 1 + 1 and the multimeter's step); the window is the last 3 steps
-    assert raster.get_xlim() == (360.0, 374.0)
+    # iteration 10, sequence 1 (steps 0-9 from 360 ms, which the figure shows as 0 ms, the iteration's start):
+    # input spikes of step i at 1 + i ms, readout samples at 5 + i ms (delays 1 + 1 + 1 and the multimeter's step);
+    # the window is the last 3 steps
+    assert raster.get_xlim() == (0.0, 14.0)
     spikes = [t for line in raster.lines if line.get_marker() == "|" for t in line.get_xdata()]
     assert [line.get_color() for line in raster.lines if line.get_marker() == "|"] == list(PALETTE[:4])  # by population
-    assert sorted(spikes) == [362.0, 363.0, 364.0, 365.0, 366.0, 367.0, 368.0, 369.0]  # input neuron i at step i + 1
+    assert sorted(spikes) == [2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0, 9.0]  # input neuron i at step i + 1
     for ax in fig.axes:
         spans = [p for p in ax.patches]
-        assert len(spans) == 1 and spans[0].get_x() == 371.0 and spans[0].get_width() == 3.0
+        assert len(spans) == 1 and spans[0].get_x() == 11.0 and spans[0].get_width() == 3.0
+    assert fig.axes[-1].get_xlabel() == "$t$ since iteration start (ms)"
+    window = probabilities.axes[0].patches[0]
+    assert (window.get_x(), window.get_width()) == (11.0, 3.0)  # the same window, the same clock
     assert fig._suptitle.get_text() == "iteration 10 of 10 (test phase), sequence 1 of 4"
     assert probabilities.axes[0].get_title(loc="left") == "iteration 10 (test phase), first sequence;\ntargets $\\pi^*_k$ dashed"
     assert [t.get_text() for t in probabilities.axes[0].get_legend().get_texts()] == [

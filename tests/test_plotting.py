@@ -90,7 +90,7 @@ def test_dynamics_figure_has_every_recorded_panel(results):
     assert labels == ["$z_i$\ninput\nneuron", "$z_j$\nrecurrent\nneuron", "$v_j$\n(mV)", r"$\psi_j$", "$A_j$\n(mV)",
                       "$L_j$\n(pA)", "$v_k$\n(mV)", "$y^*_k$", "$y_k$", "$y_k - y^*_k$"]
     assert all(lines_with_data(ax) for ax in fig.axes)  # no empty panel
-    assert fig.axes[-1].get_xlabel() == "$t$ (ms)"
+    assert fig.axes[-1].get_xlabel() == "$t$ since iteration start (ms)"
     first_sample = syn.OFFSET_MS
     assert fig.axes[-1].get_xlim() == (first_sample, first_sample + syn.STEPS - 1)
 
@@ -103,7 +103,7 @@ def test_dynamics_last_iteration_rasters_and_traces(results):
     np.testing.assert_array_equal(input_raster.get_ydata(), 0)  # input neuron 1 is index 0
     counts = np.bincount(recurrent_raster.get_ydata().astype(int), minlength=len(syn.RECURRENT))
     np.testing.assert_array_equal(counts, syn.SPIKE_COUNTS[-1])
-    t0 = syn.OFFSET_MS + 2 * syn.STEPS
+    t0 = syn.OFFSET_MS  # iteration 3 starts at 2 x STEPS ms: the figure counts time from there
     readout_traces = lines_with_data(fig.axes[8])
     assert len(readout_traces) == 2
     np.testing.assert_allclose(readout_traces[1].get_xdata(), t0 + np.arange(syn.STEPS))

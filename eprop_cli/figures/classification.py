@@ -10,7 +10,8 @@ from matplotlib.figure import Figure
 
 from ..metrics import final_iterations, phase_name, phase_names
 from ..results import Results
-from .style import BLUE, ONE_COLUMN, PALETTE, RED, FigureUnavailable, house_style, new_figure, spans_decades
+from .style import (BLUE, ONE_COLUMN, PALETTE, RED, FigureUnavailable, house_style, iteration_start_ms, new_figure,
+                    spans_decades)
 
 # phase code -> (colour, marker): training, validation, early stopping, test (the example's blue, red, green, gold)
 PHASE_STYLES = ((BLUE, "o"), (RED, "s"), ("#2a9d55", "^"), ("#e69f00", "D"))
@@ -122,16 +123,19 @@ def readout_probabilities_figure(results: Results) -> Figure:
         fig = new_figure(ONE_COLUMN, 2.2)
         ax = fig.add_subplot()
         shown = slice(max(0, sequence - window - window // 3), sequence)  # the window and the third of a window before
+        origin = iteration_start_ms(results, float(ev["times"].min())) if len(ev["times"]) else 0.0
         t = np.zeros(0)
         for k, node in enumerate(readouts):
             mine = ev["senders"] == node
             t, y, target = (ev[name][mine][:sequence][shown] for name in ("times", "readout_signal", "target_signal"))
+            t = t - origin
             ax.plot(t, y, c=colors[k % len(colors)], label=f"$\\pi_\\mathrm{{{names[k]}}}$")
             ax.plot(t, target, c=colors[k % len(colors)], ls="--", lw=0.8)
         if len(t) >= window:
-            ax.axvspan(t[-window], t[-1], color="#dddddd", zorder=0, label="recall window")
+            step = float(results.attrs.get("resolution_ms", 1.0))  # the sample at t covers the step (t - step, t]
+            ax.axvspan(t[-window] - step, t[-1], color="#dddddd", zorder=0, label="recall window")
             ax.set_xlim(t[0], t[-1])
-        ax.set_xlabel("time (ms)")
+        ax.set_xlabel("$t$ since iteration start (ms)")
         ax.set_ylabel("readout probability $\\pi_k$")
         ax.set_ylim(-0.02, 1.02)
         ax.set_title(f"iteration {results.first_iteration + last + 1} ({phase} phase), first sequence;\ntargets $\\pi^*_k$ dashed",

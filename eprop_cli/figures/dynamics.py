@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -13,7 +13,8 @@ from matplotlib.lines import Line2D
 
 from ..metrics import phase_name, phase_names
 from ..results import Results
-from .style import BLUE, PALETTE, TWO_COLUMNS, FigureUnavailable, house_style, new_figure, split_by_sender, trace_colors
+from .style import (BLUE, PALETTE, TWO_COLUMNS, FigureUnavailable, house_style, iteration_start_ms, new_figure,
+                    split_by_sender, trace_colors)
 
 @dataclass(frozen=True)
 class Panel:
@@ -126,6 +127,16 @@ def first_sequence(results: Results, index: int) -> SequenceView | None:
                         batch_size=int(attrs.get("batch_size", 1)), input_lead=input_lead_ms(results, step))
 
 
+def _earliest(panels: list) -> float:
+    """The earliest time (ms) in the panels' data; inf if they hold none."""
+    earliest = math.inf
+    for panel, data in panels:
+        for times in ([data[0]] if panel.raster else [t for t, _ in data]):
+            if len(times):
+                earliest = min(earliest, float(np.min(times)))
+    return earliest
+
+
 def input_lead_ms(results: Results, step: float) -> float:
     """The readout samples a sequence's step i (the delays + 1) steps after the input spikes of step i
     (timing.Timing: input at offset_gen + i, readout at total_offset + i + 1); 0 if the config lacks the delays."""
@@ -168,7 +179,8 @@ def dynamics_figure(results: Results, iteration: int) -> Figure:
 
     Panels, each only if recorded: input spikes, recurrent spikes, recurrent membrane voltage,
     surrogate gradient, adaptive threshold, learning signal, readout membrane voltage, target,
-    readout, error. Rasters show a neuron's index within its population; time is absolute (ms).
+    readout, error. Rasters show a neuron's index within its population; time is counted from the
+    iteration's start (ms; `iteration_start_ms`), so iteration 5000 reads like iteration 1.
     Input spikes are coloured by population when the task names its input groups (display
     attribute `input_groups`). A classification run shows the iteration's first sequence, its
     recall (learning) window shaded in every panel.
@@ -188,6 +200,10 @@ def dynamics_figure(results: Results, iteration: int) -> Figure:
     view = first_sequence(results, index)
     softmax = view is not None and results.readout_loss == "cross_entropy"  # readouts are probabilities pi_k
     groups = input_groups(results)
+    origin = iteration_start_ms(results, view.start if view is not None else _earliest(panels))
+    if view is not None:
+        view = replace(view, start=view.start - origin, stop=view.stop - origin,
+                       window=(view.window[0] - origin, view.window[1] - origin))
 
     def shown(times: np.ndarray, lead: float = 0.0) -> np.ndarray:
         """The samples or spikes of the sequence shown; input spikes (lead > 0) lead the readout's samples."""
@@ -203,6 +219,7 @@ def dynamics_figure(results: Results, iteration: int) -> Figure:
                        and sum(size for _, size in groups) == len(results.population("input")))
             if panel.raster:
                 times, neuron = data
+                times = times - origin
                 keep = shown(times, view.input_lead if view is not None and panel.field == "input" else 0.0)
                 times, neuron = times[keep], neuron[keep]
                 if grouped:
@@ -214,6 +231,7 @@ def dynamics_figure(results: Results, iteration: int) -> Figure:
                 spans = []
                 colors = trace_colors(len(data))
                 for j, (times, values) in enumerate(data):
+                    times = times - origin
                     keep = shown(times)
                     ax.plot(times[keep], values[keep], c=colors[j], lw=0.7)
                     spans.append(times[keep])
@@ -241,7 +259,7 @@ def dynamics_figure(results: Results, iteration: int) -> Figure:
                          ha="center", va="bottom", fontsize=6, color="#777777")
         elif math.isfinite(t_min) and t_max > t_min:
             axes[-1].set_xlim(t_min, t_max)
-        axes[-1].set_xlabel("$t$ (ms)")
+        axes[-1].set_xlabel("$t$ since iteration start (ms)")
         first = results.first_iteration  # a resumed run: numbered over the whole training
         title = f"iteration {first + index + 1} of {first + results.n_iter_done}"
         if view is not None:

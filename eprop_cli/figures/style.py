@@ -7,6 +7,7 @@ up. `FigureUnavailable` says that a file lacks what a figure shows.
 
 from __future__ import annotations
 
+import math
 from contextlib import contextmanager
 from typing import Iterator
 
@@ -90,6 +91,20 @@ def require_iterations(results: Results, recorder: str) -> np.ndarray:
     if recorded.size == 0:
         raise FigureUnavailable(f"{recorder} holds no finished iteration with events")
     return recorded
+
+
+def iteration_start_ms(results: Results, t: float) -> float:
+    """Start (ms) of the iteration that holds time T: the largest multiple of an iteration's duration
+    (batch_size x steps_per_sequence x resolution) not after T; 0 if the file lacks the timing. Figures
+    of one iteration show time since this start, readable at iteration 5000 as at iteration 1."""
+    attrs = results.attrs
+    try:
+        duration = int(attrs.get("batch_size", 1)) * int(attrs["steps_per_sequence"]) * float(attrs.get("resolution_ms", 1.0))
+    except (KeyError, TypeError, ValueError):
+        return 0.0
+    if not (duration > 0 and math.isfinite(t)):
+        return 0.0
+    return math.floor(t / duration + 1e-9) * duration
 
 
 def first_and_last(recorded: np.ndarray) -> list[int]:
