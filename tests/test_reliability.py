@@ -424,7 +424,7 @@ def in_process_cli(monkeypatch, tmp_path):
 
 
 @pytest.mark.filterwarnings("ignore")
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(args=overrides)
 def test_fuzzed_overrides_in_process_end_in_0_or_2_without_traceback(in_process_cli, capsys, args):
     code, output = in_process_cli([a for a in args if not a.lstrip("+~").startswith("hydra")], capsys)
