@@ -11,7 +11,8 @@ if one of these holds (recording.events_*):
 
 - it is among the first `events_first` iterations;
 - it is among the last `events_last` of task.n_iter iterations (a run stopped earlier never
-  reaches them);
+  reaches them; the validation, early-stopping and test iterations of a phase schedule that run
+  after iteration task.n_iter are not among them);
 - `events_every` = k > 0 and the iteration's number is a multiple of k (k = 1: every iteration,
   the default; the tutorial recording keeps every event);
 - it is the run's last iteration: the last of task.n_iter, or the one after which the run stops
@@ -40,7 +41,7 @@ class EventSchedule:
     def records(self, iteration: int) -> bool:
         """True if the events of `iteration` (0-based over the whole training) are written by the schedule."""
         number = iteration + 1
-        return (number <= self.first or number > self.n_iter - self.last
+        return (number <= self.first or self.n_iter - self.last < number <= self.n_iter
                 or (self.every > 0 and number % self.every == 0))
 
     def count(self) -> int:

@@ -312,3 +312,16 @@ def test_the_converge_preset_keeps_the_events_of_29_of_5000_iterations(compose):
     assert kept == [*range(1, 11), *range(500, 5000, 500), *range(4991, 5001)]
     assert schedule.count() == 29
     assert EventSchedule.from_config(compose("recording=tutorial", "task.n_iter=7")).count() == 7  # the default: every one
+
+
+def test_iterations_after_task_n_iter_keep_events_only_by_the_schedule(compose):
+    """A phase schedule runs past task.n_iter (validation, early stopping, test): those iterations are
+    not 'the last events_last of task.n_iter' (the 626-iteration evidence-accumulation run wrote
+    every iteration after 500 before this was fixed)."""
+    from eprop_cli.event_schedule import EventSchedule
+
+    schedule = EventSchedule.from_config(compose("experiment=evidence_accumulation_long"))
+    kept = [i + 1 for i in range(626) if schedule.records(i)]
+    assert kept == [1, *range(50, 626, 50)]  # and the run's last iteration, which the loop adds
+    with_last = EventSchedule(every=0, first=0, last=2, n_iter=500)
+    assert [i + 1 for i in range(626) if with_last.records(i)] == [499, 500]
