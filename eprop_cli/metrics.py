@@ -88,19 +88,7 @@ def recompute_cross_entropy(results: Results) -> np.ndarray:
     of y*_k log y_k: the runner's /loss_per_output for a classification task (/loss is their sum).
     NaN in the iterations whose events the recording schedule left out.
     """
-    attrs = results.attrs
-    sequence, window = int(attrs["steps_per_sequence"]), int(attrs["learning_window_steps"])
-    readouts = results.population("readout")
-    n_iter = len(results.iteration_starts("multimeter_out")) - 1
-    loss = np.full((len(readouts), n_iter), np.nan)
-    for k in results.recorded_iterations("multimeter_out").tolist():
-        ev = results.events("multimeter_out", LOSS_FIELDS, iteration=k)
-        for i, node in enumerate(readouts):
-            mine = ev["senders"] == node
-            y = ev["readout_signal"][mine].reshape(-1, sequence)[:, -window:]
-            t = ev["target_signal"][mine].reshape(-1, sequence)[:, -window:]
-            loss[i, k] = 0.0 - np.mean(t * np.log(y))  # 0.0 -: no -0 for the zero-target output
-    return loss
+    return _window_loss(results, lambda y, t, n_out: 0.0 - np.mean(t * np.log(y)))  # 0.0 -: no -0 for a zero target
 
 
 def recompute_window_squared_error(results: Results) -> np.ndarray:
@@ -112,6 +100,12 @@ def recompute_window_squared_error(results: Results) -> np.ndarray:
     (0.5 * mean over outputs and sequences of the window's sum of squares). NaN in the iterations whose
     events the recording schedule left out.
     """
+    return _window_loss(results, lambda y, t, n_out: 0.5 * np.mean(np.sum((y - t) ** 2, axis=1)) / n_out)
+
+
+def _window_loss(results: Results, term) -> np.ndarray:
+    """(outputs, iterations) of term(y, y*, n_outputs) over the learning windows of each recorded
+    iteration (y, y*: (sequence, window step) of one output); NaN where the events were not written."""
     attrs = results.attrs
     sequence, window = int(attrs["steps_per_sequence"]), int(attrs["learning_window_steps"])
     readouts = results.population("readout")
@@ -123,7 +117,7 @@ def recompute_window_squared_error(results: Results) -> np.ndarray:
             mine = ev["senders"] == node
             y = ev["readout_signal"][mine].reshape(-1, sequence)[:, -window:]
             t = ev["target_signal"][mine].reshape(-1, sequence)[:, -window:]
-            loss[i, k] = 0.5 * np.mean(np.sum((y - t) ** 2, axis=1)) / len(readouts)
+            loss[i, k] = term(y, t, len(readouts))
     return loss
 
 

@@ -45,6 +45,20 @@ class IterationSignals:
     learning_window: np.ndarray | None = None
 
 
+def readout_by_sequence(readout: Mapping[str, np.ndarray], readout_ids: Sequence[int],
+                        timing: Timing) -> tuple[np.ndarray, np.ndarray]:
+    """The readout multimeter's events of one iteration as (readout signal, target signal) arrays of
+    shape (sequence, output, step); RuntimeError if a readout lacks samples of the iteration."""
+    signal, target = [], []
+    for node in readout_ids:
+        mine = readout["senders"] == node
+        if mine.sum() != timing.iteration:
+            raise RuntimeError(f"readout {node}: {mine.sum()} samples in an iteration of {timing.iteration} steps")
+        signal.append(readout["readout_signal"][mine].reshape(timing.batch_size, timing.sequence))
+        target.append(readout["target_signal"][mine].reshape(timing.batch_size, timing.sequence))
+    return np.stack(signal, axis=1), np.stack(target, axis=1)
+
+
 @dataclass(frozen=True)
 class Outcome:
     """What one iteration gave: the loss per output (dimensionless) and further metrics (e.g. accuracy)."""

@@ -194,7 +194,7 @@ def accuracy(predicted: np.ndarray, labels: np.ndarray) -> float:
 
 from ..errors import UserError  # noqa: E402
 from ..schema_base import TaskConfig, param  # noqa: E402
-from .base import IterationSignals, Outcome, Task  # noqa: E402
+from .base import IterationSignals, Outcome, Task, readout_by_sequence  # noqa: E402
 
 
 @dataclass
@@ -320,14 +320,7 @@ class EvidenceAccumulation(Task):
 
     def iteration_outcome(self, readout, readout_ids, timing) -> Outcome:
         """Cross-entropy per output over the recall windows; accuracy; labels and predictions per sequence."""
-        signal, target = [], []
-        for node in readout_ids:
-            mine = readout["senders"] == node
-            if mine.sum() != timing.iteration:
-                raise RuntimeError(f"readout {node}: {mine.sum()} samples in an iteration of {timing.iteration} steps")
-            signal.append(readout["readout_signal"][mine].reshape(timing.batch_size, timing.sequence))
-            target.append(readout["target_signal"][mine].reshape(timing.batch_size, timing.sequence))
-        signal, target = np.stack(signal, axis=1), np.stack(target, axis=1)  # (batch, output, step)
+        signal, target = readout_by_sequence(readout, readout_ids, timing)  # (batch, output, step)
         window = self.params.recall_window()
         with np.errstate(divide="ignore", invalid="ignore"):
             loss = 0.0 - np.mean(target[..., window] * np.log(signal[..., window]), axis=(0, 2))  # per output (0.0 -: no -0); sums to NEST's loss

@@ -36,7 +36,7 @@ from ..datasets import nmnist as data
 from ..errors import UserError
 from ..phases import TRAINING
 from ..schema_base import TaskConfig, param
-from .base import IterationSignals, Outcome, Task
+from .base import IterationSignals, Outcome, Task, readout_by_sequence
 from .evidence_accumulation import accuracy, one_hot_targets, predicted_class
 
 
@@ -226,14 +226,7 @@ class Nmnist(Task):
 
     def iteration_outcome(self, readout, readout_ids, timing) -> Outcome:
         """The example's loss per output, accuracy, and each sample's label and prediction."""
-        signal, target = [], []
-        for node in readout_ids:
-            mine = readout["senders"] == node
-            if mine.sum() != timing.iteration:
-                raise RuntimeError(f"readout {node}: {mine.sum()} samples in an iteration of {timing.iteration} steps")
-            signal.append(readout["readout_signal"][mine].reshape(timing.batch_size, timing.sequence))
-            target.append(readout["target_signal"][mine].reshape(timing.batch_size, timing.sequence))
-        signal, target = np.stack(signal, axis=1), np.stack(target, axis=1)  # (sample, output, step)
+        signal, target = readout_by_sequence(readout, readout_ids, timing)  # (sample, output, step)
         window = self.window_mask()
         loss = mean_squared_error_loss(signal, target, window)
         labels = predicted_class(target, window)  # the labelled class has the larger mean target in the window
