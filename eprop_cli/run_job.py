@@ -92,7 +92,8 @@ def run_job(cfg: DictConfig) -> float:
         try:
             final_loss = train(cfg, run_dir, overrides, parent=parent, on_iteration=show)
         finally:
-            progress.stop()
+            if bars:  # a bar that never started would still print an empty line
+                progress.stop()
         return job_objective(cfg, run_dir / cfg.output.file, final_loss)
     except Exception as exc:
         err = user_error(exc)  # a UserError (config errors translated), an Interrupted run, or None: a bug

@@ -52,6 +52,14 @@ def test_error_removes_the_run_dir_this_call_made(capsys, tmp_path):
     assert list(tmp_path.iterdir()) == []  # the run directory and the parents this call made
 
 
+def test_an_error_with_the_progress_bar_on_is_one_line_and_nothing_else(capsys, tmp_path):
+    # progress=true is the default: a bar that never started must not print an empty line first
+    code, out, err = run(capsys, f"hydra.run.dir={tmp_path}/run", "task.n_iter=0")
+    assert (code, out, err) == (2, [], ["eprop: error: task.n_iter=0: must be an integer >= 1"])
+    code, out, err = run(capsys, f"hydra.run.dir={tmp_path}/run", f"task.data_file={tmp_path}")
+    assert code == 2 and out == [] and len(err) == 1 and err[0].startswith(f"eprop: error: task.data_file={tmp_path}")
+
+
 def test_error_keeps_an_existing_run_dir_and_logs_the_error(capsys, tmp_path):
     (tmp_path / "mine.txt").write_text("keep")
     code, out, err = run(capsys, f"hydra.run.dir={tmp_path}", "task.n_iter=0", "progress=false")
