@@ -18,7 +18,7 @@ test: $(BIN)/python
 
 fast-test: $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e '.[test,sweep]'
-	$(BIN)/python -m pytest -q -m "not nest" -n auto
+	$(BIN)/python -m pytest -q -m "not nest and not slow" -n auto
 
 clean:
 	rm -rf $(VENV) build dist *.egg-info

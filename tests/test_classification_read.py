@@ -225,6 +225,7 @@ def test_a_search_in_the_wrong_direction_is_one_line_before_any_job(tmp_path):
 # ---------------------------------------------------------------- figures
 
 
+@pytest.mark.slow
 def test_the_registry_draws_the_figures_of_the_task_kind_without_warnings(phased, tmp_path):
     report = plot_path(phased, out_dir=tmp_path / "figs", dpi=50)
     assert sorted(p.stem for p in report.written) == sorted(

@@ -210,6 +210,7 @@ def test_version_names_eprop_nest_and_python_without_importing_nest(capsys):
     assert ("nest" in sys.modules) == had_nest
 
 
+@pytest.mark.slow
 def test_run_help_lists_options_without_schemas_or_banner(capsys):
     code = cli.main(["run", "--help"])
     out = capsys.readouterr().out

@@ -29,6 +29,7 @@ def data_file(compose, choice: str, path) -> list[str]:
     return [f"task.data_file={path}"] if "data_file" in compose(choice).task else []
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("group", ["task", "neuron", "optimizer", "recording", "kernel", "model"])
 def test_every_group_option_composes_and_validates(compose, group, handwriting_file, nmnist_dir):
     assert options(group), f"conf/{group}/ has no options"
@@ -45,6 +46,7 @@ def test_every_group_option_composes_and_validates(compose, group, handwriting_f
         validate(cfg)
 
 
+@pytest.mark.slow
 def test_every_experiment_preset_composes(compose, handwriting_file):
     presets = options("experiment")
     assert "handwriting_converge" in presets

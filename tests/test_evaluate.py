@@ -294,6 +294,7 @@ def test_damaged_dataset_is_a_user_error(tmp_path, capsys):
 # ---------------------------------------------------------------- no NEST
 
 
+@pytest.mark.slow
 def test_plot_and_eval_never_import_nest(run_file, tmp_path):
     script = (
         "import sys\n"

@@ -128,6 +128,7 @@ def test_input_frames_figure_names_what_it_shows(nmnist):
     assert fig.axes[8].get_xlabel() == "time in the sample (ms)"
 
 
+@pytest.mark.slow
 def test_without_input_spikes_the_figure_is_skipped_with_one_line(no_input, tmp_path):
     report = plot_path(no_input, out_dir=tmp_path / "figs", dpi=40)
     assert ("input_frames", f"{no_input}: {NO_INPUT_REASON}") in report.skipped
@@ -139,6 +140,7 @@ def test_without_input_spikes_the_figure_is_skipped_with_one_line(no_input, tmp_
 # ---------------------------------------------------------------- the registry
 
 
+@pytest.mark.slow
 def test_the_registry_selects_the_figures_of_an_event_camera_classifier(nmnist, tmp_path):
     report = plot_path(nmnist, out_dir=tmp_path / "figs", dpi=40)
     assert sorted(p.stem for p in report.written) == sorted(

@@ -87,6 +87,7 @@ def test_cross_entropy_on_a_regression_task_is_one_line_with_exit_2(tmp_path):
     ("eprop_iaf_psc_delta", {"in_rec": 1.0, "rec_rec": 1.0, "rec_out": 0.03, "out_rec": 1.0}, {"out_rec": 0.03}),
     ("eprop_iaf_psc_delta_adapt", {"in_rec": 1.0, "rec_rec": 1.0, "rec_out": 0.03, "out_rec": 1.0}, {"out_rec": 0.03}),
 ])
+@pytest.mark.slow
 def test_model_eprop_brings_nests_kappa_scalings(compose, neuron, scales, divisors):
     """NEST's event-based scripts: the default eta x (1 - kappa)^2; LIF models scale all four projections by
     (1 - kappa), psc_delta models scale rec_out and divide out_rec by it (kappa = 0.97)."""
@@ -101,6 +102,7 @@ def test_model_eprop_brings_nests_kappa_scalings(compose, neuron, scales, diviso
     assert compose("model=eprop", "optimizer.eta=1e-3").optimizer.eta == 1e-3  # what a user types reaches NEST
 
 
+@pytest.mark.slow
 def test_model_eprop_scalings_equal_the_nest_presets(compose):
     """The presets and model=eprop apply the same factor objects: identical floats, so the presets stay exact."""
     for preset in EVENT_PRESETS:

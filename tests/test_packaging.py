@@ -27,6 +27,7 @@ def wheel(tmp_path_factory) -> Path:
     return path
 
 
+@pytest.mark.slow
 def test_wheel_contains_every_config(wheel):
     names = set(zipfile.ZipFile(wheel).namelist())
     source = {f"eprop_cli/conf/{p.relative_to(ROOT / 'conf').as_posix()}" for p in (ROOT / "conf").rglob("*.yaml")}
@@ -37,6 +38,7 @@ def test_wheel_contains_every_config(wheel):
     assert "eprop = eprop_cli.cli:main" in entry_points
 
 
+@pytest.mark.slow
 def test_installed_wheel_composes_from_its_packaged_configs(wheel, tmp_path):
     target = tmp_path / "site"
     subprocess.run([sys.executable, "-m", "pip", "install", "--no-deps", "-q", "--target", str(target), str(wheel)],

@@ -181,6 +181,7 @@ def test_loss_comparison_figure_overlays_jobs():
 # (--dpi 40 where the test checks which figures are written, not their resolution: 5 times faster)
 
 
+@pytest.mark.slow
 def test_plot_run_directory_writes_every_figure(run_file, capsys):
     assert report.plot_main([str(run_file.parent), "--dpi", "40"]) == 0
     out = capsys.readouterr().out
@@ -219,6 +220,7 @@ def test_plot_minimal_recording_skips_what_was_not_recorded(tmp_path, capsys):
     assert "eprop: skipped weight_courses:" in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_plot_multirun_overlays_jobs_and_draws_the_best(tmp_path, capsys):
     root = tmp_path / "multirun"
     syn.write_run(root / "0" / "results.h5", overrides=["optimizer.eta=0.001"], loss_scale=2.0)
@@ -289,6 +291,7 @@ def test_weight_courses_break_where_iterations_were_not_recorded(scheduled):
         np.testing.assert_allclose(line.get_ydata(), expected)  # NaN: no step across the unrecorded iteration
 
 
+@pytest.mark.slow
 def test_plot_of_a_scheduled_run_draws_every_figure_without_warnings(scheduled, tmp_path, capsys):
     report.plot_main([str(scheduled.path), "--out", str(tmp_path / "figures")])
     out, err = capsys.readouterr()

@@ -51,6 +51,7 @@ def test_no_copy_of_the_projection_table_on_the_read_side():
         "rec_out": ("recurrent", "readout", True), "out_rec": ("readout", "recurrent", False)}
 
 
+@pytest.mark.slow
 def test_figures_that_do_not_apply_to_the_task_kind_are_neither_drawn_nor_skipped(tmp_path):
     path = syn.write_run(tmp_path / "run" / "results.h5", attrs={"task_kind": "classification"})
     report_ = plot_path(path, out_dir=tmp_path / "figs", dpi=40)

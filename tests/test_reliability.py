@@ -423,6 +423,7 @@ def in_process_cli(monkeypatch, tmp_path):
     return run
 
 
+@pytest.mark.slow
 @pytest.mark.filterwarnings("ignore")
 @settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(args=overrides)

@@ -24,6 +24,7 @@ def test_no_config_file_of_eprop_sets_hydra_mode():
     assert setting == []
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("group", ["experiment", "hparams_search"])
 def test_every_preset_composes_with_a_null_hydra_mode(compose, group):
     options = sorted(p.stem for p in (Path(conf_dir()) / group).glob("*.yaml") if not p.stem.startswith("_"))
