@@ -22,7 +22,7 @@ import numpy as np
 from .errors import UserError
 from .phases import PHASE_NAMES, TEST, TRAINING
 from .projections import PROJECTIONS
-from .results import Results, open_results
+from .results import LossHistory, Results, open_results
 from .overrides import key_values as parse_overrides  # noqa: F401  (jobs and figures import it from here)
 
 LOSS_FIELDS = ("senders", "readout_signal", "target_signal")
@@ -136,17 +136,19 @@ def phase_name(names: list[str], code: int) -> str:
 
 @dataclass(frozen=True)
 class FinalIterations:
-    """The iterations the final accuracy and the confusion matrix come from (0-based indices into this file)."""
+    """The iterations the final accuracy and the confusion matrix come from (0-based indices into
+    the phases they were chosen from: this file's, or a resumed run's whole history)."""
 
     indices: np.ndarray
     phase: str  # "test", or "training" when the run has no test phase
     description: str  # for a person: "test phase, 4 iterations" or "last 10 training iterations (no test phase)"
 
 
-def final_iterations(results: Results) -> FinalIterations:
+def final_iterations(results: Results, phases: np.ndarray | None = None) -> FinalIterations:
     """The test phase's iterations; without a test phase, the last LAST_ITERATIONS training iterations
-    (the last LAST_ITERATIONS iterations of any phase if there was no training iteration either)."""
-    phases = results.phases()
+    (the last LAST_ITERATIONS iterations of any phase if there was no training iteration either).
+    `phases`: the phase codes to choose from (default: this file's, `results.phases()`)."""
+    phases = results.phases() if phases is None else phases
     names = phase_names(results)
     test = np.flatnonzero(phases == TEST)
     if test.size:
@@ -173,18 +175,24 @@ def classification_summary(results: Results) -> dict[str, Any]:
     iterations, for a person), test_accuracy and test_error (None without a test phase),
     accuracy_per_phase, error_per_phase, loss_per_phase (mean cross-entropy) and n_iter_per_phase
     ({phase name: value}, phases that occur, in code order), max_accuracy and its 1-based iteration.
-    Errors are 1 - accuracy. Iterations of this file only (a resumed run's parents are not included).
+    Errors are 1 - accuracy. A resumed run is counted with its parents' iterations
+    (`Results.history_loss`), as its loss is: the phases and the final accuracy are the whole training's.
     """
     if results.task_kind != "classification" or results.accuracy is None:
         return {}
-    accuracy = np.asarray(results.accuracy, dtype=float)[: results.n_iter_done]
+    history = results.history_loss()
+    if history.accuracy is None:  # a parent without /accuracy: this file's iterations alone
+        history = LossHistory(np.asarray(results.loss, dtype=float), results.loss_per_output, results.first_iteration,
+                              accuracy=np.asarray(results.accuracy, dtype=float)[: results.n_iter_done],
+                              phase=results.phases())
+    accuracy = history.accuracy
     if accuracy.size == 0:
         return {"accuracy": [], "phase": [], "final_accuracy": None, "final_error": None, "final_accuracy_phase": None,
                 "final_accuracy_iterations": 0, "final_accuracy_from": "no iteration finished", "test_accuracy": None,
                 "test_error": None, "accuracy_per_phase": {}, "error_per_phase": {}, "loss_per_phase": {},
                 "n_iter_per_phase": {}, "max_accuracy": None, "max_accuracy_iteration": None}
-    phases, names, loss = results.phases(), phase_names(results), np.asarray(results.loss, dtype=float)
-    final = final_iterations(results)
+    phases, names, loss = history.phase, phase_names(results), np.asarray(history.loss, dtype=float)
+    final = final_iterations(results, phases)
     final_accuracy = float(np.mean(accuracy[final.indices]))
     per_phase: dict[str, Any] = {"accuracy_per_phase": {}, "error_per_phase": {}, "loss_per_phase": {}, "n_iter_per_phase": {}}
     for code in sorted(set(phases.tolist())):
@@ -202,7 +210,7 @@ def classification_summary(results: Results) -> dict[str, Any]:
             "final_accuracy_from": final.description,
             "test_accuracy": final_accuracy if has_test else None, "test_error": 1.0 - final_accuracy if has_test else None,
             **per_phase,
-            "max_accuracy": float(accuracy[best]), "max_accuracy_iteration": results.first_iteration + best + 1}
+            "max_accuracy": float(accuracy[best]), "max_accuracy_iteration": history.first_iteration + best + 1}
 
 
 def loss_check(results: Results) -> float | None:

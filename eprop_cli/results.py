@@ -460,6 +460,8 @@ class LossHistory:
     first_iteration: int = 0
     segments: list[tuple[Path, int, int]] = field(default_factory=list)
     note: str = ""
+    accuracy: np.ndarray | None = None  # classification: /accuracy of the same iterations; None for other files
+    phase: np.ndarray | None = None  # the phase code of each of them (0, training, for a file without /phase)
 
     @property
     def n_iter_done(self) -> int:
@@ -575,8 +577,9 @@ class Results:
         return self.dataset("loss_per_output")[:, : self._n_iter_done]
 
     def history_loss(self) -> LossHistory:
-        """This run's loss preceded by its parents' (following parent_run while the files exist)."""
-        parts = [(self.path, self.first_iteration, self.loss, self.loss_per_output)]
+        """This run's loss (and a classification run's accuracy and phases) preceded by its parents'
+        (following parent_run while the files exist)."""
+        parts = [(self.path, self.first_iteration, self.loss, self.loss_per_output, self._accuracy_done(), self.phases())]
         note = ""
         seen = {self.path.resolve()}
         parent, start = self.parent_run, self.first_iteration
@@ -595,7 +598,9 @@ class Results:
                         note = (f"parent run {parent} holds {len(loss)} iterations, not the {max(n_taken, 0)} "
                                 f"this run continued from; history starts at iteration {start + 1}")
                         break
-                    parts.insert(0, (found, res.first_iteration, loss, per_output))
+                    accuracy = res._accuracy_done()
+                    parts.insert(0, (found, res.first_iteration, loss, per_output,
+                                     None if accuracy is None else accuracy[:n_taken], res.phases()[:n_taken]))
                     seen.add(found.resolve())
                     parent, start = res.parent_run, res.first_iteration
             except (UserError, OSError, KeyError) as exc:
@@ -605,12 +610,15 @@ class Results:
             note = f"no parent run recorded for the first {start} iterations; history starts at iteration {start + 1}"
         n_out = self.loss_per_output.shape[0]
         per_output = [p[3] if p[3].shape[0] == n_out else np.full((n_out, len(p[2])), np.nan) for p in parts]
+        accuracies = [p[4] for p in parts]
         return LossHistory(
             loss=np.concatenate([p[2] for p in parts]),
             loss_per_output=np.concatenate(per_output, axis=1),
             first_iteration=parts[0][1],
             segments=[(p[0], p[1], len(p[2])) for p in parts],
             note=note,
+            accuracy=None if any(a is None for a in accuracies) else np.concatenate(accuracies),
+            phase=np.concatenate([p[5] for p in parts]),
         )
 
     @property
@@ -745,6 +753,11 @@ class Results:
     def accuracy(self) -> np.ndarray | None:
         """Classification: /accuracy per iteration (fraction of sequences predicted right); None for other files."""
         return self.file["accuracy"][()] if "accuracy" in self.file else None
+
+    def _accuracy_done(self) -> np.ndarray | None:
+        """/accuracy of the finished iterations as floats; None for a file without it."""
+        accuracy = self.accuracy
+        return None if accuracy is None else np.asarray(accuracy, dtype=float)[: self._n_iter_done]
 
     def phases(self) -> np.ndarray:
         """Phase code of each finished iteration (eprop_cli/phases.py: 0 training, 1 validation,

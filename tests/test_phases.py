@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import signal
 
+import numpy as np
+
 import pytest
 
 from eprop_cli.phases import EARLY_STOPPING, TEST, TRAINING, VALIDATION, PhaseSchedule, learning_rate
@@ -86,6 +88,8 @@ def test_the_longest_schedule_bounds_the_run():
 # ---------------------------------------------------------------------------- the training loop (fake simulator)
 
 from eprop_cli.errors import Interrupted, UserError  # noqa: E402
+from eprop_cli.figures.classification import classification_loss_figure  # noqa: E402
+from eprop_cli.metrics import classification_summary  # noqa: E402
 from eprop_cli.results import open_results  # noqa: E402
 from eprop_cli.resume import resume_config  # noqa: E402
 from eprop_cli.training import train  # noqa: E402
@@ -164,8 +168,23 @@ def test_a_run_interrupted_in_validation_resumes_into_the_schedule(compose, tmp_
     # early stopping first: rate 0 at the build, the training rate for iteration 7 (this run's 2), 0 for the test
     assert [c for c in rate_calls(sim) if c[0] in ("build_eta", "set_learning_rate")] == [
         ("build_eta", 0.0), ("set_learning_rate", (12, ETA)), ("set_learning_rate", (18, 0.0))]
+    with open_results(tmp_path / "parent") as res:
+        parent_accuracy = res.accuracy.tolist()
     with open_results(tmp_path / "child") as res:
         assert (res.status, res.first_iteration, res.phases().tolist()) == ("complete", 5, [2, 2, 0, 3, 3])
+        # eval counts the whole training, the parent's five iterations first (as it does the loss)
+        summary = classification_summary(res)
+        assert summary["phase"] == ["validation", "training", "training", "training", "validation",
+                                    "early_stopping", "early_stopping", "training", "test", "test"]
+        assert summary["accuracy"] == parent_accuracy + res.accuracy.tolist()
+        assert summary["n_iter_per_phase"] == {"training": 4, "validation": 2, "early_stopping": 2, "test": 2}
+        assert summary["accuracy_per_phase"]["validation"] == (parent_accuracy[0] + parent_accuracy[4]) / 2
+        assert summary["final_accuracy_from"] == "test phase, 2 iterations"
+        assert summary["final_accuracy"] == float(res.accuracy[3:].mean())
+        fig = classification_loss_figure(res)  # the loss_error figure shows the same ten iterations
+        points = np.concatenate([c.get_offsets()[:, 0] for c in fig.axes[0].collections])
+        assert sorted(points.tolist()) == list(range(1, 11))
+        assert [line.get_xdata()[0] for line in fig.axes[0].lines[1:]] == [5.5]  # the resume
     # resumed again: the chain's schedule is over
     with pytest.raises(UserError) as info:
         resume_config(compose(*TINY, f"resume={tmp_path / 'child'}"), [])

@@ -9,7 +9,7 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from ..metrics import final_iterations, phase_name, phase_names
-from ..results import Results
+from ..results import LossHistory, Results
 from .style import (BLUE, ONE_COLUMN, PALETTE, RED, FigureUnavailable, house_style, iteration_start_ms, new_figure,
                     spans_decades)
 
@@ -24,13 +24,19 @@ def phase_style(code: int) -> tuple[str, str]:
 def classification_loss_figure(results: Results, log: bool | None = False) -> Figure:
     """Loss (top: the cross-entropy, or for squared-error readouts the squared error over the learning
     window) and error = 1 - accuracy (bottom) per iteration, one colour and marker per phase (training,
-    validation, early stopping, test), as NEST's examples plot them."""
-    loss = results.loss
-    if len(loss) == 0 or results.accuracy is None:
+    validation, early stopping, test), as NEST's examples plot them. A resumed run shows its
+    parents' iterations too (`Results.history_loss`), with a grey vertical line where each resumed
+    run took over, as the loss figure does."""
+    history = results.history_loss()
+    if history.accuracy is None:  # a parent without /accuracy: this file's iterations alone
+        history = LossHistory(results.loss, results.loss_per_output, results.first_iteration,
+                              accuracy=results.accuracy, phase=results.phases())
+    loss = history.loss
+    if len(loss) == 0 or history.accuracy is None:
         raise FigureUnavailable("no iteration finished")
-    error = 1.0 - np.asarray(results.accuracy, dtype=float)[: len(loss)]
-    iterations = np.arange(results.first_iteration + 1, results.first_iteration + len(loss) + 1)
-    phases, names = results.phases(), phase_names(results)
+    error = 1.0 - np.asarray(history.accuracy, dtype=float)[: len(loss)]
+    iterations = np.arange(history.first_iteration + 1, history.first_iteration + len(loss) + 1)
+    phases, names = history.phase, phase_names(results)
     with house_style():
         fig = new_figure(ONE_COLUMN * 1.25, 3.2)
         top, bottom = fig.subplots(2, 1, sharex=True)
@@ -47,6 +53,9 @@ def classification_loss_figure(results: Results, log: bool | None = False) -> Fi
             top.set_ylabel("squared error (mV$^2$)\n" r"$E = \frac{1}{2KB}\sum_{k,b,t} (y_k - y^*_k)^2$")
         if log or (log is None and spans_decades(loss)):
             top.set_yscale("log")
+        for k, start in enumerate(history.resume_points):
+            for ax in (top, bottom):
+                ax.axvline(start + 0.5, c="#999999", ls="-", lw=0.6, zorder=0, label="resumed" if k == 0 and ax is top else None)
         bottom.set_ylabel("error\n(1 − accuracy)")
         bottom.set_ylim(-0.04, 1.04)
         bottom.set_xlabel("iteration")

@@ -14,7 +14,7 @@ def loss_figure(results: Results, log: bool | None = False) -> Figure:
     """Loss per training iteration: per output E_k (broken lines) and their sum E (solid).
 
     A resumed run shows its parents' iterations too (`Results.history_loss`), numbered over the
-    whole training, with a dotted vertical line where each resumed run took over. `log`: True
+    whole training, with a thin grey vertical line where each resumed run took over. `log`: True
     or False forces the y axis; None chooses log when the loss spans more than LOG_DECADES decades.
     """
     history = results.history_loss()
