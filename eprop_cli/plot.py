@@ -60,7 +60,11 @@ def plot_run(results: Results, out_dir: Path, fmt: str = "png", only: set[str] |
     report = report or PlotReport()
     figures = []
     for name, spec in FIGURES.items():
-        if spec.scope != "run" or (only is not None and name not in only) or not spec.applies_to(results):
+        if spec.scope != "run" or (only is not None and name not in only):
+            continue
+        if not spec.applies_to(results):
+            if only is not None:  # asked for by name: say why it is not drawn (all figures: silently)
+                report.skipped.append((prefix + name, spec.why_not(results)))
             continue
         try:
             fig = spec.draw(results, log)

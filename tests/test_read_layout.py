@@ -167,3 +167,16 @@ def test_every_dataset_the_writer_makes_is_in_the_schema_table_with_units(tmp_pa
     uncovered = [name for name, _ in found if not any(fnmatch.fnmatchcase(name, g) for g in globs)]
     assert uncovered == []
     assert [name for name, attrs in found if not {"units", "description"} <= set(attrs)] == []
+
+
+def test_a_figure_asked_for_by_name_that_does_not_apply_says_why(tmp_path):
+    path = syn.write_run(tmp_path / "run" / "results.h5")  # a regression run
+    report_ = plot_path(path, out_dir=tmp_path / "figs", only={"confusion", "loss"}, dpi=40)
+    assert [p.name for p in report_.written] == ["loss.png"]
+    assert report_.skipped == [("confusion", f"{path} is a regression run; confusion is drawn for classification runs")]
+    classification = syn.write_run(tmp_path / "cls" / "results.h5", attrs={"task_kind": "classification"})
+    report_ = plot_path(classification, out_dir=tmp_path / "figs2", only={"pattern", "input_frames"}, dpi=40)
+    assert report_.written == []
+    assert report_.skipped == [
+        ("pattern", f"{classification} is a classification run; pattern is drawn for regression runs"),
+        ("input_frames", f"{classification}: input_frames needs event-camera inputs (display.input_image_shape, e.g. N-MNIST)")]

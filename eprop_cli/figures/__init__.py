@@ -47,6 +47,14 @@ class FigureSpec:
     def applies_to(self, results: Results) -> bool:
         return results.task_kind in self.kinds and (self.requires is None or self.requires.test(results))
 
+    def why_not(self, results: Results) -> str:
+        """Why the figure does not apply to the file (for a figure asked for by name), "" if it does."""
+        if results.task_kind not in self.kinds:
+            return f"{results.path} is a {results.task_kind} run; {self.name} is drawn for {' and '.join(self.kinds)} runs"
+        if self.requires is not None and not self.requires.test(results):
+            return f"{results.path}: {self.name} needs {self.requires.description}"
+        return ""
+
 
 CROSS_ENTROPY = Requirement("softmax (cross-entropy) readouts", lambda results: results.readout_loss == "cross_entropy")
 INPUT_IMAGE = Requirement("event-camera inputs (display.input_image_shape, e.g. N-MNIST)",
