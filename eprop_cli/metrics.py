@@ -166,7 +166,7 @@ def _iterations(n: int, kind: str = "") -> str:
     return f"{n} {kind}iteration{'s' if n != 1 else ''}"
 
 
-def classification_summary(results: Results) -> dict[str, Any]:
+def classification_summary(results: Results, history: LossHistory | None = None) -> dict[str, Any]:
     """Classification: accuracy per iteration and per phase, the final (test) accuracy; {} for other files.
 
     Keys: accuracy (list), phase (list of phase names), final_accuracy and final_error (mean over the
@@ -176,15 +176,12 @@ def classification_summary(results: Results) -> dict[str, Any]:
     accuracy_per_phase, error_per_phase, loss_per_phase (mean cross-entropy) and n_iter_per_phase
     ({phase name: value}, phases that occur, in code order), max_accuracy and its 1-based iteration.
     Errors are 1 - accuracy. A resumed run is counted with its parents' iterations
-    (`Results.history_loss`), as its loss is: the phases and the final accuracy are the whole training's.
+    (`Results.history_loss`; pass `history` if it was read already), as its loss is: the phases and
+    the final accuracy are the whole training's.
     """
     if results.task_kind != "classification" or results.accuracy is None:
         return {}
-    history = results.history_loss()
-    if history.accuracy is None:  # a parent without /accuracy: this file's iterations alone
-        history = LossHistory(np.asarray(results.loss, dtype=float), results.loss_per_output, results.first_iteration,
-                              accuracy=np.asarray(results.accuracy, dtype=float)[: results.n_iter_done],
-                              phase=results.phases())
+    history = results.classification_history(history)
     accuracy = history.accuracy
     if accuracy.size == 0:
         return {"accuracy": [], "phase": [], "final_accuracy": None, "final_error": None, "final_accuracy_phase": None,
@@ -376,7 +373,7 @@ def summarize_run(results: Results, check_loss: bool = True) -> dict[str, Any]:
     summary.update(loss_summary(loss, history.first_iteration))
     summary["final_loss_per_output"] = [float(v) for v in loss_per_output[:, -1]] if loss_per_output.shape[1] else []
     summary["task_kind"] = results.task_kind
-    summary.update(classification_summary(results))  # accuracy, final_accuracy, final_error, ...
+    summary.update(classification_summary(results, history))  # accuracy, final_accuracy, final_error, ...
     summary["loss"] = [float(v) for v in loss]
     summary["rate_iteration"] = None
     spiking = results.recorded_iterations("spike_recorder") if "spike_recorder" in results.recorders else np.zeros(0, int)

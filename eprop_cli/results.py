@@ -621,6 +621,16 @@ class Results:
             phase=np.concatenate([p[5] for p in parts]),
         )
 
+    def classification_history(self, history: LossHistory | None = None) -> LossHistory:
+        """`history_loss()` (or the given one) for reading accuracy and phases: if a parent has no
+        /accuracy, this file's iterations alone, so that loss, accuracy and phases stay aligned."""
+        history = history if history is not None else self.history_loss()
+        if history.accuracy is not None or self.accuracy is None:
+            return history
+        return LossHistory(self.loss, self.loss_per_output, self.first_iteration,
+                           segments=[(self.path, self.first_iteration, len(self.loss))],
+                           accuracy=self._accuracy_done(), phase=self.phases())
+
     @property
     def target(self) -> np.ndarray:
         return self.dataset("target")[()]

@@ -57,7 +57,8 @@ def test_an_error_with_the_progress_bar_on_is_one_line_and_nothing_else(capsys, 
     code, out, err = run(capsys, f"hydra.run.dir={tmp_path}/run", "task.n_iter=0")
     assert (code, out, err) == (2, [], ["eprop: error: task.n_iter=0: must be an integer >= 1"])
     code, out, err = run(capsys, f"hydra.run.dir={tmp_path}/run", f"task.data_file={tmp_path}")
-    assert code == 2 and out == [] and len(err) == 1 and err[0].startswith(f"eprop: error: task.data_file={tmp_path}")
+    assert (code, out, err) == (2, [], [f"eprop: error: task.data_file={tmp_path}: is a directory; "
+                                        "give a text file with two or more numeric columns"])
 
 
 def test_error_keeps_an_existing_run_dir_and_logs_the_error(capsys, tmp_path):

@@ -9,7 +9,7 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from ..metrics import final_iterations, phase_name, phase_names
-from ..results import LossHistory, Results
+from ..results import Results
 from .style import (BLUE, ONE_COLUMN, PALETTE, RED, FigureUnavailable, house_style, iteration_start_ms, new_figure,
                     spans_decades)
 
@@ -27,10 +27,7 @@ def classification_loss_figure(results: Results, log: bool | None = False) -> Fi
     validation, early stopping, test), as NEST's examples plot them. A resumed run shows its
     parents' iterations too (`Results.history_loss`), with a grey vertical line where each resumed
     run took over, as the loss figure does."""
-    history = results.history_loss()
-    if history.accuracy is None:  # a parent without /accuracy: this file's iterations alone
-        history = LossHistory(results.loss, results.loss_per_output, results.first_iteration,
-                              accuracy=results.accuracy, phase=results.phases())
+    history = results.classification_history()
     loss = history.loss
     if len(loss) == 0 or history.accuracy is None:
         raise FigureUnavailable("no iteration finished")
