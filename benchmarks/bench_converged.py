@@ -29,7 +29,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from eprop_cli.results import open_results, results_file_in  # noqa: E402
+from eprop.results import open_results, results_file_in  # noqa: E402
 
 
 def rss_mb(pid: int) -> float:
@@ -58,7 +58,7 @@ def main() -> None:
     parser.add_argument("--poll", type=float, default=10.0)
     parser.add_argument("overrides", nargs="*")
     args = parser.parse_intermixed_args()
-    cmd = [sys.executable, "-m", "eprop_cli.cli", "run", "experiment=handwriting_converge",
+    cmd = [sys.executable, "-m", "eprop.cli.main", "run", "experiment=handwriting_converge",
            f"kernel.threads={args.threads}", "progress=false", f"hydra.run.dir={args.run_dir}", *args.overrides]
     env = {**os.environ, "PYNEST_QUIET": "1", "PYTHONPATH": str(ROOT)}
     samples: list[tuple[float, int, float]] = []

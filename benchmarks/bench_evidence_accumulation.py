@@ -35,7 +35,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from eprop_cli.results import open_results  # noqa: E402
+from eprop.results import open_results  # noqa: E402
 from process_cost import load_average, timed  # noqa: E402
 
 RECORDING = ["recording.n_record=1", "recording.rec_variables=[V_m,surrogate_gradient,learning_signal]",
@@ -50,7 +50,7 @@ def oracle_cmd(n_iter: int, batch: int, out: Path) -> list[str]:
 
 
 def eprop_cmd(n_iter: int, batch: int, run_dir: Path) -> list[str]:
-    return [sys.executable, "-m", "eprop_cli.cli", "run", "experiment=nest_bsshslm_2020_evidence_accumulation",
+    return [sys.executable, "-m", "eprop.cli.main", "run", "experiment=nest_bsshslm_2020_evidence_accumulation",
             f"task.n_iter={n_iter}", f"task.batch_size={batch}", "progress=false", f"hydra.run.dir={run_dir}", *RECORDING]
 
 

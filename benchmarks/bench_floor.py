@@ -33,8 +33,8 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from eprop_cli.data import handwriting_file  # noqa: E402
-from eprop_cli.results import open_results  # noqa: E402
+from eprop.data.files import handwriting_file  # noqa: E402
+from eprop.results import open_results  # noqa: E402
 
 
 def cost(cmd: list[str], env: dict[str, str]) -> tuple[float, float, float]:
@@ -57,7 +57,7 @@ def floor_cmd(n_iter: int, out: Path) -> list[str]:
 
 
 def eprop_cmd(n_iter: int, run_dir: Path, recording: str, threads: int) -> list[str]:
-    return [sys.executable, "-m", "eprop_cli.cli", "run", f"task.n_iter={n_iter}", f"recording={recording}",
+    return [sys.executable, "-m", "eprop.cli.main", "run", f"task.n_iter={n_iter}", f"recording={recording}",
             f"kernel.threads={threads}", "progress=false", f"hydra.run.dir={run_dir}"]
 
 

@@ -35,8 +35,8 @@ def compose(*overrides: str):
     from hydra import initialize_config_dir
     from hydra.core.global_hydra import GlobalHydra
 
-    from eprop_cli.cli import conf_dir
-    from eprop_cli.config import register_configs, with_plain_choices
+    from eprop.cli.main import conf_dir
+    from eprop.config.schema import register_configs, with_plain_choices
 
     register_configs()
     GlobalHydra.instance().clear()
@@ -55,9 +55,10 @@ def timed(function, times: list[float]):
 
 
 def one_interrupted_run(task: str, recording: str, stop_after: int, run_dir: Path) -> dict[str, float]:
-    from eprop_cli import simulator, training as train_module
-    from eprop_cli.errors import Interrupted
-    from eprop_cli.results import ResultsWriter, open_results
+    from eprop import simulator
+    from eprop.training import loop as train_module
+    from eprop.errors import Interrupted
+    from eprop.results import ResultsWriter, open_results
 
     cfg = compose(f"task={task}", f"recording={recording}", "task.n_iter=1000", "progress=false")
     update_s: list[float] = []

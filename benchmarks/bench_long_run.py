@@ -52,10 +52,10 @@ def main() -> None:
 
     from hydra import compose, initialize_config_dir
 
-    from eprop_cli.cli import conf_dir
-    from eprop_cli.config import register_configs, with_plain_choices
-    from eprop_cli.results import open_results
-    from eprop_cli.training import train
+    from eprop.cli.main import conf_dir
+    from eprop.config.schema import register_configs, with_plain_choices
+    from eprop.results import open_results
+    from eprop.training.loop import train
 
     register_configs()
     with initialize_config_dir(config_dir=conf_dir(), version_base="1.3"):

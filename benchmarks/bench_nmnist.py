@@ -46,14 +46,14 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from eprop_cli.results import open_results  # noqa: E402
+from eprop.results import open_results  # noqa: E402
 from process_cost import timed  # noqa: E402
 from synthetic_nmnist import write_dataset  # noqa: E402
 
 EXAMPLE_ITERATIONS = 200  # NEST's example: n_iter
 EXAMPLE_TEST_EVERY = 10  # NEST's example: a test iteration every 10 (iterations 10, 20, ..., 190)
 PRESET_RECORDED = 2  # experiment=nmnist writes recorder events of the first and the last iteration only
-EPROP = [sys.executable, "-m", "eprop_cli.cli"]
+EPROP = [sys.executable, "-m", "eprop.cli.main"]
 
 
 def run_command(eprop: list[str], data: Path, group_size: int, n_iter: int, threads: int, run_dir: Path,

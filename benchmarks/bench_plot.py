@@ -28,7 +28,7 @@ import yaml
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from eprop_cli.results import ResultsWriter, open_results  # noqa: E402
+from eprop.results import ResultsWriter, open_results  # noqa: E402
 
 STEPS = 1824  # time steps per iteration (handwriting task)
 RESOLUTION_MS = 1.0  # ms
@@ -40,7 +40,7 @@ FIGURES = ("pattern", "loss", "dynamics_first", "dynamics_last", "weight_courses
 CHILD = r"""
 import json, resource, sys, time
 t0 = time.perf_counter()
-from eprop_cli import report
+from eprop.cli import report
 code = getattr(report, sys.argv[1])(sys.argv[2:])
 wall = time.perf_counter() - t0
 rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0

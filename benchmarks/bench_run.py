@@ -27,8 +27,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from eprop_cli.data import handwriting_file  # noqa: E402
-from eprop_cli.results import open_results  # noqa: E402
+from eprop.data.files import handwriting_file  # noqa: E402
+from eprop.results import open_results  # noqa: E402
 from process_cost import timed  # noqa: E402
 
 
@@ -37,7 +37,7 @@ def seed_cmd(n_iter: int, out: Path) -> list[str]:
 
 
 def eprop_cmd(n_iter: int, run_dir: Path, *extra: str) -> list[str]:
-    return [sys.executable, "-m", "eprop_cli.cli", "run", f"task.n_iter={n_iter}", "progress=false",
+    return [sys.executable, "-m", "eprop.cli.main", "run", f"task.n_iter={n_iter}", "progress=false",
             f"hydra.run.dir={run_dir}", *extra]
 
 

@@ -37,8 +37,8 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
 from bench_floor import cost  # noqa: E402
-from eprop_cli.data import handwriting_file  # noqa: E402
-from eprop_cli.results import open_results  # noqa: E402
+from eprop.data.files import handwriting_file  # noqa: E402
+from eprop.results import open_results  # noqa: E402
 
 N_IN, N_OUT = 100, 2  # the seed's input channels and readouts
 
@@ -49,7 +49,7 @@ def floor_cmd(n_iter: int, out: Path, n_rec: int, threads: int) -> list[str]:
 
 
 def eprop_cmd(n_iter: int, run_dir: Path, n_rec: int, threads: int) -> list[str]:
-    return [sys.executable, "-m", "eprop_cli.cli", "run", f"task.n_iter={n_iter}", "recording=minimal",
+    return [sys.executable, "-m", "eprop.cli.main", "run", f"task.n_iter={n_iter}", "recording=minimal",
             f"neuron.rec.n={n_rec}", f"kernel.threads={threads}", "progress=false", f"hydra.run.dir={run_dir}"]
 
 

@@ -39,7 +39,7 @@ DEFAULT_OVERRIDES = ("recording=minimal", "recording.events_every=3", "recording
 
 def check_file(run_dir: Path) -> tuple[int, int, str]:
     """(flushed iterations, of them with events, "" or what is damaged) of a killed run's file."""
-    from eprop_cli.results import open_results
+    from eprop.results import open_results
 
     try:
         with open_results(run_dir) as res:
@@ -84,7 +84,7 @@ def main() -> int:
     for i in range(args.runs):
         run_dir = root / f"run{i}"
         at = draw.uniform(args.earliest, args.latest)
-        proc = subprocess.Popen([sys.executable, "-m", "eprop_cli.cli", "run", *args.overrides, "task.n_iter=40", "progress=false",
+        proc = subprocess.Popen([sys.executable, "-m", "eprop.cli.main", "run", *args.overrides, "task.n_iter=40", "progress=false",
                                  f"hydra.run.dir={run_dir}"], cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         time.sleep(at)
         proc.kill()

@@ -28,7 +28,7 @@ ETAS = "1e-3,2e-3,5e-3,1e-2"
 
 def run_sweep(launcher: str, sweep_dir: Path, n_iter: int, threads: int, env: dict[str, str]) -> tuple[float, list[float]]:
     """One sweep in a fresh process: (wall seconds, final losses by job)."""
-    cmd = [sys.executable, "-m", "eprop_cli.cli", "run", "-m", f"hydra/launcher={launcher}", f"optimizer.eta={ETAS}",
+    cmd = [sys.executable, "-m", "eprop.cli.main", "run", "-m", f"hydra/launcher={launcher}", f"optimizer.eta={ETAS}",
            f"task.n_iter={n_iter}", f"kernel.threads={threads}", "recording=minimal", "progress=false",
            f"hydra.sweep.dir={sweep_dir}"]
     start = time.perf_counter()

@@ -69,7 +69,7 @@ def main() -> None:
     global TRIM
     TRIM = args.trim
     os.environ.setdefault("PYNEST_QUIET", "1")
-    from eprop_cli.cli import main as eprop_main
+    from eprop.cli.main import main as eprop_main
 
     sweep_dir = Path(tempfile.mkdtemp(prefix="eprop-bench-rss-")) / "sweep"
     seeds = ",".join(str(s) for s in range(1, args.jobs + 1))

@@ -23,13 +23,13 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from eprop_cli.results import open_results  # noqa: E402
+from eprop.results import open_results  # noqa: E402
 
 PARTS = ("timing_build_s", "timing_simulate_s", "timing_write_s")
 
 
 def run(threads: int, run_dir: Path, n_iter: int, recording: str, env: dict[str, str]) -> dict[str, float]:
-    cmd = [sys.executable, "-m", "eprop_cli.cli", "run", "task=handwriting", f"task.n_iter={n_iter}",
+    cmd = [sys.executable, "-m", "eprop.cli.main", "run", "task=handwriting", f"task.n_iter={n_iter}",
            f"kernel.threads={threads}", f"recording={recording}", "progress=false", f"hydra.run.dir={run_dir}"]
     start = time.perf_counter()
     proc = subprocess.run(cmd, env=env, cwd=ROOT, capture_output=True, text=True)

@@ -79,7 +79,7 @@ def write_dataset(root: str | Path, per_digit: int, n_events: int = 5000, seed: 
     import sys
 
     sys.path.insert(0, str(ROOT))
-    from eprop_cli.datasets.nmnist import write_events
+    from eprop.data.nmnist import write_events
 
     root = Path(root)
     rng = np.random.RandomState(seed)

@@ -48,9 +48,9 @@ def eprop_env() -> dict[str, str]:
 
 
 def run_eprop(*args: str, cwd: Path | None = None, check: bool = True, timeout: float = 600) -> subprocess.CompletedProcess:
-    """Run `python -m eprop_cli.cli ARGS` and return the finished process (text output)."""
+    """Run `python -m eprop.cli.main ARGS` and return the finished process (text output)."""
     proc = subprocess.run(
-        [sys.executable, "-m", "eprop_cli.cli", *args],
+        [sys.executable, "-m", "eprop.cli.main", *args],
         cwd=cwd or ROOT,
         env=eprop_env(),
         capture_output=True,
@@ -72,7 +72,7 @@ def run_eprop_in_process(*args: str, check: bool = True, env: dict[str, str] | N
     import contextlib
     import io
 
-    from eprop_cli import cli
+    from eprop.cli import main as cli
 
     out, err = io.StringIO(), io.StringIO()
     env = env if env is not None else {"EPROP_DATA_DIR": str(data_dir())}
@@ -117,14 +117,14 @@ def compose():
     from hydra import initialize_config_dir
     from hydra.core.global_hydra import GlobalHydra
 
-    from eprop_cli.cli import conf_dir
-    from eprop_cli.config import register_configs
+    from eprop.cli.main import conf_dir
+    from eprop.config.schema import register_configs
 
     register_configs()
 
     def _compose(*overrides: str, return_hydra_config: bool = False):
-        from eprop_cli.config_errors import config_error_types
-        from eprop_cli.boundary import user_error
+        from eprop.config.hydra_errors import config_error_types
+        from eprop.cli.boundary import user_error
 
         GlobalHydra.instance().clear()
         with initialize_config_dir(config_dir=conf_dir(), version_base="1.3"):

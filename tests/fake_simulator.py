@@ -27,9 +27,9 @@ from typing import Any, Callable, Mapping
 
 import numpy as np
 
-from eprop_cli.projections import PROJECTIONS
-from eprop_cli.timing import Timing
-from eprop_cli.weights import as_connections
+from eprop.config.projections import PROJECTIONS
+from eprop.config.timing import Timing
+from eprop.training.weights import as_connections
 
 
 @dataclass

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-from eprop_cli.datasets.nmnist import TIME_MAX_US, write_events
+from eprop.data.nmnist import TIME_MAX_US, write_events
 
 
 def synthetic_events(digit: int, rng: np.random.RandomState, n_events: int = 200):

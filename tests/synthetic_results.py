@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import yaml
 
-from eprop_cli.results import ResultsWriter
+from eprop.results import ResultsWriter
 
 STEPS = 10  # time steps per iteration
 RESOLUTION_MS = 1.0  # ms

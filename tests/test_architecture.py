@@ -9,7 +9,7 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
-PACKAGE = Path(__file__).resolve().parents[1] / "eprop_cli"
+PACKAGE = Path(__file__).resolve().parents[1] / "eprop"
 
 
 def modules() -> dict[str, Path]:
@@ -69,7 +69,7 @@ def import_cycles(graph: dict[str, set[str]]) -> list[list[str]]:
 def test_no_import_cycle_in_the_package():
     known = modules()
     graph = {name: imported(name, path, known) for name, path in known.items()}
-    assert "eprop_cli.training" in graph and "eprop_cli.tasks" in graph
+    assert "eprop.training.loop" in graph and "eprop.tasks" in graph
     assert import_cycles(graph) == []
 
 
@@ -86,4 +86,4 @@ def test_nest_and_h5py_each_behind_one_module():
             for library in users:
                 if library in top:
                     users[library].add(name)
-    assert users == {"nest": {"eprop_cli.simulator"}, "h5py": {"eprop_cli.results"}}
+    assert users == {"nest": {"eprop.simulator"}, "h5py": {"eprop.results"}}

@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from eprop_cli.datasets.nmnist import TIME_MAX_US, list_samples, read_events
+from eprop.data.nmnist import TIME_MAX_US, list_samples, read_events
 
 BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
 
@@ -66,7 +66,7 @@ def test_synthetic_samples_have_n_mnist_statistics(tmp_path):
 def test_synthetic_sample_round_trips_through_the_binary_format(tmp_path):
     rng = np.random.RandomState(3)
     x, y, polarity, t_us = synthetic.sample_events(7, rng, 500)
-    from eprop_cli.datasets.nmnist import write_events
+    from eprop.data.nmnist import write_events
 
     read = read_events(write_events(tmp_path / "s.bin", x, y, polarity, t_us))
     for written, decoded in zip((x, y, polarity, t_us), read):

@@ -17,15 +17,15 @@ from omegaconf import OmegaConf
 
 from . import synthetic_results as syn
 from .conftest import run_eprop_in_process
-from eprop_cli import sweep
-from eprop_cli.errors import UserError
-from eprop_cli.figures import FIGURES, confusion_figure, dynamics_figure
-from eprop_cli.figures.style import PALETTE
-from eprop_cli.figures.classification import classification_loss_figure, readout_probabilities_figure
-from eprop_cli.jobs import summarize_runs, table_rows
-from eprop_cli.metrics import summarize_run
-from eprop_cli.plot import plot_path
-from eprop_cli.results import open_results
+from eprop import sweep
+from eprop.errors import UserError
+from eprop.analysis.figures import FIGURES, confusion_figure, dynamics_figure
+from eprop.analysis.figures.style import PALETTE
+from eprop.analysis.figures.classification import classification_loss_figure, readout_probabilities_figure
+from eprop.analysis.jobs import summarize_runs, table_rows
+from eprop.analysis.metrics import summarize_run
+from eprop.analysis.plot import plot_path
+from eprop.results import open_results
 
 A, B = -np.log(0.8), -np.log(0.2)  # cross-entropy of a sequence predicted right, wrong
 
@@ -314,7 +314,7 @@ def test_eval_counts_the_iterations_of_a_phased_run_against_its_schedule(phased)
 
 
 def run_table_rows(summary: dict) -> list[tuple[str, str]]:
-    from eprop_cli.report import run_table
+    from eprop.cli.report import run_table
 
     table = run_table(summary)
     return list(zip(*(list(column.cells) for column in table.columns)))

@@ -6,7 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from eprop_cli import cli, run_args
+from eprop.cli import main as cli
+
+from eprop.cli import run_args
 
 from .conftest import run_eprop
 
@@ -144,7 +146,7 @@ def test_resolution_off_nest_grid_names_kernel_resolution(capsys, tmp_path):
 
 
 def test_times_in_ms_lie_on_the_grid():
-    from eprop_cli.timing import Timing
+    from eprop.config.timing import Timing
 
     timing = Timing(dt=0.3, sequence=1824, batch_size=1, n_iter=1, offset_gen=1, delay_in_rec=1,
                     delay_rec_out=1, delay_out_norm=1, extension_sim=1)
@@ -202,7 +204,7 @@ def test_version_names_eprop_nest_and_python_without_importing_nest(capsys):
     import sys
     from importlib import metadata
 
-    from eprop_cli import __version__
+    from eprop import __version__
 
     had_nest = "nest" in sys.modules
     assert cli.main(["--version"]) == 0
@@ -242,7 +244,7 @@ def test_params_gives_every_value_with_unit_and_meaning(capsys, compose):
     assert lines["task.sine_periods"].startswith("task.sine_periods = [1000, 500, 333, 200] ")
     assert lines["task.name"].startswith("task.name = infinite_loop ")
     cfg = compose("task=infinite_loop")
-    leaves = [key for key, _ in __import__("eprop_cli.params_doc", fromlist=["_leaves"])._leaves(cfg)]
+    leaves = [key for key, _ in __import__("eprop.config.params_doc", fromlist=["_leaves"])._leaves(cfg)]
     assert sorted(lines) == sorted(leaves)
     assert all(" # " in line for line in out), [line for line in out if " # " not in line]  # a unit/meaning everywhere
     assert OmegaConf.select(cfg, "neuron.rec.n") == int(lines["neuron.rec.n"].split("=")[1].split("#")[0])
@@ -281,7 +283,7 @@ def test_cfg_job_of_a_resumed_run_is_the_config_that_runs(capsys, compose, tmp_p
 def test_eval_skips_directories_an_old_error_left_empty(capsys, tmp_path):
     import json
 
-    from eprop_cli import report
+    from eprop.cli import report
 
     from .synthetic_results import write_run
 
@@ -303,7 +305,7 @@ def test_eval_skips_directories_an_old_error_left_empty(capsys, tmp_path):
 @pytest.fixture
 def fake_train(monkeypatch):
     """Replace the training by `ending(run_dir)` after writing a stand-in results file."""
-    from eprop_cli import run_job
+    from eprop.cli import run_job
 
     def install(ending):
         def train(cfg, run_dir, overrides, parent=None, on_iteration=None):
@@ -322,7 +324,7 @@ def test_complete_run_names_its_directory(capsys, tmp_path, fake_train):
 
 
 def test_failed_run_with_results_names_its_directory_on_stdout(capsys, tmp_path, fake_train):
-    from eprop_cli.errors import UserError
+    from eprop.errors import UserError
 
     def fail(run_dir):
         raise UserError("neuron.rec.params.V_tha: eprop_iaf_adapt_bsshslm_2020 has no parameter V_tha")

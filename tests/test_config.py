@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 from omegaconf import OmegaConf
 
-from eprop_cli.cli import conf_dir
-from eprop_cli.validation import validate
-from eprop_cli.errors import UserError
+from eprop.cli.main import conf_dir
+from eprop.config.validation import validate
+from eprop.errors import UserError
 
 from .conftest import run_eprop_in_process
 from .neuron_options import NEURON_OPTIONS
@@ -174,7 +174,7 @@ def test_neuron_options_compose_to_the_same_values_from_their_shared_parts(compo
 
 
 def test_shared_neuron_parts_are_not_options(capsys):
-    from eprop_cli import cli
+    from eprop.cli import main as cli
 
     assert cli.main(["run", "neuron=_event_based"]) == 2
     assert capsys.readouterr().err.strip() == ("eprop: error: neuron=_event_based: no such option; valid options: "
@@ -193,7 +193,7 @@ def test_shared_neuron_parts_are_not_options(capsys):
 ])
 def test_params_that_shadow_a_schema_field_are_refused(section, params, message):
     """Before: +neuron.rec.params.V_th reached NEST while surrogate_gradient_height stayed gamma / the old V_th."""
-    from eprop_cli.validation import shadowed_field
+    from eprop.config.validation import shadowed_field
 
     with pytest.raises(UserError) as info:
         shadowed_field(section, params)
@@ -203,7 +203,7 @@ def test_params_that_shadow_a_schema_field_are_refused(section, params, message)
 
 def test_recurrent_pass_through_is_checked_for_shadowing_after_nests_names(monkeypatch, compose):
     """simulator.recurrent_params refuses +neuron.rec.params.V_th (NEST's names and types are checked first)."""
-    from eprop_cli import simulator
+    from eprop import simulator
 
     class FakeNest:
         class random:
@@ -237,8 +237,8 @@ def test_a_closed_choice_fails_at_composition_listing_the_valid_values(compose, 
 
 
 def test_bounds_units_and_meanings_come_from_the_field_metadata():
-    from eprop_cli.config import schema_field
-    from eprop_cli.params_doc import field_docs
+    from eprop.config.schema import schema_field
+    from eprop.config.params_doc import field_docs
 
     tau = schema_field("neuron.readout.tau_m")
     assert (tau.unit, tau.meta["positive"]) == ("ms", True)
@@ -250,7 +250,7 @@ def test_closed_choices_are_spelt_as_nest_spells_them():
     """OmegaConf matches a typed value against an Enum member's name, NEST gets its value: they must agree."""
     from enum import Enum
 
-    from eprop_cli import config
+    from eprop.config import schema as config
 
     enums = [v for v in vars(config).values() if isinstance(v, type) and issubclass(v, Enum) and v.__module__ == config.__name__]
     assert len(enums) >= 8

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from eprop_cli import data
-from eprop_cli.errors import UserError
+from eprop.data import files as data
+from eprop.errors import UserError
 
 
 def test_handwriting_file_is_taken_from_EPROP_DATA_DIR(monkeypatch, tmp_path, handwriting_file):

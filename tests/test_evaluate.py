@@ -13,11 +13,11 @@ import numpy as np
 import pytest
 
 from . import synthetic_results as syn
-from eprop_cli import report
-from eprop_cli.errors import UserError
-from eprop_cli.jobs import sort_rows, summarize_runs
-from eprop_cli.metrics import firing_rates, parse_overrides, recompute_loss, summarize_run
-from eprop_cli.results import open_results
+from eprop.cli import report
+from eprop.errors import UserError
+from eprop.analysis.jobs import sort_rows, summarize_runs
+from eprop.analysis.metrics import firing_rates, parse_overrides, recompute_loss, summarize_run
+from eprop.results import open_results
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -298,7 +298,7 @@ def test_damaged_dataset_is_a_user_error(tmp_path, capsys):
 def test_plot_and_eval_never_import_nest(run_file, tmp_path):
     script = (
         "import sys\n"
-        "from eprop_cli import report\n"
+        "from eprop.cli import report\n"
         f"assert report.eval_main([{str(run_file)!r}, '--json']) == 0\n"
         f"assert report.plot_main([{str(run_file)!r}, '--out', {str(tmp_path / 'fig')!r}, '--dpi', '40']) == 0\n"
         "assert 'nest' not in sys.modules, 'nest was imported'\n"

@@ -1,4 +1,4 @@
-"""Fast tier: evidence-accumulation inputs, labels, loss and accuracy (eprop_cli.tasks.evidence_accumulation).
+"""Fast tier: evidence-accumulation inputs, labels, loss and accuracy (eprop.tasks.evidence_accumulation).
 
 The draws are compared with the pure-numpy draw functions of the NEST oracle
 (tests/oracle/evidence_accumulation.py, which follows NEST's test line by line and is checked
@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from eprop_cli.tasks import evidence_accumulation as task
+from eprop.tasks import evidence_accumulation as task
 
 PARAMS = task.EvidenceAccumulationParams()
 

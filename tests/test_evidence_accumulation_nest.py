@@ -18,7 +18,7 @@ import h5py
 import numpy as np
 import pytest
 
-from eprop_cli.results import open_results
+from eprop.results import open_results
 
 from .conftest import run_eprop
 from .test_oracle_evidence_accumulation import CLASSIFICATION_NEST, run_evidence_oracle

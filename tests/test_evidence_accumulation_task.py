@@ -11,13 +11,13 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from eprop_cli.config import n_recurrent, recurrent_populations
-from eprop_cli.errors import UserError
-from eprop_cli.tasks import evidence_accumulation as ea
-from eprop_cli.tasks import task_for
-from eprop_cli.timing import make_timing
-from eprop_cli.validation import validate
-from eprop_cli.weights import draw_weights
+from eprop.config.schema import n_recurrent, recurrent_populations
+from eprop.errors import UserError
+from eprop.tasks import evidence_accumulation as ea
+from eprop.tasks import task_for
+from eprop.config.timing import make_timing
+from eprop.config.validation import validate
+from eprop.training.weights import draw_weights
 
 PRESET = "experiment=nest_bsshslm_2020_evidence_accumulation"
 INITS = {"in_rec": "normal_fan_in", "rec_rec": "normal_fan_in", "rec_out": "glorot_uniform", "out_rec": "normal"}

@@ -25,10 +25,10 @@ import json, sys
 import numpy as np
 from hydra import compose, initialize_config_dir
 from nest.lib.hl_api_types import SynapseCollection
-from eprop_cli import simulator
-from eprop_cli.cli import conf_dir
-from eprop_cli.config import register_configs, with_plain_choices
-from eprop_cli.training import train
+from eprop import simulator
+from eprop.cli.main import conf_dir
+from eprop.config.schema import register_configs, with_plain_choices
+from eprop.training.loop import train
 
 register_configs()
 with initialize_config_dir(config_dir=conf_dir(), version_base="1.3"):

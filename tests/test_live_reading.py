@@ -16,8 +16,8 @@ import time
 import numpy as np
 import pytest
 
-from eprop_cli.metrics import summarize_run
-from eprop_cli.results import open_results
+from eprop.analysis.metrics import summarize_run
+from eprop.results import open_results
 
 from .conftest import ROOT, eprop_env, run_eprop
 from .test_read_side import dataset_units
@@ -29,7 +29,7 @@ N_ITER = 50  # about 0.4 s per iteration with the tutorial recording: 20 s of tr
 def test_eval_and_plot_of_a_training_run_always_succeed(tmp_path):
     run_dir = tmp_path / "run"
     results_file = run_dir / "results.h5"
-    proc = subprocess.Popen([sys.executable, "-m", "eprop_cli.cli", "run", f"task.n_iter={N_ITER}", "recording=tutorial",
+    proc = subprocess.Popen([sys.executable, "-m", "eprop.cli.main", "run", f"task.n_iter={N_ITER}", "recording=tutorial",
                              "progress=false", f"hydra.run.dir={run_dir}"],
                             cwd=ROOT, env=eprop_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     seen: list[tuple[str, int]] = []  # (who read, n_iter_done) in the order of the reads

@@ -19,7 +19,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from eprop_cli.results import open_results
+from eprop.results import open_results
 
 from .conftest import run_eprop
 

@@ -11,8 +11,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from eprop_cli.datasets import nmnist
-from eprop_cli.errors import UserError
+from eprop.data import nmnist
+from eprop.errors import UserError
 
 from .nmnist_samples import synthetic_events, write_synthetic_dataset
 

@@ -8,8 +8,8 @@ import h5py
 import numpy as np
 import pytest
 
-from eprop_cli.datasets.nmnist import TIME_MAX_US
-from eprop_cli.phases import PHASE_NAMES
+from eprop.data.nmnist import TIME_MAX_US
+from eprop.config.phases import PHASE_NAMES
 
 from .conftest import run_eprop
 from .nmnist_samples import write_synthetic_dataset

@@ -11,13 +11,13 @@ import pytest
 
 from . import synthetic_results as syn
 from .conftest import run_eprop_in_process
-from eprop_cli.figures import FIGURES, confusion_figure, dynamics_figure, figure_kinds
-from eprop_cli.figures.classification import classification_loss_figure
-from eprop_cli.figures.frames import input_frames_figure, sample_frames
-from eprop_cli.figures.style import TEN_COLORS
-from eprop_cli.metrics import summarize_run
-from eprop_cli.plot import plot_path
-from eprop_cli.results import open_results
+from eprop.analysis.figures import FIGURES, confusion_figure, dynamics_figure, figure_kinds
+from eprop.analysis.figures.classification import classification_loss_figure
+from eprop.analysis.figures.frames import input_frames_figure, sample_frames
+from eprop.analysis.figures.style import TEN_COLORS
+from eprop.analysis.metrics import summarize_run
+from eprop.analysis.plot import plot_path
+from eprop.results import open_results
 
 NO_INPUT_REASON = ("the input spikes were not recorded (recording.spikes_input=false; recording=tutorial or "
                    "recording.spikes_input=true records them)")

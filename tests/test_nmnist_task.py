@@ -10,16 +10,16 @@ import h5py
 import numpy as np
 import pytest
 
-from eprop_cli import metrics
-from eprop_cli.datasets import nmnist as data
-from eprop_cli.errors import UserError
-from eprop_cli.phases import EARLY_STOPPING, TEST, TRAINING, VALIDATION
-from eprop_cli.results import open_results
-from eprop_cli.tasks import task_for
-from eprop_cli.tasks.nmnist import Nmnist, mean_squared_error_loss
-from eprop_cli.timing import Timing
-from eprop_cli.training import train
-from eprop_cli.validation import validate
+from eprop.analysis import metrics
+from eprop.data import nmnist as data
+from eprop.errors import UserError
+from eprop.config.phases import EARLY_STOPPING, TEST, TRAINING, VALIDATION
+from eprop.results import open_results
+from eprop.tasks import task_for
+from eprop.tasks.nmnist import Nmnist, mean_squared_error_loss
+from eprop.config.timing import Timing
+from eprop.training.loop import train
+from eprop.config.validation import validate
 
 from .conftest import run_eprop_in_process
 from .fake_simulator import FakeSimulator

@@ -8,10 +8,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from eprop_cli.divergence import divergence
-from eprop_cli.errors import Diverged, UserError
-from eprop_cli.timing import Timing
-from eprop_cli.validation import validate
+from eprop.training.divergence import divergence
+from eprop.errors import Diverged, UserError
+from eprop.config.timing import Timing
+from eprop.config.validation import validate
 
 from .conftest import run_eprop, run_eprop_in_process
 

@@ -13,7 +13,7 @@ import h5py
 import numpy as np
 import pytest
 
-from eprop_cli.results import open_results
+from eprop.results import open_results
 
 from .conftest import ROOT, eprop_env, run_eprop
 

@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from eprop_cli.tasks import evidence_accumulation as task
+from eprop.tasks import evidence_accumulation as task
 
 from .conftest import eprop_env
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from eprop_cli import overrides
+from eprop.config import overrides
 
 
 @pytest.mark.parametrize("items,expected", [
@@ -35,7 +35,7 @@ def test_values_of_an_override(text, values):
 def test_swept_threads_reads_range_and_choice_sweeps(compose):
     from omegaconf import open_dict
 
-    from eprop_cli.sweep import swept_threads
+    from eprop.sweep import swept_threads
 
     cfg = compose(return_hydra_config=True)
     for sweep, largest in (("kernel.threads=range(1,4)", 3), ("kernel.threads=choice(2,1)", 2), ("+kernel.threads=5", 5),

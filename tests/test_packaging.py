@@ -30,12 +30,12 @@ def wheel(tmp_path_factory) -> Path:
 @pytest.mark.slow
 def test_wheel_contains_every_config(wheel):
     names = set(zipfile.ZipFile(wheel).namelist())
-    source = {f"eprop_cli/conf/{p.relative_to(ROOT / 'conf').as_posix()}" for p in (ROOT / "conf").rglob("*.yaml")}
+    source = {f"eprop/conf/{p.relative_to(ROOT / 'conf').as_posix()}" for p in (ROOT / "conf").rglob("*.yaml")}
     assert source, "conf/ has no YAML files"
     assert source <= names, sorted(source - names)
-    assert "eprop_cli/cli.py" in names
+    assert "eprop/cli/main.py" in names
     entry_points = zipfile.ZipFile(wheel).read(next(n for n in names if n.endswith("entry_points.txt"))).decode()
-    assert "eprop = eprop_cli.cli:main" in entry_points
+    assert "eprop = eprop.cli.main:main" in entry_points
 
 
 @pytest.mark.slow
@@ -44,7 +44,7 @@ def test_installed_wheel_composes_from_its_packaged_configs(wheel, tmp_path):
     subprocess.run([sys.executable, "-m", "pip", "install", "--no-deps", "-q", "--target", str(target), str(wheel)],
                    check=True, capture_output=True)
     probe = (
-        "from eprop_cli.cli import conf_dir; from eprop_cli.config import register_configs; "
+        "from eprop.cli.main import conf_dir; from eprop.config.schema import register_configs; "
         "from hydra import compose, initialize_config_dir; register_configs(); d = conf_dir(); "
         "initialize_config_dir(config_dir=d, version_base='1.3'); "
         "c = compose('config', overrides=['task=infinite_loop']); print(d); print(c.task.sequence_steps)"
@@ -52,5 +52,5 @@ def test_installed_wheel_composes_from_its_packaged_configs(wheel, tmp_path):
     env = dict(os.environ, PYTHONPATH=str(target))
     out = subprocess.run([sys.executable, "-c", probe], env=env, cwd=tmp_path, capture_output=True, text=True, check=True)
     conf, steps = out.stdout.split()
-    assert Path(conf) == target / "eprop_cli" / "conf"
+    assert Path(conf) == target / "eprop" / "conf"
     assert steps == "1258"

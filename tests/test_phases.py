@@ -1,4 +1,4 @@
-"""The phase schedule (eprop_cli/phases.py) against the example's loop as the oracle runs it.
+"""The phase schedule (eprop/config/phases.py) against the example's loop as the oracle runs it.
 
 The oracle's runs (tests/test_oracle_evidence_accumulation.py, NEST tier) give, at batch 1
 and `--n-iter-train 6 --validate-every 3 --n-early-stop 2 --n-test 2`, the errors
@@ -14,7 +14,7 @@ import numpy as np
 
 import pytest
 
-from eprop_cli.phases import EARLY_STOPPING, TEST, TRAINING, VALIDATION, PhaseSchedule, learning_rate
+from eprop.config.phases import EARLY_STOPPING, TEST, TRAINING, VALIDATION, PhaseSchedule, learning_rate
 
 ORACLE_ERRORS = [1.0, 1.0, 0.0, 0.0, 1.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 0.0]
 
@@ -87,13 +87,13 @@ def test_the_longest_schedule_bounds_the_run():
 
 # ---------------------------------------------------------------------------- the training loop (fake simulator)
 
-from eprop_cli.errors import Interrupted, UserError  # noqa: E402
-from eprop_cli.figures.classification import classification_loss_figure  # noqa: E402
-from eprop_cli.metrics import classification_summary  # noqa: E402
-from eprop_cli.results import open_results  # noqa: E402
-from eprop_cli.resume import resume_config  # noqa: E402
-from eprop_cli.training import train  # noqa: E402
-from eprop_cli.validation import validate  # noqa: E402
+from eprop.errors import Interrupted, UserError  # noqa: E402
+from eprop.analysis.figures.classification import classification_loss_figure  # noqa: E402
+from eprop.analysis.metrics import classification_summary  # noqa: E402
+from eprop.results import open_results  # noqa: E402
+from eprop.training.resume import resume_config  # noqa: E402
+from eprop.training.loop import train  # noqa: E402
+from eprop.config.validation import validate  # noqa: E402
 
 from .fake_simulator import FakeSimulator  # noqa: E402
 

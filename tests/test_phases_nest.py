@@ -63,7 +63,8 @@ def test_phases_equal_the_oracles_example_loop(tmp_path, batch_size, stop_error,
 # chunk of iteration STOP_AFTER (0-based) ends, so the loop finishes that iteration and stops.
 INTERRUPT_AFTER = """
 import os, signal, sys
-from eprop_cli import cli, simulator
+from eprop.cli import main as cli
+from eprop import simulator
 real, stop_after = simulator.simulate_until, int(sys.argv[1])
 def simulate_until(net, step):
     real(net, step)

@@ -8,11 +8,11 @@ import numpy as np
 import pytest
 from matplotlib.image import AxesImage
 
-from eprop_cli import report
-from eprop_cli.figures import (BLUE, RED, dynamics_figure, loss_comparison_figure, loss_figure, override_labels,
+from eprop.cli import report
+from eprop.analysis.figures import (BLUE, RED, dynamics_figure, loss_comparison_figure, loss_figure, override_labels,
                                pattern_figure, weight_courses_figure, weight_matrices_figure)
-from eprop_cli.plot import plot_path
-from eprop_cli.results import open_results
+from eprop.analysis.plot import plot_path
+from eprop.results import open_results
 
 from . import synthetic_results as syn
 

@@ -11,17 +11,17 @@ from pathlib import Path
 import pytest
 
 from . import synthetic_results as syn
-from eprop_cli import report
-from eprop_cli.errors import UserError
-from eprop_cli.figures import FIGURES, pattern_figure
-from eprop_cli.plot import plot_path
-from eprop_cli.projections import PROJECTIONS
-from eprop_cli.results import SCHEMA, open_results, schema_markdown
-from eprop_cli.resume import load_parent
-from eprop_cli.sweep import write_summary
+from eprop.cli import report
+from eprop.errors import UserError
+from eprop.analysis.figures import FIGURES, pattern_figure
+from eprop.analysis.plot import plot_path
+from eprop.config.projections import PROJECTIONS
+from eprop.results import SCHEMA, open_results, schema_markdown
+from eprop.training.resume import load_parent
+from eprop.sweep import write_summary
 
 REPO = Path(__file__).resolve().parent.parent
-PACKAGE = REPO / "eprop_cli"
+PACKAGE = REPO / "eprop"
 
 
 def test_readme_schema_table_is_the_one_results_py_declares():
@@ -35,7 +35,7 @@ def test_readme_schema_table_is_the_one_results_py_declares():
 def test_only_results_py_knows_the_hdf5_layout():
     offenders = []
     for path in sorted(PACKAGE.rglob("*.py")):
-        if path.name == "results.py":
+        if path.is_relative_to(PACKAGE / "results"):
             continue
         text = path.read_text()
         if re.search(r"^\s*(import h5py|from h5py)", text, re.M) or re.search(r"\.file\[|\bres(ults)?\.file\b", text):
@@ -44,7 +44,8 @@ def test_only_results_py_knows_the_hdf5_layout():
 
 
 def test_no_copy_of_the_projection_table_on_the_read_side():
-    for name in ("metrics.py", "jobs.py", "plot.py", "report.py", "resume.py", "weights.py", "results.py"):
+    for name in ("analysis/metrics.py", "analysis/jobs.py", "analysis/plot.py", "cli/report.py", "training/resume.py",
+                 "training/weights.py", "results/__init__.py"):
         assert '("in_rec", "rec_rec", "rec_out"' not in (PACKAGE / name).read_text(), name
     assert {n: (p.source, p.target, p.plastic) for n, p in PROJECTIONS.items()} == {
         "in_rec": ("input", "recurrent", True), "rec_rec": ("recurrent", "recurrent", True),
@@ -149,7 +150,7 @@ def test_every_dataset_the_writer_makes_is_in_the_schema_table_with_units(tmp_pa
     import h5py
     import numpy as np
 
-    from eprop_cli.results import ResultsWriter
+    from eprop.results import ResultsWriter
 
     path = syn.write_run(tmp_path / "results.h5")
     globs = _schema_globs()

@@ -12,11 +12,11 @@ import numpy as np
 import pytest
 import yaml
 
-from eprop_cli import report
-from eprop_cli.figures import RUN_FIGURES, loss_figure, pattern_figure, spans_decades, weight_matrices_figure
-from eprop_cli.jobs import summarize_runs
-from eprop_cli.plot import plot_path
-from eprop_cli.results import STARTING_SUFFIX, ResultsWriter, find_result_files, open_results, units_of
+from eprop.cli import report
+from eprop.analysis.figures import RUN_FIGURES, loss_figure, pattern_figure, spans_decades, weight_matrices_figure
+from eprop.analysis.jobs import summarize_runs
+from eprop.analysis.plot import plot_path
+from eprop.results import STARTING_SUFFIX, ResultsWriter, find_result_files, open_results, units_of
 
 from . import synthetic_results as syn
 
@@ -43,7 +43,7 @@ def test_the_file_gets_its_name_only_when_live_and_its_end_replaces_it_at_once(t
     assert not path.exists() and (tmp_path / f"results.h5{STARTING_SUFFIX}").exists()  # no reader sees the set-up
     writer.append_iteration(np.array([2.0]), {"spike_recorder": {"senders": np.array([1]), "times": np.array([0.5])}})
     assert path.exists() and not (tmp_path / f"results.h5{STARTING_SUFFIX}").exists()
-    probe = ("from eprop_cli.results import open_results as o; r = o(%r); "
+    probe = ("from eprop.results import open_results as o; r = o(%r); "
              "print(r.file.swmr_mode, r.status, r.n_iter_done, r.weight_stages)") % str(path)
     read = lambda: subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout.split(None, 3)
     assert read() == ["True", "running", "1", "[]\n"]  # a SWMR reader of the live file
@@ -60,7 +60,7 @@ def test_a_reader_takes_one_snapshot_of_the_finished_iterations(tmp_path):
     writer = ResultsWriter(path, n_out=1, attrs={})
     writer.declare_recorder("spike_recorder", {"senders": "i8", "times": "f8"})
     writer.append_iteration(np.array([3.0]), {"spike_recorder": {"senders": np.array([1, 1]), "times": np.array([1.0, 2.0])}})
-    code = ("from eprop_cli.results import open_results as o; import sys; r = o(%r); print(r.n_iter_done, flush=True); "
+    code = ("from eprop.results import open_results as o; import sys; r = o(%r); print(r.n_iter_done, flush=True); "
             "sys.stdin.readline(); print(r.n_iter_done, r.loss.tolist(), r.events('spike_recorder')['times'].tolist(), "
             "r.recorded_iterations('spike_recorder').tolist())") % str(path)
     reader = subprocess.Popen([sys.executable, "-c", code], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)

@@ -22,7 +22,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from eprop_cli.results import PROJECTIONS, open_results
+from eprop.results import PROJECTIONS, open_results
 
 from . import synthetic_results as synth
 from .conftest import ROOT, eprop_env, run_eprop, run_eprop_in_process
@@ -38,7 +38,7 @@ GD_RESUME_RTOL = 1e-6  # measured: at most 6.6e-8 over resumed iterations 8-10
 
 
 def start_eprop(*args: str) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-m", "eprop_cli.cli", *args], cwd=ROOT, env=eprop_env(),
+    return subprocess.Popen([sys.executable, "-m", "eprop.cli.main", *args], cwd=ROOT, env=eprop_env(),
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
@@ -355,7 +355,7 @@ def test_a_config_error_with_the_progress_bar_on_is_still_one_line(tmp_path):
 @pytest.mark.parametrize("kind,line", READ_CASES, ids=[c[0] for c in READ_CASES])
 def test_bad_results_path_is_one_line_with_exit_2(tmp_path, capsys, command, kind, line):
     # in-process (`eprop plot`/`eval` are argparse over plain functions): an exception would fail the test
-    from eprop_cli import cli
+    from eprop.cli import main as cli
 
     path = _results_file(tmp_path, kind)
     extra = ["--out", str(tmp_path / "figures")] if command == "plot" else []
@@ -404,7 +404,8 @@ def _stop_before_nest(*args, **kwargs):
 @pytest.fixture
 def in_process_cli(monkeypatch, tmp_path):
     """`eprop run ARGS` in this process up to (not into) NEST; returns (exit code or 0 if NEST was reached, output)."""
-    from eprop_cli import cli, simulator
+    from eprop.cli import main as cli
+    from eprop import simulator
 
     monkeypatch.setattr(simulator, "reset_kernel", _stop_before_nest)
     monkeypatch.setenv("EPROP_DATA_DIR", str(eprop_env()["EPROP_DATA_DIR"]))
@@ -479,7 +480,7 @@ def test_a_failing_sweep_job_leaves_the_others_complete(runs, tmp_path):
     assert rows["2"]["final_loss"] == reference[1]
     assert proc.stderr.strip() == "eprop: warning: job 1: failed: error.txt: task.n_iter=0: must be an integer >= 1"
 
-    summary = sweep / "summary.csv"  # written by the sweep callback (eprop_cli/sweep.py)
+    summary = sweep / "summary.csv"  # written by the sweep callback (eprop/sweep/__init__.py)
     if summary.exists():
         import csv
 
@@ -502,7 +503,7 @@ def test_eval_and_plot_of_a_resumed_run_show_the_parent_history(interrupted, run
     reference = losses(runs["adam10"])
     assert summary["loss"][: n + 1] == reference[: n + 1].tolist()  # the parent's, then the first resumed one (exact)
     assert len(summary["loss"]) == n + 2 and summary["parent_runs"] == [str(parent.resolve() / "results.h5")]
-    from eprop_cli.figures import loss_figure
+    from eprop.analysis.figures import loss_figure
 
     with open_results(child) as res:
         ax = loss_figure(res).axes[0]

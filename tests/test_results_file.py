@@ -9,8 +9,8 @@ import h5py
 import numpy as np
 import pytest
 
-from eprop_cli.errors import UserError
-from eprop_cli.results import SCHEMA_VERSION, ResultsWriter, find_result_files, open_results
+from eprop.errors import UserError
+from eprop.results import SCHEMA_VERSION, ResultsWriter, find_result_files, open_results
 
 
 def write_two_iterations(path):
@@ -28,7 +28,7 @@ def test_round_trip(tmp_path):
     path = tmp_path / "results.h5"
     writer = write_two_iterations(path)
     # another process can read the file while the run is still writing it
-    probe = "from eprop_cli.results import open_results as o; r = o(%r); print(r.status, r.n_iter_done, r.loss.tolist())" % str(path)
+    probe = "from eprop.results import open_results as o; r = o(%r); print(r.status, r.n_iter_done, r.loss.tolist())" % str(path)
     out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout
     assert out.split() == ["running", "1", "[3.0]"]
     writer.append_iteration(np.array([0.5, 0.25]), {"spike_recorder": {"senders": np.array([5, 3, 4]), "times": np.array([4.0, 5.0, 6.0])}})

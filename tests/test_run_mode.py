@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from eprop_cli.config import conf_dir
-from eprop_cli.run_mode import mode_is_null
+from eprop.config.schema import conf_dir
+from eprop.cli.run_mode import mode_is_null
 from tests.conftest import run_eprop_in_process
 
 
@@ -56,7 +56,7 @@ def counted_runs(monkeypatch):
     from hydra._internal.hydra import Hydra
     from hydra.core.hydra_config import HydraConfig
 
-    from eprop_cli import run_job
+    from eprop.cli import run_job
 
     seen = {"compositions": 0, "modes": []}
     compose_config = Hydra.compose_config

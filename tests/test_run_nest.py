@@ -12,8 +12,8 @@ import numpy as np
 import pytest
 import yaml
 
-from eprop_cli.results import open_results
-from eprop_cli.tasks.trajectory import handwriting_target
+from eprop.results import open_results
+from eprop.tasks.trajectory import handwriting_target
 
 from .conftest import run_eprop, run_oracle
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from eprop_cli.tasks.trajectory import draw_input_spikes, handwriting_target, infinite_loop_target
-from eprop_cli.timing import Timing
-from eprop_cli.weights import draw_weights
+from eprop.tasks.trajectory import draw_input_spikes, handwriting_target, infinite_loop_target
+from eprop.config.timing import Timing
+from eprop.training.weights import draw_weights
 
 
 def test_draw_order_matches_the_seeds_global_generator():

@@ -1,4 +1,4 @@
-"""Fast tier: sparse connectivity (`weights.<projection>.sparsity`, eprop_cli/weights.py).
+"""Fast tier: sparse connectivity (`weights.<projection>.sparsity`, eprop/training/weights.py).
 
 The masks' draw order against a hand-written numpy replica of NEST's N-MNIST example, the
 default that draws nothing, the results file's connection lists, `weights.load` between sparse
@@ -10,12 +10,12 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from eprop_cli.errors import UserError
-from eprop_cli.figures import weight_matrices_figure
-from eprop_cli.results import open_results
-from eprop_cli.training import prepare_inputs, train
-from eprop_cli.validation import validate
-from eprop_cli.weights import apply_masks, draw_masks, draw_weights, load_connections
+from eprop.errors import UserError
+from eprop.analysis.figures import weight_matrices_figure
+from eprop.results import open_results
+from eprop.training.loop import prepare_inputs, train
+from eprop.config.validation import validate
+from eprop.training.weights import apply_masks, draw_masks, draw_weights, load_connections
 
 from .fake_simulator import FakeSimulator
 

@@ -19,7 +19,7 @@ pytestmark = pytest.mark.nest
 
 SCRIPT = r"""
 import json, sys
-from eprop_cli import cli
+from eprop.cli import main as cli
 code = cli.main(["run", "task.n_iter=1", "recording=minimal", "progress=false", "hydra.run.dir=" + sys.argv[1]])
 loaded = sorted({m.split(".")[0] for m in sys.modules} & {"matplotlib", "PIL", "rich", "pandas"})
 import matplotlib.pyplot

@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 from omegaconf import OmegaConf
 
-from eprop_cli import sweep
-from eprop_cli.results import open_results
+from eprop import sweep
+from eprop.results import open_results
 
 from .conftest import run_eprop
 
@@ -43,7 +43,7 @@ def test_every_launcher_composes(compose, launcher):
     cfg = compose(f"hydra/launcher={launcher}", "kernel.threads=4", return_hydra_config=True)
     assert cfg.hydra.launcher._target_ == LAUNCHERS[launcher]
     assert get_class(cfg.hydra.launcher._target_).__name__ == LAUNCHERS[launcher].rsplit(".", 1)[1]
-    assert cfg.hydra.callbacks.eprop_sweep._target_ == "eprop_cli.sweep.SweepCallback"
+    assert cfg.hydra.callbacks.eprop_sweep._target_ == "eprop.sweep.SweepCallback"
     if launcher == "slurm":  # the preset: CPUs from kernel.threads, a time limit, memory, one task
         assert cfg.hydra.launcher.cpus_per_task == 4
         assert (cfg.hydra.launcher.timeout_min, cfg.hydra.launcher.mem_gb, cfg.hydra.launcher.tasks_per_node) == (240, 4, 1)
@@ -97,7 +97,7 @@ def test_joblib_gets_cores_divided_by_threads(compose):
 
 def test_oversubscription_is_kept_with_a_warning(compose, caplog):
     cfg = compose("hydra/launcher=joblib", "hydra.launcher.n_jobs=2", "kernel.threads=2", return_hydra_config=True)
-    with caplog.at_level("WARNING", logger="eprop_cli.sweep"):
+    with caplog.at_level("WARNING", logger="eprop.sweep"):
         warnings = sweep.apply_thread_budget(cfg, cores=2)
     assert cfg.hydra.launcher.n_jobs == 2
     assert warnings == ["oversubscribed: hydra.launcher.n_jobs=2 x kernel.threads=2 = 4 threads on 2 cores; "

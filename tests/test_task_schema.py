@@ -13,15 +13,15 @@ import numpy as np
 import pytest
 from omegaconf import OmegaConf
 
-from eprop_cli import cli
-from eprop_cli.errors import UserError
-from eprop_cli.schema_base import TaskConfig, param
-from eprop_cli.tasks import TASKS, Outcome, Task
-from eprop_cli.tasks.base import IterationSignals
-from eprop_cli.tasks.evidence_accumulation import EvidenceAccumulationConfig
-from eprop_cli.tasks.nmnist import NmnistConfig
-from eprop_cli.tasks.trajectory import TrajectoryConfig, mean_squared_error
-from eprop_cli.validation import validate
+from eprop.cli import main as cli
+from eprop.errors import UserError
+from eprop.config.fields import TaskConfig, param
+from eprop.tasks import TASKS, Outcome, Task
+from eprop.tasks.base import IterationSignals
+from eprop.tasks.evidence_accumulation import EvidenceAccumulationConfig
+from eprop.tasks.nmnist import NmnistConfig
+from eprop.tasks.trajectory import TrajectoryConfig, mean_squared_error
+from eprop.config.validation import validate
 
 from .conftest import run_eprop_in_process
 from .fake_simulator import FakeSimulator
@@ -125,7 +125,7 @@ def _ea_parent(compose, tmp_path, *overrides: str):
 
 
 def test_a_resumed_evidence_accumulation_run_merges_with_its_tasks_schema(compose, tmp_path, capsys):
-    from eprop_cli.resume import resume_config
+    from eprop.training.resume import resume_config
 
     parent = _ea_parent(compose, tmp_path, "task.cue_ms=120")
     cfg, _ = resume_config(compose(f"resume={parent}"), ["task.n_iter=9", "task.n_cues=5"])
@@ -134,7 +134,7 @@ def test_a_resumed_evidence_accumulation_run_merges_with_its_tasks_schema(compos
     assert ", ".join(sorted(cfg.task)) == EA_KEYS
     with pytest.raises(Exception) as info:  # the typed schema of the task checks the types of the overrides
         resume_config(compose(f"resume={parent}"), ["task.n_cues=abc"])
-    from eprop_cli.boundary import exit_status
+    from eprop.cli.boundary import exit_status
     assert exit_status(info.value) == ("eprop: error: task.n_cues=abc: not a valid integer", 2)
     code = cli.main(["run", f"resume={parent}", "--cfg", "job", "task.n_iter=9", "task.input_spike_prob=0.1"])
     assert code == 2
@@ -147,7 +147,7 @@ def test_a_parent_written_with_the_former_flat_task_schema_resumes(compose, tmp_
     """Files of an eprop whose one task schema held every task's keys: the keys this task's schema lacks are dropped."""
     import h5py
 
-    from eprop_cli.resume import resume_config
+    from eprop.training.resume import resume_config
 
     parent = _ea_parent(compose, tmp_path)
     with h5py.File(parent / "results.h5", "a") as f:
@@ -220,7 +220,7 @@ def constant_task(monkeypatch, tmp_path):
     (here in a directory on Hydra's search path); the registry and the ConfigStore are restored after."""
     from hydra.core.config_store import ConfigStore
 
-    from eprop_cli.config import register_configs
+    from eprop.config.schema import register_configs
 
     monkeypatch.setitem(TASKS, "constant", Constant)
     conf = tmp_path / "conf"
@@ -232,8 +232,8 @@ def constant_task(monkeypatch, tmp_path):
 
 
 def test_a_task_added_with_its_module_and_yaml_composes_validates_and_trains(constant_task, compose, tmp_path):
-    from eprop_cli.results import open_results
-    from eprop_cli.training import train
+    from eprop.results import open_results
+    from eprop.training.loop import train
 
     small = (constant_task, "task=constant", "neuron.rec.n=4", "recording=minimal", "progress=false")
     cfg = compose(*small, "task.n_iter=2")

@@ -12,13 +12,13 @@ import numpy as np
 import pytest
 from omegaconf import OmegaConf
 
-from eprop_cli.validation import validate
-from eprop_cli.errors import UserError
-from eprop_cli.results import ResultsWriter
-from eprop_cli.tasks import task_for
-from eprop_cli.tasks.trajectory import draw_input_spikes, sine_waves_target
-from eprop_cli.training import prepare_inputs
-from eprop_cli.weights import draw_weights, load_final_weights, scale_weights
+from eprop.config.validation import validate
+from eprop.errors import UserError
+from eprop.results import ResultsWriter
+from eprop.tasks import task_for
+from eprop.tasks.trajectory import draw_input_spikes, sine_waves_target
+from eprop.training.loop import prepare_inputs
+from eprop.training.weights import draw_weights, load_final_weights, scale_weights
 
 
 def independent_sines(amplitudes, phases, periods, steps):

@@ -1,4 +1,4 @@
-"""Fast tier: the training loop (eprop_cli/training.py) against the fake simulator of
+"""Fast tier: the training loop (eprop/training/loop.py) against the fake simulator of
 tests/fake_simulator.py: statuses, signals, pending updates, resumed counters, divergence,
 the generators one iteration ahead, and the spike times the NEST simulator is given. No NEST.
 """
@@ -12,14 +12,14 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
-from eprop_cli import simulator
-from eprop_cli.validation import validate
-from eprop_cli.errors import Diverged, Interrupted, UserError
-from eprop_cli.results import open_results
-from eprop_cli.resume import Parent
-from eprop_cli.tasks import task_for, trajectory
-from eprop_cli.timing import Timing
-from eprop_cli.training import prepare_inputs, train
+from eprop import simulator
+from eprop.config.validation import validate
+from eprop.errors import Diverged, Interrupted, UserError
+from eprop.results import open_results
+from eprop.training.resume import Parent
+from eprop.tasks import task_for, trajectory
+from eprop.config.timing import Timing
+from eprop.training.loop import prepare_inputs, train
 
 from .fake_simulator import FakeSimulator
 
@@ -305,7 +305,7 @@ def test_a_bad_schedule_is_one_line(small, override, line):
 
 
 def test_the_converge_preset_keeps_the_events_of_29_of_5000_iterations(compose):
-    from eprop_cli.event_schedule import EventSchedule
+    from eprop.training.event_schedule import EventSchedule
 
     schedule = EventSchedule.from_config(compose("experiment=handwriting_converge"))
     kept = [i + 1 for i in range(5000) if schedule.records(i)]
@@ -318,7 +318,7 @@ def test_iterations_after_task_n_iter_keep_events_only_by_the_schedule(compose):
     """A phase schedule runs past task.n_iter (validation, early stopping, test): those iterations are
     not 'the last events_last of task.n_iter' (the 626-iteration evidence-accumulation run wrote
     every iteration after 500 before this was fixed)."""
-    from eprop_cli.event_schedule import EventSchedule
+    from eprop.training.event_schedule import EventSchedule
 
     schedule = EventSchedule.from_config(compose("experiment=evidence_accumulation_long"))
     kept = [i + 1 for i in range(626) if schedule.records(i)]

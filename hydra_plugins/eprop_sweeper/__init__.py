@@ -1,7 +1,7 @@
 """eprop's Hydra plugin: the optuna sweeper with failed jobs told to optuna as failed trials.
 
 Hydra instantiates only plugins that live in the `hydra_plugins` namespace package, so the
-class is here; the work is in eprop_cli.sweep. eprop's callback (eprop_cli.sweep.SweepCallback)
+class is here; the work is in eprop.sweep. eprop's callback (eprop.sweep.SweepCallback)
 points `hydra/sweeper=optuna` at this class; its parameters are the optuna sweeper's. Without
 the [sweep] extra this module defines nothing.
 """
@@ -17,7 +17,7 @@ if _PluginOptunaSweeper is not None:
         """hydra-optuna-sweeper's sweeper; a job that returns NaN (eprop's failed job) is a failed trial."""
 
         def setup(self, *, hydra_context, task_function, config) -> None:
-            from eprop_cli.sweep import check_direction, failed_trial_launcher
+            from eprop.sweep import check_direction, failed_trial_launcher
 
             check_direction(config)  # before the study is made: a search in the wrong direction is one line
             super().setup(hydra_context=hydra_context, task_function=task_function, config=config)
@@ -25,7 +25,7 @@ if _PluginOptunaSweeper is not None:
 
         def sweep(self, arguments):
             """The search; if it stops on failed trials, summary.csv is written all the same."""
-            from eprop_cli.sweep import TrialFailed, end_of_failed_search
+            from eprop.sweep import TrialFailed, end_of_failed_search
 
             try:
                 return super().sweep(arguments)

@@ -4,7 +4,7 @@ Our own condensed re-statement of pynest/examples/eprop_plasticity/
 eprop_supervised_classification_neuromorphic_mnist.py as the nest-simulator 3.10 wheel installs
 it (nest/doc/examples/...). It keeps the example's network, parameters, draw order (one numpy
 RandomState seeded with --seed), node creation order, simulation chunks, phases and loss, and
-reads the sample files on its own (it imports nothing from eprop_cli, so that it can check it).
+reads the sample files on its own (it imports nothing from eprop, so that it can check it).
 Plotting and the download are left out; the data set is a folder in the layout
 Train/<digit>/<id>.bin, Test/<digit>/<id>.bin.
 

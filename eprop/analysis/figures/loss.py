@@ -1,0 +1,46 @@
+"""The loss figure of one run: loss per training iteration, per output and in total (a resumed
+run with its parents' iterations).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from matplotlib.figure import Figure
+
+from eprop.results import Results
+from eprop.analysis.figures.style import BLUE, ONE_COLUMN, FigureUnavailable, house_style, new_figure, spans_decades
+
+def loss_figure(results: Results, log: bool | None = False) -> Figure:
+    """Loss per training iteration: per output E_k (broken lines) and their sum E (solid).
+
+    A resumed run shows its parents' iterations too (`Results.history_loss`), numbered over the
+    whole training, with a thin grey vertical line where each resumed run took over. `log`: True
+    or False forces the y axis; None chooses log when the loss spans more than LOG_DECADES decades.
+    """
+    history = results.history_loss()
+    loss, per_output = history.loss, history.loss_per_output
+    if len(loss) == 0:
+        raise FigureUnavailable("no iteration finished")
+    if log is None:
+        log = spans_decades(loss)
+    iterations = np.arange(history.first_iteration + 1, history.n_iter_done + 1)
+    styles = ("--", ":", "-.", (0, (5, 1, 1, 1)))
+    with house_style():
+        fig = new_figure(ONE_COLUMN, 2.4)
+        ax = fig.add_subplot()
+        for k, curve in enumerate(per_output):
+            ax.plot(iterations, curve, ls=styles[k % len(styles)], c=BLUE, alpha=0.8, label=f"$E_{k}$")
+        ax.plot(iterations, loss, c=BLUE, label="$E$")
+        ax.set_xlabel("training iteration")
+        ax.set_ylabel(r"loss $E = \frac{1}{2}\sum_{t,k}(y_k^t - y_k^{*,t})^2$")
+        for k, start in enumerate(history.resume_points):
+            ax.axvline(start + 0.5, c="#999999", ls="-", lw=0.6, label="resumed" if k == 0 else None)
+        ax.set_xlim(history.first_iteration + 1, max(history.n_iter_done, history.first_iteration + 2))
+        ax.xaxis.get_major_locator().set_params(integer=True)
+        if log:
+            ax.set_yscale("log")
+        if history.note:  # the full reason is in eprop eval's warning
+            ax.set_title("earlier iterations unavailable (parent run file missing or unreadable)",
+                         loc="left", fontsize=6)
+        ax.legend(loc="upper right")
+    return fig

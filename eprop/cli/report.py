@@ -1,0 +1,281 @@
+"""`eprop plot` and `eprop eval`: argument parsing and printing (rich tables, CSV) over plot.py and jobs.py.
+
+Both read only results files (never NEST). A mistake in the input (a missing, truncated or
+foreign file, an unknown option value) is one line on stderr, `eprop: error: <message>`, and
+exit code 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import sys
+from pathlib import Path
+from typing import Any, Sequence
+
+from rich.console import Console
+from rich.table import Table
+
+from eprop.errors import UserError
+from eprop.analysis.jobs import override_columns, sort_summaries, summarize_runs, table_rows
+
+# ---------------------------------------------------------------- eprop plot
+
+
+def plot_parser() -> argparse.ArgumentParser:
+    from eprop.analysis.figures import FIGURE_NAMES, figure_kinds
+    from eprop.analysis.plot import FORMATS
+
+    parser = argparse.ArgumentParser(
+        prog="eprop plot",
+        description="Draw the figures of a run (or of the best job of a multirun and all its loss curves) "
+                    "from its results file; needs no NEST.")
+    parser.add_argument("path", metavar="PATH", help="a results.h5, a run directory or a multirun directory")
+    parser.add_argument("--out", metavar="DIR", help="output directory (default: <run or multirun dir>/figures)")
+    parser.add_argument("--format", default="png", choices=FORMATS, help="file format (default: png)")
+    parser.add_argument("--only", metavar="NAME,...",
+                        help=f"draw only these figures; names: {', '.join(FIGURE_NAMES)} (a figure that does "
+                             f"not apply to the run's task kind is not drawn: {figure_kinds()})")
+    parser.add_argument("--dpi", type=int, default=300,
+                        help="resolution of raster output in dots per inch (default: 300; every figure must stay "
+                             "within 10000 x 10000 pixels)")
+    scale = parser.add_mutually_exclusive_group()
+    scale.add_argument("--log", action="store_true",
+                       help="logarithmic loss axis (default: chosen from the data, log when the loss spans more "
+                            "than 1.5 decades)")
+    scale.add_argument("--linear", action="store_true", help="linear loss axis")
+    return parser
+
+
+def plot_main(argv: Sequence[str] | None = None) -> int:
+    """`eprop plot PATH [--out DIR] [--format png|pdf|svg] [--only NAME,...] [--dpi N] [--log|--linear]`.
+
+    Returns the exit code: 0 on success, 2 on a user error (printed as one line on stderr).
+    """
+    from eprop.analysis.plot import plot_path
+
+    args = plot_parser().parse_args(argv)
+    only = {name.strip() for name in args.only.split(",") if name.strip()} if args.only else None
+    try:
+        if args.dpi <= 0:
+            raise UserError(f"--dpi {args.dpi}: must be a positive number of dots per inch")
+        log = True if args.log else (False if args.linear else None)
+        report = plot_path(args.path, out_dir=args.out, fmt=args.format, only=only, dpi=args.dpi, log=log)
+    except UserError as exc:
+        return _fail(exc)
+    except OSError as exc:  # the output folder cannot be made or written
+        return _fail(UserError(f"{exc.filename or args.out}: cannot write figures there ({exc.strerror or exc})"))
+    for name, reason in report.skipped:
+        print(f"eprop: skipped {name}: {reason}", file=sys.stderr)
+    if report.best_job is not None:
+        print(f"best job (lowest final loss): {report.best_job}")
+    for path in report.written:
+        print(path)
+    return 0
+
+
+# ---------------------------------------------------------------- eprop eval
+
+
+def eval_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="eprop eval",
+        description="Summarize runs from their results files: losses, firing rates, weight changes, runtimes; "
+                    "needs no NEST.")
+    parser.add_argument("paths", metavar="PATH", nargs="+", help="results files, run directories or multirun directories")
+    parser.add_argument("--json", action="store_true",
+                        help="print JSON instead of a table (an object for one run, a list for several)")
+    parser.add_argument("--csv", metavar="FILE", help="also write the table (one row per job) as CSV")
+    parser.add_argument("--sort", metavar="KEY", default="final_loss",
+                        help="column to sort jobs by, e.g. final_loss, rate_mean, runtime_s or an override key "
+                             "such as optimizer.eta (default: final_loss; ascending, jobs lacking it last)")
+    parser.add_argument("--descending", action="store_true", help="sort in descending order")
+    return parser
+
+
+def eval_main(argv: Sequence[str] | None = None) -> int:
+    """`eprop eval PATH... [--json] [--csv FILE] [--sort KEY] [--descending]`.
+
+    Returns the exit code: 0 on success, 2 on a user error (printed as one line on stderr).
+    Of several PATHs, one that cannot be read is a table row with status "unreadable" and one
+    line `eprop: error: <reason>` on stderr; the others are still reported and the exit code is
+    2, because a file the user named explicitly was not evaluated. Unreadable, failed or diverged
+    jobs are warnings with their error line (exit 0): a sweep's crashed job is an expected result.
+    """
+    args = eval_parser().parse_args(argv)
+    try:
+        summaries = sort_summaries(summarize_runs(args.paths), ("-" if args.descending else "") + args.sort)
+        bad_given = [s for s in summaries if s.get("given")]
+        if bad_given and len(bad_given) == len(summaries):  # nothing could be read: only the reasons
+            for summary in bad_given:
+                print(f"eprop: error: {summary['error']}", file=sys.stderr)
+            return 2
+        columns, rows = table_rows(summaries)
+        if args.csv:
+            write_csv(Path(args.csv), columns, rows)
+    except UserError as exc:
+        return _fail(exc)
+    for summary in summaries:
+        if summary.get("given"):
+            print(f"eprop: error: {summary['error']}", file=sys.stderr)
+        elif summary.get("status") in ("unreadable", "failed", "diverged") and summary.get("error"):
+            print(f"eprop: warning: job {summary.get('job')}: {summary.get('status')}: {summary.get('error')}",
+                  file=sys.stderr)
+        elif summary.get("history_note"):
+            print(f"eprop: warning: {summary['path']}: {summary['history_note']}", file=sys.stderr)
+    code = 2 if bad_given else 0
+    if args.json:
+        payload: Any = summaries[0] if len(summaries) == 1 else summaries
+        print(json.dumps(payload, indent=2))
+        return code
+    console = _console()
+    if len(summaries) == 1:
+        console.print(run_table(summaries[0]))
+    else:
+        console.print(jobs_table(rows, override_columns(summaries)))
+    return code
+
+
+def write_csv(path: Path, columns: list[str], rows: list[dict[str, Any]]) -> None:
+    """One row per job; empty cells for values a job lacks."""
+    try:
+        with path.open("w", newline="") as handle:
+            writer = csv.DictWriter(handle, fieldnames=columns, extrasaction="ignore")
+            writer.writeheader()
+            for row in rows:
+                writer.writerow({k: "" if row.get(k) is None else row[k] for k in columns})
+    except OSError as exc:
+        raise UserError(f"{path}: cannot write CSV ({exc.strerror})") from None
+
+
+# ---------------------------------------------------------------- tables
+
+
+def fmt(value: Any, spec: str = ".4g") -> str:
+    """A value for a table cell: numbers with `spec`, None as an em dash."""
+    if value is None:
+        return "—"
+    if isinstance(value, bool):
+        return str(value)
+    if isinstance(value, (int, float)):
+        return format(value, spec) if isinstance(value, float) else str(value)
+    return str(value)
+
+
+def run_table(s: dict[str, Any]) -> Table:
+    """The one-run table: a quantity per line."""
+    table = Table(title=f"eprop eval: {s['path']}", show_header=True, header_style="bold", title_justify="left")
+    table.add_column("quantity")
+    table.add_column("value")
+    n_iter = s.get("n_iter")
+    table.add_row("status", fmt(s.get("status")))
+    bound = s.get("n_iter_bound")
+    if bound is None:
+        table.add_row("iterations done", f"{fmt(s.get('n_iter_done'))} of {fmt(n_iter)}")
+    elif s.get("status") == "complete":
+        table.add_row("iterations done", f"{fmt(s.get('n_iter_done'))}, the end of the phase schedule "
+                      f"(task.n_iter = {fmt(n_iter)} training iterations at most)")
+    else:
+        table.add_row("iterations done", f"{fmt(s.get('n_iter_done'))} of at most {bound} "
+                      f"(task.n_iter = {fmt(n_iter)} training iterations, validation, early stopping and test)")
+    if s.get("parent_runs") or s.get("history_note"):
+        first, in_file = int(s.get("first_iteration") or 0), s.get("iterations_in_file")
+        done = s.get("n_iter_done") or 0
+        table.add_row("resumed from", " → ".join(s.get("parent_runs") or []) or "—")
+        table.add_row("iterations in this file", f"{fmt(in_file)} (iterations {done - (in_file or 0) + 1}–{done})")
+        if s.get("history_note"):
+            table.add_row("history", s["history_note"])
+        elif first == 0:
+            table.add_row("history", f"the losses below cover iterations 1–{done}, parents included")
+    in_file, with_events = s.get("iterations_in_file"), s.get("events_iterations")
+    if with_events is not None and in_file is not None and with_events < in_file:
+        table.add_row("iterations with recorder events",
+                      f"{with_events} of the {in_file} in this file (recording schedule, recording.events_*): "
+                      "firing rates and the recomputed loss use only these")
+    table.add_row("task", fmt(s.get("task")))
+    table.add_row("overrides", " ".join(s.get("overrides") or []) or "—")
+    if s.get("final_loss") is not None:
+        table.add_row("final loss E", fmt(s["final_loss"]))
+        table.add_row("first loss E", fmt(s["first_loss"]))
+        table.add_row("minimum loss E (iteration, 1-based)", f"{fmt(s['min_loss'])} ({s['min_loss_iteration']})")
+        reduction = s.get("relative_loss_reduction")
+        table.add_row("relative loss reduction 1 − E_final/E_first",
+                      "—" if reduction is None else f"{100 * reduction:.1f} %")
+        table.add_row("final loss per output",
+                      ", ".join(f"E_{k} = {fmt(v)}" for k, v in enumerate(s.get("final_loss_per_output") or [])))
+    if s.get("rate_mean") is not None:
+        table.add_row(f"recurrent firing rate, iteration {s['rate_iteration']} (spikes/s)",
+                      f"mean {fmt(s['rate_mean'], '.3g')}; min {fmt(s['rate_min'], '.3g')}, "
+                      f"5 % {fmt(s['rate_p5'], '.3g')}, median {fmt(s['rate_median'], '.3g')}, "
+                      f"95 % {fmt(s['rate_p95'], '.3g')}, max {fmt(s['rate_max'], '.3g')}; "
+                      f"silent {s['n_silent']} of {s['n_recurrent']}")
+    table.add_row("target firing rate f_target (spikes/s)", fmt(s.get("f_target"), ".3g"))
+    for projection, norms in (s.get("weight_change") or {}).items():
+        relative = norms["change"] / norms["initial"] if norms["initial"] else None
+        table.add_row(f"‖W_final − W_initial‖_F, {projection} (pA)",
+                      fmt(norms["change"]) + ("" if relative is None else f" ({100 * relative:.1f} % of ‖W_initial‖_F)"))
+    table.add_row("runtime: build / simulate / write (s)",
+                  " / ".join(fmt(s.get(k), ".3g") for k in ("timing_build_s", "timing_simulate_s", "timing_write_s")))
+    if s.get("task_kind") == "classification":
+        table.add_row(f"final accuracy (error): {s.get('final_accuracy_from') or '—'}",
+                      f"{fmt(s.get('final_accuracy'), '.3f')} ({fmt(s.get('final_error'), '.3f')})")
+        for phase, accuracy in (s.get("accuracy_per_phase") or {}).items():
+            n = (s.get("n_iter_per_phase") or {}).get(phase)
+            table.add_row(f"{phase} phase ({n} iteration{'s' if n != 1 else ''}): mean accuracy (error); mean loss E",
+                          f"{fmt(accuracy, '.3f')} ({fmt(s['error_per_phase'][phase], '.3f')}); "
+                          f"{fmt(s['loss_per_phase'][phase])}")
+        if s.get("max_accuracy") is not None:
+            table.add_row("maximum accuracy (iteration, 1-based)", f"{fmt(s['max_accuracy'], '.3f')} ({s['max_accuracy_iteration']})")
+    table.add_row("peak RSS (MB)", fmt(s.get("peak_rss_mb"), ".4g"))
+    table.add_row("recomputed loss vs /loss, max rel. difference", fmt(s.get("loss_recomputed_max_rel_diff"), ".2e"))
+    return table
+
+
+JOB_COLUMNS = {  # column -> (header, number format); override columns are added between
+    "job": ("job", ""),
+    "status": ("status", ""),
+    "n_iter_done": ("iter.", ""),
+    "final_loss": ("final loss", ".4g"),
+    "min_loss": ("min loss", ".4g"),
+    "min_loss_iteration": ("at iter.", ""),
+    "relative_loss_reduction": ("1−E_final/E_first", ".3f"),
+    "final_accuracy": ("final accuracy", ".3f"),
+    "final_error": ("final error", ".3f"),
+    "final_accuracy_phase": ("accuracy of", ""),
+    "rate_median": ("median rate (spikes/s)", ".3g"),
+    "runtime_s": ("runtime (s)", ".3g"),
+}
+
+
+JOB_WIDTH = 100  # characters of a job's name that the several-jobs table always shows
+
+
+CLASSIFICATION_COLUMNS = ("final_accuracy", "final_error", "final_accuracy_phase")
+
+
+def jobs_table(rows: list[dict[str, Any]], override_keys: list[str]) -> Table:
+    """The several-jobs table: one row per job, overrides as columns, in the order of `rows`."""
+    table = Table(title="eprop eval", header_style="bold", title_justify="left")
+    columns = ["job", "status"] + override_keys + [k for k in JOB_COLUMNS if k not in ("job", "status")]
+    if not any(row.get("final_accuracy") is not None for row in rows):  # no classification job among them
+        columns = [k for k in columns if k not in CLASSIFICATION_COLUMNS]
+    longest_job = max((len(fmt(row.get("job"))) for row in rows), default=0)
+    for key in columns:
+        header = JOB_COLUMNS.get(key, (key, ""))[0]
+        if key == "job":  # a job's name is never cut (other columns shrink first), up to JOB_WIDTH characters
+            table.add_column(header, justify="left", no_wrap=True, min_width=min(longest_job, JOB_WIDTH))
+        else:
+            table.add_column(header, justify="left" if key == "status" else "right")
+    for row in rows:
+        table.add_row(*(fmt(row.get(k), JOB_COLUMNS.get(k, (k, ""))[1] or ".4g") for k in columns))
+    return table
+
+
+def _console() -> Console:
+    return Console(width=None if sys.stdout.isatty() else 200, highlight=False)
+
+
+def _fail(exc: UserError) -> int:
+    print(f"eprop: error: {exc}", file=sys.stderr)
+    return exc.exit_code

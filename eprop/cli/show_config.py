@@ -1,0 +1,78 @@
+"""Configs shown without running: `eprop run --params`, `--cfg job` of a resumed run, `--help`'s groups.
+
+Composed with Hydra's compose API, which is fine here because nothing runs (a real run goes
+through `@hydra.main`).
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from eprop.config.schema import conf_dir
+from eprop.cli.boundary import BUG, exit_status
+
+
+def help_groups() -> str:
+    """`group: option, option` for each config group in conf/ (for `eprop run --help`; schemas left out)."""
+    lines = []
+    for group in sorted(p for p in Path(conf_dir()).iterdir() if p.is_dir() and p.name != "hydra"):
+        options = sorted(f.stem for f in group.glob("*.yaml") if not f.stem.startswith("_"))
+        lines.append(f"{group.name}: {', '.join(options)}")
+    return "\n".join(lines)
+
+
+def compose_config(overrides: list[str]):
+    """The config `eprop run OVERRIDES` would run, composed with Hydra's compose API (nothing runs)."""
+    from hydra import compose, initialize_config_dir
+    from hydra.core.global_hydra import GlobalHydra
+
+    from eprop.config.schema import register_configs
+
+    register_configs()
+    GlobalHydra.instance().clear()
+    try:
+        with initialize_config_dir(config_dir=conf_dir(), version_base="1.3"):
+            return compose("config", overrides=overrides)
+    finally:
+        GlobalHydra.instance().clear()
+
+
+def resumed_config(overrides: list[str]):
+    """The config with `resume=DIR` applied: the parent's, plus this command line's values."""
+    from eprop.config.overrides import key_of
+    from eprop.training.resume import resume_config
+    from eprop.cli.run_job import expand_paths
+
+    cfg = compose_config(overrides)
+    expand_paths(cfg)
+    task_overrides = [o for o in overrides if not key_of(o).startswith("hydra")]
+    return resume_config(cfg, task_overrides)[0] if cfg.resume else cfg
+
+
+def print_params(overrides: list[str]) -> int:
+    """`eprop run --params [OVERRIDES]`: `key = value  # unit, meaning` for every parameter."""
+    from eprop.config.params_doc import render
+
+    return _print(lambda: render(resumed_config(overrides)))
+
+
+def print_resumed_config(overrides: list[str], resolve: bool) -> int:
+    """`eprop run resume=DIR --cfg job [--resolve]`: the config the resumed run will run."""
+    from omegaconf import OmegaConf
+
+    return _print(lambda: OmegaConf.to_yaml(resumed_config(overrides), resolve=resolve))
+
+
+def _print(make_text) -> int:
+    """Print `make_text()` on stdout (exit code 0), or its user error as one line (exit code 2)."""
+    try:
+        text = make_text()
+    except Exception as exc:
+        message, code = exit_status(exc)
+        if (message, code) == BUG:
+            raise
+        print(message, file=sys.stderr)
+        return code
+    print(text, end="")
+    return 0

@@ -1,0 +1,1 @@
+"""eprop/config"""
