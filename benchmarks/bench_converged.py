@@ -58,8 +58,17 @@ def main() -> None:
     parser.add_argument("--poll", type=float, default=10.0)
     parser.add_argument("overrides", nargs="*")
     args = parser.parse_intermixed_args()
-    cmd = [sys.executable, "-m", "eprop.cli.main", "run", "experiment=handwriting_converge",
-           f"kernel.threads={args.threads}", "progress=false", f"hydra.run.dir={args.run_dir}", *args.overrides]
+    cmd = [
+        sys.executable,
+        "-m",
+        "eprop.cli.main",
+        "run",
+        "experiment=handwriting_converge",
+        f"kernel.threads={args.threads}",
+        "progress=false",
+        f"hydra.run.dir={args.run_dir}",
+        *args.overrides,
+    ]
     env = {**os.environ, "PYNEST_QUIET": "1", "PYTHONPATH": str(ROOT)}
     samples: list[tuple[float, int, float]] = []
     start = time.perf_counter()
@@ -81,18 +90,24 @@ def main() -> None:
     with open_results(args.run_dir) as res:
         attrs, loss, n = res.attrs, res.loss, res.n_iter_done
     print(f"eprop run experiment=handwriting_converge kernel.threads={args.threads}: {n} iterations")
-    print(f"  wall {wall / 60:.1f} min (in-process: build {attrs['timing_build_s']:.1f} s, simulate "
-          f"{attrs['timing_simulate_s']:.0f} s, write {attrs['timing_write_s']:.1f} s); CPU "
-          f"{(usage.ru_utime + usage.ru_stime) / 60:.1f} min")
-    print(f"  peak RSS {usage.ru_maxrss / 1024:.0f} MB; results file {path.stat().st_size / 1e6:.1f} MB; "
-          f"loss {loss[0]:.4g} -> {loss[-1]:.4g}")
+    print(
+        f"  wall {wall / 60:.1f} min (in-process: build {attrs['timing_build_s']:.1f} s, simulate "
+        f"{attrs['timing_simulate_s']:.0f} s, write {attrs['timing_write_s']:.1f} s); CPU "
+        f"{(usage.ru_utime + usage.ru_stime) / 60:.1f} min"
+    )
+    print(
+        f"  peak RSS {usage.ru_maxrss / 1024:.0f} MB; results file {path.stat().st_size / 1e6:.1f} MB; "
+        f"loss {loss[0]:.4g} -> {loss[-1]:.4g}"
+    )
     t, done, rss = (np.array(col, dtype=float) for col in zip(*samples))
     live = done >= 0
     t, done, rss = t[live], done[live], rss[live]
     edges = np.arange(0, n + 1, 500)
     at = np.interp(edges, done, t)  # time at which each 500th iteration was done
-    print("  seconds per iteration, by 500-iteration window: " + ", ".join(
-        f"{lo + 1}-{hi}: {(b - a) / (hi - lo):.3f}" for lo, hi, a, b in zip(edges, edges[1:], at, at[1:])))
+    print(
+        "  seconds per iteration, by 500-iteration window: "
+        + ", ".join(f"{lo + 1}-{hi}: {(b - a) / (hi - lo):.3f}" for lo, hi, a, b in zip(edges, edges[1:], at, at[1:]))
+    )
     for frac in (0.02, 0.5, 0.98):
         k = int(np.searchsorted(done, frac * n))
         if k < len(done):

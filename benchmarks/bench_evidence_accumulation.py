@@ -35,23 +35,48 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from eprop.results import open_results  # noqa: E402
 from process_cost import load_average, timed  # noqa: E402
 
-RECORDING = ["recording.n_record=1", "recording.rec_variables=[V_m,surrogate_gradient,learning_signal]",
-             "recording.out_variables=[V_m,readout_signal,readout_signal_unnorm,target_signal,error_signal]",
-             "recording.spikes_input=true", "recording.spikes_recurrent=true", "recording.n_record_w=1",
-             "recording.saturated_rate=1.0"]  # the oracle has no divergence check: never stop early (batch 8 passes 0.2 near iteration 34)
+from eprop.results import open_results  # noqa: E402
+
+RECORDING = [
+    "recording.n_record=1",
+    "recording.rec_variables=[V_m,surrogate_gradient,learning_signal]",
+    "recording.out_variables=[V_m,readout_signal,readout_signal_unnorm,target_signal,error_signal]",
+    "recording.spikes_input=true",
+    "recording.spikes_recurrent=true",
+    "recording.n_record_w=1",
+    "recording.saturated_rate=1.0",
+]  # the oracle has no divergence check: never stop early (batch 8 passes 0.2 near iteration 34)
 
 
 def oracle_cmd(n_iter: int, batch: int, out: Path) -> list[str]:
-    return [sys.executable, str(ROOT / "tests/oracle/evidence_accumulation.py"), str(out), "--schedule", "example",
-            "--n-iter", str(n_iter), "--batch-size", str(batch)]
+    return [
+        sys.executable,
+        str(ROOT / "tests/oracle/evidence_accumulation.py"),
+        str(out),
+        "--schedule",
+        "example",
+        "--n-iter",
+        str(n_iter),
+        "--batch-size",
+        str(batch),
+    ]
 
 
 def eprop_cmd(n_iter: int, batch: int, run_dir: Path) -> list[str]:
-    return [sys.executable, "-m", "eprop.cli.main", "run", "experiment=nest_bsshslm_2020_evidence_accumulation",
-            f"task.n_iter={n_iter}", f"task.batch_size={batch}", "progress=false", f"hydra.run.dir={run_dir}", *RECORDING]
+    return [
+        sys.executable,
+        "-m",
+        "eprop.cli.main",
+        "run",
+        "experiment=nest_bsshslm_2020_evidence_accumulation",
+        f"task.n_iter={n_iter}",
+        f"task.batch_size={batch}",
+        "progress=false",
+        f"hydra.run.dir={run_dir}",
+        *RECORDING,
+    ]
 
 
 def main() -> None:
@@ -89,7 +114,9 @@ def wall_and_cpu(args: argparse.Namespace, env: dict[str, str], tmp: Path) -> No
         if not np.allclose(ours, theirs, rtol=1e-12, atol=0):
             raise SystemExit(f"losses differ between the oracle and eprop run: max rel. diff {worst:.2e}")
     o, e = statistics.median(oracle_t), statistics.median(eprop_t)
-    print(f"wall time, {args.n_iter} iterations of batch {args.batch_size}, median of {args.repeats} (alternating runs):")
+    print(
+        f"wall time, {args.n_iter} iterations of batch {args.batch_size}, median of {args.repeats} (alternating runs):"
+    )
     print(f"  oracle     {o:7.2f} s   runs {', '.join(f'{t:.2f}' for t in oracle_t)}")
     print(f"  eprop run  {e:7.2f} s   runs {', '.join(f'{t:.2f}' for t in eprop_t)}")
     print(f"  ratio eprop/oracle = {e / o:.3f}   (target <= 0.90)   losses: max rel. diff {worst:.1e}")
@@ -109,8 +136,10 @@ def rss_ratios(args: argparse.Namespace, env: dict[str, str], tmp: Path) -> None
     lo, hi = args.rss_iters
     print(f"peak RSS (MB)      {lo:>5} it.  {hi:>5} it.   ratio")
     for who in ("oracle", "eprop"):
-        print(f"  {who:<14} {rss[(who, lo)]:8.1f}  {rss[(who, hi)]:8.1f}   {rss[(who, hi)] / rss[(who, lo)]:.3f}"
-              + ("   (target <= 1.10)" if who == "eprop" else ""))
+        print(
+            f"  {who:<14} {rss[(who, lo)]:8.1f}  {rss[(who, hi)]:8.1f}   {rss[(who, hi)] / rss[(who, lo)]:.3f}"
+            + ("   (target <= 1.10)" if who == "eprop" else "")
+        )
 
 
 if __name__ == "__main__":

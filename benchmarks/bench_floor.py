@@ -52,13 +52,29 @@ def cost(cmd: list[str], env: dict[str, str]) -> tuple[float, float, float]:
 
 
 def floor_cmd(n_iter: int, out: Path) -> list[str]:
-    return [sys.executable, str(ROOT / "tests/oracle/seed_tutorial.py"), "handwriting", str(n_iter),
-            str(handwriting_file()), str(out), "floor"]
+    return [
+        sys.executable,
+        str(ROOT / "tests/oracle/seed_tutorial.py"),
+        "handwriting",
+        str(n_iter),
+        str(handwriting_file()),
+        str(out),
+        "floor",
+    ]
 
 
 def eprop_cmd(n_iter: int, run_dir: Path, recording: str, threads: int) -> list[str]:
-    return [sys.executable, "-m", "eprop.cli.main", "run", f"task.n_iter={n_iter}", f"recording={recording}",
-            f"kernel.threads={threads}", "progress=false", f"hydra.run.dir={run_dir}"]
+    return [
+        sys.executable,
+        "-m",
+        "eprop.cli.main",
+        "run",
+        f"task.n_iter={n_iter}",
+        f"recording={recording}",
+        f"kernel.threads={threads}",
+        "progress=false",
+        f"hydra.run.dir={run_dir}",
+    ]
 
 
 def measure(n_iter: int, repeats: int, threads: int, env: dict[str, str], tmp: Path) -> dict[str, list[tuple]]:
@@ -81,7 +97,9 @@ def main() -> None:
     parser.add_argument("--n-iter", type=int, default=40)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--threads", type=int, default=1, help="eprop's kernel.threads (the floor script uses 1)")
-    parser.add_argument("--only", choices=("ratios", "fixed"), help="measure only the ratios at --n-iter or only the fixed cost")
+    parser.add_argument(
+        "--only", choices=("ratios", "fixed"), help="measure only the ratios at --n-iter or only the fixed cost"
+    )
     args = parser.parse_args()
     if args.threads != 1:
         raise SystemExit("--threads: the floor script runs 1 virtual process; compare at 1")
@@ -96,16 +114,20 @@ def main() -> None:
         print(f"handwriting, {args.n_iter} iterations, median of {args.repeats} (alternating, losses identical):")
         report(long)
         for recording, target in (("minimal", 1.05), ("tutorial", 1.12)):
-            print(f"  recording={recording:8s} / floor = {wall[recording] / wall['floor']:.3f} wall, "
-                  f"{cpu[recording] / cpu['floor']:.3f} CPU   (target <= {target})")
+            print(
+                f"  recording={recording:8s} / floor = {wall[recording] / wall['floor']:.3f} wall, "
+                f"{cpu[recording] / cpu['floor']:.3f} CPU   (target <= {target})"
+            )
 
     if args.only != "ratios":
         one = measure(1, args.repeats, args.threads, env, tmp)
         wall, cpu = medians(one, 0), medians(one, 1)
         print(f"one iteration, median of {args.repeats}:")
         report(one)
-        print(f"  fixed cost: eprop run task.n_iter=1 (tutorial) - floor = {wall['tutorial'] - wall['floor']:.2f} s wall, "
-              f"{cpu['tutorial'] - cpu['floor']:.2f} s CPU   (target <= 0.8 s)")
+        print(
+            f"  fixed cost: eprop run task.n_iter=1 (tutorial) - floor = {wall['tutorial'] - wall['floor']:.2f} s wall, "
+            f"{cpu['tutorial'] - cpu['floor']:.2f} s CPU   (target <= 0.8 s)"
+        )
     print(f"load average after: {load()}")
 
 
@@ -116,8 +138,10 @@ def medians(runs: dict[str, list[tuple]], field: int) -> dict[str, float]:
 def report(runs: dict[str, list[tuple]]) -> None:
     wall, cpu, rss = medians(runs, 0), medians(runs, 1), medians(runs, 2)
     for key, rows in runs.items():
-        print(f"  {key:9s} wall {wall[key]:7.2f} s  CPU {cpu[key]:7.2f} s  peak RSS {rss[key]:6.1f} MB   "
-              f"wall runs {', '.join(f'{r[0]:.2f}' for r in rows)}")
+        print(
+            f"  {key:9s} wall {wall[key]:7.2f} s  CPU {cpu[key]:7.2f} s  peak RSS {rss[key]:6.1f} MB   "
+            f"wall runs {', '.join(f'{r[0]:.2f}' for r in rows)}"
+        )
 
 
 def load() -> str:

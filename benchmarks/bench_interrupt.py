@@ -51,21 +51,26 @@ def timed(function, times: list[float]):
             return function(*args, **kwargs)
         finally:
             times.append(time.perf_counter() - t0)
+
     return wrapper
 
 
 def one_interrupted_run(task: str, recording: str, stop_after: int, run_dir: Path) -> dict[str, float]:
     from eprop import simulator
-    from eprop.training import loop as train_module
     from eprop.errors import Interrupted
     from eprop.results import ResultsWriter, open_results
+    from eprop.training import loop as train_module
 
     cfg = compose(f"task={task}", f"recording={recording}", "task.n_iter=1000", "progress=false")
     update_s: list[float] = []
     read_s: list[float] = []
     write_s: list[float] = []
-    originals = (simulator.apply_pending_updates, simulator.read_weights,
-                 ResultsWriter.write_weights, ResultsWriter.write_optimizer_state)
+    originals = (
+        simulator.apply_pending_updates,
+        simulator.read_weights,
+        ResultsWriter.write_weights,
+        ResultsWriter.write_optimizer_state,
+    )
     simulator.apply_pending_updates = timed(originals[0], update_s)
     simulator.read_weights = timed(originals[1], read_s)
     ResultsWriter.write_weights = timed(originals[2], write_s)
@@ -81,8 +86,12 @@ def one_interrupted_run(task: str, recording: str, stop_after: int, run_dir: Pat
     except Interrupted:
         pass
     finally:
-        (simulator.apply_pending_updates, simulator.read_weights,
-         ResultsWriter.write_weights, ResultsWriter.write_optimizer_state) = originals
+        (
+            simulator.apply_pending_updates,
+            simulator.read_weights,
+            ResultsWriter.write_weights,
+            ResultsWriter.write_optimizer_state,
+        ) = originals
     with open_results(run_dir) as res:
         attrs = res.attrs
         assert res.status == "interrupted" and res.n_iter_done == stop_after
@@ -105,7 +114,9 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         for repeat in range(args.repeats):
             rows.append(one_interrupted_run(args.task, args.recording, args.stop_after, Path(tmp) / f"run{repeat}"))
-    print(f"task={args.task} recording={args.recording}, {args.repeats} runs stopped after {args.stop_after} iterations")
+    print(
+        f"task={args.task} recording={args.recording}, {args.repeats} runs stopped after {args.stop_after} iterations"
+    )
     for key in ("iteration_s", "final_update_s", "final_state_s"):
         values = [row[key] for row in rows]
         print(f"  {key:15s} median {statistics.median(values):.4f} s   (min {min(values):.4f}, max {max(values):.4f})")

@@ -59,8 +59,15 @@ def main() -> None:
 
     register_configs()
     with initialize_config_dir(config_dir=conf_dir(), version_base="1.3"):
-        cfg = compose("config", overrides=["experiment=handwriting_converge", f"task.n_iter={args.n_iter}",
-                                           f"kernel.threads={args.threads}", "progress=false"])
+        cfg = compose(
+            "config",
+            overrides=[
+                "experiment=handwriting_converge",
+                f"task.n_iter={args.n_iter}",
+                f"kernel.threads={args.threads}",
+                "progress=false",
+            ],
+        )
     cfg = with_plain_choices(cfg)  # NEST takes str, not the schema's Enums
     target_iter = 5000
     run_dir = Path(tempfile.mkdtemp(prefix="eprop-bench-long-")) / "run"
@@ -87,22 +94,30 @@ def main() -> None:
     med, mean = statistics.median(per_iter), statistics.mean(per_iter)
     build = attrs["timing_build_s"]
 
-    print(f"experiment=handwriting_converge (recording=minimal), {args.n_iter} iterations, kernel.threads={args.threads}:")
+    print(
+        f"experiment=handwriting_converge (recording=minimal), {args.n_iter} iterations, kernel.threads={args.threads}:"
+    )
     print(f"  build {build:.2f} s, total {total:.1f} s, final loss {final_loss:.6g}, results file {size_mb:.2f} MB")
     print(f"  RSS before training {rss_start:.1f} MB")
     for mark in args.marks:
         if mark <= len(rss):
-            print(f"  after iteration {mark:5d}: RSS {rss[mark - 1]:7.1f} MB   elapsed {clock[mark - 1] - start:7.1f} s   "
-                  f"HDF5 metadata cache {mdc.get(mark, float('nan')):5.2f} MB")
+            print(
+                f"  after iteration {mark:5d}: RSS {rss[mark - 1]:7.1f} MB   elapsed {clock[mark - 1] - start:7.1f} s   "
+                f"HDF5 metadata cache {mdc.get(mark, float('nan')):5.2f} MB"
+            )
     # The steady-state slope: from the second-to-last mark (the first iterations warm up the
     # allocator, HDF5 chunk caches and NEST's buffers) to the end.
     lo = args.marks[-2] if len(args.marks) > 1 else args.marks[0]
     growth = (rss[-1] - rss[lo - 1]) / max(len(rss) - lo, 1) * 1000
     print(f"  time per iteration: median {med * 1000:.0f} ms, mean {mean * 1000:.0f} ms")
-    print(f"  RSS growth from iteration {lo} to {len(rss)}: {rss[-1] - rss[lo - 1]:+.1f} MB ({growth:+.1f} MB per 1000 iterations)")
-    print(f"  extrapolated to {target_iter} iterations: {(build + mean * target_iter) / 60:.0f} min, "
-          f"RSS {rss[-1] + growth * (target_iter - len(rss)) / 1000:.0f} MB, results file {size_mb / args.n_iter * target_iter:.0f} MB "
-          f"(linear; the spike count, and so the file's growth, falls as the loss falls)")
+    print(
+        f"  RSS growth from iteration {lo} to {len(rss)}: {rss[-1] - rss[lo - 1]:+.1f} MB ({growth:+.1f} MB per 1000 iterations)"
+    )
+    print(
+        f"  extrapolated to {target_iter} iterations: {(build + mean * target_iter) / 60:.0f} min, "
+        f"RSS {rss[-1] + growth * (target_iter - len(rss)) / 1000:.0f} MB, results file {size_mb / args.n_iter * target_iter:.0f} MB "
+        f"(linear; the spike count, and so the file's growth, falls as the loss falls)"
+    )
 
 
 if __name__ == "__main__":

@@ -46,9 +46,10 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from eprop.results import open_results  # noqa: E402
 from process_cost import timed  # noqa: E402
 from synthetic_nmnist import write_dataset  # noqa: E402
+
+from eprop.results import open_results  # noqa: E402
 
 EXAMPLE_ITERATIONS = 200  # NEST's example: n_iter
 EXAMPLE_TEST_EVERY = 10  # NEST's example: a test iteration every 10 (iterations 10, 20, ..., 190)
@@ -56,14 +57,27 @@ PRESET_RECORDED = 2  # experiment=nmnist writes recorder events of the first and
 EPROP = [sys.executable, "-m", "eprop.cli.main"]
 
 
-def run_command(eprop: list[str], data: Path, group_size: int, n_iter: int, threads: int, run_dir: Path,
-                extra: list[str]) -> list[str]:
+def run_command(
+    eprop: list[str], data: Path, group_size: int, n_iter: int, threads: int, run_dir: Path, extra: list[str]
+) -> list[str]:
     """The `eprop run` command line of one measured run: the example's settings (experiment=nmnist) with
     THREADS threads and as many virtual processes, every sample of DATA, training iterations only."""
-    return [*eprop, "run", "experiment=nmnist", f"task.data_dir={data}", f"task.group_size={group_size}",
-            f"task.n_iter={n_iter}", "task.n_train=null", "task.n_test=null", "phases.n_test=0",
-            f"kernel.threads={threads}", f"kernel.total_num_virtual_procs={threads}", "progress=false",
-            f"hydra.run.dir={run_dir}", *extra]
+    return [
+        *eprop,
+        "run",
+        "experiment=nmnist",
+        f"task.data_dir={data}",
+        f"task.group_size={group_size}",
+        f"task.n_iter={n_iter}",
+        "task.n_train=null",
+        "task.n_test=null",
+        "phases.n_test=0",
+        f"kernel.threads={threads}",
+        f"kernel.total_num_virtual_procs={threads}",
+        "progress=false",
+        f"hydra.run.dir={run_dir}",
+        *extra,
+    ]
 
 
 def measure_run(results_dir: Path, wall_s: float, rss_mb: float) -> dict:
@@ -76,30 +90,44 @@ def measure_run(results_dir: Path, wall_s: float, rss_mb: float) -> dict:
     if n == 0:
         raise SystemExit(f"{results_dir}: no iteration finished")
     per_iteration = (float(attrs["timing_simulate_s"]) + float(attrs["timing_write_s"])) / n
-    return {"iterations": n, "training_iterations": phases.count(0), "seconds_per_iteration": per_iteration,
-            "build_s": float(attrs["timing_build_s"]), "startup_s": wall_s - float(attrs.get("timing_total_s", wall_s)),
-            "wall_s": wall_s, "peak_rss_mb": rss_mb, "file_mb_per_iteration": size / 1e6 / recorded}
+    return {
+        "iterations": n,
+        "training_iterations": phases.count(0),
+        "seconds_per_iteration": per_iteration,
+        "build_s": float(attrs["timing_build_s"]),
+        "startup_s": wall_s - float(attrs.get("timing_total_s", wall_s)),
+        "wall_s": wall_s,
+        "peak_rss_mb": rss_mb,
+        "file_mb_per_iteration": size / 1e6 / recorded,
+    }
 
 
 def project(run: dict, iterations: int = EXAMPLE_ITERATIONS) -> dict:
     """Wall time (s) and file size (MB) of `iterations` iterations, from one run's numbers (module docstring)."""
-    return {"wall_s": run["startup_s"] + run["build_s"] + iterations * run["seconds_per_iteration"],
-            "file_mb": PRESET_RECORDED * run["file_mb_per_iteration"]}
+    return {
+        "wall_s": run["startup_s"] + run["build_s"] + iterations * run["seconds_per_iteration"],
+        "file_mb": PRESET_RECORDED * run["file_mb_per_iteration"],
+    }
 
 
 def summarize(runs: list[dict]) -> dict:
     """Median over repeats of every number, and the projection from the medians."""
     median = {key: statistics.median(r[key] for r in runs) for key in runs[0]}
-    return {**median, "runs_seconds_per_iteration": [r["seconds_per_iteration"] for r in runs],
-            "projected": project(median)}
+    return {
+        **median,
+        "runs_seconds_per_iteration": [r["seconds_per_iteration"] for r in runs],
+        "projected": project(median),
+    }
 
 
 def main(argv: list[str] | None = None, eprop: list[str] | None = None) -> dict:
     argv = list(sys.argv[1:] if argv is None else argv)
-    extra = argv[argv.index("--") + 1:] if "--" in argv else []
-    argv = argv[:argv.index("--")] if "--" in argv else argv
+    extra = argv[argv.index("--") + 1 :] if "--" in argv else []
+    argv = argv[: argv.index("--")] if "--" in argv else argv
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data", type=Path, help="an N-MNIST copy (Train/<digit>/<id>.bin, Test/...); default: synthetic")
+    parser.add_argument(
+        "--data", type=Path, help="an N-MNIST copy (Train/<digit>/<id>.bin, Test/...); default: synthetic"
+    )
     parser.add_argument("--events", type=int, default=5000, help="synthetic data: events per sample on average")
     parser.add_argument("--per-digit", type=int, default=20, help="synthetic data: samples per digit and split")
     parser.add_argument("--group-size", type=int, default=100, help="samples per iteration")
@@ -114,10 +142,18 @@ def main(argv: list[str] | None = None, eprop: list[str] | None = None) -> dict:
     data = args.data
     if data is None:
         data = write_dataset(work / "data", args.per_digit, n_events=args.events)
-        print(f"synthetic N-MNIST-format data: {args.per_digit} samples per digit and split, "
-              f"{args.events} events per sample on average, in {data}")
-    out = {"group_size": args.group_size, "n_iter": args.n_iter, "events": None if args.data else args.events,
-           "data": str(data), "synthetic": args.data is None, "threads": {}}
+        print(
+            f"synthetic N-MNIST-format data: {args.per_digit} samples per digit and split, "
+            f"{args.events} events per sample on average, in {data}"
+        )
+    out = {
+        "group_size": args.group_size,
+        "n_iter": args.n_iter,
+        "events": None if args.data else args.events,
+        "data": str(data),
+        "synthetic": args.data is None,
+        "threads": {},
+    }
     for threads in args.threads:
         runs = []
         for r in range(args.repeats):
@@ -127,13 +163,17 @@ def main(argv: list[str] | None = None, eprop: list[str] | None = None) -> dict:
             runs.append(measure_run(run_dir, wall, rss))
         out["threads"][threads] = summarize(runs)
     print(f"group_size {args.group_size}, {args.n_iter} iterations per run, median of {args.repeats}:")
-    print("threads  s/iteration (runs)            build s  start-up s  peak RSS MB  file MB/it.  "
-          f"projected {EXAMPLE_ITERATIONS} it.: wall h, file GB")
+    print(
+        "threads  s/iteration (runs)            build s  start-up s  peak RSS MB  file MB/it.  "
+        f"projected {EXAMPLE_ITERATIONS} it.: wall h, file GB"
+    )
     for threads, s in out["threads"].items():
         runs = ", ".join(f"{v:.2f}" for v in s["runs_seconds_per_iteration"])
-        print(f"{threads:>7}  {s['seconds_per_iteration']:8.2f} ({runs}){'':<{max(0, 20 - len(runs))}} {s['build_s']:7.2f}"
-              f"  {s['startup_s']:10.2f}  {s['peak_rss_mb']:11.1f}  {s['file_mb_per_iteration']:11.2f}  "
-              f"{s['projected']['wall_s'] / 3600:8.2f} h, {s['projected']['file_mb'] / 1000:.2f} GB")
+        print(
+            f"{threads:>7}  {s['seconds_per_iteration']:8.2f} ({runs}){'':<{max(0, 20 - len(runs))}} {s['build_s']:7.2f}"
+            f"  {s['startup_s']:10.2f}  {s['peak_rss_mb']:11.1f}  {s['file_mb_per_iteration']:11.2f}  "
+            f"{s['projected']['wall_s'] / 3600:8.2f} h, {s['projected']['file_mb'] / 1000:.2f} GB"
+        )
     if args.json:
         args.json.write_text(json.dumps(out, indent=1))
     return out

@@ -63,9 +63,11 @@ def write_benchmark_file(path: Path, n_iter: int, seed: int = 0) -> None:
     spike_senders = rng.choice(np.r_[ids_in, ids_rec], size=n_spikes)
     spike_steps = np.sort(rng.randint(0, STEPS, size=n_spikes))
 
-    pairs = [(s, t) for s in ids_in[:3] for t in ids_rec[:3]] + \
-            [(s, t) for s in ids_rec[:3] for t in ids_rec[:3] if s != t] + \
-            [(s, t) for s in ids_rec[:3] for t in ids_out]
+    pairs = (
+        [(s, t) for s in ids_in[:3] for t in ids_rec[:3]]
+        + [(s, t) for s in ids_rec[:3] for t in ids_rec[:3] if s != t]
+        + [(s, t) for s in ids_rec[:3] for t in ids_out]
+    )
     pick = rng.randint(0, len(pairs), size=WEIGHT_EVENTS)
     wr_senders = np.array([pairs[i][0] for i in pick])
     wr_targets = np.array([pairs[i][1] for i in pick])
@@ -76,10 +78,12 @@ def write_benchmark_file(path: Path, n_iter: int, seed: int = 0) -> None:
         keep = s != t
         return {"source": s[keep], "target": t[keep], "weight": rng.standard_normal(keep.sum()) * scale}
 
-    initial = {"in_rec": all_to_all(ids_in, ids_rec, 1 / np.sqrt(N_IN)),
-               "rec_rec": all_to_all(ids_rec, ids_rec, 1 / np.sqrt(N_REC)),
-               "rec_out": all_to_all(ids_rec, ids_out, 1 / np.sqrt(N_REC)),
-               "out_rec": all_to_all(ids_out, ids_rec, 1 / np.sqrt(N_REC))}
+    initial = {
+        "in_rec": all_to_all(ids_in, ids_rec, 1 / np.sqrt(N_IN)),
+        "rec_rec": all_to_all(ids_rec, ids_rec, 1 / np.sqrt(N_REC)),
+        "rec_out": all_to_all(ids_rec, ids_out, 1 / np.sqrt(N_REC)),
+        "out_rec": all_to_all(ids_out, ids_rec, 1 / np.sqrt(N_REC)),
+    }
     final = {k: dict(v, weight=v["weight"] + 0.1 * rng.standard_normal(len(v["weight"]))) for k, v in initial.items()}
     w_initial = {(s, t): w for p in initial.values() for s, t, w in zip(p["source"], p["target"], p["weight"])}
     w_final = {(s, t): w for p in final.values() for s, t, w in zip(p["source"], p["target"], p["weight"])}
@@ -87,18 +91,46 @@ def write_benchmark_file(path: Path, n_iter: int, seed: int = 0) -> None:
     pair_dw = np.array([w_final[p] - w_initial[p] for p in pairs])
 
     config = {"task": {"name": "handwriting", "n_iter": n_iter}, "neuron": {"rec": {"f_target": 20.0}}}
-    attrs = {"n_iter": n_iter, "config_yaml": yaml.safe_dump(config), "overrides": [f"task.n_iter={n_iter}"],
-             "steps_per_sequence": STEPS, "resolution_ms": RESOLUTION_MS, "n_out": N_OUT, "seed": seed,
-             "nest_version": "synthetic", "total_num_virtual_procs": 1}
+    attrs = {
+        "n_iter": n_iter,
+        "config_yaml": yaml.safe_dump(config),
+        "overrides": [f"task.n_iter={n_iter}"],
+        "steps_per_sequence": STEPS,
+        "resolution_ms": RESOLUTION_MS,
+        "n_out": N_OUT,
+        "seed": seed,
+        "nest_version": "synthetic",
+        "total_num_virtual_procs": 1,
+    }
     writer = ResultsWriter(path, n_out=N_OUT, attrs=attrs)
     writer.write_array("target", target)
     writer.write_neurons({"input": ids_in, "recurrent": ids_rec, "readout": ids_out})
     writer.write_weights("initial", initial)
     f8 = "f8"
-    writer.declare_recorder("multimeter_out", {"senders": "i8", "times": f8, "V_m": f8, "readout_signal": f8,
-                                               "readout_signal_unnorm": f8, "target_signal": f8, "error_signal": f8})
-    writer.declare_recorder("multimeter_rec", {"senders": "i8", "times": f8, "V_m": f8, "surrogate_gradient": f8,
-                                               "learning_signal": f8, "V_th_adapt": f8, "adaptation": f8})
+    writer.declare_recorder(
+        "multimeter_out",
+        {
+            "senders": "i8",
+            "times": f8,
+            "V_m": f8,
+            "readout_signal": f8,
+            "readout_signal_unnorm": f8,
+            "target_signal": f8,
+            "error_signal": f8,
+        },
+    )
+    writer.declare_recorder(
+        "multimeter_rec",
+        {
+            "senders": "i8",
+            "times": f8,
+            "V_m": f8,
+            "surrogate_gradient": f8,
+            "learning_signal": f8,
+            "V_th_adapt": f8,
+            "adaptation": f8,
+        },
+    )
     writer.declare_recorder("spike_recorder", {"senders": "i8", "times": f8})
     writer.declare_recorder("weight_recorder", {"senders": "i8", "targets": "i8", "times": f8, "weights": f8})
     v_rec = rng.standard_normal(STEPS).cumsum() * 0.01
@@ -107,31 +139,51 @@ def write_benchmark_file(path: Path, n_iter: int, seed: int = 0) -> None:
         t0 = 4.0 + k * STEPS * RESOLUTION_MS
         progress = np.exp(-k / (n_iter / 5))
         readout = target + progress * noise + 0.02 * rng.standard_normal((N_OUT, STEPS))
-        out = {"senders": np.repeat(ids_out, STEPS), "times": np.tile(t0 + t_step, N_OUT),
-               "readout_signal": readout.ravel(), "target_signal": target.ravel(),
-               "error_signal": (readout - target).ravel()}
+        out = {
+            "senders": np.repeat(ids_out, STEPS),
+            "times": np.tile(t0 + t_step, N_OUT),
+            "readout_signal": readout.ravel(),
+            "target_signal": target.ravel(),
+            "error_signal": (readout - target).ravel(),
+        }
         out["V_m"] = out["readout_signal_unnorm"] = 10.0 * out["readout_signal"]
-        rec = {"senders": np.full(STEPS, ids_rec[0]), "times": t0 + t_step, "V_m": v_rec,
-               "surrogate_gradient": np.clip(1 - np.abs(v_rec), 0, None), "learning_signal": progress * v_rec,
-               "V_th_adapt": 0.03 + 0.01 * np.abs(v_rec), "adaptation": 0.01 * np.abs(v_rec)}
+        rec = {
+            "senders": np.full(STEPS, ids_rec[0]),
+            "times": t0 + t_step,
+            "V_m": v_rec,
+            "surrogate_gradient": np.clip(1 - np.abs(v_rec), 0, None),
+            "learning_signal": progress * v_rec,
+            "V_th_adapt": 0.03 + 0.01 * np.abs(v_rec),
+            "adaptation": 0.01 * np.abs(v_rec),
+        }
         spikes = {"senders": spike_senders, "times": t0 + spike_steps * RESOLUTION_MS}
         fraction = (k + 1) / n_iter
         wr_weights = pair_w0[pick] + fraction * pair_dw[pick]  # pA, linear drift from initial to final
-        wr = {"senders": wr_senders, "targets": wr_targets, "times": t0 + wr_steps * RESOLUTION_MS, "weights": wr_weights}
+        wr = {
+            "senders": wr_senders,
+            "targets": wr_targets,
+            "times": t0 + wr_steps * RESOLUTION_MS,
+            "weights": wr_weights,
+        }
         loss = 0.5 * ((readout - target) ** 2).sum(axis=1)
-        writer.append_iteration(loss, {"multimeter_out": out, "multimeter_rec": rec, "spike_recorder": spikes,
-                                       "weight_recorder": wr})
+        writer.append_iteration(
+            loss, {"multimeter_out": out, "multimeter_rec": rec, "spike_recorder": spikes, "weight_recorder": wr}
+        )
         if (k + 1) % 500 == 0:
             print(f"  wrote {k + 1}/{n_iter} iterations ({time.perf_counter() - start:.0f} s)", flush=True)
     writer.write_weights("final", final)
-    writer.finish("complete", {"timing_build_s": 1.0, "timing_simulate_s": 1.0, "timing_write_s": 1.0, "peak_rss_mb": 0.0})
+    writer.finish(
+        "complete", {"timing_build_s": 1.0, "timing_simulate_s": 1.0, "timing_write_s": 1.0, "peak_rss_mb": 0.0}
+    )
     writer.close()
 
 
 def run_child(function: str, argv: list[str]) -> dict:
     """Run report.<function>(argv) in a fresh interpreter; its wall time (s) and peak RSS (MB)."""
     env = dict(os.environ, PYTHONPATH=str(REPO))
-    proc = subprocess.run([sys.executable, "-c", CHILD, function, *argv], capture_output=True, text=True, env=env, cwd=REPO)
+    proc = subprocess.run(
+        [sys.executable, "-c", CHILD, function, *argv], capture_output=True, text=True, env=env, cwd=REPO
+    )
     measured = json.loads(proc.stderr.strip().splitlines()[-1])
     if measured["code"] != 0:
         raise SystemExit(f"{function} {argv} failed:\n{proc.stderr}")
@@ -168,12 +220,14 @@ def main() -> None:
     out = args.dir / "figures"
     rows = [("eprop plot (all figures, png, 300 dpi)", run_child("plot_main", [str(path), "--out", str(out)]))]
     for name in FIGURES:
-        rows.append((f"eprop plot --only {name}", run_child("plot_main", [str(path), "--out", str(out), "--only", name])))
+        rows.append(
+            (f"eprop plot --only {name}", run_child("plot_main", [str(path), "--out", str(out), "--only", name]))
+        )
     rows.append(("eprop eval (incl. loss recomputation)", run_child("eval_main", [str(path)])))
     rows.append(("eprop eval --json", run_child("eval_main", [str(path), "--json"])))
     print()
-    print(f"| command | wall time (s) | peak RSS (MB) |")
-    print(f"|---|---:|---:|")
+    print("| command | wall time (s) | peak RSS (MB) |")
+    print("|---|---:|---:|")
     for label, m in rows:
         print(f"| {label} | {m['wall_s']:.2f} | {m['peak_rss_mb']:.0f} |")
     if any(m["nest"] for _, m in rows):

@@ -27,18 +27,34 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from process_cost import timed  # noqa: E402
+
 from eprop.data.files import handwriting_file  # noqa: E402
 from eprop.results import open_results  # noqa: E402
-from process_cost import timed  # noqa: E402
 
 
 def seed_cmd(n_iter: int, out: Path) -> list[str]:
-    return [sys.executable, str(ROOT / "tests/oracle/seed_tutorial.py"), "handwriting", str(n_iter), str(handwriting_file()), str(out)]
+    return [
+        sys.executable,
+        str(ROOT / "tests/oracle/seed_tutorial.py"),
+        "handwriting",
+        str(n_iter),
+        str(handwriting_file()),
+        str(out),
+    ]
 
 
 def eprop_cmd(n_iter: int, run_dir: Path, *extra: str) -> list[str]:
-    return [sys.executable, "-m", "eprop.cli.main", "run", f"task.n_iter={n_iter}", "progress=false",
-            f"hydra.run.dir={run_dir}", *extra]
+    return [
+        sys.executable,
+        "-m",
+        "eprop.cli.main",
+        "run",
+        f"task.n_iter={n_iter}",
+        "progress=false",
+        f"hydra.run.dir={run_dir}",
+        *extra,
+    ]
 
 
 def main() -> None:

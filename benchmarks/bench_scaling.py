@@ -37,6 +37,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
 from bench_floor import cost  # noqa: E402
+
 from eprop.data.files import handwriting_file  # noqa: E402
 from eprop.results import open_results  # noqa: E402
 
@@ -44,13 +45,32 @@ N_IN, N_OUT = 100, 2  # the seed's input channels and readouts
 
 
 def floor_cmd(n_iter: int, out: Path, n_rec: int, threads: int) -> list[str]:
-    return [sys.executable, str(ROOT / "tests/oracle/seed_tutorial.py"), "handwriting", str(n_iter),
-            str(handwriting_file()), str(out), "floor", f"n_rec={n_rec}", f"threads={threads}"]
+    return [
+        sys.executable,
+        str(ROOT / "tests/oracle/seed_tutorial.py"),
+        "handwriting",
+        str(n_iter),
+        str(handwriting_file()),
+        str(out),
+        "floor",
+        f"n_rec={n_rec}",
+        f"threads={threads}",
+    ]
 
 
 def eprop_cmd(n_iter: int, run_dir: Path, n_rec: int, threads: int) -> list[str]:
-    return [sys.executable, "-m", "eprop.cli.main", "run", f"task.n_iter={n_iter}", "recording=minimal",
-            f"neuron.rec.n={n_rec}", f"kernel.threads={threads}", "progress=false", f"hydra.run.dir={run_dir}"]
+    return [
+        sys.executable,
+        "-m",
+        "eprop.cli.main",
+        "run",
+        f"task.n_iter={n_iter}",
+        "recording=minimal",
+        f"neuron.rec.n={n_rec}",
+        f"kernel.threads={threads}",
+        "progress=false",
+        f"hydra.run.dir={run_dir}",
+    ]
 
 
 def measure(n_rec: int, threads: int, n_iter: int, tmp: Path, env: dict[str, str]) -> dict[str, float]:
@@ -68,10 +88,15 @@ def measure(n_rec: int, threads: int, n_iter: int, tmp: Path, env: dict[str, str
     if not np.allclose(loss, floor["loss"], rtol=1e-12, atol=0.0):
         raise SystemExit(f"n_rec={n_rec} threads={threads}: losses differ: eprop {loss} floor {floor['loss']}")
     return {
-        "floor_sim": float(floor["t_sim"]) / n_iter, "eprop_sim": attrs["timing_simulate_s"] / n_iter,
+        "floor_sim": float(floor["t_sim"]) / n_iter,
+        "eprop_sim": attrs["timing_simulate_s"] / n_iter,
         "eprop_write": attrs["timing_write_s"] / n_iter,
-        "floor_wall": floor_wall, "eprop_wall": eprop_wall, "floor_rss": floor_rss, "eprop_rss": eprop_rss,
-        "spikes": n_spikes, "synapses": N_IN * n_rec + n_rec * n_rec + n_rec * N_OUT,
+        "floor_wall": floor_wall,
+        "eprop_wall": eprop_wall,
+        "floor_rss": floor_rss,
+        "eprop_rss": eprop_rss,
+        "spikes": n_spikes,
+        "synapses": N_IN * n_rec + n_rec * n_rec + n_rec * N_OUT,
     }
 
 
@@ -82,18 +107,25 @@ def main() -> None:
     parser.add_argument("--n-iter", type=int, default=6)
     args = parser.parse_args()
     env = {**os.environ, "PYNEST_QUIET": "1", "PYTHONPATH": str(ROOT)}
-    print(f"handwriting, {args.n_iter} iterations, recording=minimal; s/it = in-process simulation seconds per iteration")
-    print(f"{'n_rec':>5} {'thr':>3} {'synapses':>9} {'spikes/it':>9} | {'floor s/it':>10} {'eprop s/it':>10} "
-          f"{'ratio':>5} {'write s/it':>10} | {'floor wall':>10} {'eprop wall':>10} {'ratio':>5} | "
-          f"{'floor MB':>8} {'eprop MB':>8}")
+    print(
+        f"handwriting, {args.n_iter} iterations, recording=minimal; s/it = in-process simulation seconds per iteration"
+    )
+    print(
+        f"{'n_rec':>5} {'thr':>3} {'synapses':>9} {'spikes/it':>9} | {'floor s/it':>10} {'eprop s/it':>10} "
+        f"{'ratio':>5} {'write s/it':>10} | {'floor wall':>10} {'eprop wall':>10} {'ratio':>5} | "
+        f"{'floor MB':>8} {'eprop MB':>8}"
+    )
     with tempfile.TemporaryDirectory() as tmp:
         for n_rec in args.n_rec:
             for threads in args.threads:
                 m = measure(n_rec, threads, args.n_iter, Path(tmp), env)
-                print(f"{n_rec:>5} {threads:>3} {m['synapses']:>9} {m['spikes']:>9} | {m['floor_sim']:>10.3f} "
-                      f"{m['eprop_sim']:>10.3f} {m['eprop_sim'] / m['floor_sim']:>5.2f} {m['eprop_write']:>10.4f} | "
-                      f"{m['floor_wall']:>10.2f} {m['eprop_wall']:>10.2f} {m['eprop_wall'] / m['floor_wall']:>5.2f} | "
-                      f"{m['floor_rss']:>8.1f} {m['eprop_rss']:>8.1f}", flush=True)
+                print(
+                    f"{n_rec:>5} {threads:>3} {m['synapses']:>9} {m['spikes']:>9} | {m['floor_sim']:>10.3f} "
+                    f"{m['eprop_sim']:>10.3f} {m['eprop_sim'] / m['floor_sim']:>5.2f} {m['eprop_write']:>10.4f} | "
+                    f"{m['floor_wall']:>10.2f} {m['eprop_wall']:>10.2f} {m['eprop_wall'] / m['floor_wall']:>5.2f} | "
+                    f"{m['floor_rss']:>8.1f} {m['eprop_rss']:>8.1f}",
+                    flush=True,
+                )
 
 
 if __name__ == "__main__":

@@ -80,12 +80,28 @@ def main() -> int:
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     root = Path(tempfile.mkdtemp(prefix="eprop_sigkill_"))
     damaged, flushed = 0, []
-    print(f"eprop run {' '.join(args.overrides)} task.n_iter=40 progress=false; SIGKILL {args.earliest}-{args.latest} s after the start")
+    print(
+        f"eprop run {' '.join(args.overrides)} task.n_iter=40 progress=false; SIGKILL {args.earliest}-{args.latest} s after the start"
+    )
     for i in range(args.runs):
         run_dir = root / f"run{i}"
         at = draw.uniform(args.earliest, args.latest)
-        proc = subprocess.Popen([sys.executable, "-m", "eprop.cli.main", "run", *args.overrides, "task.n_iter=40", "progress=false",
-                                 f"hydra.run.dir={run_dir}"], cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "eprop.cli.main",
+                "run",
+                *args.overrides,
+                "task.n_iter=40",
+                "progress=false",
+                f"hydra.run.dir={run_dir}",
+            ],
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         time.sleep(at)
         proc.kill()
         proc.wait()
@@ -95,9 +111,13 @@ def main() -> int:
         n, with_events, problem = check_file(run_dir)
         damaged += bool(problem)
         flushed.append(n)
-        print(f"run {i}: killed at {at:.2f} s, {n} flushed iterations, {with_events} with events, "
-              f"{'DAMAGED: ' + problem if problem else 'intact'}")
-    print(f"{damaged} of {len(flushed)} files damaged; flushed iterations {min(flushed, default=0)}-{max(flushed, default=0)}; files in {root}")
+        print(
+            f"run {i}: killed at {at:.2f} s, {n} flushed iterations, {with_events} with events, "
+            f"{'DAMAGED: ' + problem if problem else 'intact'}"
+        )
+    print(
+        f"{damaged} of {len(flushed)} files damaged; flushed iterations {min(flushed, default=0)}-{max(flushed, default=0)}; files in {root}"
+    )
     return 1 if damaged else 0
 
 

@@ -26,11 +26,24 @@ ROOT = Path(__file__).resolve().parents[1]
 ETAS = "1e-3,2e-3,5e-3,1e-2"
 
 
-def run_sweep(launcher: str, sweep_dir: Path, n_iter: int, threads: int, env: dict[str, str]) -> tuple[float, list[float]]:
+def run_sweep(
+    launcher: str, sweep_dir: Path, n_iter: int, threads: int, env: dict[str, str]
+) -> tuple[float, list[float]]:
     """One sweep in a fresh process: (wall seconds, final losses by job)."""
-    cmd = [sys.executable, "-m", "eprop.cli.main", "run", "-m", f"hydra/launcher={launcher}", f"optimizer.eta={ETAS}",
-           f"task.n_iter={n_iter}", f"kernel.threads={threads}", "recording=minimal", "progress=false",
-           f"hydra.sweep.dir={sweep_dir}"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "eprop.cli.main",
+        "run",
+        "-m",
+        f"hydra/launcher={launcher}",
+        f"optimizer.eta={ETAS}",
+        f"task.n_iter={n_iter}",
+        f"kernel.threads={threads}",
+        "recording=minimal",
+        "progress=false",
+        f"hydra.sweep.dir={sweep_dir}",
+    ]
     start = time.perf_counter()
     proc = subprocess.run(cmd, env=env, cwd=ROOT, capture_output=True, text=True)
     wall = time.perf_counter() - start
@@ -62,8 +75,10 @@ def main() -> None:
             raise SystemExit(f"final losses differ: basic {losses['basic']} joblib {losses['joblib']}")
     b, j = statistics.median(times["basic"]), statistics.median(times["joblib"])
     cores = len(os.sched_getaffinity(0))
-    print(f"4-job sweep, {args.n_iter} iterations per job, kernel.threads={args.threads}, {cores} cores, "
-          f"median of {args.repeats} (alternating):")
+    print(
+        f"4-job sweep, {args.n_iter} iterations per job, kernel.threads={args.threads}, {cores} cores, "
+        f"median of {args.repeats} (alternating):"
+    )
     print(f"  basic   {b:7.2f} s   runs {', '.join(f'{t:.2f}' for t in times['basic'])}")
     print(f"  joblib  {j:7.2f} s   runs {', '.join(f'{t:.2f}' for t in times['joblib'])}")
     print(f"  ratio joblib/basic = {j / b:.3f}   (target <= 0.65)   final losses identical: yes")

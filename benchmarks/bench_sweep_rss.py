@@ -63,8 +63,11 @@ def main() -> None:
     parser.add_argument("--jobs", type=int, default=10)
     parser.add_argument("--n-iter", type=int, default=5)
     parser.add_argument("--recording", default="tutorial")
-    parser.add_argument("--trim", action="store_true",
-                        help="gc.collect() and malloc_trim(0) before each reading: leaks stay, freed heap pages go")
+    parser.add_argument(
+        "--trim",
+        action="store_true",
+        help="gc.collect() and malloc_trim(0) before each reading: leaks stay, freed heap pages go",
+    )
     args = parser.parse_args()
     global TRIM
     TRIM = args.trim
@@ -73,18 +76,31 @@ def main() -> None:
 
     sweep_dir = Path(tempfile.mkdtemp(prefix="eprop-bench-rss-")) / "sweep"
     seeds = ",".join(str(s) for s in range(1, args.jobs + 1))
-    code = eprop_main(["run", "-m", f"seed={seeds}", f"task.n_iter={args.n_iter}", f"recording={args.recording}",
-                       "progress=false", f"hydra.sweep.dir={sweep_dir}",
-                       "+hydra.callbacks.rss_probe._target_=__main__.RssProbe"])
+    code = eprop_main(
+        [
+            "run",
+            "-m",
+            f"seed={seeds}",
+            f"task.n_iter={args.n_iter}",
+            f"recording={args.recording}",
+            "progress=false",
+            f"hydra.sweep.dir={sweep_dir}",
+            "+hydra.callbacks.rss_probe._target_=__main__.RssProbe",
+        ]
+    )
     if code != 0:
         raise SystemExit(f"eprop run -m exited {code}")
-    print(f"basic launcher, {args.jobs} handwriting jobs of {args.n_iter} iterations (recording={args.recording}) "
-          f"in one process; RSS after each job (MB){', after gc.collect() and malloc_trim(0)' if TRIM else ''}:")
+    print(
+        f"basic launcher, {args.jobs} handwriting jobs of {args.n_iter} iterations (recording={args.recording}) "
+        f"in one process; RSS after each job (MB){', after gc.collect() and malloc_trim(0)' if TRIM else ''}:"
+    )
     print("  " + "  ".join(f"{num}:{rss:.1f}" for num, rss in RSS_AFTER_JOB))
     first, last = RSS_AFTER_JOB[1][1], RSS_AFTER_JOB[-1][1]
     n = len(RSS_AFTER_JOB) - 2
-    print(f"  job 1 -> job {RSS_AFTER_JOB[-1][0]}: {last - first:+.1f} MB ({(last - first) / max(n, 1):+.2f} MB per job); "
-          f"job 0 (imports, first kernel) {RSS_AFTER_JOB[0][1]:.1f} MB")
+    print(
+        f"  job 1 -> job {RSS_AFTER_JOB[-1][0]}: {last - first:+.1f} MB ({(last - first) / max(n, 1):+.2f} MB per job); "
+        f"job 0 (imports, first kernel) {RSS_AFTER_JOB[0][1]:.1f} MB"
+    )
     print(f"  sweep directory: {sweep_dir}")
 
 

@@ -29,8 +29,18 @@ PARTS = ("timing_build_s", "timing_simulate_s", "timing_write_s")
 
 
 def run(threads: int, run_dir: Path, n_iter: int, recording: str, env: dict[str, str]) -> dict[str, float]:
-    cmd = [sys.executable, "-m", "eprop.cli.main", "run", "task=handwriting", f"task.n_iter={n_iter}",
-           f"kernel.threads={threads}", f"recording={recording}", "progress=false", f"hydra.run.dir={run_dir}"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "eprop.cli.main",
+        "run",
+        "task=handwriting",
+        f"task.n_iter={n_iter}",
+        f"kernel.threads={threads}",
+        f"recording={recording}",
+        "progress=false",
+        f"hydra.run.dir={run_dir}",
+    ]
     start = time.perf_counter()
     proc = subprocess.run(cmd, env=env, cwd=ROOT, capture_output=True, text=True)
     wall = time.perf_counter() - start
@@ -57,18 +67,26 @@ def main() -> None:
         for threads in (1, 2):
             runs[threads].append(run(threads, tmp / f"t{threads}_{r}", args.n_iter, args.recording, env))
             m = runs[threads][-1]
-            print(f"  run {r + 1}: threads={threads} wall {m['wall_s']:6.2f} s  simulate {m['timing_simulate_s']:6.2f} s",
-                  flush=True)
+            print(
+                f"  run {r + 1}: threads={threads} wall {m['wall_s']:6.2f} s  simulate {m['timing_simulate_s']:6.2f} s",
+                flush=True,
+            )
     med = {t: {k: statistics.median(m[k] for m in runs[t]) for k in ("wall_s", *PARTS)} for t in (1, 2)}
-    print(f"handwriting, {args.n_iter} iterations, recording={args.recording}, "
-          f"{len(os.sched_getaffinity(0))} cores, median of {args.repeats} (alternating):")
+    print(
+        f"handwriting, {args.n_iter} iterations, recording={args.recording}, "
+        f"{len(os.sched_getaffinity(0))} cores, median of {args.repeats} (alternating):"
+    )
     print(f"  {'':10s} {'wall':>8s} {'build':>8s} {'simulate':>9s} {'write':>8s}   (s)")
     for t in (1, 2):
         m = med[t]
-        print(f"  threads={t}  {m['wall_s']:8.2f} {m['timing_build_s']:8.2f} {m['timing_simulate_s']:9.2f} {m['timing_write_s']:8.2f}"
-              f"   virtual processes {runs[t][0]['vps']}, final loss {runs[t][0]['final_loss']:.6g}")
-    print(f"  ratio threads=2/threads=1: wall {med[2]['wall_s'] / med[1]['wall_s']:.3f} (target <= 0.60), "
-          f"simulate {med[2]['timing_simulate_s'] / med[1]['timing_simulate_s']:.3f}")
+        print(
+            f"  threads={t}  {m['wall_s']:8.2f} {m['timing_build_s']:8.2f} {m['timing_simulate_s']:9.2f} {m['timing_write_s']:8.2f}"
+            f"   virtual processes {runs[t][0]['vps']}, final loss {runs[t][0]['final_loss']:.6g}"
+        )
+    print(
+        f"  ratio threads=2/threads=1: wall {med[2]['wall_s'] / med[1]['wall_s']:.3f} (target <= 0.60), "
+        f"simulate {med[2]['timing_simulate_s'] / med[1]['timing_simulate_s']:.3f}"
+    )
 
 
 if __name__ == "__main__":

@@ -34,8 +34,12 @@ ROOT = Path(__file__).resolve().parents[1]
 # seven-segment strokes in a box x 10..23, y 7..26 (pixels): segment -> (x0, y0, x1, y1)
 _LEFT, _RIGHT, _TOP, _MID, _BOTTOM = 10.0, 23.0, 7.0, 16.5, 26.0
 SEGMENTS = {
-    "a": (_LEFT, _TOP, _RIGHT, _TOP), "b": (_RIGHT, _TOP, _RIGHT, _MID), "c": (_RIGHT, _MID, _RIGHT, _BOTTOM),
-    "d": (_LEFT, _BOTTOM, _RIGHT, _BOTTOM), "e": (_LEFT, _MID, _LEFT, _BOTTOM), "f": (_LEFT, _TOP, _LEFT, _MID),
+    "a": (_LEFT, _TOP, _RIGHT, _TOP),
+    "b": (_RIGHT, _TOP, _RIGHT, _MID),
+    "c": (_RIGHT, _MID, _RIGHT, _BOTTOM),
+    "d": (_LEFT, _BOTTOM, _RIGHT, _BOTTOM),
+    "e": (_LEFT, _MID, _LEFT, _BOTTOM),
+    "f": (_LEFT, _TOP, _LEFT, _MID),
     "g": (_LEFT, _MID, _RIGHT, _MID),
 }
 DIGIT_SEGMENTS = ("abcdef", "bc", "abged", "abgcd", "fgbc", "afgcd", "afgedc", "abc", "abcdefg", "abfgcd")
@@ -72,8 +76,9 @@ def sample_events(digit: int, rng: np.random.RandomState, n_events: int) -> tupl
     return x[order], y[order], polarity[order], t_us[order]
 
 
-def write_dataset(root: str | Path, per_digit: int, n_events: int = 5000, seed: int = 0,
-                  per_digit_test: int | None = None) -> Path:
+def write_dataset(
+    root: str | Path, per_digit: int, n_events: int = 5000, seed: int = 0, per_digit_test: int | None = None
+) -> Path:
     """Write Train/<digit>/<id>.bin and Test/<digit>/<id>.bin (per_digit samples per digit in Train,
     per_digit_test, default per_digit, in Test) in N-MNIST's binary format; returns root."""
     import sys

@@ -38,8 +38,10 @@ class Interrupted(Exception):
         if complete:
             message = f"{signal_name} during the last iteration; the run is complete: {run_dir}"
         else:
-            message = (f"{signal_name} after {n_iter_done} of {n_iter} iterations; results kept in {run_dir}; "
-                       f"continue with: eprop run resume={run_dir}")
+            message = (
+                f"{signal_name} after {n_iter_done} of {n_iter} iterations; results kept in {run_dir}; "
+                f"continue with: eprop run resume={run_dir}"
+            )
         super().__init__(message)
         self.signal_name = signal_name
         self.n_iter_done = n_iter_done

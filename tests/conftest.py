@@ -47,7 +47,9 @@ def eprop_env() -> dict[str, str]:
     return env
 
 
-def run_eprop(*args: str, cwd: Path | None = None, check: bool = True, timeout: float = 600) -> subprocess.CompletedProcess:
+def run_eprop(
+    *args: str, cwd: Path | None = None, check: bool = True, timeout: float = 600
+) -> subprocess.CompletedProcess:
     """Run `python -m eprop.cli.main ARGS` and return the finished process (text output)."""
     proc = subprocess.run(
         [sys.executable, "-m", "eprop.cli.main", *args],
@@ -62,7 +64,9 @@ def run_eprop(*args: str, cwd: Path | None = None, check: bool = True, timeout: 
     return proc
 
 
-def run_eprop_in_process(*args: str, check: bool = True, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+def run_eprop_in_process(
+    *args: str, check: bool = True, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess:
     """`eprop ARGS` in this process, as run_eprop returns it (exit code, stdout, stderr).
 
     For commands that end before NEST (config errors, bad paths, eval/plot): milliseconds instead
@@ -123,8 +127,8 @@ def compose():
     register_configs()
 
     def _compose(*overrides: str, return_hydra_config: bool = False):
-        from eprop.config.hydra_errors import config_error_types
         from eprop.cli.boundary import user_error
+        from eprop.config.hydra_errors import config_error_types
 
         GlobalHydra.instance().clear()
         with initialize_config_dir(config_dir=conf_dir(), version_base="1.3"):

@@ -22,8 +22,9 @@ resumed counters, divergence) is tested in milliseconds:
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Callable, Mapping
+from typing import Any
 
 import numpy as np
 
@@ -49,8 +50,13 @@ class FakeNetwork:
 
 
 class FakeSimulator:
-    def __init__(self, errors: Mapping[int, float] | None = None, spikes: Mapping[int, int] | None = None,
-                 on_simulate: Callable[[int], None] | None = None, wrong: set[int] | None = None):
+    def __init__(
+        self,
+        errors: Mapping[int, float] | None = None,
+        spikes: Mapping[int, int] | None = None,
+        on_simulate: Callable[[int], None] | None = None,
+        wrong: set[int] | None = None,
+    ):
         self.errors = dict(errors or {})
         self.spikes = dict(spikes or {})
         self.on_simulate = on_simulate
@@ -72,13 +78,19 @@ class FakeSimulator:
         self.calls.append(("build_network", {name: w.shape for name, w in weights.items()}))
         n_in, n_rec, n_out = weights["in_rec"].shape[1], weights["in_rec"].shape[0], weights["rec_out"].shape[0]
         ids = np.arange(1, n_in + n_rec + n_out + 1)
-        populations = {"input": ids[:n_in], "recurrent": ids[n_in:n_in + n_rec], "readout": ids[n_in + n_rec:]}
+        populations = {"input": ids[:n_in], "recurrent": ids[n_in : n_in + n_rec], "readout": ids[n_in + n_rec :]}
         fields = {"multimeter_out": ["senders", "times", "readout_signal", "target_signal"]}
         if cfg.recording.spikes_recurrent or cfg.recording.spikes_input:
             fields["spike_recorder"] = ["senders", "times"]
         self.calls.append(("build_eta", float(cfg.optimizer.eta)))
-        return FakeNetwork(timing, {k: np.array(w, dtype=np.float64) for k, w in weights.items()}, populations, fields,
-                           masks=dict(masks or {}), eta=float(cfg.optimizer.eta))
+        return FakeNetwork(
+            timing,
+            {k: np.array(w, dtype=np.float64) for k, w in weights.items()},
+            populations,
+            fields,
+            masks=dict(masks or {}),
+            eta=float(cfg.optimizer.eta),
+        )
 
     def set_optimizer_state(self, net: FakeNetwork, state) -> None:
         self.calls.append(("set_optimizer_state", sorted(state)))
@@ -121,17 +133,21 @@ class FakeSimulator:
         steps = t.total_offset + k * t.iteration + 1 + np.arange(t.iteration)
         target = net.loaded[k].target  # (n_out, iteration)
         error = self.errors.get(k, 0.1 * (k + 1))
-        events = {"multimeter_out": {
-            "senders": np.tile(readout, t.iteration),
-            "times": np.repeat(steps * t.dt, readout.size),
-            "target_signal": target.T.ravel(),
-            "readout_signal": (1.0 - target.T.ravel() if k in self.wrong else target.T.ravel()) + error,
-        }}
+        events = {
+            "multimeter_out": {
+                "senders": np.tile(readout, t.iteration),
+                "times": np.repeat(steps * t.dt, readout.size),
+                "target_signal": target.T.ravel(),
+                "readout_signal": (1.0 - target.T.ravel() if k in self.wrong else target.T.ravel()) + error,
+            }
+        }
         if "spike_recorder" in net.recorder_fields:
             recurrent = net.populations["recurrent"]
             n = self.spikes.get(k, 1)
-            events["spike_recorder"] = {"senders": np.repeat(recurrent, n),
-                                        "times": np.tile(steps[:n] * t.dt, recurrent.size)}
+            events["spike_recorder"] = {
+                "senders": np.repeat(recurrent, n),
+                "times": np.tile(steps[:n] * t.dt, recurrent.size),
+            }
         return events
 
     def apply_pending_updates(self, net: FakeNetwork, now_step: int) -> int:
@@ -144,7 +160,14 @@ class FakeSimulator:
         now = {name: w + (net.applied if PROJECTIONS[name].plastic else 0) for name, w in net.weights.items()}
         np.fill_diagonal(now["rec_rec"], 0.0)
         weights = as_connections(now, net.populations, net.masks)
-        state = {name: {"source": c["source"], "target": c["target"], "m": np.full(c["source"].size, float(net.applied)),
-                        "v": np.zeros(c["source"].size)}
-                 for name, c in weights.items() if PROJECTIONS[name].plastic}
+        state = {
+            name: {
+                "source": c["source"],
+                "target": c["target"],
+                "m": np.full(c["source"].size, float(net.applied)),
+                "v": np.zeros(c["source"].size),
+            }
+            for name, c in weights.items()
+            if PROJECTIONS[name].plastic
+        }
         return weights, state

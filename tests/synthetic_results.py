@@ -45,8 +45,12 @@ def target_signal(output: int) -> np.ndarray:
 
 def initial_weights() -> dict[str, dict[str, np.ndarray]]:
     """Weight w = 0.01 * source + 0.001 * target (pA), all-to-all without autapses."""
-    pops = {"in_rec": (INPUT, RECURRENT), "rec_rec": (RECURRENT, RECURRENT),
-            "rec_out": (RECURRENT, READOUT), "out_rec": (READOUT, RECURRENT)}
+    pops = {
+        "in_rec": (INPUT, RECURRENT),
+        "rec_rec": (RECURRENT, RECURRENT),
+        "rec_out": (RECURRENT, READOUT),
+        "out_rec": (READOUT, RECURRENT),
+    }
     weights = {}
     for name, (sources, targets) in pops.items():
         pairs = [(s, t) for s in sources for t in targets if s != t]
@@ -73,16 +77,26 @@ def config(task: str = "handwriting") -> dict:
     return {"task": {"name": task, "n_iter": N_ITER}, "neuron": {"rec": {"f_target": F_TARGET}}}
 
 
-def write_run(path: Path, overrides: list[str] | None = None, loss_scale: float = 1.0, status: str = "complete",
-              recording: str = "tutorial", n_iter_done: int = N_ITER, task: str = "handwriting",
-              attrs: dict | None = None, recorded: tuple[int, ...] | None = None) -> Path:
+def write_run(
+    path: Path,
+    overrides: list[str] | None = None,
+    loss_scale: float = 1.0,
+    status: str = "complete",
+    recording: str = "tutorial",
+    n_iter_done: int = N_ITER,
+    task: str = "handwriting",
+    attrs: dict | None = None,
+    recorded: tuple[int, ...] | None = None,
+) -> Path:
     """Write a synthetic results file; `loss_scale` multiplies the readout-target offsets squared.
 
     `attrs`: further root attributes (e.g. task_kind, display, error). `recorded`: the 0-based
     iterations whose events are written (a recording schedule); None: every iteration.
     A file with the same arguments was written before: a copy of it (the same bytes, much faster).
     """
-    key = json.dumps([overrides or [], loss_scale, status, recording, n_iter_done, task, attrs or {}, recorded], sort_keys=True)
+    key = json.dumps(
+        [overrides or [], loss_scale, status, recording, n_iter_done, task, attrs or {}, recorded], sort_keys=True
+    )
     path.parent.mkdir(parents=True, exist_ok=True)
     if key in _TEMPLATES and not path.exists():
         shutil.copyfile(_TEMPLATES[key], path)
@@ -104,12 +118,28 @@ def _template_dir() -> Path:
     return _TEMPLATE_DIR[0]
 
 
-def _write_run(path: Path, overrides: list[str] | None, loss_scale: float, status: str, recording: str,
-               n_iter_done: int, task: str, attrs: dict | None, recorded: tuple[int, ...] | None = None) -> None:
+def _write_run(
+    path: Path,
+    overrides: list[str] | None,
+    loss_scale: float,
+    status: str,
+    recording: str,
+    n_iter_done: int,
+    task: str,
+    attrs: dict | None,
+    recorded: tuple[int, ...] | None = None,
+) -> None:
     attrs = {
-        "n_iter": N_ITER, "config_yaml": yaml.safe_dump(config(task)), "overrides": overrides or [],
-        "steps_per_sequence": STEPS, "resolution_ms": RESOLUTION_MS, "n_out": len(READOUT),
-        "seed": 1, "nest_version": "3.10", "total_num_virtual_procs": 1, **(attrs or {}),
+        "n_iter": N_ITER,
+        "config_yaml": yaml.safe_dump(config(task)),
+        "overrides": overrides or [],
+        "steps_per_sequence": STEPS,
+        "resolution_ms": RESOLUTION_MS,
+        "n_out": len(READOUT),
+        "seed": 1,
+        "nest_version": "3.10",
+        "total_num_virtual_procs": 1,
+        **(attrs or {}),
     }
     writer = ResultsWriter(path, n_out=len(READOUT), attrs=attrs)
     writer.write_array("target", np.array([target_signal(k) for k in range(len(READOUT))]))
@@ -118,9 +148,21 @@ def _write_run(path: Path, overrides: list[str] | None, loss_scale: float, statu
     out_fields = ["senders", "times", "readout_signal", "target_signal"]
     if recording == "tutorial":
         out_fields += ["V_m", "readout_signal_unnorm", "error_signal"]
-        writer.declare_recorder("multimeter_rec", {f: ("i8" if f == "senders" else "f8") for f in
-                                                  ["senders", "times", "V_m", "surrogate_gradient", "learning_signal",
-                                                   "V_th_adapt", "adaptation"]})
+        writer.declare_recorder(
+            "multimeter_rec",
+            {
+                f: ("i8" if f == "senders" else "f8")
+                for f in [
+                    "senders",
+                    "times",
+                    "V_m",
+                    "surrogate_gradient",
+                    "learning_signal",
+                    "V_th_adapt",
+                    "adaptation",
+                ]
+            },
+        )
         writer.declare_recorder("weight_recorder", {"senders": "i8", "targets": "i8", "times": "f8", "weights": "f8"})
     writer.declare_recorder("multimeter_out", {f: ("i8" if f == "senders" else "f8") for f in out_fields})
     writer.declare_recorder("spike_recorder", {"senders": "i8", "times": "f8"})
@@ -133,8 +175,15 @@ def _write_run(path: Path, overrides: list[str] | None, loss_scale: float, statu
         for j, sender in enumerate(READOUT):
             y_star = target_signal(j)
             y = y_star + scale * OFFSETS[j, k]
-            columns = {"senders": np.full(STEPS, sender), "times": times, "readout_signal": y, "target_signal": y_star,
-                       "V_m": 10.0 * y, "readout_signal_unnorm": y, "error_signal": y - y_star}
+            columns = {
+                "senders": np.full(STEPS, sender),
+                "times": times,
+                "readout_signal": y,
+                "target_signal": y_star,
+                "V_m": 10.0 * y,
+                "readout_signal_unnorm": y,
+                "error_signal": y - y_star,
+            }
             for f in out_fields:
                 out[f].append(columns[f])
         events["multimeter_out"] = {f: np.concatenate(v) for f, v in out.items()}
@@ -146,16 +195,22 @@ def _write_run(path: Path, overrides: list[str] | None, loss_scale: float, statu
             spike_senders += [neuron] * int(count)
             spike_times += list(t0 + 1 + np.arange(count))
         order = np.argsort(spike_times, kind="stable")
-        events["spike_recorder"] = {"senders": np.array(spike_senders, dtype="i8")[order],
-                                    "times": np.array(spike_times, dtype="f8")[order]}
+        events["spike_recorder"] = {
+            "senders": np.array(spike_senders, dtype="i8")[order],
+            "times": np.array(spike_times, dtype="f8")[order],
+        }
         if recording == "tutorial":
             events["multimeter_rec"] = {
-                "senders": np.full(STEPS, RECURRENT[0]), "times": times, "V_m": np.linspace(0, 1, STEPS) + k,
-                "surrogate_gradient": np.full(STEPS, 0.1 * k), "learning_signal": np.full(STEPS, -1.0 * k),
-                "V_th_adapt": np.full(STEPS, 0.03 + k), "adaptation": np.full(STEPS, 0.01 * k),
+                "senders": np.full(STEPS, RECURRENT[0]),
+                "times": times,
+                "V_m": np.linspace(0, 1, STEPS) + k,
+                "surrogate_gradient": np.full(STEPS, 0.1 * k),
+                "learning_signal": np.full(STEPS, -1.0 * k),
+                "V_th_adapt": np.full(STEPS, 0.03 + k),
+                "adaptation": np.full(STEPS, 0.01 * k),
             }
             wr = {"senders": [], "targets": [], "times": [], "weights": []}
-            for (sender, target) in RECORDED_PAIRS:
+            for sender, target in RECORDED_PAIRS:
                 for s in (2, 5, 8):  # three transmissions per iteration, same weight each time
                     wr["senders"].append(sender)
                     wr["targets"].append(target)
@@ -163,12 +218,14 @@ def _write_run(path: Path, overrides: list[str] | None, loss_scale: float, statu
                     wr["weights"].append(recorded_weight((sender, target), k))
             order = np.argsort(wr["times"], kind="stable")
             events["weight_recorder"] = {key: np.asarray(v)[order] for key, v in wr.items()}
-        writer.append_iteration(loss_scale * EXPECTED_LOSS_PER_OUTPUT[:, k], events,
-                                write_events=recorded is None or k in recorded)
+        writer.append_iteration(
+            loss_scale * EXPECTED_LOSS_PER_OUTPUT[:, k], events, write_events=recorded is None or k in recorded
+        )
     if status != "running":
         writer.write_weights("final", final_weights())
-        writer.finish(status, {"timing_build_s": 1.5, "timing_simulate_s": 10.0, "timing_write_s": 0.5,
-                               "peak_rss_mb": 321.0})
+        writer.finish(
+            status, {"timing_build_s": 1.5, "timing_simulate_s": 10.0, "timing_write_s": 0.5, "peak_rss_mb": 321.0}
+        )
     writer.close()
 
 
@@ -192,7 +249,9 @@ INPUT_GROUPS = [["left cue", 2], ["right cue", 2], ["recall", 2], ["noise", 2]]
 CLASS_INPUT = list(range(1, 9))  # 8 input neurons, 2 per group
 CLASS_RECURRENT = [11, 12, 13, 14]
 CLASS_READOUT = [21, 22]
-READOUT_DELAY_MS = 5.0  # ms from a sequence's step 0 to its first readout sample, as NEST stamps it (input spikes: 1 ms)
+READOUT_DELAY_MS = (
+    5.0  # ms from a sequence's step 0 to its first readout sample, as NEST stamps it (input spikes: 1 ms)
+)
 
 
 def predictions(correct: int) -> np.ndarray:
@@ -205,26 +264,47 @@ def classification_loss(correct: int) -> float:
     return (correct * -np.log(0.8) + (BATCH - correct) * -np.log(0.2)) / BATCH
 
 
-def write_classification_run(path: Path, correct: list[int] | None = None, phases: list[int] | None = PHASES,
-                             overrides: list[str] | None = None) -> Path:
+def write_classification_run(
+    path: Path, correct: list[int] | None = None, phases: list[int] | None = PHASES, overrides: list[str] | None = None
+) -> Path:
     """A synthetic classification results file (see above); `phases` None: no /phase (all training)."""
     import h5py
 
     correct = CORRECT if correct is None else correct
     steps = STEPS
     attrs = {
-        "n_iter": len(correct), "overrides": overrides or [], "n_out": 2, "batch_size": BATCH,
-        "config_yaml": yaml.safe_dump({"task": {"name": "evidence_accumulation", "n_iter": len(correct), "offset_gen": 1,
-                                                "delay_in_rec": 1, "delay_rec_out": 1, "delay_out_norm": 1},
-                                       "neuron": {"rec": {"f_target": F_TARGET}}}),
-        "steps_per_sequence": steps, "resolution_ms": RESOLUTION_MS, "learning_window_steps": WINDOW,
-        "task_kind": "classification", "seed": 1, "nest_version": "3.10", "total_num_virtual_procs": 1,
+        "n_iter": len(correct),
+        "overrides": overrides or [],
+        "n_out": 2,
+        "batch_size": BATCH,
+        "config_yaml": yaml.safe_dump(
+            {
+                "task": {
+                    "name": "evidence_accumulation",
+                    "n_iter": len(correct),
+                    "offset_gen": 1,
+                    "delay_in_rec": 1,
+                    "delay_rec_out": 1,
+                    "delay_out_norm": 1,
+                },
+                "neuron": {"rec": {"f_target": F_TARGET}},
+            }
+        ),
+        "steps_per_sequence": steps,
+        "resolution_ms": RESOLUTION_MS,
+        "learning_window_steps": WINDOW,
+        "task_kind": "classification",
+        "seed": 1,
+        "nest_version": "3.10",
+        "total_num_virtual_procs": 1,
         "display": {"classes": ["left", "right"], "learning_window_steps": WINDOW, "input_groups": INPUT_GROUPS},
     }
     path.parent.mkdir(parents=True, exist_ok=True)
     writer = ResultsWriter(path, n_out=2, attrs=attrs)
     writer.write_neurons({"input": CLASS_INPUT, "recurrent": CLASS_RECURRENT, "readout": CLASS_READOUT})
-    writer.declare_iteration_metrics(("accuracy",), ("labels", "predicted"), BATCH, loss_units=writer.CLASSIFICATION_LOSS)
+    writer.declare_iteration_metrics(
+        ("accuracy",), ("labels", "predicted"), BATCH, loss_units=writer.CLASSIFICATION_LOSS
+    )
     out_fields = ["senders", "times", "V_m", "readout_signal", "target_signal", "error_signal"]
     writer.declare_recorder("multimeter_out", {f: ("i8" if f == "senders" else "f8") for f in out_fields})
     writer.declare_recorder("spike_recorder", {"senders": "i8", "times": "f8"})
@@ -241,7 +321,12 @@ def write_classification_run(path: Path, correct: list[int] | None = None, phase
                 y_star = np.where(in_window, 1.0 if LABELS[b] == j else 0.0, 0.0)
                 out["senders"].append(np.full(steps, sender))
                 out["times"].append(start + READOUT_DELAY_MS + np.arange(steps) * RESOLUTION_MS)
-                for name, values in (("V_m", y), ("readout_signal", y), ("target_signal", y_star), ("error_signal", y - y_star)):
+                for name, values in (
+                    ("V_m", y),
+                    ("readout_signal", y),
+                    ("target_signal", y_star),
+                    ("error_signal", y - y_star),
+                ):
                     out[name].append(values)
                 if LABELS[b] == j:
                     loss[j] -= np.log(0.8 if predicted[b] == j else 0.2) / BATCH
@@ -254,12 +339,17 @@ def write_classification_run(path: Path, correct: list[int] | None = None, phase
                 spikes["senders"].append(neuron)
                 spikes["times"].append(start + 3.0)
         order = np.argsort(spikes["times"], kind="stable")
-        events = {"multimeter_out": {f: np.concatenate(v) for f, v in out.items()},
-                  "spike_recorder": {key: np.asarray(v)[order] for key, v in spikes.items()}}
-        writer.append_iteration(loss, events, metrics={"accuracy": c / BATCH},
-                                per_sequence={"labels": LABELS, "predicted": predicted})
+        events = {
+            "multimeter_out": {f: np.concatenate(v) for f, v in out.items()},
+            "spike_recorder": {key: np.asarray(v)[order] for key, v in spikes.items()},
+        }
+        writer.append_iteration(
+            loss, events, metrics={"accuracy": c / BATCH}, per_sequence={"labels": LABELS, "predicted": predicted}
+        )
     writer.write_weights("initial", {})
-    writer.finish("complete", {"timing_build_s": 1.0, "timing_simulate_s": 2.0, "timing_write_s": 0.5, "peak_rss_mb": 100.0})
+    writer.finish(
+        "complete", {"timing_build_s": 1.0, "timing_simulate_s": 2.0, "timing_write_s": 0.5, "peak_rss_mb": 100.0}
+    )
     writer.close()
     if phases is not None:
         with h5py.File(path, "r+") as f:
@@ -342,8 +432,9 @@ def nmnist_loss(k: int) -> np.ndarray:
     return loss
 
 
-def write_nmnist_run(path: Path, record_input_spikes: bool = True, n_iter: int | None = None,
-                     display: dict | None = None) -> Path:
+def write_nmnist_run(
+    path: Path, record_input_spikes: bool = True, n_iter: int | None = None, display: dict | None = None
+) -> Path:
     """A synthetic N-MNIST-like classification results file (see above); `n_iter` iterations of NM_PHASES."""
     import h5py
 
@@ -355,16 +446,40 @@ def write_nmnist_run(path: Path, record_input_spikes: bool = True, n_iter: int |
     readout = np.arange(recurrent[-1] + 1, recurrent[-1] + 1 + NM_CLASSES)
     iteration_steps = NM_GROUP * NM_STEPS
     attrs = {
-        "n_iter": n_iter, "overrides": ["task=nmnist"], "n_out": NM_CLASSES, "batch_size": NM_GROUP,
-        "config_yaml": yaml.safe_dump({"task": {"name": "nmnist", "target": "nmnist", "n_iter": n_iter, "group_size": NM_GROUP,
-                                                "offset_gen": 1, "delay_in_rec": 1, "delay_rec_out": 0, "delay_out_norm": 0},
-                                       "neuron": {"rec": {"f_target": 10.0}, "readout": {"loss": None}},
-                                       "recording": {"spikes_input": record_input_spikes}}),
-        "steps_per_sequence": NM_STEPS, "resolution_ms": RESOLUTION_MS, "learning_window_steps": NM_WINDOW,
-        "task_kind": "classification", "seed": 1, "nest_version": "3.10", "total_num_virtual_procs": 1,
-        "display": display if display is not None else {
-            "classes": [str(c) for c in range(NM_CLASSES)], "learning_window_steps": NM_WINDOW,
-            "input_image_shape": [2, 34, 34]},
+        "n_iter": n_iter,
+        "overrides": ["task=nmnist"],
+        "n_out": NM_CLASSES,
+        "batch_size": NM_GROUP,
+        "config_yaml": yaml.safe_dump(
+            {
+                "task": {
+                    "name": "nmnist",
+                    "target": "nmnist",
+                    "n_iter": n_iter,
+                    "group_size": NM_GROUP,
+                    "offset_gen": 1,
+                    "delay_in_rec": 1,
+                    "delay_rec_out": 0,
+                    "delay_out_norm": 0,
+                },
+                "neuron": {"rec": {"f_target": 10.0}, "readout": {"loss": None}},
+                "recording": {"spikes_input": record_input_spikes},
+            }
+        ),
+        "steps_per_sequence": NM_STEPS,
+        "resolution_ms": RESOLUTION_MS,
+        "learning_window_steps": NM_WINDOW,
+        "task_kind": "classification",
+        "seed": 1,
+        "nest_version": "3.10",
+        "total_num_virtual_procs": 1,
+        "display": display
+        if display is not None
+        else {
+            "classes": [str(c) for c in range(NM_CLASSES)],
+            "learning_window_steps": NM_WINDOW,
+            "input_image_shape": [2, 34, 34],
+        },
     }
     path.parent.mkdir(parents=True, exist_ok=True)
     writer = ResultsWriter(path, n_out=NM_CLASSES, attrs=attrs)
@@ -398,12 +513,20 @@ def write_nmnist_run(path: Path, record_input_spikes: bool = True, n_iter: int |
         order = np.argsort(times, kind="stable")
         labels = np.array([nmnist_label(k, b) for b in range(NM_GROUP)])
         predicted = np.array([nmnist_predicted(k, b) for b in range(NM_GROUP)])
-        events = {"multimeter_out": {f: np.concatenate(v) for f, v in out.items()},
-                  "spike_recorder": {"senders": senders[order].astype("i8"), "times": times[order]}}
-        writer.append_iteration(nmnist_loss(k), events, metrics={"accuracy": float(np.mean(labels == predicted))},
-                                per_sequence={"labels": labels, "predicted": predicted})
+        events = {
+            "multimeter_out": {f: np.concatenate(v) for f, v in out.items()},
+            "spike_recorder": {"senders": senders[order].astype("i8"), "times": times[order]},
+        }
+        writer.append_iteration(
+            nmnist_loss(k),
+            events,
+            metrics={"accuracy": float(np.mean(labels == predicted))},
+            per_sequence={"labels": labels, "predicted": predicted},
+        )
     writer.write_weights("initial", {})
-    writer.finish("complete", {"timing_build_s": 1.0, "timing_simulate_s": 2.0, "timing_write_s": 0.5, "peak_rss_mb": 100.0})
+    writer.finish(
+        "complete", {"timing_build_s": 1.0, "timing_simulate_s": 2.0, "timing_write_s": 0.5, "peak_rss_mb": 100.0}
+    )
     writer.close()
     with h5py.File(path, "r+") as f:
         f.create_dataset("phase", data=np.asarray(NM_PHASES[:n_iter], dtype="i1"))

@@ -26,7 +26,7 @@ def load(name: str):
 
 synthetic = load("synthetic_nmnist")
 
-FAKE_EPROP = '''
+FAKE_EPROP = """
 import json, sys
 from pathlib import Path
 import h5py
@@ -40,7 +40,7 @@ with h5py.File(path, "r+") as f:
     f.attrs.update({{"timing_build_s": 3.0, "timing_simulate_s": 10.0 * n / threads, "timing_write_s": 0.25 * n,
                     "timing_total_s": 0.0}})
 (run / "argv.json").write_text(json.dumps(sys.argv[1:]))
-'''
+"""
 
 
 def test_synthetic_samples_have_n_mnist_statistics(tmp_path):
@@ -77,9 +77,26 @@ def test_bench_nmnist_measures_and_projects_from_the_results_files(tmp_path):
     bench = load("bench_nmnist")
     fake = tmp_path / "fake_eprop.py"
     fake.write_text(FAKE_EPROP.format(root=str(BENCHMARKS.parent)))
-    out = bench.main(["--per-digit", "1", "--events", "300", "--n-iter", "4", "--threads", "1", "2",
-                      "--keep", str(tmp_path / "work"), "--json", str(tmp_path / "b.json"), "--", "seed=3"],
-                     eprop=[sys.executable, str(fake)])
+    out = bench.main(
+        [
+            "--per-digit",
+            "1",
+            "--events",
+            "300",
+            "--n-iter",
+            "4",
+            "--threads",
+            "1",
+            "2",
+            "--keep",
+            str(tmp_path / "work"),
+            "--json",
+            str(tmp_path / "b.json"),
+            "--",
+            "seed=3",
+        ],
+        eprop=[sys.executable, str(fake)],
+    )
     one, two = out["threads"][1], out["threads"][2]
     assert one["seconds_per_iteration"] == 10.25 and two["seconds_per_iteration"] == 5.25  # (sim + write) / 4
     assert (one["build_s"], one["iterations"], one["training_iterations"]) == (3.0, 4, 3)  # phases 0 0 1 0
@@ -88,9 +105,20 @@ def test_bench_nmnist_measures_and_projects_from_the_results_files(tmp_path):
     assert two["projected"]["file_mb"] == pytest.approx(2 * two["file_mb_per_iteration"])  # first and last only
     assert one["peak_rss_mb"] > 0 and out["synthetic"] and out["events"] == 300
     argv = json.loads((tmp_path / "work" / "t2_r0" / "argv.json").read_text())
-    assert argv == ["run", "experiment=nmnist", f"task.data_dir={tmp_path / 'work' / 'data'}", "task.group_size=100",
-                    "task.n_iter=4", "task.n_train=null", "task.n_test=null", "phases.n_test=0", "kernel.threads=2",
-                    "kernel.total_num_virtual_procs=2", "progress=false",
-                    f"hydra.run.dir={tmp_path / 'work' / 't2_r0'}", "seed=3"]
+    assert argv == [
+        "run",
+        "experiment=nmnist",
+        f"task.data_dir={tmp_path / 'work' / 'data'}",
+        "task.group_size=100",
+        "task.n_iter=4",
+        "task.n_train=null",
+        "task.n_test=null",
+        "phases.n_test=0",
+        "kernel.threads=2",
+        "kernel.total_num_virtual_procs=2",
+        "progress=false",
+        f"hydra.run.dir={tmp_path / 'work' / 't2_r0'}",
+        "seed=3",
+    ]
     saved = json.loads((tmp_path / "b.json").read_text())
     assert saved["threads"]["2"]["seconds_per_iteration"] == 5.25

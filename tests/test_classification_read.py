@@ -15,17 +15,18 @@ import numpy as np
 import pytest
 from omegaconf import OmegaConf
 
-from . import synthetic_results as syn
-from .conftest import run_eprop_in_process
 from eprop import sweep
-from eprop.errors import UserError
 from eprop.analysis.figures import FIGURES, confusion_figure, dynamics_figure
-from eprop.analysis.figures.style import PALETTE
 from eprop.analysis.figures.classification import classification_loss_figure, readout_probabilities_figure
+from eprop.analysis.figures.style import PALETTE
 from eprop.analysis.jobs import summarize_runs, table_rows
 from eprop.analysis.metrics import summarize_run
 from eprop.analysis.plot import plot_path
+from eprop.errors import UserError
 from eprop.results import open_results
+
+from . import synthetic_results as syn
+from .conftest import run_eprop_in_process
 
 A, B = -np.log(0.8), -np.log(0.2)  # cross-entropy of a sequence predicted right, wrong
 
@@ -64,14 +65,30 @@ def test_accuracy_per_phase_is_the_mean_over_that_phases_iterations(phased):
     assert s["accuracy_per_phase"] == {"training": 13 / 16, "validation": 3 / 8, "early_stopping": 7 / 8, "test": 4 / 8}
     assert s["error_per_phase"] == {"training": 3 / 16, "validation": 5 / 8, "early_stopping": 1 / 8, "test": 4 / 8}
     assert s["n_iter_per_phase"] == {"training": 4, "validation": 2, "early_stopping": 2, "test": 2}
-    assert s["loss_per_phase"] == pytest.approx({
-        "training": (loss(2) + loss(3) + loss(4) + loss(4)) / 4, "validation": (loss(1) + loss(2)) / 2,
-        "early_stopping": (loss(3) + loss(4)) / 2, "test": (A + B) / 2}, rel=1e-12)
+    assert s["loss_per_phase"] == pytest.approx(
+        {
+            "training": (loss(2) + loss(3) + loss(4) + loss(4)) / 4,
+            "validation": (loss(1) + loss(2)) / 2,
+            "early_stopping": (loss(3) + loss(4)) / 2,
+            "test": (A + B) / 2,
+        },
+        rel=1e-12,
+    )
     assert (s["final_accuracy"], s["final_error"], s["test_accuracy"], s["test_error"]) == (0.5, 0.5, 0.5, 0.5)
     assert s["final_accuracy_phase"] == "test" and s["final_accuracy_iterations"] == 2
     assert s["final_accuracy_from"] == "test phase, 2 iterations"
-    assert s["phase"] == ["validation", "training", "training", "training", "validation", "early_stopping",
-                          "early_stopping", "training", "test", "test"]
+    assert s["phase"] == [
+        "validation",
+        "training",
+        "training",
+        "training",
+        "validation",
+        "early_stopping",
+        "early_stopping",
+        "training",
+        "test",
+        "test",
+    ]
     assert s["loss"] == pytest.approx([loss(c) for c in syn.CORRECT], rel=1e-12)
     assert s["loss_recomputed_max_rel_diff"] < 1e-12  # the stored readout signals give the stored loss
 
@@ -90,9 +107,23 @@ def test_without_a_test_phase_the_final_accuracy_is_the_last_10_training_iterati
 def test_eval_json_has_the_classification_keys(phased):
     proc = run_eprop_in_process("eval", str(phased), "--json")
     s = json.loads(proc.stdout)
-    assert {"accuracy", "phase", "final_accuracy", "final_error", "final_accuracy_phase", "final_accuracy_iterations",
-            "final_accuracy_from", "test_accuracy", "test_error", "accuracy_per_phase", "error_per_phase",
-            "loss_per_phase", "n_iter_per_phase", "max_accuracy", "max_accuracy_iteration"} <= set(s)
+    assert {
+        "accuracy",
+        "phase",
+        "final_accuracy",
+        "final_error",
+        "final_accuracy_phase",
+        "final_accuracy_iterations",
+        "final_accuracy_from",
+        "test_accuracy",
+        "test_error",
+        "accuracy_per_phase",
+        "error_per_phase",
+        "loss_per_phase",
+        "n_iter_per_phase",
+        "max_accuracy",
+        "max_accuracy_iteration",
+    } <= set(s)
     assert s["task_kind"] == "classification" and s["test_accuracy"] == 0.5
 
 
@@ -100,9 +131,11 @@ def test_eval_table_names_where_the_final_accuracy_comes_from(phased, unphased):
     out = run_eprop_in_process("eval", str(phased)).stdout
     lines = [" ".join(line.replace("│", " ").split()) for line in out.splitlines()]
     assert "final accuracy (error): test phase, 2 iterations 0.500 (0.500)" in lines
-    assert "training phase (4 iterations): mean accuracy (error); mean loss E 0.812 (0.188); " \
-           f"{(loss(2) + loss(3) + 2 * loss(4)) / 4:.4g}" in lines
-    assert "test phase (2 iterations): mean accuracy (error); mean loss E 0.500 (0.500); " f"{(A + B) / 2:.4g}" in lines
+    assert (
+        "training phase (4 iterations): mean accuracy (error); mean loss E 0.812 (0.188); "
+        f"{(loss(2) + loss(3) + 2 * loss(4)) / 4:.4g}" in lines
+    )
+    assert f"test phase (2 iterations): mean accuracy (error); mean loss E 0.500 (0.500); {(A + B) / 2:.4g}" in lines
     out = run_eprop_in_process("eval", str(unphased)).stdout
     lines = [" ".join(line.replace("│", " ").split()) for line in out.splitlines()]
     assert "final accuracy (error): last 10 training iterations (no test phase) 0.675 (0.325)" in lines
@@ -118,13 +151,46 @@ def test_regression_summary_has_no_classification_keys(tmp_path):
 
 # ---------------------------------------------------------------- tables, CSV, summary.csv
 
-REGRESSION_SUMMARY_COLUMNS = ["job", "overrides", "status", "final_loss", "final_accuracy", "final_error", "runtime_s",
-                              "n_iter_done", "n_iter", "dir", "error", "optimizer.eta"]  # as before classification phases
+REGRESSION_SUMMARY_COLUMNS = [
+    "job",
+    "overrides",
+    "status",
+    "final_loss",
+    "final_accuracy",
+    "final_error",
+    "runtime_s",
+    "n_iter_done",
+    "n_iter",
+    "dir",
+    "error",
+    "optimizer.eta",
+]  # as before classification phases
 REGRESSION_EVAL_COLUMNS = [
-    "job", "status", "optimizer.eta", "n_iter_done", "n_iter", "final_loss", "min_loss", "min_loss_iteration",
-    "first_loss", "relative_loss_reduction", "final_loss_0", "final_loss_1", "rate_mean", "rate_min", "rate_median",
-    "rate_max", "f_target", "weight_change_in_rec", "weight_change_rec_rec", "weight_change_rec_out",
-    "weight_change_out_rec", "runtime_s", "peak_rss_mb", "loss_recomputed_max_rel_diff"]
+    "job",
+    "status",
+    "optimizer.eta",
+    "n_iter_done",
+    "n_iter",
+    "final_loss",
+    "min_loss",
+    "min_loss_iteration",
+    "first_loss",
+    "relative_loss_reduction",
+    "final_loss_0",
+    "final_loss_1",
+    "rate_mean",
+    "rate_min",
+    "rate_median",
+    "rate_max",
+    "f_target",
+    "weight_change_in_rec",
+    "weight_change_rec_rec",
+    "weight_change_rec_out",
+    "weight_change_out_rec",
+    "runtime_s",
+    "peak_rss_mb",
+    "loss_recomputed_max_rel_diff",
+]
 
 
 def test_regression_columns_are_unchanged(tmp_path):
@@ -140,8 +206,9 @@ def classification_sweep(tmp_path):
     """Job 0 with phases (test accuracy 0.5), job 1 without (last 10 training iterations: 0.675)."""
     root = tmp_path / "sweep"
     syn.write_classification_run(root / "0" / "results.h5", overrides=["optimizer.eta=0.001"])
-    syn.write_classification_run(root / "1" / "results.h5", correct=[0, 0] + syn.CORRECT, phases=None,
-                                 overrides=["optimizer.eta=0.01"])
+    syn.write_classification_run(
+        root / "1" / "results.h5", correct=[0, 0] + syn.CORRECT, phases=None, overrides=["optimizer.eta=0.01"]
+    )
     return root
 
 
@@ -151,27 +218,54 @@ def test_summary_csv_has_the_accuracy_columns(classification_sweep):
         reader = csv.DictReader(handle)
         rows = list(reader)
     assert reader.fieldnames == [
-        "job", "overrides", "status", "final_loss", "final_accuracy", "final_error", "final_accuracy_phase",
-        "final_accuracy_from", "test_accuracy", "test_error", "accuracy_training", "accuracy_validation",
-        "accuracy_early_stopping", "accuracy_test", "runtime_s", "n_iter_done", "n_iter", "dir", "error", "optimizer.eta"]
-    assert [(r["final_accuracy"], r["final_accuracy_phase"], r["final_accuracy_from"], r["test_accuracy"]) for r in rows] == [
+        "job",
+        "overrides",
+        "status",
+        "final_loss",
+        "final_accuracy",
+        "final_error",
+        "final_accuracy_phase",
+        "final_accuracy_from",
+        "test_accuracy",
+        "test_error",
+        "accuracy_training",
+        "accuracy_validation",
+        "accuracy_early_stopping",
+        "accuracy_test",
+        "runtime_s",
+        "n_iter_done",
+        "n_iter",
+        "dir",
+        "error",
+        "optimizer.eta",
+    ]
+    assert [
+        (r["final_accuracy"], r["final_accuracy_phase"], r["final_accuracy_from"], r["test_accuracy"]) for r in rows
+    ] == [
         ("0.5", "test", "test phase, 2 iterations", "0.5"),
-        ("0.675", "training", "last 10 training iterations (no test phase)", "")]
-    assert [(r["accuracy_training"], r["accuracy_validation"], r["accuracy_early_stopping"], r["accuracy_test"])
-            for r in rows] == [("0.8125", "0.375", "0.875", "0.5"), (str(27 / 48), "", "", "")]
+        ("0.675", "training", "last 10 training iterations (no test phase)", ""),
+    ]
+    assert [
+        (r["accuracy_training"], r["accuracy_validation"], r["accuracy_early_stopping"], r["accuracy_test"])
+        for r in rows
+    ] == [("0.8125", "0.375", "0.875", "0.5"), (str(27 / 48), "", "", "")]
 
 
 def test_eval_of_a_classification_multirun_shows_and_sorts_by_accuracy(classification_sweep, tmp_path):
     # regression test: the several-jobs table never showed the accuracy (the rows lacked final_accuracy)
-    out = run_eprop_in_process("eval", str(classification_sweep), "--sort", "final_accuracy", "--descending",
-                               "--csv", str(tmp_path / "t.csv")).stdout
+    out = run_eprop_in_process(
+        "eval", str(classification_sweep), "--sort", "final_accuracy", "--descending", "--csv", str(tmp_path / "t.csv")
+    ).stdout
     header = next(line for line in out.splitlines() if "final accuracy" in line)
     assert "final error" in header and "accuracy of" in header
     rows = [line for line in out.splitlines() if line.startswith(("│ 0", "│ 1"))]
     assert [row.split()[1] for row in rows] == ["1", "0"]  # 0.675 before 0.5
     with (tmp_path / "t.csv").open(newline="") as handle:
         table = list(csv.DictReader(handle))
-    assert [(r["job"], r["final_accuracy"], r["accuracy_test"]) for r in table] == [("1", "0.675", ""), ("0", "0.5", "0.5")]
+    assert [(r["job"], r["final_accuracy"], r["accuracy_test"]) for r in table] == [
+        ("1", "0.675", ""),
+        ("0", "0.5", "0.5"),
+    ]
 
 
 # ---------------------------------------------------------------- the sweep's objective
@@ -186,22 +280,32 @@ def test_a_classification_job_returns_its_final_accuracy(phased, unphased):
 
 def test_hparams_search_evidence_accumulation_maximizes(compose):
     pytest.importorskip("hydra_plugins.hydra_optuna_sweeper", reason="needs the [sweep] extra")
-    cfg = compose("experiment=nest_bsshslm_2020_evidence_accumulation", "hparams_search=evidence_accumulation",
-                  return_hydra_config=True)
+    cfg = compose(
+        "experiment=nest_bsshslm_2020_evidence_accumulation",
+        "hparams_search=evidence_accumulation",
+        return_hydra_config=True,
+    )
     assert cfg.hydra.sweeper.direction == "maximize" and cfg.hydra.sweeper.study_name == "evidence_accumulation"
     assert set(cfg.hydra.sweeper.params) == {"optimizer.eta", "neuron.rec.c_reg"}
     sweep.check_direction(cfg)  # accepted
     sweep.check_direction(compose("hparams_search=eta_creg", return_hydra_config=True))
 
 
-@pytest.mark.parametrize("overrides, message", [
-    (("experiment=nest_bsshslm_2020_evidence_accumulation", "hparams_search=eta_creg"),
-     "hydra.sweeper.direction=minimize: task.target=evidence_accumulation is a classification task, whose jobs return "
-     "the final accuracy; use hydra.sweeper.direction=maximize (hparams_search=evidence_accumulation does)"),
-    (("hparams_search=evidence_accumulation",),
-     "hydra.sweeper.direction=maximize: task.target=handwriting is a regression task, whose jobs return the final "
-     "loss; use hydra.sweeper.direction=minimize (hparams_search=eta_creg does)"),
-])
+@pytest.mark.parametrize(
+    "overrides, message",
+    [
+        (
+            ("experiment=nest_bsshslm_2020_evidence_accumulation", "hparams_search=eta_creg"),
+            "hydra.sweeper.direction=minimize: task.target=evidence_accumulation is a classification task, whose jobs return "
+            "the final accuracy; use hydra.sweeper.direction=maximize (hparams_search=evidence_accumulation does)",
+        ),
+        (
+            ("hparams_search=evidence_accumulation",),
+            "hydra.sweeper.direction=maximize: task.target=handwriting is a regression task, whose jobs return the final "
+            "loss; use hydra.sweeper.direction=minimize (hparams_search=eta_creg does)",
+        ),
+    ],
+)
 def test_a_search_in_the_wrong_direction_is_refused(compose, overrides, message):
     pytest.importorskip("hydra_plugins.hydra_optuna_sweeper", reason="needs the [sweep] extra")
     with pytest.raises(UserError) as err:
@@ -212,13 +316,20 @@ def test_a_search_in_the_wrong_direction_is_refused(compose, overrides, message)
 def test_a_search_in_the_wrong_direction_is_one_line_before_any_job(tmp_path):
     pytest.importorskip("hydra_plugins.hydra_optuna_sweeper", reason="needs the [sweep] extra")
     sweep_dir = tmp_path / "sweep"
-    proc = run_eprop_in_process("run", "-m", "experiment=nest_bsshslm_2020_evidence_accumulation",
-                                "hparams_search=eta_creg", f"hydra.sweep.dir={sweep_dir}", check=False)
+    proc = run_eprop_in_process(
+        "run",
+        "-m",
+        "experiment=nest_bsshslm_2020_evidence_accumulation",
+        "hparams_search=eta_creg",
+        f"hydra.sweep.dir={sweep_dir}",
+        check=False,
+    )
     assert proc.returncode == 2
     assert proc.stderr.strip().splitlines()[-1] == (
         "eprop: error: hydra.sweeper.direction=minimize: task.target=evidence_accumulation is a classification task, "
         "whose jobs return the final accuracy; use hydra.sweeper.direction=maximize "
-        "(hparams_search=evidence_accumulation does)")
+        "(hparams_search=evidence_accumulation does)"
+    )
     assert not list(sweep_dir.rglob("*.h5"))
 
 
@@ -229,7 +340,8 @@ def test_a_search_in_the_wrong_direction_is_one_line_before_any_job(tmp_path):
 def test_the_registry_draws_the_figures_of_the_task_kind_without_warnings(phased, tmp_path):
     report = plot_path(phased, out_dir=tmp_path / "figs", dpi=50)
     assert sorted(p.stem for p in report.written) == sorted(
-        ["loss_error", "confusion", "readout_probabilities", "dynamics_first", "dynamics_last"])
+        ["loss_error", "confusion", "readout_probabilities", "dynamics_first", "dynamics_last"]
+    )
     # not drawn and not reported: the regression figures; reported: the weight figures the file has no data for
     assert [name for name, _ in report.skipped] == ["weight_courses", "weight_matrices"]
     regression = syn.write_run(tmp_path / "r" / "results.h5")
@@ -247,7 +359,11 @@ def test_loss_error_marks_every_phase(phased):
         fig = classification_loss_figure(res)
     top, bottom = fig.axes[:2]
     assert [t.get_text() for t in top.get_legend().get_texts()] == [
-        "training (4)", "validation (2)", "early stopping (2)", "test (2)"]
+        "training (4)",
+        "validation (2)",
+        "early stopping (2)",
+        "test (2)",
+    ]
     points = {c.get_label(): c.get_offsets() for c in bottom.collections}
     assert points["test (2)"].tolist() == [[9.0, 0.25], [10.0, 0.75]]  # iteration (1-based), error
     assert points["validation (2)"].tolist() == [[1.0, 0.75], [5.0, 0.5]]
@@ -287,9 +403,15 @@ def test_dynamics_groups_the_inputs_and_shades_the_recall_window(phased):
     window = probabilities.axes[0].patches[0]
     assert (window.get_x(), window.get_width()) == (11.0, 3.0)  # the same window, the same clock
     assert fig._suptitle.get_text() == "iteration 10 of 10 (test phase), sequence 1 of 4"
-    assert probabilities.axes[0].get_title(loc="left") == "iteration 10 (test phase), first sequence;\ntargets $\\pi^*_k$ dashed"
+    assert (
+        probabilities.axes[0].get_title(loc="left")
+        == "iteration 10 (test phase), first sequence;\ntargets $\\pi^*_k$ dashed"
+    )
     assert [t.get_text() for t in probabilities.axes[0].get_legend().get_texts()] == [
-        "$\\pi_\\mathrm{left}$", "$\\pi_\\mathrm{right}$", "recall window"]
+        "$\\pi_\\mathrm{left}$",
+        "$\\pi_\\mathrm{right}$",
+        "recall window",
+    ]
 
 
 def test_eval_counts_the_iterations_of_a_phased_run_against_its_schedule(phased):
@@ -310,7 +432,8 @@ def test_eval_counts_the_iterations_of_a_phased_run_against_its_schedule(phased)
         summary = summarize_run(res)
     assert summary["n_iter_bound"] == 10
     assert [r for r in run_table_rows(summary) if r[0] == "iterations done"] == [
-        ("iterations done", "10, the end of the phase schedule (task.n_iter = 6 training iterations at most)")]
+        ("iterations done", "10, the end of the phase schedule (task.n_iter = 6 training iterations at most)")
+    ]
 
 
 def run_table_rows(summary: dict) -> list[tuple[str, str]]:

@@ -7,7 +7,6 @@ from pathlib import Path
 import pytest
 
 from eprop.cli import main as cli
-
 from eprop.cli import run_args
 
 from .conftest import run_eprop
@@ -28,12 +27,16 @@ def test_run_dir_that_cannot_be_made_is_one_line(capsys, tmp_path):
     blocker.write_text("")
     code, out, err = run(capsys, f"hydra.run.dir={blocker}/run", "progress=false")
     assert code == 2
-    assert err == [f"eprop: error: hydra.run.dir={blocker}/run: cannot create the run directory "
-                   f"({blocker} is a file, not a directory); choose a directory you can write to"]
+    assert err == [
+        f"eprop: error: hydra.run.dir={blocker}/run: cannot create the run directory "
+        f"({blocker} is a file, not a directory); choose a directory you can write to"
+    ]
     code, out, err = run(capsys, "hydra.run.dir=/proc/x", "progress=false")
     assert code == 2
-    assert err == ["eprop: error: hydra.run.dir=/proc/x: cannot create the run directory "
-                   "(no such file or directory: /proc/x); choose a directory you can write to"]
+    assert err == [
+        "eprop: error: hydra.run.dir=/proc/x: cannot create the run directory "
+        "(no such file or directory: /proc/x); choose a directory you can write to"
+    ]
 
 
 def test_sweep_dir_that_cannot_be_made_is_one_line(capsys, tmp_path):
@@ -41,8 +44,10 @@ def test_sweep_dir_that_cannot_be_made_is_one_line(capsys, tmp_path):
     blocker.write_text("")
     code, out, err = run(capsys, "-m", f"hydra.sweep.dir={blocker}/sweep", "seed=1,2", "progress=false")
     assert code == 2
-    assert err == [f"eprop: error: hydra.sweep.dir={blocker}/sweep: cannot create the sweep directory "
-                   f"({blocker} is a file, not a directory); choose a directory you can write to"]
+    assert err == [
+        f"eprop: error: hydra.sweep.dir={blocker}/sweep: cannot create the sweep directory "
+        f"({blocker} is a file, not a directory); choose a directory you can write to"
+    ]
 
 
 def test_error_removes_the_run_dir_this_call_made(capsys, tmp_path):
@@ -59,8 +64,11 @@ def test_an_error_with_the_progress_bar_on_is_one_line_and_nothing_else(capsys, 
     code, out, err = run(capsys, f"hydra.run.dir={tmp_path}/run", "task.n_iter=0")
     assert (code, out, err) == (2, [], ["eprop: error: task.n_iter=0: must be an integer >= 1"])
     code, out, err = run(capsys, f"hydra.run.dir={tmp_path}/run", f"task.data_file={tmp_path}")
-    assert (code, out, err) == (2, [], [f"eprop: error: task.data_file={tmp_path}: is a directory; "
-                                        "give a text file with two or more numeric columns"])
+    assert (code, out, err) == (
+        2,
+        [],
+        [f"eprop: error: task.data_file={tmp_path}: is a directory; give a text file with two or more numeric columns"],
+    )
 
 
 def test_error_keeps_an_existing_run_dir_and_logs_the_error(capsys, tmp_path):
@@ -75,8 +83,9 @@ def test_error_keeps_an_existing_run_dir_and_logs_the_error(capsys, tmp_path):
 
 def test_error_keeps_a_run_dir_with_other_files(capsys, tmp_path):
     run_dir = tmp_path / "run"
-    code, out, err = run(capsys, f"hydra.run.dir={run_dir}", "task.n_iter=0", "progress=false",
-                         "hydra.output_subdir=.hydra/sub")  # .hydra/ then holds a directory: not ours to judge
+    code, out, err = run(
+        capsys, f"hydra.run.dir={run_dir}", "task.n_iter=0", "progress=false", "hydra.output_subdir=.hydra/sub"
+    )  # .hydra/ then holds a directory: not ours to judge
     assert code == 2
     assert (run_dir / ".hydra" / "sub").is_dir()
 
@@ -86,10 +95,19 @@ def test_a_finished_run_names_its_directory_on_stdout(tmp_path):
     run_dir = tmp_path / "run"
     proc = run_eprop("run", "task=infinite_loop", "task.n_iter=1", "progress=false", f"hydra.run.dir={run_dir}")
     assert proc.stdout.splitlines() == [f"eprop: results in {run_dir}"]
-    proc = run_eprop("run", "-m", "task=infinite_loop", "task.n_iter=1", "progress=false", "seed=1,2",
-                     f"hydra.sweep.dir={tmp_path / 'sweep'}")
+    proc = run_eprop(
+        "run",
+        "-m",
+        "task=infinite_loop",
+        "task.n_iter=1",
+        "progress=false",
+        "seed=1,2",
+        f"hydra.sweep.dir={tmp_path / 'sweep'}",
+    )
     assert proc.stdout.splitlines()[-1] == f"eprop: results in {tmp_path / 'sweep'}"  # after Hydra's launch log
-    proc = run_eprop("run", "task=infinite_loop", "task.n_iter=1", "progress=false", "hydra.run.dir=rel/run", cwd=tmp_path)
+    proc = run_eprop(
+        "run", "task=infinite_loop", "task.n_iter=1", "progress=false", "hydra.run.dir=rel/run", cwd=tmp_path
+    )
     assert proc.stdout.splitlines() == ["eprop: results in rel/run"]  # relative to the working directory
 
 
@@ -99,15 +117,21 @@ def test_a_finished_run_names_its_directory_on_stdout(tmp_path):
 def test_data_file_that_is_a_directory(capsys, tmp_path):
     code, out, err = run(capsys, f"task.data_file={tmp_path}", f"hydra.run.dir={tmp_path}/run", "progress=false")
     assert code == 2
-    assert err == [f"eprop: error: task.data_file={tmp_path}: is a directory; give a text file with two or more numeric columns"]
+    assert err == [
+        f"eprop: error: task.data_file={tmp_path}: is a directory; give a text file with two or more numeric columns"
+    ]
 
 
 def test_data_file_header_names_its_line(capsys, tmp_path):
     path = tmp_path / "xy.csv"
     path.write_text("# pen trajectory\nx,y\n1,2\n3,4\n")
-    code, out, err = run(capsys, "task=custom", f"task.data_file={path}", f"hydra.run.dir={tmp_path}/run", "progress=false")
+    code, out, err = run(
+        capsys, "task=custom", f"task.data_file={path}", f"hydra.run.dir={tmp_path}/run", "progress=false"
+    )
     assert code == 2
-    assert err == [f"eprop: error: task.data_file={path}: line 2 is not numeric (x,y); a header or comment line must start with #"]
+    assert err == [
+        f"eprop: error: task.data_file={path}: line 2 is not numeric (x,y); a header or comment line must start with #"
+    ]
 
 
 def test_tilde_is_expanded_in_path_values(capsys, tmp_path, monkeypatch):
@@ -115,12 +139,18 @@ def test_tilde_is_expanded_in_path_values(capsys, tmp_path, monkeypatch):
     (tmp_path / "xy.csv").write_text("x,y\n1,2\n3,4\n")
     code, out, err = run(capsys, "task=custom", "task.data_file=~/xy.csv", "hydra.run.dir=~/runs/a", "progress=false")
     assert code == 2
-    assert err == [f"eprop: error: task.data_file={tmp_path}/xy.csv: line 1 is not numeric (x,y); a header or comment line must start with #"]
+    assert err == [
+        f"eprop: error: task.data_file={tmp_path}/xy.csv: line 1 is not numeric (x,y); a header or comment line must start with #"
+    ]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["xy.csv"]  # ~/runs/a was made, then removed
     code, out, err = run(capsys, "resume=~/no_run", "hydra.run.dir=~/runs/b", "progress=false")
-    assert err == [f"eprop: error: resume={tmp_path}/no_run: no such run directory (expected a directory holding results.h5)"]
+    assert err == [
+        f"eprop: error: resume={tmp_path}/no_run: no such run directory (expected a directory holding results.h5)"
+    ]
     code, out, err = run(capsys, "weights.load=~/no_run", "hydra.run.dir=~/runs/c", "progress=false")
-    assert err == [f"eprop: error: weights.load={tmp_path}/no_run: no such results file (give a results.h5 or a run directory holding one)"]
+    assert err == [
+        f"eprop: error: weights.load={tmp_path}/no_run: no such results file (give a results.h5 or a run directory holding one)"
+    ]
 
 
 def test_expand_home_leaves_deletions_and_plain_values():
@@ -135,25 +165,50 @@ def test_resume_of_a_directory_without_results(capsys, tmp_path):
     (parent / ".hydra").mkdir(parents=True)
     code, out, err = run(capsys, f"resume={parent}", f"hydra.run.dir={tmp_path}/run", "progress=false")
     assert code == 2
-    assert err == [f"eprop: error: resume={parent}: the directory holds no results.h5 (a run that stopped before "
-                   "training wrote none); give the directory of a run that did"]
+    assert err == [
+        f"eprop: error: resume={parent}: the directory holds no results.h5 (a run that stopped before "
+        "training wrote none); give the directory of a run that did"
+    ]
 
 
 def test_resolution_off_nest_grid_names_kernel_resolution(capsys, tmp_path):
     code, out, err = run(capsys, "kernel.resolution=0.1234", f"hydra.run.dir={tmp_path}/run", "progress=false")
     assert code == 2
-    assert err == ["eprop: error: kernel.resolution=0.1234: must be a multiple of NEST's tic, 0.001 ms (e.g. 0.1, 0.25, 1.0)"]
+    assert err == [
+        "eprop: error: kernel.resolution=0.1234: must be a multiple of NEST's tic, 0.001 ms (e.g. 0.1, 0.25, 1.0)"
+    ]
 
 
 def test_times_in_ms_lie_on_the_grid():
     from eprop.config.timing import Timing
 
-    timing = Timing(dt=0.3, sequence=1824, batch_size=1, n_iter=1, offset_gen=1, delay_in_rec=1,
-                    delay_rec_out=1, delay_out_norm=1, extension_sim=1)
+    timing = Timing(
+        dt=0.3,
+        sequence=1824,
+        batch_size=1,
+        n_iter=1,
+        offset_gen=1,
+        delay_in_rec=1,
+        delay_rec_out=1,
+        delay_out_norm=1,
+        extension_sim=1,
+    )
     assert 1824 * 0.3 != 547.2  # the float product is off the grid ...
     assert timing.ms(1824) == 547.2  # ... NEST's interval checks compare with the grid value
-    assert Timing(dt=1.0, sequence=1824, batch_size=1, n_iter=1, offset_gen=1, delay_in_rec=1,
-                  delay_rec_out=1, delay_out_norm=1, extension_sim=1).ms(1824) == 1824.0
+    assert (
+        Timing(
+            dt=1.0,
+            sequence=1824,
+            batch_size=1,
+            n_iter=1,
+            offset_gen=1,
+            delay_in_rec=1,
+            delay_rec_out=1,
+            delay_out_norm=1,
+            extension_sim=1,
+        ).ms(1824)
+        == 1824.0
+    )
 
 
 @pytest.mark.nest
@@ -165,16 +220,23 @@ def test_resolution_0_3_runs(tmp_path):
 
 # ------------------------------------------------------------------ the [sweep] extra (item 14)
 
-SWEEP_PLUGINS = ("hydra_plugins.hydra_joblib_launcher", "hydra_plugins.hydra_submitit_launcher", "hydra_plugins.hydra_optuna_sweeper")
+SWEEP_PLUGINS = (
+    "hydra_plugins.hydra_joblib_launcher",
+    "hydra_plugins.hydra_submitit_launcher",
+    "hydra_plugins.hydra_optuna_sweeper",
+)
 
 
-@pytest.mark.parametrize("override,distribution", [
-    ("hydra/launcher=joblib", "hydra-joblib-launcher"),
-    ("hydra/launcher=slurm", "hydra-submitit-launcher"),
-    ("hydra/launcher=submitit_local", "hydra-submitit-launcher"),
-    ("hparams_search=eta_creg", "hydra-optuna-sweeper"),
-    ("hydra/sweeper=optuna", "hydra-optuna-sweeper"),
-])
+@pytest.mark.parametrize(
+    "override,distribution",
+    [
+        ("hydra/launcher=joblib", "hydra-joblib-launcher"),
+        ("hydra/launcher=slurm", "hydra-submitit-launcher"),
+        ("hydra/launcher=submitit_local", "hydra-submitit-launcher"),
+        ("hparams_search=eta_creg", "hydra-optuna-sweeper"),
+        ("hydra/sweeper=optuna", "hydra-optuna-sweeper"),
+    ],
+)
 def test_sweep_plugins_without_the_extra_say_what_to_install(capsys, tmp_path, monkeypatch, override, distribution):
     import importlib.util
 
@@ -186,13 +248,18 @@ def test_sweep_plugins_without_the_extra_say_what_to_install(capsys, tmp_path, m
     monkeypatch.setattr(importlib.util, "find_spec", find_spec)
     code, out, err = run(capsys, "-m", override, "seed=1,2", f"hydra.sweep.dir={tmp_path}/sweep")
     assert code == 2
-    assert err == [f"eprop: error: {override}: needs {distribution}, which is not installed; install eprop's sweep extra: "
-                   "pip install 'eprop[sweep]' (in a source checkout: pip install -e '.[sweep]')"]
+    assert err == [
+        f"eprop: error: {override}: needs {distribution}, which is not installed; install eprop's sweep extra: "
+        "pip install 'eprop[sweep]' (in a source checkout: pip install -e '.[sweep]')"
+    ]
     assert not (tmp_path / "sweep").exists()
 
 
 def test_sweep_plugins_installed_pass_the_check():
-    assert run_args.missing_sweep_extra(["hydra/launcher=joblib", "hparams_search=eta_creg", "hydra/launcher=slurm"]) is None
+    assert (
+        run_args.missing_sweep_extra(["hydra/launcher=joblib", "hparams_search=eta_creg", "hydra/launcher=slurm"])
+        is None
+    )
     assert run_args.missing_sweep_extra(["hparams_search=null", "task.n_iter=3"]) is None
 
 
@@ -208,8 +275,9 @@ def test_version_names_eprop_nest_and_python_without_importing_nest(capsys):
 
     had_nest = "nest" in sys.modules
     assert cli.main(["--version"]) == 0
-    assert capsys.readouterr().out == (f"eprop {__version__}, NEST {metadata.version('nest-simulator')}, "
-                                       f"Python {platform.python_version()}\n")
+    assert capsys.readouterr().out == (
+        f"eprop {__version__}, NEST {metadata.version('nest-simulator')}, Python {platform.python_version()}\n"
+    )
     assert ("nest" in sys.modules) == had_nest
 
 
@@ -221,14 +289,19 @@ def test_run_help_lists_options_without_schemas_or_banner(capsys):
     assert "_schema" not in out and "Powered by Hydra" not in out and "is powered by" not in out
     assert out.startswith("usage: eprop run [GROUP=OPTION ...]")
     assert "\ntask: custom, evidence_accumulation, handwriting, infinite_loop, nmnist, sine_waves\n" in out
-    assert "\nneuron: alif, eprop_iaf, eprop_iaf_adapt, eprop_iaf_psc_delta, eprop_iaf_psc_delta_adapt, lif, lif_alif\n" in out
+    assert (
+        "\nneuron: alif, eprop_iaf, eprop_iaf_adapt, eprop_iaf_psc_delta, eprop_iaf_psc_delta_adapt, lif, lif_alif\n"
+        in out
+    )
     assert "--params " in out
 
 
 def test_schema_is_not_an_option(capsys):
     code, out, err = run(capsys, "task=_schema")
     assert code == 2
-    assert err == ["eprop: error: task=_schema: no such option; valid options: custom, evidence_accumulation, handwriting, infinite_loop, nmnist, sine_waves"]
+    assert err == [
+        "eprop: error: task=_schema: no such option; valid options: custom, evidence_accumulation, handwriting, infinite_loop, nmnist, sine_waves"
+    ]
 
 
 def test_params_gives_every_value_with_unit_and_meaning(capsys, compose):
@@ -236,11 +309,16 @@ def test_params_gives_every_value_with_unit_and_meaning(capsys, compose):
 
     code, out, err = run(capsys, "--params", "neuron.rec.V_th=0.06", "task=infinite_loop")
     assert code == 0 and err == []
-    lines = {line.split(" = ")[0]: line for line in out if not line.startswith("#")}  # "#": other tasks' keys, at the end
-    assert lines["neuron.rec.tau_m_std"] == ("neuron.rec.tau_m_std = 2.0".ljust(56)
-                                             + "  # ms, std of the per-neuron membrane time constant (NEST rng)")
+    lines = {
+        line.split(" = ")[0]: line for line in out if not line.startswith("#")
+    }  # "#": other tasks' keys, at the end
+    assert lines["neuron.rec.tau_m_std"] == (
+        "neuron.rec.tau_m_std = 2.0".ljust(56) + "  # ms, std of the per-neuron membrane time constant (NEST rng)"
+    )
     assert lines["neuron.rec.surrogate_gradient_height"].startswith("neuron.rec.surrogate_gradient_height = 5.0 ")
-    assert lines["neuron.rec.surrogate_gradient_height"].endswith("# dimensionless; derived: ${eprop.div:${.gamma},${.V_th}}")
+    assert lines["neuron.rec.surrogate_gradient_height"].endswith(
+        "# dimensionless; derived: ${eprop.div:${.gamma},${.V_th}}"
+    )
     assert lines["task.sine_periods"].startswith("task.sine_periods = [1000, 500, 333, 200] ")
     assert lines["task.name"].startswith("task.name = infinite_loop ")
     cfg = compose("task=infinite_loop")
@@ -335,8 +413,12 @@ def test_failed_run_with_results_names_its_directory_on_stdout(capsys, tmp_path,
     assert err == ["eprop: error: neuron.rec.params.V_tha: eprop_iaf_adapt_bsshslm_2020 has no parameter V_tha"]
     assert out == [f"eprop: results in {tmp_path}/run"]
     assert (tmp_path / "run" / "results.h5").is_file()
-    assert (tmp_path / "run" / "eprop.log").read_text().rstrip().endswith(
-        "[ERROR] neuron.rec.params.V_tha: eprop_iaf_adapt_bsshslm_2020 has no parameter V_tha")
+    assert (
+        (tmp_path / "run" / "eprop.log")
+        .read_text()
+        .rstrip()
+        .endswith("[ERROR] neuron.rec.params.V_tha: eprop_iaf_adapt_bsshslm_2020 has no parameter V_tha")
+    )
 
 
 def test_second_signal_names_the_directory_on_stdout(capsys, tmp_path, fake_train):
@@ -346,8 +428,10 @@ def test_second_signal_names_the_directory_on_stdout(capsys, tmp_path, fake_trai
     fake_train(stop)
     code, out, err = run(capsys, f"hydra.run.dir={tmp_path}/run", "progress=false")
     assert code == 130
-    assert err == ["eprop: stopped at once by a second signal; the results file keeps every finished iteration "
-                   "(status interrupted, no final weights)"]
+    assert err == [
+        "eprop: stopped at once by a second signal; the results file keeps every finished iteration "
+        "(status interrupted, no final weights)"
+    ]
     assert out == [f"eprop: results in {tmp_path}/run"]
 
 
@@ -355,6 +439,8 @@ def test_existing_results_are_not_announced(capsys, tmp_path):
     (tmp_path / "results.h5").write_bytes(b"an earlier run")
     code, out, err = run(capsys, f"hydra.run.dir={tmp_path}", "progress=false", "task=infinite_loop")
     assert code == 2
-    assert err == [f"eprop: error: {tmp_path}/results.h5: exists already; eprop never overwrites results, choose another run directory"]
+    assert err == [
+        f"eprop: error: {tmp_path}/results.h5: exists already; eprop never overwrites results, choose another run directory"
+    ]
     assert out == []
     assert (tmp_path / "results.h5").read_bytes() == b"an earlier run"

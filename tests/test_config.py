@@ -39,7 +39,12 @@ def test_every_group_option_composes_and_validates(compose, group, handwriting_f
         if f"{group}={option}" == "task=nmnist":
             from .test_nmnist_data import offline_blocklist
 
-            family = ["model=eprop", "neuron=eprop_iaf", f"task.data_dir={nmnist_dir}", f"task.blocklist_file={offline_blocklist()}"]
+            family = [
+                "model=eprop",
+                "neuron=eprop_iaf",
+                f"task.data_dir={nmnist_dir}",
+                f"task.blocklist_file={offline_blocklist()}",
+            ]
         cfg = compose(*family, f"{group}={option}", *data_file(compose, f"{group}={option}", handwriting_file))
         OmegaConf.resolve(cfg)
         assert OmegaConf.select(cfg, group) is not None
@@ -68,7 +73,12 @@ def test_defaults_are_the_seed_values(compose):
     cfg = compose()
     assert (cfg.task.name, cfg.task.n_iter, cfg.task.batch_size) == ("handwriting", 5, 1)
     assert (cfg.task.n_in, cfg.neuron.rec.n, cfg.task.steps_per_data_point) == (100, 200, 8)
-    assert (cfg.optimizer.type, cfg.optimizer.eta, cfg.optimizer.Wmin, cfg.optimizer.Wmax) == ("adam", 5e-3, -100.0, 100.0)
+    assert (cfg.optimizer.type, cfg.optimizer.eta, cfg.optimizer.Wmin, cfg.optimizer.Wmax) == (
+        "adam",
+        5e-3,
+        -100.0,
+        100.0,
+    )
     assert cfg.seed == 1 and cfg.progress is True and cfg.output.file == "results.h5"
     assert (cfg.recording.n_record, cfg.recording.n_record_w) == (1, 3)
 
@@ -106,11 +116,16 @@ VALIDATION_CASES = [
     ("recording.n_record=500", "recording.n_record=500: must be <= neuron.rec.n=200"),
     ("recording.out_variables=[V_m]", "recording.out_variables: must contain readout_signal (the loss needs it)"),
     ("seed=0", "seed=0: must be an integer >= 1"),
-    ("kernel.total_num_virtual_procs=2",
-     "kernel.total_num_virtual_procs=2: must equal kernel.threads=1 (this NEST build has no MPI, so each virtual process is one thread)"),
+    (
+        "kernel.total_num_virtual_procs=2",
+        "kernel.total_num_virtual_procs=2: must equal kernel.threads=1 (this NEST build has no MPI, so each virtual process is one thread)",
+    ),
     ("task.data_file=/no/such/file.txt", "task.data_file=/no/such/file.txt: no such file"),
     ("recording.n_record_w=500", "recording.n_record_w=500: must be <= min(task.n_in, neuron.rec.n)=100"),
-    ("output.file=sub/r.h5", "output.file=sub/r.h5: must be a plain file name (it is written inside the run directory)"),
+    (
+        "output.file=sub/r.h5",
+        "output.file=sub/r.h5: must be a plain file name (it is written inside the run directory)",
+    ),
     ("output.file=''", "output.file=: must be a plain file name (it is written inside the run directory)"),
 ]
 
@@ -124,7 +139,10 @@ def test_validation_errors_name_the_key(compose, override, message):
 
 
 CLI_CASES = [
-    ("task=foo", "eprop: error: task=foo: no such option; valid options: custom, evidence_accumulation, handwriting, infinite_loop, nmnist, sine_waves"),
+    (
+        "task=foo",
+        "eprop: error: task=foo: no such option; valid options: custom, evidence_accumulation, handwriting, infinite_loop, nmnist, sine_waves",
+    ),
     ("optimizer=sgd", "eprop: error: optimizer=sgd: no such option; valid options: adam, gradient_descent"),
     ("optimizer.eta=abc", "eprop: error: optimizer.eta=abc: not a valid float"),
     ("kernel.threads=1.5", "eprop: error: kernel.threads=1.5: not a valid integer"),
@@ -148,9 +166,11 @@ def test_cli_unknown_key_lists_the_valid_keys(tmp_path):
     assert proc.returncode == 2
     (line,) = proc.stderr.strip().splitlines()
     # the keys of the chosen task (handwriting) only: each task declares its own (before: every task's keys)
-    assert line == ("eprop: error: task.foo: unknown key; valid keys in task: batch_size, clear_first_input_step, data_file, "
-                    "data_format, delay_in_rec, delay_out_norm, delay_rec_out, extension_sim, input_spike_prob, n_in, n_iter, "
-                    "name, offset_gen, sequence_steps, sine_periods, steps_per_data_point, target")
+    assert line == (
+        "eprop: error: task.foo: unknown key; valid keys in task: batch_size, clear_first_input_step, data_file, "
+        "data_format, delay_in_rec, delay_out_norm, delay_rec_out, extension_sim, input_spike_prob, n_in, n_iter, "
+        "name, offset_gen, sequence_steps, sine_periods, steps_per_data_point, target"
+    )
 
 
 def test_cli_without_command_prints_usage_and_exits_2():
@@ -177,20 +197,34 @@ def test_shared_neuron_parts_are_not_options(capsys):
     from eprop.cli import main as cli
 
     assert cli.main(["run", "neuron=_event_based"]) == 2
-    assert capsys.readouterr().err.strip() == ("eprop: error: neuron=_event_based: no such option; valid options: "
-                                               "alif, eprop_iaf, eprop_iaf_adapt, eprop_iaf_psc_delta, eprop_iaf_psc_delta_adapt, lif, lif_alif")
+    assert capsys.readouterr().err.strip() == (
+        "eprop: error: neuron=_event_based: no such option; valid options: "
+        "alif, eprop_iaf, eprop_iaf_adapt, eprop_iaf_psc_delta, eprop_iaf_psc_delta_adapt, lif, lif_alif"
+    )
 
 
-@pytest.mark.parametrize("section,params,message", [
-    ("neuron.rec", {"V_th": 0.06},
-     "neuron.rec.params.V_th: shadows the schema field neuron.rec.V_th; set neuron.rec.V_th=... instead "
-     "(values derived from it follow it)"),
-    ("optimizer", {"eta": 0.1},
-     "optimizer.params.eta: shadows the schema field optimizer.eta; set optimizer.eta=... instead (values derived from it follow it)"),
-    ("kernel", {"resolution": 0.5},
-     "kernel.params.resolution: shadows the schema field kernel.resolution; set kernel.resolution=... instead "
-     "(values derived from it follow it)"),
-])
+@pytest.mark.parametrize(
+    "section,params,message",
+    [
+        (
+            "neuron.rec",
+            {"V_th": 0.06},
+            "neuron.rec.params.V_th: shadows the schema field neuron.rec.V_th; set neuron.rec.V_th=... instead "
+            "(values derived from it follow it)",
+        ),
+        (
+            "optimizer",
+            {"eta": 0.1},
+            "optimizer.params.eta: shadows the schema field optimizer.eta; set optimizer.eta=... instead (values derived from it follow it)",
+        ),
+        (
+            "kernel",
+            {"resolution": 0.5},
+            "kernel.params.resolution: shadows the schema field kernel.resolution; set kernel.resolution=... instead "
+            "(values derived from it follow it)",
+        ),
+    ],
+)
 def test_params_that_shadow_a_schema_field_are_refused(section, params, message):
     """Before: +neuron.rec.params.V_th reached NEST while surrogate_gradient_height stayed gamma / the old V_th."""
     from eprop.config.validation import shadowed_field
@@ -211,8 +245,25 @@ def test_recurrent_pass_through_is_checked_for_shadowing_after_nests_names(monke
             def normal(mean, std):
                 return ("normal", mean, std)
 
-    defaults = {name: 0.0 for name in ("C_m", "c_reg", "E_L", "f_target", "surrogate_gradient_height", "surrogate_gradient_width",
-                                       "I_e", "t_ref", "tau_m", "V_m", "V_th", "adapt_beta", "adapt_tau", "V_min")}
+    defaults = {
+        name: 0.0
+        for name in (
+            "C_m",
+            "c_reg",
+            "E_L",
+            "f_target",
+            "surrogate_gradient_height",
+            "surrogate_gradient_width",
+            "I_e",
+            "t_ref",
+            "tau_m",
+            "V_m",
+            "V_th",
+            "adapt_beta",
+            "adapt_tau",
+            "V_min",
+        )
+    }
     defaults.update(surrogate_gradient_function="piecewise_linear", regular_spike_arrival=False)
     monkeypatch.setattr(simulator, "nest", lambda: FakeNest)
     monkeypatch.setattr(simulator, "model_defaults", lambda model: defaults)
@@ -222,14 +273,26 @@ def test_recurrent_pass_through_is_checked_for_shadowing_after_nests_names(monke
     assert simulator.recurrent_params(compose("+neuron.rec.params.V_min=-1.0").neuron.rec, 1000.0)["V_min"] == -1.0
 
 
-@pytest.mark.parametrize("override,message", [
-    ("task.target=sinewaves", "task.target=sinewaves: must be one of handwriting, infinite_loop, sine_waves, custom, evidence_accumulation, nmnist"),
-    ("optimizer.type=sgd", "optimizer.type=sgd: must be one of adam, gradient_descent"),
-    ("neuron.rec.surrogate_gradient_function=sigmoid", "neuron.rec.surrogate_gradient_function=sigmoid: must be one of "
-     "piecewise_linear, exponential, fast_sigmoid_derivative, arctan_derivative"),
-    ("recording.rec_variables=[V_m,Vm]", "recording.rec_variables=Vm: must be one of V_m, surrogate_gradient, "
-     "learning_signal, V_th_adapt, adaptation, eprop_history_duration"),
-])
+@pytest.mark.parametrize(
+    "override,message",
+    [
+        (
+            "task.target=sinewaves",
+            "task.target=sinewaves: must be one of handwriting, infinite_loop, sine_waves, custom, evidence_accumulation, nmnist",
+        ),
+        ("optimizer.type=sgd", "optimizer.type=sgd: must be one of adam, gradient_descent"),
+        (
+            "neuron.rec.surrogate_gradient_function=sigmoid",
+            "neuron.rec.surrogate_gradient_function=sigmoid: must be one of "
+            "piecewise_linear, exponential, fast_sigmoid_derivative, arctan_derivative",
+        ),
+        (
+            "recording.rec_variables=[V_m,Vm]",
+            "recording.rec_variables=Vm: must be one of V_m, surrogate_gradient, "
+            "learning_signal, V_th_adapt, adaptation, eprop_history_duration",
+        ),
+    ],
+)
 def test_a_closed_choice_fails_at_composition_listing_the_valid_values(compose, override, message):
     with pytest.raises(UserError) as info:
         compose(override)
@@ -237,12 +300,15 @@ def test_a_closed_choice_fails_at_composition_listing_the_valid_values(compose, 
 
 
 def test_bounds_units_and_meanings_come_from_the_field_metadata():
-    from eprop.config.schema import schema_field
     from eprop.config.params_doc import field_docs
+    from eprop.config.schema import schema_field
 
     tau = schema_field("neuron.readout.tau_m")
     assert (tau.unit, tau.meta["positive"]) == ("ms", True)
-    assert field_docs()["neuron.readout.tau_m"] == "ms, membrane time constant (also the bsshslm_2020 synapses' tau_m_readout)"
+    assert (
+        field_docs()["neuron.readout.tau_m"]
+        == "ms, membrane time constant (also the bsshslm_2020 synapses' tau_m_readout)"
+    )
     assert schema_field("task.n_iter").meta["min_int"] == 1
 
 
@@ -252,7 +318,11 @@ def test_closed_choices_are_spelt_as_nest_spells_them():
 
     from eprop.config import schema as config
 
-    enums = [v for v in vars(config).values() if isinstance(v, type) and issubclass(v, Enum) and v.__module__ == config.__name__]
+    enums = [
+        v
+        for v in vars(config).values()
+        if isinstance(v, type) and issubclass(v, Enum) and v.__module__ == config.__name__
+    ]
     assert len(enums) >= 8
     for enum in enums:
         assert all(member.name == member.value for member in enum), enum

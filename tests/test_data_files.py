@@ -36,7 +36,9 @@ def test_no_network_and_no_copy_says_where_to_put_the_file(monkeypatch, tmp_path
         data.handwriting_file()
     message = str(info.value)
     assert "\n" not in message
-    assert message.startswith(f"chaos_handwriting.txt: not found and the download failed (ConnectionError); put the file in {tmp_path}")
+    assert message.startswith(
+        f"chaos_handwriting.txt: not found and the download failed (ConnectionError); put the file in {tmp_path}"
+    )
     assert data.HANDWRITING_URL in message
 
 
@@ -53,8 +55,12 @@ def test_the_download_is_pinned_by_url_and_hash(monkeypatch, tmp_path, handwriti
     monkeypatch.setenv("EPROP_CACHE_DIR", str(tmp_path))
     monkeypatch.setattr(pooch, "retrieve", fake_retrieve)
     assert data.handwriting_file() == handwriting_file
-    assert calls == {"url": data.HANDWRITING_URL, "known_hash": "sha256:" + data.HANDWRITING_SHA256,
-                     "fname": "chaos_handwriting.txt", "path": tmp_path}
+    assert calls == {
+        "url": data.HANDWRITING_URL,
+        "known_hash": "sha256:" + data.HANDWRITING_SHA256,
+        "fname": "chaos_handwriting.txt",
+        "path": tmp_path,
+    }
 
 
 BAD_FILES = [
@@ -63,7 +69,11 @@ BAD_FILES = [
     ("words", "a b\nc d\n", "task.data_file={path}: not numeric; expected two or more numeric columns"),
     ("single", "1\n2\n3\n", "task.data_file={path}: has 1 column; expected two or more numeric columns"),
     ("nan", "1 2\nnan 3\n", "task.data_file={path}: contains NaN or infinite values"),
-    ("ragged", "1 2\n3\n", "task.data_file={path}: rows have different numbers of columns ([1, 2]); expected one column per output"),
+    (
+        "ragged",
+        "1 2\n3\n",
+        "task.data_file={path}: rows have different numbers of columns ([1, 2]); expected one column per output",
+    ),
 ]
 
 
@@ -88,8 +98,13 @@ def test_cli_without_data_and_network_prints_one_line(tmp_path):
     """`eprop run` offline with no copy: one line saying where to put the file, exit 2."""
     from .conftest import run_eprop_in_process
 
-    env = dict(EPROP_DATA_DIR=str(tmp_path / "none"), EPROP_CACHE_DIR=str(tmp_path / "cache"),
-               HTTPS_PROXY="http://127.0.0.1:9", HTTP_PROXY="http://127.0.0.1:9", PYNEST_QUIET="1")
+    env = dict(
+        EPROP_DATA_DIR=str(tmp_path / "none"),
+        EPROP_CACHE_DIR=str(tmp_path / "cache"),
+        HTTPS_PROXY="http://127.0.0.1:9",
+        HTTP_PROXY="http://127.0.0.1:9",
+        PYNEST_QUIET="1",
+    )
     proc = run_eprop_in_process("run", f"hydra.run.dir={tmp_path / 'run'}", check=False, env=env)
     assert proc.returncode == 2
     (line,) = proc.stderr.strip().splitlines()

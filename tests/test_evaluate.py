@@ -12,12 +12,13 @@ import h5py
 import numpy as np
 import pytest
 
-from . import synthetic_results as syn
-from eprop.cli import report
-from eprop.errors import UserError
 from eprop.analysis.jobs import sort_rows, summarize_runs
 from eprop.analysis.metrics import firing_rates, parse_overrides, recompute_loss, summarize_run
+from eprop.cli import report
+from eprop.errors import UserError
 from eprop.results import open_results
+
+from . import synthetic_results as syn
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -121,7 +122,10 @@ def test_run_without_iterations_has_no_losses(tmp_path):
 
 def test_parse_overrides():
     assert parse_overrides(["optimizer.eta=0.001", "+extra=a=b", "~gone"]) == {
-        "optimizer.eta": "0.001", "extra": "a=b", "gone": ""}
+        "optimizer.eta": "0.001",
+        "extra": "a=b",
+        "gone": "",
+    }
 
 
 def test_sort_rows_numbers_then_missing_and_descending():
@@ -203,7 +207,9 @@ def test_eval_several_paths_give_one_row_each(multirun_dir, capsys):
 
 
 def test_eval_keeps_failed_interrupted_and_unreadable_jobs(multirun_dir, capsys):
-    syn.write_run(multirun_dir / "2" / "results.h5", overrides=["optimizer.eta=0.1"], status="interrupted", n_iter_done=1)
+    syn.write_run(
+        multirun_dir / "2" / "results.h5", overrides=["optimizer.eta=0.1"], status="interrupted", n_iter_done=1
+    )
     failed = multirun_dir / "3"
     (failed / ".hydra").mkdir(parents=True)
     (failed / ".hydra" / "overrides.yaml").write_text("- optimizer.eta=1.0\n")

@@ -7,7 +7,6 @@ against NEST's reference losses in the NEST tier); the rest are hand-checkable v
 
 from __future__ import annotations
 
-
 import numpy as np
 import pytest
 
@@ -64,8 +63,8 @@ def test_spikes_only_where_the_task_allows_them():
     for b in range(8):
         for c, onset in enumerate(PARAMS.cue_onset_steps()):
             side = draw.cues[b, c]
-            assert (probs[b, onset:onset + 100, side * 10:(side + 1) * 10] == 0.04).all()
-            assert (probs[b, onset:onset + 100, (1 - side) * 10:(2 - side) * 10] == 0.0).all()
+            assert (probs[b, onset : onset + 100, side * 10 : (side + 1) * 10] == 0.04).all()
+            assert (probs[b, onset : onset + 100, (1 - side) * 10 : (2 - side) * 10] == 0.0).all()
     assert (probs[:, 2100:, 20:30] == 0.04).all() and (probs[:, :2100, 20:30] == 0.0).all()
     assert (probs[:, :, 30:] == 0.01).all()
     assert np.array_equal(draw.labels, (draw.cues.sum(axis=1) >= 4).astype(int))
@@ -102,8 +101,12 @@ def test_one_hot_targets():
 
 def test_cross_entropy_loss_by_hand():
     window = np.array([False, True, True])
-    readout = np.array([[[0.5, 0.25, 0.5], [0.5, 0.75, 0.5]],  # sequence 0, label 1
-                        [[0.9, 0.5, 0.125], [0.1, 0.5, 0.875]]])  # sequence 1, label 0
+    readout = np.array(
+        [
+            [[0.5, 0.25, 0.5], [0.5, 0.75, 0.5]],  # sequence 0, label 1
+            [[0.9, 0.5, 0.125], [0.1, 0.5, 0.875]],
+        ]
+    )  # sequence 1, label 0
     target = np.array([[[0, 0, 0], [1, 1, 1]], [[1, 1, 1], [0, 0, 0]]], dtype=float)
     expected = -(np.log(0.75) + np.log(0.5) + np.log(0.5) + np.log(0.125)) / 4
     assert task.cross_entropy_loss(readout, target, window) == pytest.approx(expected, rel=1e-15)

@@ -44,10 +44,18 @@ def test_preset_gives_nest_classification_reference_losses(tmp_path, batch_size)
     if batch_size == 2:  # plot: the classification figures, no regression-only figure, no warning
         proc = run_eprop("plot", str(tmp_path / "run"), "--out", str(tmp_path / "figs"), "--dpi", "50")
         # recording=minimal has no weight recorder (as for regression); nothing about pattern or target
-        assert proc.stderr == f"eprop: skipped weight_courses: {tmp_path / 'run' / 'results.h5'}: weight_recorder was not recorded\n"
+        assert (
+            proc.stderr
+            == f"eprop: skipped weight_courses: {tmp_path / 'run' / 'results.h5'}: weight_recorder was not recorded\n"
+        )
         assert sorted(p.name for p in (tmp_path / "figs").iterdir()) == [
-            "confusion.png", "dynamics_first.png", "dynamics_last.png", "loss_error.png", "readout_probabilities.png",
-            "weight_matrices.png"]
+            "confusion.png",
+            "dynamics_first.png",
+            "dynamics_last.png",
+            "loss_error.png",
+            "readout_probabilities.png",
+            "weight_matrices.png",
+        ]
 
 
 def recomputed_accuracy(f: h5py.File, window_steps: int, sequence_steps: int) -> np.ndarray:
@@ -58,8 +66,8 @@ def recomputed_accuracy(f: h5py.File, window_steps: int, sequence_steps: int) ->
     labels = f["labels"][:]
     accuracy = []
     for k in range(len(starts) - 1):
-        senders = ev["senders"][starts[k]:starts[k + 1]]
-        signal = ev["readout_signal"][starts[k]:starts[k + 1]]
+        senders = ev["senders"][starts[k] : starts[k + 1]]
+        signal = ev["readout_signal"][starts[k] : starts[k + 1]]
         per_readout = np.stack([signal[senders == node].reshape(-1, sequence_steps) for node in readouts], axis=1)
         predicted = np.argmax(per_readout[..., -window_steps:].mean(axis=-1), axis=1)
         accuracy.append(np.mean(predicted == labels[k]))
@@ -68,10 +76,16 @@ def recomputed_accuracy(f: h5py.File, window_steps: int, sequence_steps: int) ->
 
 def test_overrides_give_what_the_oracle_gives_and_accuracy_is_recomputable(tmp_path):
     overrides = {"seed": 7, "n_iter": 3, "batch_size": 3, "eta": 0.02}
-    oracle = run_evidence_oracle(tmp_path / "oracle.npz", "--seed", "7", "--n-iter", "3", "--batch-size", "3",
-                                 "--eta", "0.02")
-    with run_preset(tmp_path / "run", f"seed={overrides['seed']}", f"task.n_iter={overrides['n_iter']}",
-                    f"task.batch_size={overrides['batch_size']}", f"optimizer.eta={overrides['eta']}") as f:
+    oracle = run_evidence_oracle(
+        tmp_path / "oracle.npz", "--seed", "7", "--n-iter", "3", "--batch-size", "3", "--eta", "0.02"
+    )
+    with run_preset(
+        tmp_path / "run",
+        f"seed={overrides['seed']}",
+        f"task.n_iter={overrides['n_iter']}",
+        f"task.batch_size={overrides['batch_size']}",
+        f"optimizer.eta={overrides['eta']}",
+    ) as f:
         np.testing.assert_allclose(f["loss"][:], oracle["loss"], rtol=1e-12, atol=0)
         assert np.array_equal(f["labels"][:], oracle["labels"])
         assert np.array_equal(f["predicted"][:], oracle["predicted"])
@@ -82,7 +96,9 @@ def test_overrides_give_what_the_oracle_gives_and_accuracy_is_recomputable(tmp_p
     assert summary["task_kind"] == "classification"
     assert summary["accuracy"] == oracle["accuracy"].tolist()
     # no test phase: the final accuracy is the mean over the (at most 10) last training iterations, here all 3
-    assert summary["final_accuracy"] == np.mean(oracle["accuracy"]) and summary["final_error"] == 1.0 - np.mean(oracle["accuracy"])
+    assert summary["final_accuracy"] == np.mean(oracle["accuracy"]) and summary["final_error"] == 1.0 - np.mean(
+        oracle["accuracy"]
+    )
     assert summary["final_accuracy_from"] == "last 3 training iterations (no test phase)"
     assert summary["accuracy_per_phase"] == {"training": np.mean(oracle["accuracy"])}
     assert summary["loss_recomputed_max_rel_diff"] < 1e-12  # the cross-entropy rescored from the events

@@ -7,16 +7,15 @@ evidence_accumulation.py), which follow NEST's test line by line; the NEST tier
 
 from __future__ import annotations
 
-
 import numpy as np
 import pytest
 
 from eprop.config.schema import n_recurrent, recurrent_populations
+from eprop.config.timing import make_timing
+from eprop.config.validation import validate
 from eprop.errors import UserError
 from eprop.tasks import evidence_accumulation as ea
 from eprop.tasks import task_for
-from eprop.config.timing import make_timing
-from eprop.config.validation import validate
 from eprop.training.weights import draw_weights
 
 PRESET = "experiment=nest_bsshslm_2020_evidence_accumulation"
@@ -28,12 +27,19 @@ def test_preset_composes_to_nest_test_setup(compose):
     validate(cfg)
     task = task_for(cfg)
     assert (task.kind, task.n_inputs, task.n_outputs, task.sequence_steps, task.learning_window_steps) == (
-        "classification", 40, 2, 2250, 150)
+        "classification",
+        40,
+        2,
+        2250,
+        150,
+    )
     assert cfg.neuron.readout.loss == "cross_entropy" and cfg.neuron.readout.tau_m == 20.0
     assert {name: cfg.weights[name].init for name in INITS} == INITS
     pops = recurrent_populations(cfg)
     assert [(key, p.model, p.n) for key, p in pops] == [
-        ("neuron.rec", "eprop_iaf_bsshslm_2020", 50), ("neuron.rec_extra[0]", "eprop_iaf_adapt_bsshslm_2020", 50)]
+        ("neuron.rec", "eprop_iaf_bsshslm_2020", 50),
+        ("neuron.rec_extra[0]", "eprop_iaf_adapt_bsshslm_2020", 50),
+    ]
     regular, adaptive = pops[0][1], pops[1][1]
     assert regular.adapt_beta is None and regular.V_th == 0.6 and regular.t_ref == 5.0
     assert regular.surrogate_gradient_height == 0.5 and regular.surrogate_gradient_width == 0.6
@@ -41,7 +47,8 @@ def test_preset_composes_to_nest_test_setup(compose):
     assert adaptive.adapt_beta == 1.7 * (1.0 - np.exp(-1.0 / 2000.0)) / (1.0 - np.exp(-1.0 / 20.0))
     # everything else of the adaptive population is neuron.rec's
     assert {k: v for k, v in adaptive.items() if k not in ("model", "adapt_tau", "adapt_beta", "adaptation")} == {
-        k: v for k, v in regular.items() if k not in ("model", "adapt_tau", "adapt_beta", "adaptation")}
+        k: v for k, v in regular.items() if k not in ("model", "adapt_tau", "adapt_beta", "adaptation")
+    }
     assert n_recurrent(cfg) == 100
 
 
@@ -70,7 +77,7 @@ def test_weights_and_signals_are_the_oracles_draws(compose, oracle):
         assert np.array_equal(signals.labels, draw["labels"])
         expected = np.zeros((2, 2 * 2250))
         for s, label in enumerate(draw["labels"]):
-            expected[label, s * 2250:(s + 1) * 2250] = 1.0
+            expected[label, s * 2250 : (s + 1) * 2250] = 1.0
         assert np.array_equal(signals.target, expected)
 
 
@@ -100,9 +107,11 @@ def test_outcome_is_cross_entropy_accuracy_labels_and_predictions(compose):
     target = np.zeros_like(readout)
     target[0, 0], target[1, 1] = 1.0, 1.0  # labels 0, 1
     ids = np.array([42, 43])
-    events = {"senders": np.tile(ids, 2 * 2250),
-              "readout_signal": readout.transpose(0, 2, 1).reshape(-1),
-              "target_signal": target.transpose(0, 2, 1).reshape(-1)}
+    events = {
+        "senders": np.tile(ids, 2 * 2250),
+        "readout_signal": readout.transpose(0, 2, 1).reshape(-1),
+        "target_signal": target.transpose(0, 2, 1).reshape(-1),
+    }
     outcome = task.iteration_outcome(events, ids, timing)
     expected = -np.mean((np.log(0.8) + np.log(0.3)) / 2 * np.ones(1))
     assert outcome.loss.sum() == pytest.approx(expected, rel=1e-12)
@@ -114,29 +123,45 @@ def test_outcome_is_cross_entropy_accuracy_labels_and_predictions(compose):
     assert outcome.per_sequence["labels"].tolist() == [0, 1] and outcome.per_sequence["predicted"].tolist() == [0, 0]
 
 
-@pytest.mark.parametrize("overrides,message", [
-    (["neuron.readout.loss=mean_squared_error"],
-     "neuron.readout.loss=mean_squared_error: regression loss; the classification task evidence_accumulation needs cross_entropy"),
-    (["task=sine_waves", "task.sequence_steps=100", "neuron.readout.loss=cross_entropy"],
-     "neuron.readout.loss=cross_entropy: classification loss; the regression task sine_waves needs mean_squared_error"),
-    (["model=eprop", "neuron=eprop_iaf_adapt"],
-     "task.target=evidence_accumulation: a classification task needs a learning window, which model=eprop does not "
-     "have here; use model=bsshslm_2020"),
-    (["task.n_in=100"],
-     "task.n_in=100: must be 4 x task.n_per_population = 40 (left cue, right cue, recall, noise)"),
-    (["task.sequence_steps=1000"],
-     "task.sequence_steps=1000: the cues, noise and recall window give 2250 steps; leave it null"),
-    (["task.cue_ms=100.5"],
-     "task.cue_ms=100.5: must be a whole number of time steps of kernel.resolution=1.0 ms"),
-    (["+neuron.rec_extra.0.overrides.V_thr=1.0"],
-     "neuron.rec_extra[0].overrides.V_thr: not a key of neuron.rec (overrides set neuron.rec's keys for this population)"),
-    (["neuron.rec_extra.0.model=eprop_iaf_adapt"],
-     "neuron.rec_extra[0].model=eprop_iaf_adapt: not a model of model=bsshslm_2020; must be one of "
-     "eprop_iaf_adapt_bsshslm_2020, eprop_iaf_bsshslm_2020"),
-    (["recording.n_record=101"], "recording.n_record=101: must be <= the recurrent neurons=100"),
-    (["task.cue_ms=-100"], "task.cue_ms=-100.0: must be > 0 ms"),
-    (["task.prob_group=1.5"], "task.prob_group=1.5: must be a probability in [0, 1]"),
-])
+@pytest.mark.parametrize(
+    "overrides,message",
+    [
+        (
+            ["neuron.readout.loss=mean_squared_error"],
+            "neuron.readout.loss=mean_squared_error: regression loss; the classification task evidence_accumulation needs cross_entropy",
+        ),
+        (
+            ["task=sine_waves", "task.sequence_steps=100", "neuron.readout.loss=cross_entropy"],
+            "neuron.readout.loss=cross_entropy: classification loss; the regression task sine_waves needs mean_squared_error",
+        ),
+        (
+            ["model=eprop", "neuron=eprop_iaf_adapt"],
+            "task.target=evidence_accumulation: a classification task needs a learning window, which model=eprop does not "
+            "have here; use model=bsshslm_2020",
+        ),
+        (
+            ["task.n_in=100"],
+            "task.n_in=100: must be 4 x task.n_per_population = 40 (left cue, right cue, recall, noise)",
+        ),
+        (
+            ["task.sequence_steps=1000"],
+            "task.sequence_steps=1000: the cues, noise and recall window give 2250 steps; leave it null",
+        ),
+        (["task.cue_ms=100.5"], "task.cue_ms=100.5: must be a whole number of time steps of kernel.resolution=1.0 ms"),
+        (
+            ["+neuron.rec_extra.0.overrides.V_thr=1.0"],
+            "neuron.rec_extra[0].overrides.V_thr: not a key of neuron.rec (overrides set neuron.rec's keys for this population)",
+        ),
+        (
+            ["neuron.rec_extra.0.model=eprop_iaf_adapt"],
+            "neuron.rec_extra[0].model=eprop_iaf_adapt: not a model of model=bsshslm_2020; must be one of "
+            "eprop_iaf_adapt_bsshslm_2020, eprop_iaf_bsshslm_2020",
+        ),
+        (["recording.n_record=101"], "recording.n_record=101: must be <= the recurrent neurons=100"),
+        (["task.cue_ms=-100"], "task.cue_ms=-100.0: must be > 0 ms"),
+        (["task.prob_group=1.5"], "task.prob_group=1.5: must be a probability in [0, 1]"),
+    ],
+)
 def test_what_cannot_work_is_refused_in_one_line(compose, overrides, message):
     with pytest.raises(UserError) as info:
         validate(compose(PRESET, *overrides))

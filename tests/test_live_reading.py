@@ -29,9 +29,23 @@ N_ITER = 50  # about 0.4 s per iteration with the tutorial recording: 20 s of tr
 def test_eval_and_plot_of_a_training_run_always_succeed(tmp_path):
     run_dir = tmp_path / "run"
     results_file = run_dir / "results.h5"
-    proc = subprocess.Popen([sys.executable, "-m", "eprop.cli.main", "run", f"task.n_iter={N_ITER}", "recording=tutorial",
-                             "progress=false", f"hydra.run.dir={run_dir}"],
-                            cwd=ROOT, env=eprop_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "eprop.cli.main",
+            "run",
+            f"task.n_iter={N_ITER}",
+            "recording=tutorial",
+            "progress=false",
+            f"hydra.run.dir={run_dir}",
+        ],
+        cwd=ROOT,
+        env=eprop_env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     seen: list[tuple[str, int]] = []  # (who read, n_iter_done) in the order of the reads
     statuses = set()
     try:
@@ -87,7 +101,9 @@ def test_eval_and_plot_of_a_training_run_always_succeed(tmp_path):
 @pytest.mark.nest
 def test_eval_and_plot_of_a_run_directory_with_another_file_name(tmp_path):
     run_dir = tmp_path / "run"
-    run_eprop("run", "task.n_iter=2", "recording=minimal", "progress=false", "output.file=res.h5", f"hydra.run.dir={run_dir}")
+    run_eprop(
+        "run", "task.n_iter=2", "recording=minimal", "progress=false", "output.file=res.h5", f"hydra.run.dir={run_dir}"
+    )
     summary = json.loads(run_eprop("eval", str(run_dir), "--json").stdout)
     assert (summary["path"], summary["status"], summary["n_iter_done"]) == (str(run_dir / "res.h5"), "complete", 2)
     assert run_eprop("plot", str(run_dir), "--only", "loss").stdout.split() == [str(run_dir / "figures" / "loss.png")]

@@ -18,7 +18,13 @@ from .conftest import run_eprop
 
 pytestmark = pytest.mark.nest
 
-SINE = ("task=sine_waves", "task.sequence_steps=200", "task.sine_periods=[200,100]", "neuron.rec.n=30", "recording=minimal")
+SINE = (
+    "task=sine_waves",
+    "task.sequence_steps=200",
+    "task.sine_periods=[200,100]",
+    "neuron.rec.n=30",
+    "recording=minimal",
+)
 
 
 def run(tmp_path, name: str, *overrides: str):
@@ -32,14 +38,21 @@ def sine_target_after_seed_draws(n_in: int, n_rec: int, steps: int, periods: lis
     state = np.random.get_state()
     try:
         np.random.seed(seed)
-        np.random.randn(n_in, n_rec), np.random.randn(n_rec, n_rec), np.random.randn(n_rec, 1), np.random.randn(n_rec, 1)
+        (
+            np.random.randn(n_in, n_rec),
+            np.random.randn(n_rec, n_rec),
+            np.random.randn(n_rec, 1),
+            np.random.randn(n_rec, 1),
+        )
         np.random.rand(steps, n_in)
         amplitudes = np.random.uniform(0.5, 2.0, len(periods))
         phases = np.random.uniform(0.0, 2.0 * np.pi, len(periods))
     finally:
         np.random.set_state(state)
     t = np.arange(steps)
-    total = sum(a * np.sin(phi + 2.0 * np.pi * (steps // p) * t / (steps - 1)) for a, phi, p in zip(amplitudes, phases, periods))
+    total = sum(
+        a * np.sin(phi + 2.0 * np.pi * (steps // p) * t / (steps - 1)) for a, phi, p in zip(amplitudes, phases, periods)
+    )
     total = total - total[0]
     return total / np.abs(total).max()
 
@@ -63,8 +76,14 @@ def check_loss_and_target(res, expected_target: np.ndarray) -> None:
 # unscaled. model=eprop now applies all of NEST's (1 - kappa) scalings (see test_event_based_defaults_learn);
 # these overrides keep the pinned numbers as a check of the engine. The LIF models fire at ~420
 # spikes/s under them, which the divergence check (recording.saturated_rate=0.2) would stop.
-PINNED_SCALINGS = ("weights.in_rec.scale=1.0", "weights.rec_rec.scale=1.0", "weights.out_rec.scale=1.0",
-                   "weights.out_rec.divide_by=1.0", "optimizer.eta=1e-4", "recording.saturated_rate=1.0")
+PINNED_SCALINGS = (
+    "weights.in_rec.scale=1.0",
+    "weights.rec_rec.scale=1.0",
+    "weights.out_rec.scale=1.0",
+    "weights.out_rec.divide_by=1.0",
+    "optimizer.eta=1e-4",
+    "recording.saturated_rate=1.0",
+)
 
 # Pinned: eprop run model=eprop neuron=<n> optimizer=gradient_descent task.n_iter=3 SINE PINNED_SCALINGS (NEST 3.10.0)
 EVENT_BASED_PINNED = {
@@ -77,8 +96,16 @@ EVENT_BASED_PINNED = {
 
 @pytest.mark.parametrize("neuron", list(EVENT_BASED_PINNED))
 def test_event_based_neuron_learns_the_sine_target(tmp_path, neuron):
-    path = run(tmp_path, neuron, "model=eprop", f"neuron={neuron}", "optimizer=gradient_descent", "task.n_iter=3", *SINE,
-               *PINNED_SCALINGS)
+    path = run(
+        tmp_path,
+        neuron,
+        "model=eprop",
+        f"neuron={neuron}",
+        "optimizer=gradient_descent",
+        "task.n_iter=3",
+        *SINE,
+        *PINNED_SCALINGS,
+    )
     with open_results(path) as res:
         assert res.config["model"]["family"] == "eprop" and res.config["neuron"]["rec"]["model"] == neuron
         target = sine_target_after_seed_draws(100, 30, 200, [200, 100])
@@ -93,8 +120,11 @@ def test_event_based_neuron_learns_the_sine_target(tmp_path, neuron):
 
 
 # Pinned: the three-output custom run below (NEST 3.10.0), loss per output and iteration
-CUSTOM_PINNED = [[24.58117681616206, 24.63581359204369], [24.75155834196043, 24.59270747073631],
-                 [9.83046192146805, 9.92788673243136]]
+CUSTOM_PINNED = [
+    [24.58117681616206, 24.63581359204369],
+    [24.75155834196043, 24.59270747073631],
+    [9.83046192146805, 9.92788673243136],
+]
 
 
 def test_custom_file_with_three_outputs(tmp_path):
@@ -102,8 +132,17 @@ def test_custom_file_with_three_outputs(tmp_path):
     rows = np.stack([np.cos(2 * np.pi * i / 20), np.sin(2 * np.pi * i / 20), i / 20 - 0.3], axis=1)
     data = tmp_path / "traj3.txt"
     np.savetxt(data, rows, fmt="%.6f")
-    path = run(tmp_path, "custom", "task=custom", f"task.data_file={data}", "task.data_format=samples",
-               "task.steps_per_data_point=5", "task.n_iter=2", "neuron.rec.n=40", "recording=minimal")
+    path = run(
+        tmp_path,
+        "custom",
+        "task=custom",
+        f"task.data_file={data}",
+        "task.data_format=samples",
+        "task.steps_per_data_point=5",
+        "task.n_iter=2",
+        "neuron.rec.n=40",
+        "recording=minimal",
+    )
     samples = np.loadtxt(data)
     expected = []
     for column in samples.T:  # normalized as the handwriting task, then linear in between samples
@@ -145,22 +184,42 @@ def test_weights_load_starts_from_a_previous_runs_final_weights(tmp_path):
 
 
 PASS_THROUGH_ERRORS = [
-    (("+neuron.rec.params.V_tha=1.0",),
-     "neuron.rec.params.V_tha: eprop_iaf_adapt_bsshslm_2020 has no parameter V_tha; did you mean V_th?"),
-    (("+neuron.readout.params.tau_mm=3.0",),
-     "neuron.readout.params.tau_mm: eprop_readout_bsshslm_2020 has no parameter tau_mm; did you mean tau_m?"),
-    (("+synapse.params.tau_readout=2.0",),
-     "synapse.params.tau_readout: eprop_synapse_bsshslm_2020 has no parameter tau_readout; did you mean tau_m_readout?"),
-    (("optimizer=gradient_descent", "+optimizer.params.beta_1=0.5"),
-     "optimizer.params.beta_1: the gradient_descent optimizer of eprop_synapse_bsshslm_2020 has no parameter beta_1"),
-    (("+kernel.params.resolutoin=0.5",),
-     "kernel.params.resolutoin: the NEST kernel has no parameter resolutoin; did you mean resolution?"),
-    (("model=eprop", "+neuron.rec.params.V_reset=-1.0"), "neuron.rec.params.V_reset: eprop_iaf_adapt has no parameter V_reset"),
-    (("model=eprop", "synapse.average_gradient=true"), "synapse.average_gradient: eprop_synapse has no parameter average_gradient"),
-    (("+neuron.rec.params.V_th=abc",),
-     "neuron.rec.params.V_th=abc: must be a number (NEST's default for eprop_iaf_adapt_bsshslm_2020 is -55.0)"),
-    (("+synapse.params.delay=-2.0",),
-     "synapse: NEST refused the value: Delay value -2 is invalid: Delay must be greater than or equal to resolution"),
+    (
+        ("+neuron.rec.params.V_tha=1.0",),
+        "neuron.rec.params.V_tha: eprop_iaf_adapt_bsshslm_2020 has no parameter V_tha; did you mean V_th?",
+    ),
+    (
+        ("+neuron.readout.params.tau_mm=3.0",),
+        "neuron.readout.params.tau_mm: eprop_readout_bsshslm_2020 has no parameter tau_mm; did you mean tau_m?",
+    ),
+    (
+        ("+synapse.params.tau_readout=2.0",),
+        "synapse.params.tau_readout: eprop_synapse_bsshslm_2020 has no parameter tau_readout; did you mean tau_m_readout?",
+    ),
+    (
+        ("optimizer=gradient_descent", "+optimizer.params.beta_1=0.5"),
+        "optimizer.params.beta_1: the gradient_descent optimizer of eprop_synapse_bsshslm_2020 has no parameter beta_1",
+    ),
+    (
+        ("+kernel.params.resolutoin=0.5",),
+        "kernel.params.resolutoin: the NEST kernel has no parameter resolutoin; did you mean resolution?",
+    ),
+    (
+        ("model=eprop", "+neuron.rec.params.V_reset=-1.0"),
+        "neuron.rec.params.V_reset: eprop_iaf_adapt has no parameter V_reset",
+    ),
+    (
+        ("model=eprop", "synapse.average_gradient=true"),
+        "synapse.average_gradient: eprop_synapse has no parameter average_gradient",
+    ),
+    (
+        ("+neuron.rec.params.V_th=abc",),
+        "neuron.rec.params.V_th=abc: must be a number (NEST's default for eprop_iaf_adapt_bsshslm_2020 is -55.0)",
+    ),
+    (
+        ("+synapse.params.delay=-2.0",),
+        "synapse: NEST refused the value: Delay value -2 is invalid: Delay must be greater than or equal to resolution",
+    ),
 ]
 
 

@@ -77,12 +77,21 @@ def valid_bytes(n_events: int = 3) -> bytes:
 
 BAD_SAMPLES = [
     ("empty", b"", "{path}: empty sample file; expected N-MNIST events of 5 bytes each"),
-    ("truncated", valid_bytes()[:-2],
-     "{path}: 13 bytes is not a whole number of 5-byte events; the file is truncated or not an N-MNIST sample"),
-    ("corrupt", b"\x00\x01\x02\x03\x04\x05\x06",
-     "{path}: 7 bytes is not a whole number of 5-byte events; the file is truncated or not an N-MNIST sample"),
-    ("outside", valid_bytes() + bytes([40, 2, 0, 0, 9]),
-     "{path}: event 3 has pixel (x=40, y=2) outside the 34 x 34 sensor; the file is corrupt or not an N-MNIST sample"),
+    (
+        "truncated",
+        valid_bytes()[:-2],
+        "{path}: 13 bytes is not a whole number of 5-byte events; the file is truncated or not an N-MNIST sample",
+    ),
+    (
+        "corrupt",
+        b"\x00\x01\x02\x03\x04\x05\x06",
+        "{path}: 7 bytes is not a whole number of 5-byte events; the file is truncated or not an N-MNIST sample",
+    ),
+    (
+        "outside",
+        valid_bytes() + bytes([40, 2, 0, 0, 9]),
+        "{path}: event 3 has pixel (x=40, y=2) outside the 34 x 34 sensor; the file is corrupt or not an N-MNIST sample",
+    ),
 ]
 
 
@@ -142,8 +151,10 @@ def test_a_blocklist_with_the_wrong_hash_is_refused(monkeypatch, tmp_path):
     monkeypatch.setenv("EPROP_DATA_DIR", str(tmp_path))
     with pytest.raises(UserError) as info:
         nmnist.blocklist_file()
-    assert str(info.value) == (f"{tmp_path / nmnist.BLOCKLIST_FILE}: sha256 does not match the pinned 1f176be11cd1…; "
-                               "delete it to fetch NEST's list again")
+    assert str(info.value) == (
+        f"{tmp_path / nmnist.BLOCKLIST_FILE}: sha256 does not match the pinned 1f176be11cd1…; "
+        "delete it to fetch NEST's list again"
+    )
 
 
 def test_blocklist_download_is_pinned_by_url_and_sha256(monkeypatch, tmp_path):
@@ -160,8 +171,12 @@ def test_blocklist_download_is_pinned_by_url_and_sha256(monkeypatch, tmp_path):
     monkeypatch.setenv("EPROP_CACHE_DIR", str(tmp_path))
     monkeypatch.setattr(pooch, "retrieve", fake_retrieve)
     assert nmnist.blocklist_file() == tmp_path / nmnist.BLOCKLIST_FILE
-    assert calls == {"url": nmnist.BLOCKLIST_URL, "known_hash": "sha256:" + nmnist.BLOCKLIST_SHA256,
-                     "fname": nmnist.BLOCKLIST_FILE, "path": tmp_path}
+    assert calls == {
+        "url": nmnist.BLOCKLIST_URL,
+        "known_hash": "sha256:" + nmnist.BLOCKLIST_SHA256,
+        "fname": nmnist.BLOCKLIST_FILE,
+        "path": tmp_path,
+    }
 
 
 def test_no_network_and_no_blocklist_says_where_to_put_it(monkeypatch, tmp_path):
@@ -172,8 +187,10 @@ def test_no_network_and_no_blocklist_says_where_to_put_it(monkeypatch, tmp_path)
     monkeypatch.setattr(pooch, "retrieve", offline)
     with pytest.raises(UserError) as info:
         nmnist.blocklist_file()
-    assert str(info.value) == (f"NMNIST_pixels_blocklist.txt: not found and the download failed (ConnectionError); put the file in "
-                               f"{tmp_path} or point EPROP_DATA_DIR at a folder holding it (source: {nmnist.BLOCKLIST_URL})")
+    assert str(info.value) == (
+        f"NMNIST_pixels_blocklist.txt: not found and the download failed (ConnectionError); put the file in "
+        f"{tmp_path} or point EPROP_DATA_DIR at a folder holding it (source: {nmnist.BLOCKLIST_URL})"
+    )
 
 
 @pytest.mark.parametrize("content", ["0\nx\n", "0\n2312\n", "1.5\n"])
@@ -233,8 +250,10 @@ def test_the_download_is_pinned_by_md5_and_extracted_into_the_cache(monkeypatch,
     monkeypatch.setattr(pooch, "retrieve", fake_retrieve)
     root = nmnist.dataset_root()
     assert root == tmp_path / "nmnist"
-    assert calls == [(nmnist.ARCHIVES["Train"][0], "md5:20959b8e626244a1b502305a9e6e2031", "Train.zip", tmp_path),
-                     (nmnist.ARCHIVES["Test"][0], "md5:69ca8762b2fe404d9b9bad1103e97832", "Test.zip", tmp_path)]
+    assert calls == [
+        (nmnist.ARCHIVES["Train"][0], "md5:20959b8e626244a1b502305a9e6e2031", "Train.zip", tmp_path),
+        (nmnist.ARCHIVES["Test"][0], "md5:69ca8762b2fe404d9b9bad1103e97832", "Test.zip", tmp_path),
+    ]
     assert (root / "Test" / "9" / "00009.bin").read_bytes() == sample
     assert not (tmp_path / "Train.zip").exists() and sorted(p.name for p in root.iterdir()) == ["Test", "Train"]
     calls.clear()
@@ -257,12 +276,16 @@ def test_a_local_copy_with_the_wrong_layout_is_one_line(tmp_path):
     (tmp_path / "Test").rename(tmp_path / "test")
     with pytest.raises(UserError) as info:
         nmnist.dataset_root(tmp_path)
-    assert str(info.value) == (f"task.data_dir={tmp_path}: has no Test/ folder; expected the layout "
-                               "Train/<digit>/<id>.bin and Test/<digit>/<id>.bin")
+    assert str(info.value) == (
+        f"task.data_dir={tmp_path}: has no Test/ folder; expected the layout "
+        "Train/<digit>/<id>.bin and Test/<digit>/<id>.bin"
+    )
     with pytest.raises(UserError) as info:
         nmnist.dataset_root(tmp_path / "nowhere")
-    assert str(info.value) == (f"task.data_dir={tmp_path / 'nowhere'}: no such folder; expected N-MNIST in the layout "
-                               "Train/<digit>/<id>.bin and Test/<digit>/<id>.bin")
+    assert str(info.value) == (
+        f"task.data_dir={tmp_path / 'nowhere'}: no such folder; expected N-MNIST in the layout "
+        "Train/<digit>/<id>.bin and Test/<digit>/<id>.bin"
+    )
 
 
 def test_samples_are_listed_by_digit_then_sorted_name(tmp_path):
@@ -272,7 +295,12 @@ def test_samples_are_listed_by_digit_then_sorted_name(tmp_path):
             (tmp_path / "Train" / str(digit) / name).write_bytes(valid_bytes())
     paths, labels = nmnist.list_samples(tmp_path, "Train")
     assert [p.relative_to(tmp_path).as_posix() for p in paths] == [
-        "Train/0/00007.bin", "Train/1/00002.bin", "Train/1/00010.bin", "Train/3/a.bin", "Train/3/b.bin"]
+        "Train/0/00007.bin",
+        "Train/1/00002.bin",
+        "Train/1/00010.bin",
+        "Train/3/a.bin",
+        "Train/3/b.bin",
+    ]
     assert labels.tolist() == [0, 1, 1, 3, 3]
 
 
@@ -292,7 +320,10 @@ def test_a_subset_walks_the_first_n_of_the_same_permutation_and_leaves_the_later
     subset = nmnist.ShuffledLoader(20, group_size=4, rng=rng_subset, n_use=6)
     assert subset.order.tolist() == full.order[:6].tolist()
     assert [subset.next_group().tolist() for _ in range(3)] == [
-        full.order[[0, 1, 2, 3]].tolist(), full.order[[4, 5, 0, 1]].tolist(), full.order[[2, 3, 4, 5]].tolist()]
+        full.order[[0, 1, 2, 3]].tolist(),
+        full.order[[4, 5, 0, 1]].tolist(),
+        full.order[[2, 3, 4, 5]].tolist(),
+    ]
     assert rng_full.randint(1 << 30) == rng_subset.randint(1 << 30)
 
 
@@ -361,8 +392,10 @@ def test_an_event_after_time_max_is_one_line_naming_the_file():
     events = nmnist.Events(*(np.array(v) for v in ([5], [5], [0], [336041])))
     with pytest.raises(UserError) as info:
         nmnist.sample_inputs(events, nmnist.input_of_pixel(np.array([], dtype=int)), "Train/1/00004.bin")
-    assert str(info.value) == ("Train/1/00004.bin: event at 336041 us is later than time_max=336040 us, "
-                               "the recording length that is rescaled into one sample")
+    assert str(info.value) == (
+        "Train/1/00004.bin: event at 336041 us is later than time_max=336040 us, "
+        "the recording length that is rescaled into one sample"
+    )
 
 
 def test_synthetic_data_set_reads_back_what_was_written(tmp_path):
@@ -400,11 +433,21 @@ def test_group_spike_times_equal_the_examples_on_synthetic_samples(tmp_path):
     paths = []
     for k in range(3):
         x, y, p, t = (np.asarray(v) for v in synthetic_events(k, rng, 400))
-        x, y, p, t = np.append(x, [8, 8, 8]), np.append(y, [10, 10, 10]), np.append(p, [1, 1, 1]), np.append(t, [336040] * 3)
-        paths.append(nmnist.write_events(tmp_path / f"{k}.bin", x, y, p, t))  # ends with three events of one pixel at time_max
+        x, y, p, t = (
+            np.append(x, [8, 8, 8]),
+            np.append(y, [10, 10, 10]),
+            np.append(p, [1, 1, 1]),
+            np.append(t, [336040] * 3),
+        )
+        paths.append(
+            nmnist.write_events(tmp_path / f"{k}.bin", x, y, p, t)
+        )  # ends with three events of one pixel at time_max
     samples = [nmnist.sample_inputs(nmnist.read_events(path), index, str(path)) for path in paths]
     got = nmnist.group_spike_times(samples, n_in=active.size, t_start_step=2 * 3 * 300)
     expected = examples_spike_times(paths, active, n_iter_sim=2, group_size=3)
     assert sum(len(t) for t in expected) > 500  # about half of the 1209 events survive this blocklist
-    assert index[nmnist.pixel_index(8, 10, 1)] >= 0 and np.count_nonzero(got[index[nmnist.pixel_index(8, 10, 1)]] == 2101.0) >= 3
+    assert (
+        index[nmnist.pixel_index(8, 10, 1)] >= 0
+        and np.count_nonzero(got[index[nmnist.pixel_index(8, 10, 1)]] == 2101.0) >= 3
+    )
     assert all(np.array_equal(g, np.array(e)) for g, e in zip(got, expected))

@@ -8,8 +8,8 @@ import h5py
 import numpy as np
 import pytest
 
-from eprop.data.nmnist import TIME_MAX_US
 from eprop.config.phases import PHASE_NAMES
+from eprop.data.nmnist import TIME_MAX_US
 
 from .conftest import run_eprop
 from .nmnist_samples import write_synthetic_dataset
@@ -19,10 +19,28 @@ pytestmark = pytest.mark.nest
 
 # group_size 3, at most 4 training iterations, a validation every 2, 2 early-stopping iterations with a
 # criterion of 1.0 (any right answer passes it), 2 test iterations; 15 of the 30 training samples
-SIZES = dict(group_size=3, n_iter_train=4, n_iter_test=2, n_rec=20, n_train=15,
-             n_iter_validate_every=2, n_iter_early_stop=2, stop_crit=1.0)
-EPROP = ["experiment=nmnist_small", "task.group_size=3", "task.n_iter=4", "neuron.rec.n=20", "task.n_train=15",
-         "task.n_test=null", "phases.validate_every=2", "phases.n_early_stop=2", "phases.stop_error=1.0", "phases.n_test=2"]
+SIZES = dict(
+    group_size=3,
+    n_iter_train=4,
+    n_iter_test=2,
+    n_rec=20,
+    n_train=15,
+    n_iter_validate_every=2,
+    n_iter_early_stop=2,
+    stop_crit=1.0,
+)
+EPROP = [
+    "experiment=nmnist_small",
+    "task.group_size=3",
+    "task.n_iter=4",
+    "neuron.rec.n=20",
+    "task.n_train=15",
+    "task.n_test=null",
+    "phases.validate_every=2",
+    "phases.n_early_stop=2",
+    "phases.stop_error=1.0",
+    "phases.n_test=2",
+]
 
 
 @pytest.fixture(scope="module")
@@ -39,8 +57,15 @@ def dataset(tmp_path_factory):
 @pytest.mark.parametrize("vps", [1, 2])
 def test_eprop_equals_the_examples_script_with_phases(dataset, tmp_path, vps):
     oracle = run_oracle(dataset, tmp_path / "oracle.npz", "--early-stopping", f"--vps={vps}", **SIZES)
-    run_eprop("run", *EPROP, f"task.data_dir={dataset}", f"kernel.threads={vps}", f"kernel.total_num_virtual_procs={vps}",
-              f"hydra.run.dir={tmp_path / 'run'}", "progress=false")
+    run_eprop(
+        "run",
+        *EPROP,
+        f"task.data_dir={dataset}",
+        f"kernel.threads={vps}",
+        f"kernel.total_num_virtual_procs={vps}",
+        f"hydra.run.dir={tmp_path / 'run'}",
+        "progress=false",
+    )
     with h5py.File(tmp_path / "run" / "results.h5") as f:
         loss, error, phase = f["loss"][:], 1.0 - f["accuracy"][:], f["phase"][:]
         connections = [f["weights/initial"][p]["weight"].size for p in ("in_rec", "rec_rec", "rec_out")]

@@ -33,9 +33,22 @@ def dataset(tmp_path_factory) -> Path:
 def run_oracle(dataset: Path, out: Path, *extra: str, **sizes) -> dict:
     args = [f"--{key.replace('_', '-')}={value}" for key, value in {**SIZES, **sizes}.items()]
     proc = subprocess.run(
-        [sys.executable, str(ORACLE), "--data-dir", str(dataset), "--blocklist", str(offline_blocklist()), "--out", str(out),
-         *args, *extra],
-        env=eprop_env(), capture_output=True, text=True, timeout=600,
+        [
+            sys.executable,
+            str(ORACLE),
+            "--data-dir",
+            str(dataset),
+            "--blocklist",
+            str(offline_blocklist()),
+            "--out",
+            str(out),
+            *args,
+            *extra,
+        ],
+        env=eprop_env(),
+        capture_output=True,
+        text=True,
+        timeout=600,
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
     with np.load(out) as results:
@@ -71,8 +84,15 @@ def test_a_subset_walks_fewer_samples(dataset, tmp_path):
     assert res["loss"].shape == (4,) and np.all(np.isfinite(res["loss"]))
 
 
-NEST_EXAMPLE = (Path(np.__file__).parents[1] / "nest" / "doc" / "examples" / "pynest" / "eprop_plasticity"
-                / "eprop_supervised_classification_neuromorphic_mnist.py")
+NEST_EXAMPLE = (
+    Path(np.__file__).parents[1]
+    / "nest"
+    / "doc"
+    / "examples"
+    / "pynest"
+    / "eprop_plasticity"
+    / "eprop_supervised_classification_neuromorphic_mnist.py"
+)
 
 
 def shrunk_example(tmp_path: Path, dataset: Path, out: Path, **changes: str) -> Path:
@@ -97,19 +117,37 @@ def shrunk_example(tmp_path: Path, dataset: Path, out: Path, **changes: str) -> 
 def test_oracle_equals_nests_own_example_on_the_same_files(dataset, tmp_path, early_stopping):
     if not NEST_EXAMPLE.is_file():
         pytest.skip(f"NEST's example is not installed at {NEST_EXAMPLE}")
-    changes = {"group_size = 100 ": "group_size = 2 ", "n_iter_test = 2 ": "n_iter_test = 1 ", "n_rec = 150 ": "n_rec = 20 "}
+    changes = {
+        "group_size = 100 ": "group_size = 2 ",
+        "n_iter_test = 2 ": "n_iter_test = 1 ",
+        "n_rec = 150 ": "n_rec = 20 ",
+    }
     if early_stopping:
-        changes.update({"n_iter_train = 10 ": "n_iter_train = 5 ", '"total_num_virtual_procs": 4,': '"total_num_virtual_procs": 2,',
-                        "do_early_stopping = False": "do_early_stopping = True", "n_iter_validate_every = 10 ": "n_iter_validate_every = 2 ",
-                        "n_iter_early_stop = 8 ": "n_iter_early_stop = 2 ", "stop_crit = 0.07 ": "stop_crit = 0.8 "})
+        changes.update(
+            {
+                "n_iter_train = 10 ": "n_iter_train = 5 ",
+                '"total_num_virtual_procs": 4,': '"total_num_virtual_procs": 2,',
+                "do_early_stopping = False": "do_early_stopping = True",
+                "n_iter_validate_every = 10 ": "n_iter_validate_every = 2 ",
+                "n_iter_early_stop = 8 ": "n_iter_early_stop = 2 ",
+                "stop_crit = 0.07 ": "stop_crit = 0.8 ",
+            }
+        )
         extra = ["--early-stopping", "--n-iter-validate-every=2", "--n-iter-early-stop=2", "--stop-crit=0.8", "--vps=2"]
         sizes = dict(n_iter_train=5)
     else:
-        changes.update({"n_iter_train = 10 ": "n_iter_train = 2 ", '"total_num_virtual_procs": 4,': '"total_num_virtual_procs": 1,'})
+        changes.update(
+            {
+                "n_iter_train = 10 ": "n_iter_train = 2 ",
+                '"total_num_virtual_procs": 4,': '"total_num_virtual_procs": 1,',
+            }
+        )
         extra, sizes = ["--vps=1"], {}
     out = tmp_path / "example.npz"
     script = shrunk_example(tmp_path, dataset, out, **changes)
-    proc = subprocess.run([sys.executable, str(script)], cwd=tmp_path, env=eprop_env(), capture_output=True, text=True, timeout=600)
+    proc = subprocess.run(
+        [sys.executable, str(script)], cwd=tmp_path, env=eprop_env(), capture_output=True, text=True, timeout=600
+    )
     assert proc.returncode == 0, proc.stderr[-3000:]
     with np.load(out) as example:
         expected = {key: example[key] for key in ("loss", "error", "iteration", "label")}

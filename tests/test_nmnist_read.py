@@ -9,8 +9,6 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from . import synthetic_results as syn
-from .conftest import run_eprop_in_process
 from eprop.analysis.figures import FIGURES, confusion_figure, dynamics_figure, figure_kinds
 from eprop.analysis.figures.classification import classification_loss_figure
 from eprop.analysis.figures.frames import input_frames_figure, sample_frames
@@ -19,8 +17,13 @@ from eprop.analysis.metrics import summarize_run
 from eprop.analysis.plot import plot_path
 from eprop.results import open_results
 
-NO_INPUT_REASON = ("the input spikes were not recorded (recording.spikes_input=false; recording=tutorial or "
-                   "recording.spikes_input=true records them)")
+from . import synthetic_results as syn
+from .conftest import run_eprop_in_process
+
+NO_INPUT_REASON = (
+    "the input spikes were not recorded (recording.spikes_input=false; recording=tutorial or "
+    "recording.spikes_input=true records them)"
+)
 
 
 @pytest.fixture
@@ -51,7 +54,11 @@ def test_accuracy_per_phase_with_ten_classes(nmnist):
     assert s["accuracy"] == [0.0, 0.25, 0.5, 0.5, 0.75, 0.75, 0.5]
     assert s["accuracy_per_phase"] == {"training": 1.5 / 4, "validation": 0.5, "test": 0.625}
     assert s["n_iter_per_phase"] == {"training": 4, "validation": 1, "test": 2}
-    assert (s["final_accuracy"], s["test_accuracy"], s["final_accuracy_from"]) == (0.625, 0.625, "test phase, 2 iterations")
+    assert (s["final_accuracy"], s["test_accuracy"], s["final_accuracy_from"]) == (
+        0.625,
+        0.625,
+        "test phase, 2 iterations",
+    )
     assert s["loss"] == pytest.approx([syn.nmnist_loss(k).sum() for k in range(7)], rel=1e-12)
     # the squared error over the learning window, recomputed from the readout signals (not a cross-entropy)
     assert s["loss_recomputed_max_rel_diff"] < 1e-12
@@ -120,8 +127,9 @@ def test_input_frames_figure_names_what_it_shows(nmnist):
     # iteration 7: sample 1 has label 24 % 10 = 4 and is predicted wrong (5); sample 3 is right
     assert out.get_title(loc="left") == "sample 1: label 4, predicted 5 (wrong)"
     assert fig.axes[8].get_title(loc="left") == "sample 3: label 6, predicted 6 (right)"
-    assert fig._suptitle.get_text() == ("iteration 7 of 7 (test phase): recorded input spikes of samples 1–3 of 4 "
-                                        "and the readouts")
+    assert fig._suptitle.get_text() == (
+        "iteration 7 of 7 (test phase): recorded input spikes of samples 1–3 of 4 and the readouts"
+    )
     span = out.patches[0]  # the learning window: the last 5 of 30 ms
     assert (span.get_x(), span.get_x() + span.get_width()) == (25.0, 30.0)
     assert out.get_ylabel() == "readout $y_k$ (mV)" and out.get_xlabel() == ""
@@ -144,7 +152,8 @@ def test_without_input_spikes_the_figure_is_skipped_with_one_line(no_input, tmp_
 def test_the_registry_selects_the_figures_of_an_event_camera_classifier(nmnist, tmp_path):
     report = plot_path(nmnist, out_dir=tmp_path / "figs", dpi=40)
     assert sorted(p.stem for p in report.written) == sorted(
-        ["loss_error", "confusion", "input_frames", "dynamics_first", "dynamics_last"])
+        ["loss_error", "confusion", "input_frames", "dynamics_first", "dynamics_last"]
+    )
     # readout_probabilities (softmax readouts only) is neither drawn nor reported
     assert [name for name, _ in report.skipped] == ["weight_courses", "weight_matrices"]
     evidence = syn.write_classification_run(tmp_path / "ea" / "results.h5")

@@ -8,15 +8,19 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from eprop.training.divergence import divergence
-from eprop.errors import Diverged, UserError
 from eprop.config.timing import Timing
 from eprop.config.validation import validate
+from eprop.errors import Diverged, UserError
+from eprop.training.divergence import divergence
 
-from .conftest import run_eprop, run_eprop_in_process
+from .conftest import run_eprop_in_process
 
-EVENT_PRESETS = ["nest_eprop_iaf_adam", "nest_eprop_iaf_adapt_gradient_descent",
-                 "nest_eprop_iaf_psc_delta_gradient_descent", "nest_eprop_iaf_psc_delta_adapt_gradient_descent"]
+EVENT_PRESETS = [
+    "nest_eprop_iaf_adam",
+    "nest_eprop_iaf_adapt_gradient_descent",
+    "nest_eprop_iaf_psc_delta_gradient_descent",
+    "nest_eprop_iaf_psc_delta_adapt_gradient_descent",
+]
 
 
 @pytest.mark.parametrize("preset", EVENT_PRESETS)
@@ -44,24 +48,40 @@ def test_bsshslm_sine_waves_preset_has_no_resolution_dependent_constant(compose)
 
 
 LOSS_ERRORS = [
-    (("neuron.readout.loss=cross_entropy",),
-     "neuron.readout.loss=cross_entropy: classification loss; the regression task handwriting needs mean_squared_error"),
-    (("task=infinite_loop", "neuron.readout.loss=cross_entropy"),
-     "neuron.readout.loss=cross_entropy: classification loss; the regression task infinite_loop needs mean_squared_error"),
-    (("task=sine_waves", "neuron=lif", "neuron.readout.loss=cross_entropy"),
-     "neuron.readout.loss=cross_entropy: classification loss; the regression task sine_waves needs mean_squared_error"),
-    (("neuron.readout.loss=hinge",),
-     "neuron.readout.loss=hinge: must be one of mean_squared_error, cross_entropy (or null for eprop_readout)"),
-    (("model=eprop", "neuron.readout.loss=mean_squared_error"),
-     "neuron.readout.loss=mean_squared_error: eprop_readout has no loss parameter (it always uses the mean squared "
-     "error); leave it null with model=eprop"),
-    (("model=eprop", "neuron.readout.loss=cross_entropy"),
-     "neuron.readout.loss=cross_entropy: eprop_readout has no loss parameter (it always uses the mean squared "
-     "error); leave it null with model=eprop"),
-    (("recording.saturated_rate=0",),
-     "recording.saturated_rate=0.0: must be a fraction in (0, 1] of the maximal rate 1000 / max(kernel.resolution, t_ref) spikes/s"),
-    (("recording.saturated_rate=1.5",),
-     "recording.saturated_rate=1.5: must be a fraction in (0, 1] of the maximal rate 1000 / max(kernel.resolution, t_ref) spikes/s"),
+    (
+        ("neuron.readout.loss=cross_entropy",),
+        "neuron.readout.loss=cross_entropy: classification loss; the regression task handwriting needs mean_squared_error",
+    ),
+    (
+        ("task=infinite_loop", "neuron.readout.loss=cross_entropy"),
+        "neuron.readout.loss=cross_entropy: classification loss; the regression task infinite_loop needs mean_squared_error",
+    ),
+    (
+        ("task=sine_waves", "neuron=lif", "neuron.readout.loss=cross_entropy"),
+        "neuron.readout.loss=cross_entropy: classification loss; the regression task sine_waves needs mean_squared_error",
+    ),
+    (
+        ("neuron.readout.loss=hinge",),
+        "neuron.readout.loss=hinge: must be one of mean_squared_error, cross_entropy (or null for eprop_readout)",
+    ),
+    (
+        ("model=eprop", "neuron.readout.loss=mean_squared_error"),
+        "neuron.readout.loss=mean_squared_error: eprop_readout has no loss parameter (it always uses the mean squared "
+        "error); leave it null with model=eprop",
+    ),
+    (
+        ("model=eprop", "neuron.readout.loss=cross_entropy"),
+        "neuron.readout.loss=cross_entropy: eprop_readout has no loss parameter (it always uses the mean squared "
+        "error); leave it null with model=eprop",
+    ),
+    (
+        ("recording.saturated_rate=0",),
+        "recording.saturated_rate=0.0: must be a fraction in (0, 1] of the maximal rate 1000 / max(kernel.resolution, t_ref) spikes/s",
+    ),
+    (
+        ("recording.saturated_rate=1.5",),
+        "recording.saturated_rate=1.5: must be a fraction in (0, 1] of the maximal rate 1000 / max(kernel.resolution, t_ref) spikes/s",
+    ),
 ]
 
 
@@ -73,7 +93,9 @@ def test_combinations_that_cannot_learn_are_refused(compose, overrides, message)
 
 
 def test_cross_entropy_on_a_regression_task_is_one_line_with_exit_2(tmp_path):
-    proc = run_eprop_in_process("run", "neuron.readout.loss=cross_entropy", f"hydra.run.dir={tmp_path / 'run'}", check=False)
+    proc = run_eprop_in_process(
+        "run", "neuron.readout.loss=cross_entropy", f"hydra.run.dir={tmp_path / 'run'}", check=False
+    )
     assert proc.returncode == 2
     assert proc.stderr.strip().splitlines() == [
         "eprop: error: neuron.readout.loss=cross_entropy: classification loss; the regression task handwriting needs mean_squared_error"
@@ -81,12 +103,19 @@ def test_cross_entropy_on_a_regression_task_is_one_line_with_exit_2(tmp_path):
     assert not (tmp_path / "run" / "results.h5").exists()
 
 
-@pytest.mark.parametrize("neuron,scales,divisors", [
-    ("eprop_iaf_adapt", {"in_rec": 0.03, "rec_rec": 0.03, "rec_out": 0.03, "out_rec": 0.03}, {"out_rec": 1.0}),
-    ("eprop_iaf", {"in_rec": 0.03, "rec_rec": 0.03, "rec_out": 0.03, "out_rec": 0.03}, {"out_rec": 1.0}),
-    ("eprop_iaf_psc_delta", {"in_rec": 1.0, "rec_rec": 1.0, "rec_out": 0.03, "out_rec": 1.0}, {"out_rec": 0.03}),
-    ("eprop_iaf_psc_delta_adapt", {"in_rec": 1.0, "rec_rec": 1.0, "rec_out": 0.03, "out_rec": 1.0}, {"out_rec": 0.03}),
-])
+@pytest.mark.parametrize(
+    "neuron,scales,divisors",
+    [
+        ("eprop_iaf_adapt", {"in_rec": 0.03, "rec_rec": 0.03, "rec_out": 0.03, "out_rec": 0.03}, {"out_rec": 1.0}),
+        ("eprop_iaf", {"in_rec": 0.03, "rec_rec": 0.03, "rec_out": 0.03, "out_rec": 0.03}, {"out_rec": 1.0}),
+        ("eprop_iaf_psc_delta", {"in_rec": 1.0, "rec_rec": 1.0, "rec_out": 0.03, "out_rec": 1.0}, {"out_rec": 0.03}),
+        (
+            "eprop_iaf_psc_delta_adapt",
+            {"in_rec": 1.0, "rec_rec": 1.0, "rec_out": 0.03, "out_rec": 1.0},
+            {"out_rec": 0.03},
+        ),
+    ],
+)
 @pytest.mark.slow
 def test_model_eprop_brings_nests_kappa_scalings(compose, neuron, scales, divisors):
     """NEST's event-based scripts: the default eta x (1 - kappa)^2; LIF models scale all four projections by
@@ -118,12 +147,26 @@ class _Cfg:
     def __init__(self, resolution=1.0, t_ref=0.0, saturated_rate=0.5, spikes_recurrent=True):
         from omegaconf import OmegaConf
 
-        self.c = OmegaConf.create({"kernel": {"resolution": resolution}, "neuron": {"rec": {"t_ref": t_ref}},
-                                   "recording": {"saturated_rate": saturated_rate, "spikes_recurrent": spikes_recurrent}})
+        self.c = OmegaConf.create(
+            {
+                "kernel": {"resolution": resolution},
+                "neuron": {"rec": {"t_ref": t_ref}},
+                "recording": {"saturated_rate": saturated_rate, "spikes_recurrent": spikes_recurrent},
+            }
+        )
 
 
-TIMING = Timing(dt=1.0, sequence=200, batch_size=1, n_iter=3, offset_gen=1, delay_in_rec=1, delay_rec_out=1,
-                    delay_out_norm=1, extension_sim=1)
+TIMING = Timing(
+    dt=1.0,
+    sequence=200,
+    batch_size=1,
+    n_iter=3,
+    offset_gen=1,
+    delay_in_rec=1,
+    delay_rec_out=1,
+    delay_out_norm=1,
+    extension_sim=1,
+)
 
 
 def spikes_of(counts: list[int], ids: np.ndarray) -> dict[str, np.ndarray]:
@@ -145,12 +188,16 @@ def test_divergence_names_a_saturated_mean_recurrent_rate():
     # 2 neurons x 200 ms at 500 spikes/s = 200 spikes: at the limit, not above it
     assert divergence(cfg, np.array([1.0]), spikes_of([150, 50], ids), ids, TIMING) is None
     message = divergence(cfg, np.array([1.0]), spikes_of([200, 2], ids), ids, TIMING)
-    assert message == "mean recurrent rate 505 spikes/s exceeds recording.saturated_rate=0.5 x 1000 spikes/s (the maximal rate)"
+    assert (
+        message
+        == "mean recurrent rate 505 spikes/s exceeds recording.saturated_rate=0.5 x 1000 spikes/s (the maximal rate)"
+    )
     # input spikes in the same recorder do not count
     assert divergence(cfg, np.array([1.0]), spikes_of([200, 2, 900], np.array([10, 11, 3])), ids, TIMING) == message
     # t_ref = 5 ms bounds the rate at 200 spikes/s: 202 spikes in 2 x 200 ms (505 spikes/s) is over 0.5 x 200
     assert divergence(_Cfg(t_ref=5.0).c, np.array([1.0]), spikes_of([101, 101], ids), ids, TIMING) == (
-        "mean recurrent rate 505 spikes/s exceeds recording.saturated_rate=0.5 x 200 spikes/s (the maximal rate)")
+        "mean recurrent rate 505 spikes/s exceeds recording.saturated_rate=0.5 x 200 spikes/s (the maximal rate)"
+    )
     # without recorded recurrent spikes, only the loss is checked
     assert divergence(_Cfg(spikes_recurrent=False).c, np.array([1.0]), spikes_of([200, 200], ids), ids, TIMING) is None
 

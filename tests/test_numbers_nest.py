@@ -35,7 +35,7 @@ def test_silent_neurons_from_the_spike_recorder_equal_evals(tmp_path):
     with h5py.File(run_dir / "results.h5", "r") as f:
         recurrent = f["/neurons/recurrent"][:]
         start = f["/events/spike_recorder/iteration_start"][:]
-        senders = f["/events/spike_recorder/senders"][start[-2]:start[-1]]
+        senders = f["/events/spike_recorder/senders"][start[-2] : start[-1]]
         times = f["/events/spike_recorder/times"][:]
     final_update_arrival = 5 * 1824 + 3 + 1  # ms: task + delays + one step of delay
     assert times.max() < final_update_arrival  # the forced spike of every neuron is not recorded
@@ -49,18 +49,27 @@ def test_silent_neurons_from_the_spike_recorder_equal_evals(tmp_path):
 
 def oracle_loss(tmp_path, neuron: str, optimizer: str, step_ms: float, n_iter: int) -> np.ndarray:
     out = tmp_path / f"oracle_{neuron}_{optimizer}_{step_ms}.json"
-    proc = subprocess.run([sys.executable, str(EVENT_ORACLE), neuron, optimizer, str(step_ms), str(n_iter), str(out)],
-                          env=eprop_env(), capture_output=True, text=True, timeout=300)
+    proc = subprocess.run(
+        [sys.executable, str(EVENT_ORACLE), neuron, optimizer, str(step_ms), str(n_iter), str(out)],
+        env=eprop_env(),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert proc.returncode == 0, proc.stderr[-3000:]
     return np.array(json.loads(out.read_text())["loss"])
 
 
-@pytest.mark.parametrize("neuron,optimizer", [("eprop_iaf_adapt", "gradient_descent"), ("eprop_iaf", "adam"),
-                                              ("eprop_iaf_psc_delta", "gradient_descent")])
+@pytest.mark.parametrize(
+    "neuron,optimizer",
+    [("eprop_iaf_adapt", "gradient_descent"), ("eprop_iaf", "adam"), ("eprop_iaf_psc_delta", "gradient_descent")],
+)
 def test_event_based_presets_at_half_a_millisecond_equal_raw_nest(tmp_path, neuron, optimizer):
     """NEST's test script with its step set to 0.5 ms (c_reg = 300 / sequence in ms follows)
     against the preset with kernel.resolution=0.5."""
-    run_dir, _ = run(tmp_path, "preset", f"experiment=nest_{neuron}_{optimizer}", "kernel.resolution=0.5", "task.n_iter=3")
+    run_dir, _ = run(
+        tmp_path, "preset", f"experiment=nest_{neuron}_{optimizer}", "kernel.resolution=0.5", "task.n_iter=3"
+    )
     with open_results(run_dir) as res:
         assert res.attrs["resolution_ms"] == 0.5
         loss = res.loss
@@ -69,7 +78,9 @@ def test_event_based_presets_at_half_a_millisecond_equal_raw_nest(tmp_path, neur
     # the same oracle at 1 ms is NEST's own test: its reference losses (first 3 iterations)
     from .test_nest_reference import EVENT_BASED_NEST
 
-    assert np.allclose(oracle_loss(tmp_path, neuron, optimizer, 1.0, 3), EVENT_BASED_NEST[(neuron, optimizer)][:3], rtol=1e-8)
+    assert np.allclose(
+        oracle_loss(tmp_path, neuron, optimizer, 1.0, 3), EVENT_BASED_NEST[(neuron, optimizer)][:3], rtol=1e-8
+    )
 
 
 def test_model_eprop_learns_the_default_handwriting_task(tmp_path):
@@ -84,19 +95,39 @@ def test_model_eprop_learns_the_default_handwriting_task(tmp_path):
 
 
 def test_readme_event_based_example_learns(tmp_path):
-    run_dir, _ = run(tmp_path, "sw", "model=eprop", "neuron=eprop_iaf_psc_delta", "task=sine_waves",
-                     "optimizer=gradient_descent", "task.n_iter=15", "recording=minimal")
+    run_dir, _ = run(
+        tmp_path,
+        "sw",
+        "model=eprop",
+        "neuron=eprop_iaf_psc_delta",
+        "task=sine_waves",
+        "optimizer=gradient_descent",
+        "task.n_iter=15",
+        "recording=minimal",
+    )
     with open_results(run_dir) as res:
         assert res.status == "complete" and res.loss[-1] < 0.95 * res.loss[0]
 
 
 def test_a_saturated_network_ends_as_diverged_with_its_iterations_kept(tmp_path):
-    run_dir, proc = run(tmp_path, "div", "task=sine_waves", "task.sequence_steps=200", "neuron.rec.n=30",
-                        "recording=minimal", "task.n_iter=3", "neuron=lif", "weights.in_rec.scale=100",
-                        "weights.rec_rec.scale=100", check=False)
+    run_dir, proc = run(
+        tmp_path,
+        "div",
+        "task=sine_waves",
+        "task.sequence_steps=200",
+        "neuron.rec.n=30",
+        "recording=minimal",
+        "task.n_iter=3",
+        "neuron=lif",
+        "weights.in_rec.scale=100",
+        "weights.rec_rec.scale=100",
+        check=False,
+    )
     assert proc.returncode == 3
-    message = ("diverged at iteration 1 of 3: mean recurrent rate 421 spikes/s exceeds recording.saturated_rate=0.2 "
-               "x 1000 spikes/s (the maximal rate)")
+    message = (
+        "diverged at iteration 1 of 3: mean recurrent rate 421 spikes/s exceeds recording.saturated_rate=0.2 "
+        "x 1000 spikes/s (the maximal rate)"
+    )
     assert proc.stderr.strip().splitlines() == [f"eprop: error: {message}; results kept in {run_dir}"]
     with open_results(run_dir) as res:
         assert (res.status, res.n_iter_done, res.attrs["error"]) == ("diverged", 1, message)
@@ -109,8 +140,9 @@ def test_a_saturated_network_ends_as_diverged_with_its_iterations_kept(tmp_path)
 def test_event_based_recorders_end_before_the_final_update_spike(tmp_path):
     """model=eprop: the recurrent multimeter's window reached the arrival step of the final-update
     spike, where V_m jumped to ~1000 mV; now every recorder of activity stops one step before it."""
-    run_dir, _ = run(tmp_path, "ev", "model=eprop", "task=sine_waves", "task.sequence_steps=200", "neuron.rec.n=30",
-                     "task.n_iter=2")
+    run_dir, _ = run(
+        tmp_path, "ev", "model=eprop", "task=sine_waves", "task.sequence_steps=200", "neuron.rec.n=30", "task.n_iter=2"
+    )
     arrival = 2 * 200 + 1 + 1  # ms: task + delays (delay_in_rec only) + one step of delay
     with open_results(run_dir) as res:
         mm = res.events("multimeter_rec")
@@ -121,13 +153,19 @@ def test_event_based_recorders_end_before_the_final_update_spike(tmp_path):
 
 def test_bsshslm_2020_preset_at_half_a_millisecond_equals_raw_nest(tmp_path):
     """NEST's bsshslm_2020 test keeps c_reg = 300 at any step; its setup at 0.5 ms against the preset."""
-    run_dir, _ = run(tmp_path, "preset", "experiment=nest_bsshslm_2020_sine_waves", "kernel.resolution=0.5", "task.n_iter=3")
+    run_dir, _ = run(
+        tmp_path, "preset", "experiment=nest_bsshslm_2020_sine_waves", "kernel.resolution=0.5", "task.n_iter=3"
+    )
     with open_results(run_dir) as res:
         loss = res.loss
-    assert np.allclose(loss, oracle_loss(tmp_path, "eprop_iaf_bsshslm_2020", "gradient_descent", 0.5, 3), rtol=1e-10, atol=0)
+    assert np.allclose(
+        loss, oracle_loss(tmp_path, "eprop_iaf_bsshslm_2020", "gradient_descent", 0.5, 3), rtol=1e-10, atol=0
+    )
     from .test_nest_reference import BSSHSLM_NEST
 
-    assert np.allclose(oracle_loss(tmp_path, "eprop_iaf_bsshslm_2020", "gradient_descent", 1.0, 3), BSSHSLM_NEST[:3], rtol=1e-8)
+    assert np.allclose(
+        oracle_loss(tmp_path, "eprop_iaf_bsshslm_2020", "gradient_descent", 1.0, 3), BSSHSLM_NEST[:3], rtol=1e-8
+    )
 
 
 def test_interrupted_and_complete_runs_record_the_same_spikes(tmp_path):
@@ -151,7 +189,9 @@ def test_interrupted_and_complete_runs_record_the_same_spikes(tmp_path):
         assert a.status == "interrupted" and 2 <= n < 5
         for k in range(n):
             for key in ("senders", "times"):
-                assert np.array_equal(a.events("spike_recorder", iteration=k)[key], b.events("spike_recorder", iteration=k)[key])
+                assert np.array_equal(
+                    a.events("spike_recorder", iteration=k)[key], b.events("spike_recorder", iteration=k)[key]
+                )
         last = a.events("spike_recorder", iteration=n - 1)["senders"]
         silent = np.setdiff1d(a.neurons("recurrent"), last).size
     assert json.loads(run_eprop("eval", str(stopped), "--json").stdout)["n_silent"] == silent > 0
@@ -160,11 +200,23 @@ def test_interrupted_and_complete_runs_record_the_same_spikes(tmp_path):
 def test_a_nest_error_while_simulating_is_one_line(tmp_path):
     """Neurons driven to spike from the first step make NEST's e-prop history fail; that used to
     end in a KernelException traceback."""
-    run_dir, proc = run(tmp_path, "ie", "task=sine_waves", "task.sequence_steps=200", "neuron.rec.n=30", "recording=minimal",
-                        "task.n_iter=3", "neuron=lif", "neuron.rec.I_e=100", check=False)
-    message = ("NEST stopped the simulation between 0 and 205 ms: Expected in neuron with ID 231 e-prop history entry at "
-               "t=2, got t=3. (the network's parameters drive NEST's e-prop models where they fail, e.g. neurons spiking "
-               "from the first step)")
+    run_dir, proc = run(
+        tmp_path,
+        "ie",
+        "task=sine_waves",
+        "task.sequence_steps=200",
+        "neuron.rec.n=30",
+        "recording=minimal",
+        "task.n_iter=3",
+        "neuron=lif",
+        "neuron.rec.I_e=100",
+        check=False,
+    )
+    message = (
+        "NEST stopped the simulation between 0 and 205 ms: Expected in neuron with ID 231 e-prop history entry at "
+        "t=2, got t=3. (the network's parameters drive NEST's e-prop models where they fail, e.g. neurons spiking "
+        "from the first step)"
+    )
     assert proc.returncode == 2 and "Traceback" not in proc.stderr
     assert proc.stderr.strip().splitlines() == [f"eprop: error: {message}"]
     with open_results(run_dir) as res:

@@ -36,8 +36,9 @@ CLASSIFICATION_NEST = {
 
 def run_evidence_oracle(out: Path, *args: str) -> dict[str, np.ndarray]:
     """Run the evidence-accumulation oracle with ARGS; returns its saved arrays."""
-    proc = subprocess.run([sys.executable, str(ORACLE), str(out), *args], env=eprop_env(),
-                          capture_output=True, text=True, timeout=600)
+    proc = subprocess.run(
+        [sys.executable, str(ORACLE), str(out), *args], env=eprop_env(), capture_output=True, text=True, timeout=600
+    )
     assert proc.returncode == 0, proc.stderr[-3000:]
     with np.load(out) as saved:
         return dict(saved)
@@ -55,7 +56,8 @@ def test_oracle_gives_nest_classification_reference_losses(tmp_path, batch_size,
         one_hot = res["target_window"][i][:, :, 0]
         assert np.array_equal(np.argmax(one_hot, axis=1), res["labels"][i])
         assert task.cross_entropy_loss(res["readout_window"][i], res["target_window"][i], window) == pytest.approx(
-            res["loss"][i], rel=1e-12)
+            res["loss"][i], rel=1e-12
+        )
         assert np.array_equal(task.predicted_class(res["readout_window"][i], window), res["predicted"][i])
         assert task.accuracy(res["predicted"][i], res["labels"][i]) == res["accuracy"][i]
 
@@ -92,10 +94,12 @@ def test_learning_rate_of_a_batch_is_the_one_in_force_while_it_ran(tmp_path):
     rate that was set while iteration j ran; a synapse's very first step uses the first learning
     rate ever set (here 5e-3, before Connect). Phases (eta = 0 outside training) depend on this."""
     constant = run_evidence_oracle(tmp_path / "b.npz", "--schedule", "example", "--n-iter", "4")
-    first_zero = run_evidence_oracle(tmp_path / "a.npz", "--schedule", "example", "--n-iter", "4",
-                                     "--eta-per-iteration", "0,5e-3,5e-3,5e-3")
-    second_zero = run_evidence_oracle(tmp_path / "c.npz", "--schedule", "example", "--n-iter", "4",
-                                      "--eta-per-iteration", "5e-3,0,5e-3,5e-3")
+    first_zero = run_evidence_oracle(
+        tmp_path / "a.npz", "--schedule", "example", "--n-iter", "4", "--eta-per-iteration", "0,5e-3,5e-3,5e-3"
+    )
+    second_zero = run_evidence_oracle(
+        tmp_path / "c.npz", "--schedule", "example", "--n-iter", "4", "--eta-per-iteration", "5e-3,0,5e-3,5e-3"
+    )
     assert np.array_equal(first_zero["loss"], constant["loss"])
     assert np.array_equal(second_zero["loss"][:2], constant["loss"][:2])
     assert np.allclose(second_zero["loss"][2:], [0.65721062, 0.65893024], rtol=1e-7)
@@ -108,14 +112,29 @@ def test_learning_rate_of_a_batch_is_the_one_in_force_while_it_ran(tmp_path):
 # 1 1 0 0 1 0 0 1 0 0: at the check before training iteration 3 the current error is that of
 # iteration 3 (the last training iteration; 0) and the early-stopping mean is that of
 # iterations 4 and 5 (the validation and the first early-stopping iteration; 0.5).
-PHASE_ARGS = ("--schedule", "phases", "--batch-size", "1", "--n-iter-train", "6", "--validate-every", "3",
-              "--n-early-stop", "2", "--n-test", "2")
+PHASE_ARGS = (
+    "--schedule",
+    "phases",
+    "--batch-size",
+    "1",
+    "--n-iter-train",
+    "6",
+    "--validate-every",
+    "3",
+    "--n-early-stop",
+    "2",
+    "--n-test",
+    "2",
+)
 
 
-@pytest.mark.parametrize("stop_crit, phases", [
-    ("0.6", [1, 0, 0, 0, 1, 2, 2, 0, 3, 3]),  # 0.5 < 0.6: stop, after one more training iteration
-    ("0.5", [1, 0, 0, 0, 1, 2, 2, 0, 0, 0, 3, 3]),  # 0.5 is not below 0.5: train on to 6 iterations
-])
+@pytest.mark.parametrize(
+    "stop_crit, phases",
+    [
+        ("0.6", [1, 0, 0, 0, 1, 2, 2, 0, 3, 3]),  # 0.5 < 0.6: stop, after one more training iteration
+        ("0.5", [1, 0, 0, 0, 1, 2, 2, 0, 0, 0, 3, 3]),  # 0.5 is not below 0.5: train on to 6 iterations
+    ],
+)
 def test_oracle_phases_follow_the_example_schedule(tmp_path, stop_crit, phases):
     res = run_evidence_oracle(tmp_path / "ph.npz", *PHASE_ARGS, "--stop-crit", stop_crit)
     assert res["phase"].tolist() == phases
@@ -130,8 +149,19 @@ def test_oracle_phases_equal_per_iteration_learning_rates(tmp_path):
     """The phases run is the example schedule with eta 5e-3 in training and 0 otherwise, 0 set first."""
     res = run_evidence_oracle(tmp_path / "ph.npz", *PHASE_ARGS, "--stop-crit", "0.6")
     etas = ",".join("5e-3" if p == 0 else "0" for p in res["phase"])
-    ref = run_evidence_oracle(tmp_path / "ex.npz", "--schedule", "example", "--batch-size", "1",
-                              "--n-iter", str(len(res["phase"])), "--eta", "0", "--eta-per-iteration", etas)
+    ref = run_evidence_oracle(
+        tmp_path / "ex.npz",
+        "--schedule",
+        "example",
+        "--batch-size",
+        "1",
+        "--n-iter",
+        str(len(res["phase"])),
+        "--eta",
+        "0",
+        "--eta-per-iteration",
+        etas,
+    )
     assert np.array_equal(res["loss"], ref["loss"])
     # iteration 0 is NEST's reference (no step applied yet); then the steps of eta 0 and 5e-3
     assert res["loss"][:3].tolist() == pytest.approx([0.741152550006, 0.758867584966, 0.645758045404], rel=1e-11)

@@ -19,8 +19,11 @@ ROOT = Path(__file__).resolve().parents[1]
 @pytest.fixture(scope="module")
 def wheel(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("wheel")
-    proc = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", str(ROOT), "-w", str(out)],
-                          capture_output=True, text=True)
+    proc = subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", str(ROOT), "-w", str(out)],
+        capture_output=True,
+        text=True,
+    )
     if proc.returncode != 0:
         pytest.skip(f"could not build the wheel (no access to the build backend?): {proc.stderr[-500:]}")
     (path,) = out.glob("eprop-*.whl")
@@ -41,8 +44,11 @@ def test_wheel_contains_every_config(wheel):
 @pytest.mark.slow
 def test_installed_wheel_composes_from_its_packaged_configs(wheel, tmp_path):
     target = tmp_path / "site"
-    subprocess.run([sys.executable, "-m", "pip", "install", "--no-deps", "-q", "--target", str(target), str(wheel)],
-                   check=True, capture_output=True)
+    subprocess.run(
+        [sys.executable, "-m", "pip", "install", "--no-deps", "-q", "--target", str(target), str(wheel)],
+        check=True,
+        capture_output=True,
+    )
     probe = (
         "from eprop.cli.main import conf_dir; from eprop.config.schema import register_configs; "
         "from hydra import compose, initialize_config_dir; register_configs(); d = conf_dir(); "
@@ -50,7 +56,9 @@ def test_installed_wheel_composes_from_its_packaged_configs(wheel, tmp_path):
         "c = compose('config', overrides=['task=infinite_loop']); print(d); print(c.task.sequence_steps)"
     )
     env = dict(os.environ, PYTHONPATH=str(target))
-    out = subprocess.run([sys.executable, "-c", probe], env=env, cwd=tmp_path, capture_output=True, text=True, check=True)
+    out = subprocess.run(
+        [sys.executable, "-c", probe], env=env, cwd=tmp_path, capture_output=True, text=True, check=True
+    )
     conf, steps = out.stdout.split()
     assert Path(conf) == target / "eprop" / "conf"
     assert steps == "1258"

@@ -23,8 +23,18 @@ pytestmark = pytest.mark.nest
 PRESET = "experiment=nest_bsshslm_2020_evidence_accumulation"
 # docs/evidence_accumulation.md: validation every 3 of 6 training iterations, 2 early-stopping, 2 test iterations
 SCHEDULE = ("task.n_iter=6", "phases.validate_every=3", "phases.n_early_stop=2", "phases.n_test=2")
-ORACLE_SCHEDULE = ("--schedule", "phases", "--n-iter-train", "6", "--validate-every", "3", "--n-early-stop", "2",
-                   "--n-test", "2")
+ORACLE_SCHEDULE = (
+    "--schedule",
+    "phases",
+    "--n-iter-train",
+    "6",
+    "--validate-every",
+    "3",
+    "--n-early-stop",
+    "2",
+    "--n-test",
+    "2",
+)
 
 
 def final_weights(f: h5py.File, projection: str) -> np.ndarray:
@@ -36,18 +46,33 @@ def oracle_final_weights(oracle: dict, projection: str) -> np.ndarray:
     return oracle[f"final/{projection}/weight"][np.lexsort((target, source))]
 
 
-@pytest.mark.parametrize("batch_size, stop_error, phases", [
-    (1, 0.6, [1, 0, 0, 0, 1, 2, 2, 0, 3, 3]),  # the early-stopping mean 0 < 0.6: stop after one more training iteration
-    (1, 0.5, [1, 0, 0, 0, 1, 2, 2, 0, 0, 0, 3, 3]),  # the mean 0.5 is not below 0.5: training goes on
-    (2, 0.5, [1, 0, 0, 0, 1, 0, 0, 0, 3, 3]),  # the last training error 0.5 is not below 0.5: no early stopping
-])
+@pytest.mark.parametrize(
+    "batch_size, stop_error, phases",
+    [
+        (
+            1,
+            0.6,
+            [1, 0, 0, 0, 1, 2, 2, 0, 3, 3],
+        ),  # the early-stopping mean 0 < 0.6: stop after one more training iteration
+        (1, 0.5, [1, 0, 0, 0, 1, 2, 2, 0, 0, 0, 3, 3]),  # the mean 0.5 is not below 0.5: training goes on
+        (2, 0.5, [1, 0, 0, 0, 1, 0, 0, 0, 3, 3]),  # the last training error 0.5 is not below 0.5: no early stopping
+    ],
+)
 def test_phases_equal_the_oracles_example_loop(tmp_path, batch_size, stop_error, phases):
-    oracle = run_evidence_oracle(tmp_path / "oracle.npz", *ORACLE_SCHEDULE, "--batch-size", str(batch_size),
-                                 "--stop-crit", str(stop_error))
+    oracle = run_evidence_oracle(
+        tmp_path / "oracle.npz", *ORACLE_SCHEDULE, "--batch-size", str(batch_size), "--stop-crit", str(stop_error)
+    )
     assert oracle["phase"].tolist() == phases
     run_dir = tmp_path / "run"
-    run_eprop("run", PRESET, *SCHEDULE, f"task.batch_size={batch_size}", f"phases.stop_error={stop_error}",
-              "progress=false", f"hydra.run.dir={run_dir}")
+    run_eprop(
+        "run",
+        PRESET,
+        *SCHEDULE,
+        f"task.batch_size={batch_size}",
+        f"phases.stop_error={stop_error}",
+        "progress=false",
+        f"hydra.run.dir={run_dir}",
+    )
     with h5py.File(run_dir / "results.h5", "r") as f:
         assert f.attrs["status"] == "complete" and f.attrs["n_iter_done"] == len(phases)
         assert f["phase"][:].tolist() == phases and f["phase"].dtype == np.int8
@@ -81,17 +106,35 @@ def test_a_run_interrupted_in_its_validation_phase_resumes_into_the_schedule(tmp
     full = tmp_path / "full"
     run_eprop("run", *args, f"hydra.run.dir={full}")
     parent, child = tmp_path / "parent", tmp_path / "child"
-    proc = subprocess.run([sys.executable, "-c", INTERRUPT_AFTER, "4", "run", *args, f"hydra.run.dir={parent}"],
-                          cwd=ROOT, env=eprop_env(), capture_output=True, text=True, timeout=600)
+    proc = subprocess.run(
+        [sys.executable, "-c", INTERRUPT_AFTER, "4", "run", *args, f"hydra.run.dir={parent}"],
+        cwd=ROOT,
+        env=eprop_env(),
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert proc.returncode == 130, proc.stderr[-2000:]
-    assert proc.stderr.strip().endswith(f"SIGINT after 5 of at most 12 iterations; results kept in {parent}; "
-                                        f"continue with: eprop run resume={parent}")
+    assert proc.stderr.strip().endswith(
+        f"SIGINT after 5 of at most 12 iterations; results kept in {parent}; continue with: eprop run resume={parent}"
+    )
     run_eprop("run", f"resume={parent}", "progress=false", f"hydra.run.dir={child}")
-    with h5py.File(full / "results.h5", "r") as f, h5py.File(parent / "results.h5", "r") as p, \
-            h5py.File(child / "results.h5", "r") as c:
-        assert p.attrs["status"] == "interrupted" and p["phase"][:].tolist() == [1, 0, 0, 0, 1]  # stopped after the validation
+    with (
+        h5py.File(full / "results.h5", "r") as f,
+        h5py.File(parent / "results.h5", "r") as p,
+        h5py.File(child / "results.h5", "r") as c,
+    ):
+        assert p.attrs["status"] == "interrupted" and p["phase"][:].tolist() == [
+            1,
+            0,
+            0,
+            0,
+            1,
+        ]  # stopped after the validation
         assert c.attrs["status"] == "complete" and c.attrs["first_iteration"] == 5
-        assert p["phase"][:].tolist() + c["phase"][:].tolist() == f["phase"][:].tolist() == [1, 0, 0, 0, 1, 2, 2, 0, 3, 3]
+        assert (
+            p["phase"][:].tolist() + c["phase"][:].tolist() == f["phase"][:].tolist() == [1, 0, 0, 0, 1, 2, 2, 0, 3, 3]
+        )
         loss = np.concatenate([p["loss"][:], c["loss"][:]])
         assert np.array_equal(np.concatenate([p["labels"][:], c["labels"][:]]), f["labels"][:])  # the same draws
         # the same numbers up to iteration 7: early stopping (learning rate 0) and the training

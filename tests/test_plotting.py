@@ -8,10 +8,19 @@ import numpy as np
 import pytest
 from matplotlib.image import AxesImage
 
-from eprop.cli import report
-from eprop.analysis.figures import (BLUE, RED, dynamics_figure, loss_comparison_figure, loss_figure, override_labels,
-                               pattern_figure, weight_courses_figure, weight_matrices_figure)
+from eprop.analysis.figures import (
+    BLUE,
+    RED,
+    dynamics_figure,
+    loss_comparison_figure,
+    loss_figure,
+    override_labels,
+    pattern_figure,
+    weight_courses_figure,
+    weight_matrices_figure,
+)
 from eprop.analysis.plot import plot_path
+from eprop.cli import report
 from eprop.results import open_results
 
 from . import synthetic_results as syn
@@ -87,8 +96,18 @@ def test_pattern_figure_y_up_for_other_tasks(tmp_path):
 def test_dynamics_figure_has_every_recorded_panel(results):
     fig = dynamics_figure(results, 0)
     labels = [ax.get_ylabel() for ax in fig.axes]
-    assert labels == ["$z_i$\ninput\nneuron", "$z_j$\nrecurrent\nneuron", "$v_j$\n(mV)", r"$\psi_j$", "$A_j$\n(mV)",
-                      "$L_j$\n(pA)", "$v_k$\n(mV)", "$y^*_k$", "$y_k$", "$y_k - y^*_k$"]
+    assert labels == [
+        "$z_i$\ninput\nneuron",
+        "$z_j$\nrecurrent\nneuron",
+        "$v_j$\n(mV)",
+        r"$\psi_j$",
+        "$A_j$\n(mV)",
+        "$L_j$\n(pA)",
+        "$v_k$\n(mV)",
+        "$y^*_k$",
+        "$y_k$",
+        "$y_k - y^*_k$",
+    ]
     assert all(lines_with_data(ax) for ax in fig.axes)  # no empty panel
     assert fig.axes[-1].get_xlabel() == "$t$ since iteration start (ms)"
     first_sample = syn.OFFSET_MS
@@ -124,7 +143,10 @@ def test_dynamics_minimal_recording_has_only_recorded_panels(minimal_results):
 def test_weight_courses_start_at_initial_weight_and_keep_only_changes(results):
     fig = weight_courses_figure(results)
     assert [ax.get_title(loc="left") for ax in fig.axes] == [
-        "input → recurrent", "recurrent → recurrent", "recurrent → readout"]
+        "input → recurrent",
+        "recurrent → recurrent",
+        "recurrent → readout",
+    ]
     assert all(ax.get_ylabel().endswith("(pA)") for ax in fig.axes)
     assert fig.axes[-1].get_xlabel() == "$t$ (ms)"
     for ax, pair in zip(fig.axes, syn.RECORDED_PAIRS):
@@ -144,8 +166,12 @@ def test_weight_matrices_share_one_symmetric_colour_scale(results):
     fig = weight_matrices_figure(results)
     images = [artist for ax in fig.axes for artist in ax.get_images()]
     assert len(images) == 6
-    limit = max(np.abs(w["weight"]).max() for stage in (syn.initial_weights(), syn.final_weights())
-                for name, w in stage.items() if name != "out_rec")
+    limit = max(
+        np.abs(w["weight"]).max()
+        for stage in (syn.initial_weights(), syn.final_weights())
+        for name, w in stage.items()
+        if name != "out_rec"
+    )
     for image in images:
         assert isinstance(image, AxesImage)
         assert image.get_clim() == pytest.approx((-limit, limit))
@@ -165,7 +191,9 @@ def test_weight_matrices_share_one_symmetric_colour_scale(results):
 
 
 def test_override_labels_show_what_differs():
-    labels, common = override_labels([["optimizer.eta=0.001", "task.n_iter=3"], ["optimizer.eta=0.01", "task.n_iter=3"]])
+    labels, common = override_labels(
+        [["optimizer.eta=0.001", "task.n_iter=3"], ["optimizer.eta=0.01", "task.n_iter=3"]]
+    )
     assert labels == ["optimizer.eta=0.001", "optimizer.eta=0.01"]
     assert common == "task.n_iter=3"
 
@@ -192,8 +220,12 @@ def test_plot_run_directory_writes_every_figure(run_file, capsys):
 
 def test_plot_only_format_and_out(run_file, tmp_path):
     out = tmp_path / "elsewhere"
-    assert report.plot_main([str(run_file), "--only", "loss,pattern", "--format", "pdf", "--out", str(out),
-                             "--dpi", "100", "--log"]) == 0
+    assert (
+        report.plot_main(
+            [str(run_file), "--only", "loss,pattern", "--format", "pdf", "--out", str(out), "--dpi", "100", "--log"]
+        )
+        == 0
+    )
     assert sorted(p.name for p in out.iterdir()) == ["loss.pdf", "pattern.pdf"]
     assert (out / "loss.pdf").read_bytes().startswith(b"%PDF")
 
@@ -209,7 +241,9 @@ def test_plot_out_that_cannot_be_written_is_one_line(run_file, tmp_path, capsys)
 def test_plot_unknown_figure_name_is_a_user_error(run_file, capsys):
     assert report.plot_main([str(run_file), "--only", "loss,nonsense"]) == 2
     err = capsys.readouterr().err
-    assert err.startswith("eprop: error: --only nonsense: no such figure; valid: pattern, loss,") and err.count("\n") == 1
+    assert (
+        err.startswith("eprop: error: --only nonsense: no such figure; valid: pattern, loss,") and err.count("\n") == 1
+    )
 
 
 def test_plot_minimal_recording_skips_what_was_not_recorded(tmp_path, capsys):
@@ -286,8 +320,16 @@ def test_weight_courses_break_where_iterations_were_not_recorded(scheduled):
         (line,) = ax.get_lines()
         w0 = 0.01 * pair[0] + 0.001 * pair[1]
         t_first = [syn.OFFSET_MS + 2, syn.OFFSET_MS + 2 * syn.STEPS + 2]
-        np.testing.assert_allclose(line.get_xdata(), [0.0, t_first[0], gap, t_first[1], syn.OFFSET_MS + 2 * syn.STEPS + 8])
-        expected = [w0, syn.recorded_weight(pair, 0), np.nan, syn.recorded_weight(pair, 2), syn.recorded_weight(pair, 2)]
+        np.testing.assert_allclose(
+            line.get_xdata(), [0.0, t_first[0], gap, t_first[1], syn.OFFSET_MS + 2 * syn.STEPS + 8]
+        )
+        expected = [
+            w0,
+            syn.recorded_weight(pair, 0),
+            np.nan,
+            syn.recorded_weight(pair, 2),
+            syn.recorded_weight(pair, 2),
+        ]
         np.testing.assert_allclose(line.get_ydata(), expected)  # NaN: no step across the unrecorded iteration
 
 

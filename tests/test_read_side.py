@@ -12,10 +12,10 @@ import numpy as np
 import pytest
 import yaml
 
-from eprop.cli import report
 from eprop.analysis.figures import RUN_FIGURES, loss_figure, pattern_figure, spans_decades, weight_matrices_figure
 from eprop.analysis.jobs import summarize_runs
 from eprop.analysis.plot import plot_path
+from eprop.cli import report
 from eprop.results import STARTING_SUFFIX, ResultsWriter, find_result_files, open_results, units_of
 
 from . import synthetic_results as syn
@@ -43,9 +43,13 @@ def test_the_file_gets_its_name_only_when_live_and_its_end_replaces_it_at_once(t
     assert not path.exists() and (tmp_path / f"results.h5{STARTING_SUFFIX}").exists()  # no reader sees the set-up
     writer.append_iteration(np.array([2.0]), {"spike_recorder": {"senders": np.array([1]), "times": np.array([0.5])}})
     assert path.exists() and not (tmp_path / f"results.h5{STARTING_SUFFIX}").exists()
-    probe = ("from eprop.results import open_results as o; r = o(%r); "
-             "print(r.file.swmr_mode, r.status, r.n_iter_done, r.weight_stages)") % str(path)
-    read = lambda: subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout.split(None, 3)
+    probe = (
+        "from eprop.results import open_results as o; r = o(%r); "
+        "print(r.file.swmr_mode, r.status, r.n_iter_done, r.weight_stages)"
+    ) % str(path)
+    read = lambda: subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=True
+    ).stdout.split(None, 3)
     assert read() == ["True", "running", "1", "[]\n"]  # a SWMR reader of the live file
     writer.write_weights("final", {"rec_rec": {"source": [1], "target": [2], "weight": [0.5]}})
     writer.finish("complete", {"timing_total_s": 1.0})
@@ -59,10 +63,14 @@ def test_a_reader_takes_one_snapshot_of_the_finished_iterations(tmp_path):
     path = tmp_path / "results.h5"
     writer = ResultsWriter(path, n_out=1, attrs={})
     writer.declare_recorder("spike_recorder", {"senders": "i8", "times": "f8"})
-    writer.append_iteration(np.array([3.0]), {"spike_recorder": {"senders": np.array([1, 1]), "times": np.array([1.0, 2.0])}})
-    code = ("from eprop.results import open_results as o; import sys; r = o(%r); print(r.n_iter_done, flush=True); "
-            "sys.stdin.readline(); print(r.n_iter_done, r.loss.tolist(), r.events('spike_recorder')['times'].tolist(), "
-            "r.recorded_iterations('spike_recorder').tolist())") % str(path)
+    writer.append_iteration(
+        np.array([3.0]), {"spike_recorder": {"senders": np.array([1, 1]), "times": np.array([1.0, 2.0])}}
+    )
+    code = (
+        "from eprop.results import open_results as o; import sys; r = o(%r); print(r.n_iter_done, flush=True); "
+        "sys.stdin.readline(); print(r.n_iter_done, r.loss.tolist(), r.events('spike_recorder')['times'].tolist(), "
+        "r.recorded_iterations('spike_recorder').tolist())"
+    ) % str(path)
     reader = subprocess.Popen([sys.executable, "-c", code], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
     assert reader.stdout.readline().split() == ["1"]
     writer.append_iteration(np.array([1.0]), {"spike_recorder": {"senders": np.array([1]), "times": np.array([3.0])}})
@@ -118,8 +126,10 @@ def test_two_results_files_in_one_run_directory_are_named(tmp_path, capsys):
 def test_plot_dpi_that_would_exhaust_memory_is_one_line(run_file, capsys):
     code, out, err = run_cli(report.plot_main, [run_file, "--dpi", "100000", "--only", "loss"], capsys)
     assert (code, out) == (2, "")
-    assert err == ("eprop: error: --dpi 100000: figure loss (3.50 x 2.40 in) would be 350000 x 240000 pixels; "
-                   "valid for it: 1 to 2857 (at most 10000 pixels a side)\n")
+    assert err == (
+        "eprop: error: --dpi 100000: figure loss (3.50 x 2.40 in) would be 350000 x 240000 pixels; "
+        "valid for it: 1 to 2857 (at most 10000 pixels a side)\n"
+    )
     code, _, err = run_cli(report.plot_main, [run_file, "--dpi", "100000"], capsys)
     assert code == 2 and err.startswith("eprop: error: --dpi 100000: figure pattern (") and err.count("\n") == 1
     assert not (run_file.parent / "figures").exists()  # nothing written before the check
@@ -128,10 +138,12 @@ def test_plot_dpi_that_would_exhaust_memory_is_one_line(run_file, capsys):
 def test_loss_all_jobs_of_a_single_run_is_one_line(run_file, capsys):
     code, out, err = run_cli(report.plot_main, [run_file.parent, "--only", "loss_all_jobs"], capsys)
     assert (code, out) == (2, "")
-    assert err == (f"eprop: error: --only loss_all_jobs: this figure compares the jobs of a multirun, and "
-                   f"{run_file.parent} holds one run; give a multirun directory, or choose from: "
-                   "pattern, loss, loss_error, confusion, readout_probabilities, input_frames, dynamics_first, "
-                   "dynamics_last, weight_courses, weight_matrices\n")
+    assert err == (
+        f"eprop: error: --only loss_all_jobs: this figure compares the jobs of a multirun, and "
+        f"{run_file.parent} holds one run; give a multirun directory, or choose from: "
+        "pattern, loss, loss_error, confusion, readout_probabilities, input_frames, dynamics_first, "
+        "dynamics_last, weight_courses, weight_matrices\n"
+    )
     assert not (run_file.parent / "figures").exists()
 
 
@@ -172,8 +184,9 @@ def test_a_missing_parent_is_a_note_not_a_crash(tmp_path, capsys):
     assert (s["n_iter_done"], s["first_iteration"]) == (6, 3)
     assert s["loss"] == pytest.approx(0.5 * syn.EXPECTED_LOSS)
     assert s["min_loss_iteration"] == 6
-    assert s["history_note"].startswith(f"parent run {parent} is not readable (") and \
-        s["history_note"].endswith("history starts at iteration 4")
+    assert s["history_note"].startswith(f"parent run {parent} is not readable (") and s["history_note"].endswith(
+        "history starts at iteration 4"
+    )
     code, _, err = run_cli(report.eval_main, [child, "--json"], capsys)
     assert code == 0 and err == f"eprop: warning: {child / 'results.h5'}: {s['history_note']}\n"
     with open_results(child) as res:
@@ -209,8 +222,10 @@ def test_eval_reports_a_bad_file_as_a_row_and_still_prints_the_good_one(run_file
     assert rows[1]["error"] == f"{bad}: not a readable HDF5 results file (truncated, or not HDF5)"
     code, out, err = run_cli(report.eval_main, [run_file, bad, tmp_path / "nowhere"], capsys)
     assert code == 2 and "unreadable" in out and str(run_file.parent) in out
-    assert err.splitlines() == [f"eprop: error: {bad}: not a readable HDF5 results file (truncated, or not HDF5)",
-                                f"eprop: error: {tmp_path / 'nowhere'}: no such file or directory"]
+    assert err.splitlines() == [
+        f"eprop: error: {bad}: not a readable HDF5 results file (truncated, or not HDF5)",
+        f"eprop: error: {tmp_path / 'nowhere'}: no such file or directory",
+    ]
 
 
 # ---------------------------------------------------------------- 17: units in the file
@@ -219,8 +234,13 @@ def test_eval_reports_a_bad_file_as_a_row_and_still_prints_the_good_one(run_file
 def dataset_units(path):
     found = {}
     with h5py.File(path, "r") as f:
-        f.visititems(lambda name, obj: found.__setitem__(name, (obj.attrs.get("units"), obj.attrs.get("description")))
-                     if isinstance(obj, h5py.Dataset) else None)
+        f.visititems(
+            lambda name, obj: (
+                found.__setitem__(name, (obj.attrs.get("units"), obj.attrs.get("description")))
+                if isinstance(obj, h5py.Dataset)
+                else None
+            )
+        )
     return found
 
 
@@ -234,7 +254,10 @@ def test_every_dataset_carries_units_and_a_description(run_file):
     assert found["events/multimeter_rec/surrogate_gradient"][0] == "1"
     assert found["events/weight_recorder/weights"][0] == "pA"
     assert found["events/weight_recorder/targets"][0] == "node id"
-    assert found["weights/final/rec_out/weight"] == ("pA", "synaptic weight at the end of training (pending updates applied)")
+    assert found["weights/final/rec_out/weight"] == (
+        "pA",
+        "synaptic weight at the end of training (pending updates applied)",
+    )
     assert found["neurons/recurrent"][0] == "node id"
     assert found["loss"][0] == "mV^2"
     assert units_of("/events/multimeter_out/V_m") == ("mV", "membrane voltage v_k of the readout neuron")
@@ -264,7 +287,9 @@ def test_one_outlier_weight_does_not_wash_out_the_colour_scale(run_file):
         f["weights/final/rec_rec/weight"][0] = -100.0  # pA, one outlier synapse
     with open_results(run_file) as res:
         fig = weight_matrices_figure(res)
-        matrices = [res.weight_matrix(stage, p) for p in ("in_rec", "rec_rec", "rec_out") for stage in ("initial", "final")]
+        matrices = [
+            res.weight_matrix(stage, p) for p in ("in_rec", "rec_rec", "rec_out") for stage in ("initial", "final")
+        ]
     values = np.concatenate([np.abs(m[m != 0]) for m in matrices])
     p99 = np.percentile(values, 99, method="lower")
     assert p99 < 1.0  # every other weight is below 1 pA

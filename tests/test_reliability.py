@@ -38,8 +38,14 @@ GD_RESUME_RTOL = 1e-6  # measured: at most 6.6e-8 over resumed iterations 8-10
 
 
 def start_eprop(*args: str) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-m", "eprop.cli.main", *args], cwd=ROOT, env=eprop_env(),
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    return subprocess.Popen(
+        [sys.executable, "-m", "eprop.cli.main", *args],
+        cwd=ROOT,
+        env=eprop_env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
 
 
 def finish(proc: subprocess.Popen, timeout: float = 120) -> tuple[int, str, str]:
@@ -192,7 +198,9 @@ def test_a_second_signal_stops_at_once(runs, tmp_path):
         assert res.weight_stages == ["initial"] and "optimizer" not in res.file
     proc = run_eprop("run", f"resume={run_dir}", f"hydra.run.dir={tmp_path / 'child'}", check=False)
     assert (proc.returncode, proc.stderr.strip()) == (
-        2, f"eprop: error: resume={run_dir}: the run saved no final weights (status interrupted); it cannot be resumed")
+        2,
+        f"eprop: error: resume={run_dir}: the run saved no final weights (status interrupted); it cannot be resumed",
+    )
 
 
 @pytest.mark.nest
@@ -215,7 +223,9 @@ def test_sigkill_keeps_every_flushed_iteration(runs, tmp_path):
         out = res.events("multimeter_out")
         for k, expected in enumerate(losses(runs["adam10"])[:n]):  # the kept events give the kept losses
             part = slice(*res.iteration_bounds("multimeter_out", k))
-            assert 0.5 * np.sum((out["readout_signal"][part] - out["target_signal"][part]) ** 2) == pytest.approx(expected, rel=1e-12)
+            assert 0.5 * np.sum((out["readout_signal"][part] - out["target_signal"][part]) ** 2) == pytest.approx(
+                expected, rel=1e-12
+            )
         assert res.weight_stages == ["initial"]
     summary = json.loads(run_eprop("eval", str(run_dir), "--json").stdout)
     assert (summary["status"], summary["n_iter_done"]) == ("running", n)
@@ -277,42 +287,77 @@ VALID_TASKS = "custom, evidence_accumulation, handwriting, infinite_loop, nmnist
 RUN_CASES = [  # (id, overrides, first line of stderr); {tmp} is the test's directory
     ("unknown task", ["task=foo"], f"task=foo: no such option; valid options: {VALID_TASKS}"),
     ("unknown group option", ["optimizer=sgd"], "optimizer=sgd: no such option; valid options: adam, gradient_descent"),
-    ("misspelled key", ["optimizer.etaa=1"],
-     "optimizer.etaa: unknown key; valid keys in optimizer: Wmax, Wmin, batch_size, beta_1, beta_2, epsilon, eta, "
-     "optimize_each_step, params, type"),
+    (
+        "misspelled key",
+        ["optimizer.etaa=1"],
+        "optimizer.etaa: unknown key; valid keys in optimizer: Wmax, Wmin, batch_size, beta_1, beta_2, epsilon, eta, "
+        "optimize_each_step, params, type",
+    ),
     ("wrong type", ["optimizer.eta=abc"], "optimizer.eta=abc: not a valid float"),
     ("zero iterations", ["task.n_iter=0"], "task.n_iter=0: must be an integer >= 1"),
     ("negative iterations", ["task.n_iter=-3"], "task.n_iter=-3: must be an integer >= 1"),
     ("zero threads", ["kernel.threads=0"], "kernel.threads=0: must be an integer >= 1"),
     ("data file missing", ["task.data_file={tmp}/missing.txt"], "task.data_file={tmp}/missing.txt: no such file"),
-    ("data file not numeric", ["task.data_file={tmp}/words.txt"],
-     "task.data_file={tmp}/words.txt: not numeric; expected two or more numeric columns"),
-    ("data file single column", ["task.data_file={tmp}/single.txt"],
-     "task.data_file={tmp}/single.txt: has 1 column; expected two or more numeric columns"),
-    ("data file with NaN", ["task.data_file={tmp}/nan.txt"], "task.data_file={tmp}/nan.txt: contains NaN or infinite values"),
-    ("resume target missing", ["resume={tmp}/no_run"],
-     "resume={tmp}/no_run: no such run directory (expected a directory holding results.h5)"),
-    ("existing results", ["hydra.run.dir={tmp}/done"],
-     "{tmp}/done/results.h5: exists already; eprop never overwrites results, choose another run directory"),
+    (
+        "data file not numeric",
+        ["task.data_file={tmp}/words.txt"],
+        "task.data_file={tmp}/words.txt: not numeric; expected two or more numeric columns",
+    ),
+    (
+        "data file single column",
+        ["task.data_file={tmp}/single.txt"],
+        "task.data_file={tmp}/single.txt: has 1 column; expected two or more numeric columns",
+    ),
+    (
+        "data file with NaN",
+        ["task.data_file={tmp}/nan.txt"],
+        "task.data_file={tmp}/nan.txt: contains NaN or infinite values",
+    ),
+    (
+        "resume target missing",
+        ["resume={tmp}/no_run"],
+        "resume={tmp}/no_run: no such run directory (expected a directory holding results.h5)",
+    ),
+    (
+        "existing results",
+        ["hydra.run.dir={tmp}/done"],
+        "{tmp}/done/results.h5: exists already; eprop never overwrites results, choose another run directory",
+    ),
     # found by the fuzz test or by hand; these printed tracebacks or two lines before
     ("seed above 32 bits", ["seed=4294967296"], "seed=4294967296: must be an integer in [1, 4294967295]"),
     ("infinite rate", ["optimizer.eta=inf"], "optimizer.eta=inf: must be a finite number > 0"),
-    ("derived value fails", ["neuron.rec.V_th=0"],
-     "neuron.rec.surrogate_gradient_height: cannot be derived (ZeroDivisionError: float division by zero); "
-     "check the values it is computed from (eprop run --cfg job)"),
+    (
+        "derived value fails",
+        ["neuron.rec.V_th=0"],
+        "neuron.rec.surrogate_gradient_height: cannot be derived (ZeroDivisionError: float division by zero); "
+        "check the values it is computed from (eprop run --cfg job)",
+    ),
     ("deleted key", ["~seed"], "seed: missing; the run needs this key (was it deleted with ~seed?)"),
     ("group option as a number", ["task=0"], f"task=0: no such option; valid options: {VALID_TASKS}"),
-    ("unknown interpolation", ["optimizer.eta=${{nope}}"], "optimizer.eta: the interpolation ${{nope}} names no key of the config"),
+    (
+        "unknown interpolation",
+        ["optimizer.eta=${{nope}}"],
+        "optimizer.eta: the interpolation ${{nope}} names no key of the config",
+    ),
     ("empty key", ["=3"], "=3: no key before '='; write key=value (e.g. task.n_iter=10)"),
-    ("unparsable value", ["task.n_iter=[1"],
-     "task.n_iter=[1: cannot parse this override (no viable alternative at input '[1'); "
-     "write key=value and quote values that hold brackets, commas or quotes"),
-    ("no equals sign", ["foo"],
-     "foo: cannot parse this override (missing EQUAL at '<EOF>'); write key=value and quote values that hold brackets, commas or quotes"),
+    (
+        "unparsable value",
+        ["task.n_iter=[1"],
+        "task.n_iter=[1: cannot parse this override (no viable alternative at input '[1'); "
+        "write key=value and quote values that hold brackets, commas or quotes",
+    ),
+    (
+        "no equals sign",
+        ["foo"],
+        "foo: cannot parse this override (missing EQUAL at '<EOF>'); write key=value and quote values that hold brackets, commas or quotes",
+    ),
     ("negative schedule", ["recording.events_every=-1"], "recording.events_every=-1: must be an integer >= 0"),
     ("schedule not an integer", ["recording.events_last=few"], "recording.events_last=few: not a valid integer"),
-    ("sweep without -m", ["task.n_iter=1,2"],
-     "task.n_iter=1,2: ambiguous value; for a sweep add -m, for a list write key=[a,b], for a string quote it"),
+    (
+        "sweep without -m",
+        ["task.n_iter=1,2"],
+        "task.n_iter=1,2: ambiguous value; for a sweep add -m, for a list write key=[a,b], for a string quote it",
+    ),
 ]
 
 READ_CASES = [  # (kind of results path, first line of stderr)
@@ -347,7 +392,9 @@ def test_bad_run_input_is_one_line_with_exit_2(bad_inputs, overrides, line):
 
 
 def test_a_config_error_with_the_progress_bar_on_is_still_one_line(tmp_path):
-    proc = run_eprop_in_process("run", "kernel.threads=0", f"hydra.run.dir={tmp_path / 'run'}", check=False)  # progress=true
+    proc = run_eprop_in_process(
+        "run", "kernel.threads=0", f"hydra.run.dir={tmp_path / 'run'}", check=False
+    )  # progress=true
     assert (proc.returncode, proc.stderr.strip()) == (2, "eprop: error: kernel.threads=0: must be an integer >= 1")
 
 
@@ -355,7 +402,6 @@ def test_a_config_error_with_the_progress_bar_on_is_still_one_line(tmp_path):
 @pytest.mark.parametrize("kind,line", READ_CASES, ids=[c[0] for c in READ_CASES])
 def test_bad_results_path_is_one_line_with_exit_2(tmp_path, capsys, command, kind, line):
     # in-process (`eprop plot`/`eval` are argparse over plain functions): an exception would fail the test
-    from eprop.cli import main as cli
 
     path = _results_file(tmp_path, kind)
     extra = ["--out", str(tmp_path / "figures")] if command == "plot" else []
@@ -368,9 +414,25 @@ def test_bad_results_path_is_one_line_with_exit_2(tmp_path, capsys, command, kin
 
 # ---------------------------------------------------------------- fuzzed overrides
 
-REAL_KEYS = ["task.n_iter", "optimizer.eta", "kernel.threads", "seed", "neuron.rec.tau_m_mean", "task.batch_size",
-             "neuron.rec.n", "recording.n_record", "optimizer.beta_1", "task.input_spike_prob", "weights.rec_rec.scale",
-             "progress", "task.sequence_steps", "neuron.rec.V_th", "optimizer.Wmin", "task.data_file", "resume"]
+REAL_KEYS = [
+    "task.n_iter",
+    "optimizer.eta",
+    "kernel.threads",
+    "seed",
+    "neuron.rec.tau_m_mean",
+    "task.batch_size",
+    "neuron.rec.n",
+    "recording.n_record",
+    "optimizer.beta_1",
+    "task.input_spike_prob",
+    "weights.rec_rec.scale",
+    "progress",
+    "task.sequence_steps",
+    "neuron.rec.V_th",
+    "optimizer.Wmin",
+    "task.data_file",
+    "resume",
+]
 GROUPS = ["task", "neuron", "optimizer", "recording", "kernel", "model", "experiment", "weights", "synapse", "output"]
 identifiers = st.from_regex(r"[A-Za-z_][A-Za-z0-9_]{0,7}", fullmatch=True)
 keys = st.one_of(
@@ -384,13 +446,45 @@ values = st.one_of(
     st.integers(-3, 300).map(str),
     st.sampled_from(["0", "-1", "1", "2", "2147483648", "4294967296", "99999999999999999999"]),
     st.floats(allow_nan=True, allow_infinity=True).map(repr),
-    st.sampled_from(["nan", "inf", "-inf", "1e-300", "1e308", "", "null", "true", "[]", "[1,2]", "{}", "{a:1}",
-                     "'", '"', "''", "a b", "${seed}", "${nope}", "${eprop.div:1,0}", "[1", "x=y", "abc", "1,2",
-                     "sine_waves", "minimal", "gradient_descent", "eprop", "\\"]),
+    st.sampled_from(
+        [
+            "nan",
+            "inf",
+            "-inf",
+            "1e-300",
+            "1e308",
+            "",
+            "null",
+            "true",
+            "[]",
+            "[1,2]",
+            "{}",
+            "{a:1}",
+            "'",
+            '"',
+            "''",
+            "a b",
+            "${seed}",
+            "${nope}",
+            "${eprop.div:1,0}",
+            "[1",
+            "x=y",
+            "abc",
+            "1,2",
+            "sine_waves",
+            "minimal",
+            "gradient_descent",
+            "eprop",
+            "\\",
+        ]
+    ),
     st.text(alphabet="ab01.-_[]{}(),'\"=$: ~+", max_size=8),
 )
-overrides = st.lists(st.tuples(st.sampled_from(["", "", "", "+", "~", "++"]), keys, values)
-                     .map(lambda t: f"{t[0]}{t[1]}={t[2]}"), min_size=1, max_size=3)
+overrides = st.lists(
+    st.tuples(st.sampled_from(["", "", "", "+", "~", "++"]), keys, values).map(lambda t: f"{t[0]}{t[1]}={t[2]}"),
+    min_size=1,
+    max_size=3,
+)
 
 
 class ReachedNest(Exception):
@@ -404,8 +498,8 @@ def _stop_before_nest(*args, **kwargs):
 @pytest.fixture
 def in_process_cli(monkeypatch, tmp_path):
     """`eprop run ARGS` in this process up to (not into) NEST; returns (exit code or 0 if NEST was reached, output)."""
-    from eprop.cli import main as cli
     from eprop import simulator
+    from eprop.cli import main as cli
 
     monkeypatch.setattr(simulator, "reset_kernel", _stop_before_nest)
     monkeypatch.setenv("EPROP_DATA_DIR", str(eprop_env()["EPROP_DATA_DIR"]))
@@ -441,14 +535,22 @@ SUBPROCESS_KEYS = ["task.n_iter", "optimizer.eta", "kernel.threads", "seed", "ne
 
 @pytest.mark.nest
 @settings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(args=st.lists(st.tuples(st.sampled_from(SUBPROCESS_KEYS + ["task", "optimizer", "neuron.rec.tau_m"]),
-                               st.one_of(st.integers(-2, 2).map(str), values))
-                     .map(lambda t: f"{t[0]}={t[1]}"), min_size=1, max_size=2))
+@given(
+    args=st.lists(
+        st.tuples(
+            st.sampled_from(SUBPROCESS_KEYS + ["task", "optimizer", "neuron.rec.tau_m"]),
+            st.one_of(st.integers(-2, 2).map(str), values),
+        ).map(lambda t: f"{t[0]}={t[1]}"),
+        min_size=1,
+        max_size=2,
+    )
+)
 def test_fuzzed_overrides_in_a_subprocess_end_in_0_or_2_without_traceback(tmp_path, args):
     # at most 2 threads and one iteration, whatever was drawn: the machine is shared
     args = [a for a in args if not (a.startswith("kernel.threads=") and a[15:].isdigit() and int(a[15:]) > 2)]
-    proc = run_eprop("run", *args, "task.n_iter=1", *FAST, f"hydra.run.dir={tmp_path / uuid.uuid4().hex}",
-                     check=False, timeout=120)
+    proc = run_eprop(
+        "run", *args, "task.n_iter=1", *FAST, f"hydra.run.dir={tmp_path / uuid.uuid4().hex}", check=False, timeout=120
+    )
     assert proc.returncode in (0, 2), proc.stderr[-3000:]
     assert "Traceback" not in proc.stdout + proc.stderr
     if proc.returncode == 2:
@@ -464,7 +566,10 @@ def test_a_failing_sweep_job_leaves_the_others_complete(runs, tmp_path):
     sweep = tmp_path / "sweep"
     proc = run_eprop("run", "-m", "task.n_iter=1,0,2", *FAST, f"hydra.sweep.dir={sweep}", check=False)
     assert proc.returncode == 1
-    assert proc.stderr.strip().splitlines()[-1] == f"eprop: 1 job(s) of the multirun failed; their error.txt: {sweep / '1'}"
+    assert (
+        proc.stderr.strip().splitlines()[-1]
+        == f"eprop: 1 job(s) of the multirun failed; their error.txt: {sweep / '1'}"
+    )
     assert "eprop: job 1 failed: task.n_iter=0: must be an integer >= 1" in proc.stderr.splitlines()
     assert "Traceback" not in proc.stdout + proc.stderr
     reference = losses(runs["adam10"])
@@ -486,7 +591,11 @@ def test_a_failing_sweep_job_leaves_the_others_complete(runs, tmp_path):
 
         with summary.open() as handle:
             table = {row["job"]: row for row in csv.DictReader(handle)}
-        assert [(job, row["status"]) for job, row in table.items()] == [("0", "complete"), ("1", "failed"), ("2", "complete")]
+        assert [(job, row["status"]) for job, row in table.items()] == [
+            ("0", "complete"),
+            ("1", "failed"),
+            ("2", "complete"),
+        ]
         assert table["1"]["error"] == "error.txt: task.n_iter=0: must be an integer >= 1"
         assert float(table["0"]["final_loss"]) == reference[0]
         assert not math.isnan(float(table["2"]["final_loss"]))

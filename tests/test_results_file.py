@@ -14,13 +14,25 @@ from eprop.results import SCHEMA_VERSION, ResultsWriter, find_result_files, open
 
 
 def write_two_iterations(path):
-    writer = ResultsWriter(path, n_out=2, attrs={"config_yaml": "task:\n  name: demo\n", "overrides": ["seed=3"], "seed": 3})
+    writer = ResultsWriter(
+        path, n_out=2, attrs={"config_yaml": "task:\n  name: demo\n", "overrides": ["seed=3"], "seed": 3}
+    )
     writer.write_array("target", np.arange(6.0).reshape(2, 3))
     writer.write_neurons({"input": [1, 2], "recurrent": [3, 4, 5], "readout": [6, 7]})
-    writer.write_weights("initial", {"rec_out": {"source": [3, 4, 5, 3, 4, 5], "target": [6, 6, 6, 7, 7, 7],
-                                                 "weight": [0.1, 0.2, 0.3, 0.4, 0.5, 0.6]}})
+    writer.write_weights(
+        "initial",
+        {
+            "rec_out": {
+                "source": [3, 4, 5, 3, 4, 5],
+                "target": [6, 6, 6, 7, 7, 7],
+                "weight": [0.1, 0.2, 0.3, 0.4, 0.5, 0.6],
+            }
+        },
+    )
     writer.declare_recorder("spike_recorder", {"senders": "i8", "times": "f8"})
-    writer.append_iteration(np.array([1.0, 2.0]), {"spike_recorder": {"senders": np.array([3, 4]), "times": np.array([1.0, 2.0])}})
+    writer.append_iteration(
+        np.array([1.0, 2.0]), {"spike_recorder": {"senders": np.array([3, 4]), "times": np.array([1.0, 2.0])}}
+    )
     return writer
 
 
@@ -28,10 +40,15 @@ def test_round_trip(tmp_path):
     path = tmp_path / "results.h5"
     writer = write_two_iterations(path)
     # another process can read the file while the run is still writing it
-    probe = "from eprop.results import open_results as o; r = o(%r); print(r.status, r.n_iter_done, r.loss.tolist())" % str(path)
+    probe = (
+        "from eprop.results import open_results as o; r = o(%r); print(r.status, r.n_iter_done, r.loss.tolist())"
+        % str(path)
+    )
     out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout
     assert out.split() == ["running", "1", "[3.0]"]
-    writer.append_iteration(np.array([0.5, 0.25]), {"spike_recorder": {"senders": np.array([5, 3, 4]), "times": np.array([4.0, 5.0, 6.0])}})
+    writer.append_iteration(
+        np.array([0.5, 0.25]), {"spike_recorder": {"senders": np.array([5, 3, 4]), "times": np.array([4.0, 5.0, 6.0])}}
+    )
     writer.finish("complete", {"peak_rss_mb": 12.5})
     writer.close()
 
@@ -60,7 +77,9 @@ def test_the_writer_caches_at_most_two_chunks_per_dataset(tmp_path, compress, ca
     writer.declare_recorder("multimeter_out", {"senders": "i8", "times": "f8"})
     values = np.arange(3 * 8192 + 5, dtype="f8")
     for k in range(3):
-        writer.append_iteration(np.array([float(k)]), {"multimeter_out": {"senders": values.astype("i8"), "times": values + k}})
+        writer.append_iteration(
+            np.array([float(k)]), {"multimeter_out": {"senders": values.astype("i8"), "times": values + k}}
+        )
         ds = writer._file["events/multimeter_out/times"]
         assert ds.id.get_access_plist().get_chunk_cache()[1] == cache_bytes
     writer.close()

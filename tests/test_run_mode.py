@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from eprop.config.schema import conf_dir
 from eprop.cli.run_mode import mode_is_null
+from eprop.config.schema import conf_dir
 from tests.conftest import run_eprop_in_process
 
 
@@ -33,19 +33,22 @@ def test_every_preset_composes_with_a_null_hydra_mode(compose, group):
         assert compose(f"{group}={option}", return_hydra_config=True).hydra.mode is None, option
 
 
-@pytest.mark.parametrize("argv, null", [
-    (["task.n_iter=1", "hydra.run.dir=/tmp/x", "recording=minimal"], True),
-    (["-m", "seed=1,2", "hparams_search=eta_creg", "hydra/launcher=joblib", "hydra.sweep.dir=/tmp/y"], True),
-    (["--cfg", "job"], True),
-    (["hydra.mode=RUN"], False),
-    (["++hydra.mode=MULTIRUN", "seed=1"], False),
-    (["hydra.searchpath=[file:///tmp/conf]"], False),
-    (["+hydra.searchpath.0=file:///tmp/conf"], False),
-    (["-cd", "/tmp/conf"], False),
-    (["--config-dir=/tmp/conf"], False),
-    (["--config-name", "other"], False),
-    (["-cp", "/tmp/conf"], False),
-])
+@pytest.mark.parametrize(
+    "argv, null",
+    [
+        (["task.n_iter=1", "hydra.run.dir=/tmp/x", "recording=minimal"], True),
+        (["-m", "seed=1,2", "hparams_search=eta_creg", "hydra/launcher=joblib", "hydra.sweep.dir=/tmp/y"], True),
+        (["--cfg", "job"], True),
+        (["hydra.mode=RUN"], False),
+        (["++hydra.mode=MULTIRUN", "seed=1"], False),
+        (["hydra.searchpath=[file:///tmp/conf]"], False),
+        (["+hydra.searchpath.0=file:///tmp/conf"], False),
+        (["-cd", "/tmp/conf"], False),
+        (["--config-dir=/tmp/conf"], False),
+        (["--config-name", "other"], False),
+        (["-cp", "/tmp/conf"], False),
+    ],
+)
 def test_mode_is_null_only_when_the_command_line_cannot_set_it(argv, null):
     assert mode_is_null(argv) is null
 

@@ -41,7 +41,11 @@ def sorted_by_synapse(src, tgt, w):
 @pytest.mark.parametrize("task", ["handwriting", "infinite_loop"])
 def test_bit_identical_to_the_seed_tutorial(tmp_path_factory, task, handwriting_run):
     oracle = np.load(run_oracle(task, N_ITER, tmp_path_factory.mktemp("oracle") / f"{task}.npz"))
-    path = handwriting_run if task == "handwriting" else eprop_run(tmp_path_factory, task, f"task={task}", f"task.n_iter={N_ITER}")
+    path = (
+        handwriting_run
+        if task == "handwriting"
+        else eprop_run(tmp_path_factory, task, f"task={task}", f"task.n_iter={N_ITER}")
+    )
     with open_results(path) as res:
         assert res.loss.shape == (N_ITER,)
         assert np.all(res.loss == oracle["loss"]), (res.loss, oracle["loss"])
@@ -49,7 +53,9 @@ def test_bit_identical_to_the_seed_tutorial(tmp_path_factory, task, handwriting_
         for stage in ("initial", "final"):
             for projection in ("in_rec", "rec_rec", "rec_out"):
                 mine = res.weights(stage, projection)
-                src, tgt, w = sorted_by_synapse(*(oracle[f"{stage}/{projection}/{k}"] for k in ("source", "target", "weight")))
+                src, tgt, w = sorted_by_synapse(
+                    *(oracle[f"{stage}/{projection}/{k}"] for k in ("source", "target", "weight"))
+                )
                 assert np.array_equal(mine["source"], src) and np.array_equal(mine["target"], tgt)
                 assert np.all(mine["weight"] == w), f"{stage} {projection} weights differ"
         final_change = res.weights("final", "in_rec")["weight"] - res.weights("initial", "in_rec")["weight"]
@@ -101,15 +107,25 @@ def test_results_file_schema_of_a_real_run(handwriting_run, handwriting_file):
         assert res.weights("initial", "out_rec")["weight"].size == 400
 
         assert set(res.recorders) == {"multimeter_rec", "multimeter_out", "spike_recorder", "weight_recorder"}
-        assert set(res.fields("multimeter_rec")) == {"senders", "times", "V_m", "surrogate_gradient", "learning_signal",
-                                                     "V_th_adapt", "adaptation"}
+        assert set(res.fields("multimeter_rec")) == {
+            "senders",
+            "times",
+            "V_m",
+            "surrogate_gradient",
+            "learning_signal",
+            "V_th_adapt",
+            "adaptation",
+        }
         for k in range(N_ITER):
             out = res.events("multimeter_out", iteration=k)
             assert out["times"].size == 2 * 1824
             # iteration k's readout samples: (total_offset + k*sequence, total_offset + (k+1)*sequence] ms
             assert out["times"].min() == 4 + k * 1824 + 1 and out["times"].max() == 4 + (k + 1) * 1824
-            per_output = [0.5 * np.sum((out["readout_signal"][out["senders"] == n] - out["target_signal"][out["senders"] == n]) ** 2)
-                          for n in ids["readout"]]
+            per_output = [
+                0.5
+                * np.sum((out["readout_signal"][out["senders"] == n] - out["target_signal"][out["senders"] == n]) ** 2)
+                for n in ids["readout"]
+            ]
             assert np.allclose(per_output, res.loss_per_output[:, k], rtol=1e-12)
         # the recurrent multimeter's window starts 2 steps earlier (offset_gen + delay_in_rec)
         rec = res.events("multimeter_rec")
@@ -133,11 +149,15 @@ def test_minimal_recording_gives_the_same_losses(tmp_path_factory, handwriting_r
 
 def test_a_recording_schedule_changes_no_number_and_writes_the_chosen_events(tmp_path_factory, handwriting_run):
     """Tutorial recording, events of iterations 1 (events_first) and 3 (the last) of 3 only."""
-    path = eprop_run(tmp_path_factory, "scheduled", f"task.n_iter={N_ITER}", "recording.events_every=0", "recording.events_first=1")
+    path = eprop_run(
+        tmp_path_factory, "scheduled", f"task.n_iter={N_ITER}", "recording.events_every=0", "recording.events_first=1"
+    )
     with open_results(path) as scheduled, open_results(handwriting_run) as every:
         assert np.all(scheduled.loss == every.loss) and np.all(scheduled.loss_per_output == every.loss_per_output)
         for projection in ("in_rec", "rec_rec", "rec_out"):
-            assert np.all(scheduled.weights("final", projection)["weight"] == every.weights("final", projection)["weight"])
+            assert np.all(
+                scheduled.weights("final", projection)["weight"] == every.weights("final", projection)["weight"]
+            )
         assert every.file["events_recorded"][()].tolist() == [1, 1, 1]
         assert scheduled.file["events_recorded"][()].tolist() == [1, 0, 1]
         assert set(scheduled.recorders) == set(every.recorders)

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from eprop.tasks.trajectory import draw_input_spikes, handwriting_target, infinite_loop_target
 from eprop.config.timing import Timing
+from eprop.tasks.trajectory import draw_input_spikes, handwriting_target, infinite_loop_target
 from eprop.training.weights import draw_weights
 
 
@@ -73,12 +73,30 @@ def test_infinite_loop_target_is_a_figure_eight():
 
 
 def test_timing_of_the_seed():
-    t = Timing(dt=1.0, sequence=1824, batch_size=1, n_iter=5, offset_gen=1, delay_in_rec=1,
-                   delay_rec_out=1, delay_out_norm=1, extension_sim=1)
+    t = Timing(
+        dt=1.0,
+        sequence=1824,
+        batch_size=1,
+        n_iter=5,
+        offset_gen=1,
+        delay_in_rec=1,
+        delay_rec_out=1,
+        delay_out_norm=1,
+        extension_sim=1,
+    )
     assert (t.delays, t.total_offset, t.task, t.sim) == (3, 4, 9120, 9125)
     ends = t.chunk_ends(lag=1)
     assert ends == [1829, 3653, 5477, 7301, 9125]
     assert ends[-1] == t.sim
-    batch = Timing(dt=0.5, sequence=100, batch_size=4, n_iter=2, offset_gen=1, delay_in_rec=1,
-                       delay_rec_out=1, delay_out_norm=1, extension_sim=1)
+    batch = Timing(
+        dt=0.5,
+        sequence=100,
+        batch_size=4,
+        n_iter=2,
+        offset_gen=1,
+        delay_in_rec=1,
+        delay_rec_out=1,
+        delay_out_norm=1,
+        extension_sim=1,
+    )
     assert (batch.iteration, batch.task, batch.ms(batch.sim)) == (400, 800, 402.5)

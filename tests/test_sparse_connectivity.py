@@ -10,19 +10,26 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from eprop.errors import UserError
 from eprop.analysis.figures import weight_matrices_figure
+from eprop.config.validation import validate
+from eprop.errors import UserError
 from eprop.results import open_results
 from eprop.training.loop import prepare_inputs, train
-from eprop.config.validation import validate
 from eprop.training.weights import apply_masks, draw_masks, draw_weights, load_connections
 
 from .fake_simulator import FakeSimulator
 
 SEQUENCE = 20  # steps of 1 ms
 N_IN, N_REC, N_OUT = 12, 8, 1
-SMALL = ("task=sine_waves", f"task.sequence_steps={SEQUENCE}", "task.sine_periods=[10]", f"task.n_in={N_IN}",
-         f"neuron.rec.n={N_REC}", "recording=minimal", "progress=false")
+SMALL = (
+    "task=sine_waves",
+    f"task.sequence_steps={SEQUENCE}",
+    "task.sine_periods=[10]",
+    f"task.n_in={N_IN}",
+    f"neuron.rec.n={N_REC}",
+    "recording=minimal",
+    "progress=false",
+)
 SPARSE = ("weights.in_rec.sparsity=0.75", "weights.rec_rec.sparsity=0.5")
 
 
@@ -30,6 +37,7 @@ SPARSE = ("weights.in_rec.sparsity=0.75", "weights.rec_rec.sparsity=0.5")
 def small(compose):
     def make(*overrides: str):
         return compose(*SMALL, *overrides)
+
     return make
 
 
@@ -86,8 +94,10 @@ def test_masks_come_between_the_weights_and_the_task_s_draws(small):
     inputs = prepare_inputs(small(*SPARSE, "weights.rec_out.sparsity=0"))
     rng = np.random.RandomState(1)
     weights = draw_weights(rng, N_IN, N_REC, N_OUT)
-    masks = {name: rng.choice([0, 1], weights[name].shape, p=[level, 1 - level]).astype(bool)
-             for name, level in (("in_rec", 0.75), ("rec_rec", 0.5), ("rec_out", 0.0))}
+    masks = {
+        name: rng.choice([0, 1], weights[name].shape, p=[level, 1 - level]).astype(bool)
+        for name, level in (("in_rec", 0.75), ("rec_rec", 0.5), ("rec_out", 0.0))
+    }
     np.fill_diagonal(masks["rec_rec"], False)
     raster = (rng.rand(SEQUENCE, N_IN) < 0.05).swapaxes(0, 1)
     raster[:, 0] = False
@@ -141,9 +151,11 @@ def test_weights_load_of_a_sparse_run(small, tmp_path):
         prepare_inputs(small(*other, f"weights.load={path}"))
     n_file, n_drawn = int(present["rec_rec"].sum()), int(draw_masks_of(small(*other))["rec_rec"].sum())
     assert n_file != n_drawn
-    assert str(info.value) == (f"weights.load={path}: its rec_rec has {n_file} connections, not the {n_drawn} that "
-                               f"weights.rec_rec.sparsity=0.6 drew here; set weights.rec_rec.sparsity=null to take the "
-                               f"loaded run's connections")
+    assert str(info.value) == (
+        f"weights.load={path}: its rec_rec has {n_file} connections, not the {n_drawn} that "
+        f"weights.rec_rec.sparsity=0.6 drew here; set weights.rec_rec.sparsity=null to take the "
+        f"loaded run's connections"
+    )
 
 
 def draw_masks_of(cfg):
@@ -155,10 +167,14 @@ def test_a_dense_run_loaded_into_a_sparse_config_is_refused(small, tmp_path):
     with pytest.raises(UserError) as info:
         prepare_inputs(small("weights.in_rec.sparsity=0.75", f"weights.load={path}"))
     n_drawn = int(draw_masks_of(small("weights.in_rec.sparsity=0.75"))["in_rec"].sum())
-    assert str(info.value) == (f"weights.load={path}: its in_rec has {N_IN * N_REC} connections, not the {n_drawn} that "
-                               f"weights.in_rec.sparsity=0.75 drew here; set weights.in_rec.sparsity=null to take the "
-                               f"loaded run's connections")
-    loaded = prepare_inputs(small("weights.rec_out.sparsity=0", f"weights.load={path}"))  # a full mask matches a dense file
+    assert str(info.value) == (
+        f"weights.load={path}: its in_rec has {N_IN * N_REC} connections, not the {n_drawn} that "
+        f"weights.in_rec.sparsity=0.75 drew here; set weights.in_rec.sparsity=null to take the "
+        f"loaded run's connections"
+    )
+    loaded = prepare_inputs(
+        small("weights.rec_out.sparsity=0", f"weights.load={path}")
+    )  # a full mask matches a dense file
     assert loaded.masks["rec_out"].all() and loaded.masks["in_rec"] is None
 
 
@@ -177,16 +193,20 @@ def test_a_readout_without_input_is_refused(small):
     assert empty.size  # seed 1 draws no connection onto the readout
     with pytest.raises(UserError) as info:
         prepare_inputs(cfg)
-    assert str(info.value) == (f"weights.rec_out.sparsity=0.99: the mask leaves readout neuron {empty[0]} (of 1, counted "
-                               f"from 0) without recurrent input, so it cannot learn; lower the sparsity or change the seed")
+    assert str(info.value) == (
+        f"weights.rec_out.sparsity=0.99: the mask leaves readout neuron {empty[0]} (of 1, counted "
+        f"from 0) without recurrent input, so it cannot learn; lower the sparsity or change the seed"
+    )
 
 
 def test_a_mask_without_any_input_connection_is_refused(small):
     cfg = small("task.n_in=1", "neuron.rec.n=1", "weights.in_rec.sparsity=0.99")
     with pytest.raises(UserError) as info:
         prepare_inputs(cfg)
-    assert str(info.value) == ("weights.in_rec.sparsity=0.99: the mask keeps none of the 1 input->recurrent connections; "
-                               "lower the sparsity or change the seed")
+    assert str(info.value) == (
+        "weights.in_rec.sparsity=0.99: the mask keeps none of the 1 input->recurrent connections; "
+        "lower the sparsity or change the seed"
+    )
 
 
 def test_the_weight_matrices_figure_greys_the_missing_connections(small, tmp_path):
@@ -194,7 +214,9 @@ def test_the_weight_matrices_figure_greys_the_missing_connections(small, tmp_pat
     with open_results(path) as res:
         fig = weight_matrices_figure(res)
         present = {name: res.connected("initial", name) for name in ("in_rec", "rec_rec", "rec_out")}
-        limit = max(np.abs(res.weights(stage, name)["weight"]).max() for stage in ("initial", "final") for name in present)
+        limit = max(
+            np.abs(res.weights(stage, name)["weight"]).max() for stage in ("initial", "final") for name in present
+        )
     images = [image for ax in fig.axes for image in ax.get_images()]
     drawn = {"in_rec": present["in_rec"].T, "rec_rec": present["rec_rec"], "rec_out": present["rec_out"]}
     for image, name in zip(images, ("in_rec", "in_rec", "rec_rec", "rec_rec", "rec_out", "rec_out")):

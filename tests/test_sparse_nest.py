@@ -36,7 +36,12 @@ def expected_connections() -> dict[str, int]:
     in_rec = rng.choice([0, 1], (n_rec, n_in), p=[0.75, 0.25])
     rec_rec = rng.choice([0, 1], (n_rec, n_rec), p=[0.9, 0.1])
     np.fill_diagonal(rec_rec, 0)
-    return {"in_rec": int(in_rec.sum()), "rec_rec": int(rec_rec.sum()), "rec_out": n_rec * n_out, "out_rec": n_rec * n_out}
+    return {
+        "in_rec": int(in_rec.sum()),
+        "rec_rec": int(rec_rec.sum()),
+        "rec_out": n_rec * n_out,
+        "out_rec": n_rec * n_out,
+    }
 
 
 def test_a_sparse_run_equals_the_oracle_with_the_example_s_masks(sparse_run, tmp_path):

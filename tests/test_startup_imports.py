@@ -28,8 +28,14 @@ print(json.dumps({"code": code, "loaded": loaded, "importable": matplotlib.pyplo
 
 
 def test_a_run_without_progress_bar_imports_no_plotting_code(tmp_path):
-    proc = subprocess.run([sys.executable, "-c", SCRIPT, str(tmp_path / "run")], cwd=ROOT, env=eprop_env(),
-                          capture_output=True, text=True, timeout=600)
+    proc = subprocess.run(
+        [sys.executable, "-c", SCRIPT, str(tmp_path / "run")],
+        cwd=ROOT,
+        env=eprop_env(),
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert proc.returncode == 0, proc.stderr[-3000:]
     report = json.loads(proc.stdout.strip().splitlines()[-1])
     assert report == {"code": 0, "loaded": [], "importable": "matplotlib.pyplot"}

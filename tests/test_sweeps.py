@@ -46,17 +46,26 @@ def test_every_launcher_composes(compose, launcher):
     assert cfg.hydra.callbacks.eprop_sweep._target_ == "eprop.sweep.SweepCallback"
     if launcher == "slurm":  # the preset: CPUs from kernel.threads, a time limit, memory, one task
         assert cfg.hydra.launcher.cpus_per_task == 4
-        assert (cfg.hydra.launcher.timeout_min, cfg.hydra.launcher.mem_gb, cfg.hydra.launcher.tasks_per_node) == (240, 4, 1)
+        assert (cfg.hydra.launcher.timeout_min, cfg.hydra.launcher.mem_gb, cfg.hydra.launcher.tasks_per_node) == (
+            240,
+            4,
+            1,
+        )
         assert cfg.hydra.launcher.partition is None
-        cfg = compose("hydra/launcher=slurm", "hydra.launcher.partition=cpu", "kernel.threads=8", return_hydra_config=True)
+        cfg = compose(
+            "hydra/launcher=slurm", "hydra.launcher.partition=cpu", "kernel.threads=8", return_hydra_config=True
+        )
         assert (cfg.hydra.launcher.partition, cfg.hydra.launcher.cpus_per_task) == ("cpu", 8)
 
 
-@pytest.mark.parametrize("overrides, target", [
-    (("hydra/sweeper=basic",), "hydra._internal.core_plugins.basic_sweeper.BasicSweeper"),
-    (("hydra/sweeper=optuna",), sweep.PLUGIN_OPTUNA_SWEEPER),
-    (("hparams_search=eta_creg",), sweep.PLUGIN_OPTUNA_SWEEPER),
-])
+@pytest.mark.parametrize(
+    "overrides, target",
+    [
+        (("hydra/sweeper=basic",), "hydra._internal.core_plugins.basic_sweeper.BasicSweeper"),
+        (("hydra/sweeper=optuna",), sweep.PLUGIN_OPTUNA_SWEEPER),
+        (("hparams_search=eta_creg",), sweep.PLUGIN_OPTUNA_SWEEPER),
+    ],
+)
 def test_every_sweeper_composes(compose, overrides, target):
     from hydra.utils import get_class
 
@@ -67,8 +76,10 @@ def test_every_sweeper_composes(compose, overrides, target):
         s = cfg.hydra.sweeper
         assert (s.direction, s.study_name, s.n_trials, s.max_failure_rate) == ("minimize", "eta_creg", 20, 0.5)
         assert s.sampler._target_ == "optuna.samplers.TPESampler" and s.sampler.seed == 1
-        assert dict(s.params) == {"optimizer.eta": "tag(log, interval(1e-4, 3e-2))",
-                                  "neuron.rec.c_reg": "interval(0.0, 600.0)"}
+        assert dict(s.params) == {
+            "optimizer.eta": "tag(log, interval(1e-4, 3e-2))",
+            "neuron.rec.c_reg": "interval(0.0, 600.0)",
+        }
         assert cfg.optimizer.eta == 5e-3 and cfg.neuron.rec.c_reg == 150.0  # the base config is untouched
 
 
@@ -100,11 +111,15 @@ def test_oversubscription_is_kept_with_a_warning(compose, caplog):
     with caplog.at_level("WARNING", logger="eprop.sweep"):
         warnings = sweep.apply_thread_budget(cfg, cores=2)
     assert cfg.hydra.launcher.n_jobs == 2
-    assert warnings == ["oversubscribed: hydra.launcher.n_jobs=2 x kernel.threads=2 = 4 threads on 2 cores; "
-                        "the jobs will slow each other down (use hydra.launcher.n_jobs=1, or leave it at -1 for the thread budget)"]
+    assert warnings == [
+        "oversubscribed: hydra.launcher.n_jobs=2 x kernel.threads=2 = 4 threads on 2 cores; "
+        "the jobs will slow each other down (use hydra.launcher.n_jobs=1, or leave it at -1 for the thread budget)"
+    ]
     assert "warning: oversubscribed: hydra.launcher.n_jobs=2" in caplog.text
     cfg = compose("kernel.threads=3", return_hydra_config=True)  # basic launcher: one job at a time
-    assert sweep.apply_thread_budget(cfg, cores=2) == ["oversubscribed: kernel.threads=3 on 2 cores; NEST's threads will share cores"]
+    assert sweep.apply_thread_budget(cfg, cores=2) == [
+        "oversubscribed: kernel.threads=3 on 2 cores; NEST's threads will share cores"
+    ]
 
 
 def test_swept_threads_count_with_their_largest_value(compose):
@@ -121,9 +136,12 @@ def test_submitit_cpus_per_task_from_threads(compose):
     assert cfg.hydra.launcher.cpus_per_task is None
     assert sweep.apply_thread_budget(cfg, cores=2) == []
     assert cfg.hydra.launcher.cpus_per_task == 2
-    cfg = compose("hydra/launcher=submitit_slurm", "hydra.launcher.cpus_per_task=1", "kernel.threads=4", return_hydra_config=True)
+    cfg = compose(
+        "hydra/launcher=submitit_slurm", "hydra.launcher.cpus_per_task=1", "kernel.threads=4", return_hydra_config=True
+    )
     assert sweep.apply_thread_budget(cfg, cores=2) == [
-        "oversubscribed: hydra.launcher.cpus_per_task=1 < kernel.threads=4; each job runs 4 NEST threads on 1 CPU(s)"]
+        "oversubscribed: hydra.launcher.cpus_per_task=1 < kernel.threads=4; each job runs 4 NEST threads on 1 CPU(s)"
+    ]
 
 
 # ---------------------------------------------------------------- real multiruns (NEST)
@@ -156,7 +174,8 @@ def check_against_results(rows: list[dict[str, str]], sweep_dir: Path) -> dict[s
             assert int(row["n_iter_done"]) == res.n_iter_done == 2
             assert row["overrides"] == " ".join(res.overrides)
             assert float(row["runtime_s"]) == pytest.approx(
-                sum(res.attrs[k] for k in ("timing_build_s", "timing_simulate_s", "timing_write_s")))
+                sum(res.attrs[k] for k in ("timing_build_s", "timing_simulate_s", "timing_write_s"))
+            )
         assert float(row["final_loss"]) == by_job[row["job"]]["final_loss"]
         losses[row["overrides"]] = float(row["final_loss"])
     return losses
@@ -214,7 +233,9 @@ def test_optuna_search_with_the_preset_and_a_database(tmp_path):
 
     sweep_dir = tmp_path / "sweep"
     storage = f"sqlite:///{tmp_path / 'study.db'}"
-    rows = multirun(sweep_dir, "hparams_search=eta_creg", "hydra.sweeper.n_trials=2", f"hydra.sweeper.storage={storage}")
+    rows = multirun(
+        sweep_dir, "hparams_search=eta_creg", "hydra.sweeper.n_trials=2", f"hydra.sweeper.storage={storage}"
+    )
     assert [(r["job"], r["status"]) for r in rows] == [("0", "complete"), ("1", "complete")]
     losses = check_against_results(rows, sweep_dir)
     for row in rows:  # the sampled values lie in the preset's search space
@@ -231,9 +252,21 @@ def test_optuna_search_with_the_preset_and_a_database(tmp_path):
 def test_optuna_failed_trial_does_not_end_the_search(tmp_path):
     sweep_dir = tmp_path / "sweep"
     storage = f"sqlite:///{tmp_path / 'study.db'}"
-    proc = run_eprop("run", "-m", "hydra/sweeper=optuna", "hydra/sweeper/sampler=random", "hydra.sweeper.sampler.seed=8",
-                     "hydra.sweeper.n_trials=2", "hydra.sweeper.max_failure_rate=1.0", f"hydra.sweeper.storage={storage}", "hydra.sweeper.study_name=s",
-                     "optimizer.eta=choice(-1.0,0.005)", *TINY, f"hydra.sweep.dir={sweep_dir}", check=False)
+    proc = run_eprop(
+        "run",
+        "-m",
+        "hydra/sweeper=optuna",
+        "hydra/sweeper/sampler=random",
+        "hydra.sweeper.sampler.seed=8",
+        "hydra.sweeper.n_trials=2",
+        "hydra.sweeper.max_failure_rate=1.0",
+        f"hydra.sweeper.storage={storage}",
+        "hydra.sweeper.study_name=s",
+        "optimizer.eta=choice(-1.0,0.005)",
+        *TINY,
+        f"hydra.sweep.dir={sweep_dir}",
+        check=False,
+    )
     assert proc.returncode == 1  # the search went on to its end; one job failed
     rows = read_summary(sweep_dir)
     assert sorted((r["optimizer.eta"], r["status"]) for r in rows) == [("-1.0", "failed"), ("0.005", "complete")]
@@ -249,13 +282,24 @@ def test_optuna_failed_trial_does_not_end_the_search(tmp_path):
 @pytest.mark.nest
 def test_optuna_stops_at_the_first_failure_by_default(tmp_path):
     sweep_dir = tmp_path / "sweep"
-    proc = run_eprop("run", "-m", "hydra/sweeper=optuna", "hydra/sweeper/sampler=random", "hydra.sweeper.sampler.seed=8",
-                     "hydra.sweeper.n_trials=2", "optimizer.eta=choice(-1.0,0.005)", *TINY, f"hydra.sweep.dir={sweep_dir}",
-                     check=False)
+    proc = run_eprop(
+        "run",
+        "-m",
+        "hydra/sweeper=optuna",
+        "hydra/sweeper/sampler=random",
+        "hydra.sweeper.sampler.seed=8",
+        "hydra.sweeper.n_trials=2",
+        "optimizer.eta=choice(-1.0,0.005)",
+        *TINY,
+        f"hydra.sweep.dir={sweep_dir}",
+        check=False,
+    )
     assert proc.returncode == 2
     assert proc.stderr.strip().splitlines()[-1].startswith("eprop: error: optuna trial (job ")
-    assert "failed: optimizer.eta=-1.0: must be > 0; the search stops when failed trials exceed " \
-           "hydra.sweeper.max_failure_rate" in proc.stderr
+    assert (
+        "failed: optimizer.eta=-1.0: must be > 0; the search stops when failed trials exceed "
+        "hydra.sweeper.max_failure_rate" in proc.stderr
+    )
     rows = read_summary(sweep_dir)  # written although the search stopped
     assert sorted((r["optimizer.eta"], r["status"]) for r in rows) == [("-1.0", "failed"), ("0.005", "complete")]
 
@@ -263,11 +307,21 @@ def test_optuna_stops_at_the_first_failure_by_default(tmp_path):
 @pytest.mark.nest
 def test_optuna_search_where_every_trial_fails_is_one_line(tmp_path):
     sweep_dir = tmp_path / "sweep"
-    proc = run_eprop("run", "-m", "hydra/sweeper=optuna", "hydra.sweeper.n_trials=2", "hydra.sweeper.max_failure_rate=1.0",
-                     "optimizer.eta=choice(-1.0,-2.0)", *TINY, f"hydra.sweep.dir={sweep_dir}", check=False)
+    proc = run_eprop(
+        "run",
+        "-m",
+        "hydra/sweeper=optuna",
+        "hydra.sweeper.n_trials=2",
+        "hydra.sweeper.max_failure_rate=1.0",
+        "optimizer.eta=choice(-1.0,-2.0)",
+        *TINY,
+        f"hydra.sweep.dir={sweep_dir}",
+        check=False,
+    )
     assert proc.returncode == 2
     assert proc.stderr.strip().splitlines()[-1] == (
-        f"eprop: error: optuna: every trial failed, so there is no best trial; see {sweep_dir / 'summary.csv'}")
+        f"eprop: error: optuna: every trial failed, so there is no best trial; see {sweep_dir / 'summary.csv'}"
+    )
     assert [r["status"] for r in read_summary(sweep_dir)] == ["failed", "failed"]
 
 
@@ -277,8 +331,14 @@ def test_optuna_search_maximizes_the_accuracy_of_a_classification_task(tmp_path)
 
     sweep_dir = tmp_path / "sweep"
     storage = f"sqlite:///{tmp_path / 'study.db'}"
-    rows = multirun(sweep_dir, "experiment=nest_bsshslm_2020_evidence_accumulation", "hparams_search=evidence_accumulation",
-                    "task.batch_size=2", "hydra.sweeper.n_trials=2", f"hydra.sweeper.storage={storage}")
+    rows = multirun(
+        sweep_dir,
+        "experiment=nest_bsshslm_2020_evidence_accumulation",
+        "hparams_search=evidence_accumulation",
+        "task.batch_size=2",
+        "hydra.sweeper.n_trials=2",
+        f"hydra.sweeper.storage={storage}",
+    )
     assert [(r["job"], r["status"]) for r in rows] == [("0", "complete"), ("1", "complete")]
     evaluated = {str(s["job"]): s for s in json.loads(run_eprop("eval", str(sweep_dir), "--json").stdout)}
     accuracies = {}

@@ -58,7 +58,9 @@ def test_sine_waves_shorter_than_every_period_is_flat_zero():
 
 
 def test_sine_waves_draws_come_after_weights_and_input_spikes(compose):
-    cfg = compose("task=sine_waves", "task.sequence_steps=300", "task.sine_periods=[300,150]", "neuron.rec.n=7", "task.n_in=5")
+    cfg = compose(
+        "task=sine_waves", "task.sequence_steps=300", "task.sine_periods=[300,150]", "neuron.rec.n=7", "task.n_in=5"
+    )
     inputs = prepare_inputs(cfg)  # RandomState(seed=1), as the run draws
     weights, spikes, target = inputs.weights, inputs.task.raster, inputs.task.target
     state = np.random.get_state()
@@ -104,7 +106,9 @@ def test_custom_target_with_three_outputs(compose, tmp_path, data_format):
     rows = np.array([[1.0, -2.0, 0.5], [2.0, 1.0, 0.5], [-1.0, 3.0, -4.0], [0.5, 0.0, 2.0], [1.5, -1.0, 1.0]])
     path = tmp_path / "traj.csv"
     path.write_text("# x, y, z\n" + "\n".join(", ".join(str(v) for v in row) for row in rows) + "\n")
-    cfg = compose("task=custom", f"task.data_file={path}", f"task.data_format={data_format}", "task.steps_per_data_point=4")
+    cfg = compose(
+        "task=custom", f"task.data_file={path}", f"task.data_format={data_format}", "task.steps_per_data_point=4"
+    )
     validate(cfg)
     task = task_for(cfg)
     assert task.sequence_steps == 20 and task.n_outputs == 3
@@ -135,8 +139,14 @@ CUSTOM_ERRORS = [
     ("", "task.data_file={path}: empty file; expected one or more numeric columns"),
     # issue 9 item 16: the message names the line (it said "not numeric; expected one or more numeric columns")
     ("1 2\nx 3\n", "task.data_file={path}: line 2 is not numeric (x 3); a header or comment line must start with #"),
-    ("1 2\n3\n", "task.data_file={path}: rows have different numbers of columns ([1, 2]); expected one column per output"),
-    ("1 0\n-1 0\n", "task.data_file={path}: column 2 is zero throughout (as task.data_format=increments); it cannot be normalized"),
+    (
+        "1 2\n3\n",
+        "task.data_file={path}: rows have different numbers of columns ([1, 2]); expected one column per output",
+    ),
+    (
+        "1 0\n-1 0\n",
+        "task.data_file={path}: column 2 is zero throughout (as task.data_format=increments); it cannot be normalized",
+    ),
 ]
 
 
@@ -177,14 +187,27 @@ def test_load_final_weights_returns_target_by_source_matrices(tmp_path):
     writer = ResultsWriter(path, 1, {"config_yaml": "{}"})
     writer.write_neurons({"input": [1, 2], "recurrent": [3, 4, 5], "readout": [6]})
     rng = np.random.RandomState(0)
-    expected = {"in_rec": rng.randn(3, 2), "rec_rec": rng.randn(3, 3), "rec_out": rng.randn(1, 3), "out_rec": rng.randn(3, 1)}
+    expected = {
+        "in_rec": rng.randn(3, 2),
+        "rec_rec": rng.randn(3, 3),
+        "rec_out": rng.randn(1, 3),
+        "out_rec": rng.randn(3, 1),
+    }
     np.fill_diagonal(expected["rec_rec"], 0.0)
-    ids = {"in_rec": ([1, 2], [3, 4, 5]), "rec_rec": ([3, 4, 5], [3, 4, 5]), "rec_out": ([3, 4, 5], [6]), "out_rec": ([6], [3, 4, 5])}
+    ids = {
+        "in_rec": ([1, 2], [3, 4, 5]),
+        "rec_rec": ([3, 4, 5], [3, 4, 5]),
+        "rec_out": ([3, 4, 5], [6]),
+        "out_rec": ([6], [3, 4, 5]),
+    }
     snapshot = {}
     for name, (sources, targets) in ids.items():
         pairs = [(s, t) for s in sources for t in targets if s != t]
-        snapshot[name] = {"source": np.array([p[0] for p in pairs]), "target": np.array([p[1] for p in pairs]),
-                          "weight": np.array([expected[name][targets.index(t), sources.index(s)] for s, t in pairs])}
+        snapshot[name] = {
+            "source": np.array([p[0] for p in pairs]),
+            "target": np.array([p[1] for p in pairs]),
+            "weight": np.array([expected[name][targets.index(t), sources.index(s)] for s, t in pairs]),
+        }
     writer.write_weights("final", snapshot)
     writer.finish("complete")
     writer.close()
@@ -202,12 +225,19 @@ def test_load_weights_of_an_unfinished_run_is_a_user_error(tmp_path):
     writer.close()
     with pytest.raises(UserError) as info:
         load_final_weights(path)
-    assert str(info.value) == f"{path}: has no /weights/final (the run did not finish; status running); stages present: none"
+    assert (
+        str(info.value)
+        == f"{path}: has no /weights/final (the run did not finish; status running); stages present: none"
+    )
 
 
 def test_model_eprop_switches_neuron_and_timing(compose):
     cfg = compose("model=eprop")
-    assert (cfg.model.family, cfg.neuron.rec.model, cfg.neuron.readout.model) == ("eprop", "eprop_iaf_adapt", "eprop_readout")
+    assert (cfg.model.family, cfg.neuron.rec.model, cfg.neuron.readout.model) == (
+        "eprop",
+        "eprop_iaf_adapt",
+        "eprop_readout",
+    )
     assert (cfg.task.delay_rec_out, cfg.task.delay_out_norm, cfg.task.extension_sim) == (0, 0, 3)
     validate(cfg)
     for neuron in ("eprop_iaf", "eprop_iaf_psc_delta", "eprop_iaf_psc_delta_adapt"):
@@ -215,7 +245,11 @@ def test_model_eprop_switches_neuron_and_timing(compose):
         assert chosen.neuron.rec.model == neuron
         validate(chosen)
     lif = compose("neuron=lif")
-    assert (lif.model.family, lif.neuron.rec.model, lif.neuron.rec.adapt_beta) == ("bsshslm_2020", "eprop_iaf_bsshslm_2020", None)
+    assert (lif.model.family, lif.neuron.rec.model, lif.neuron.rec.adapt_beta) == (
+        "bsshslm_2020",
+        "eprop_iaf_bsshslm_2020",
+        None,
+    )
     validate(lif)
 
 
@@ -225,15 +259,21 @@ def test_psc_delta_regularization_is_derived_from_kappa(compose):
 
 
 FAMILY_ERRORS = [
-    (("model=eprop", "neuron=alif"),
-     "neuron.rec.model=eprop_iaf_adapt_bsshslm_2020: not a model of model=eprop; with model=eprop use neuron= one of "
-     "eprop_iaf, eprop_iaf_adapt, eprop_iaf_psc_delta, eprop_iaf_psc_delta_adapt"),
-    (("neuron=eprop_iaf",),
-     "neuron.rec.model=eprop_iaf: not a model of model=bsshslm_2020; with model=bsshslm_2020 use neuron= one of alif, lif"),
+    (
+        ("model=eprop", "neuron=alif"),
+        "neuron.rec.model=eprop_iaf_adapt_bsshslm_2020: not a model of model=eprop; with model=eprop use neuron= one of "
+        "eprop_iaf, eprop_iaf_adapt, eprop_iaf_psc_delta, eprop_iaf_psc_delta_adapt",
+    ),
+    (
+        ("neuron=eprop_iaf",),
+        "neuron.rec.model=eprop_iaf: not a model of model=bsshslm_2020; with model=bsshslm_2020 use neuron= one of alif, lif",
+    ),
     (("model.family=tf",), "model.family=tf: must be one of bsshslm_2020, eprop"),
     (("weights.out_rec.divide_by=0",), "weights.out_rec.divide_by=0.0: must be a finite non-zero number"),
-    (("weights.load=/no/such/run",),
-     "weights.load=/no/such/run: no such results file (give a results.h5 or a run directory holding one)"),
+    (
+        ("weights.load=/no/such/run",),
+        "weights.load=/no/such/run: no such results file (give a results.h5 or a run directory holding one)",
+    ),
     (("task=sine_waves", "task.sine_periods=[100,0]"), "task.sine_periods=0: must be an integer >= 1"),
     (("task.data_format=deltas",), "task.data_format=deltas: must be one of increments, samples"),
     (("optimizer.batch_size=0",), "optimizer.batch_size=0: must be an integer >= 1"),
@@ -251,8 +291,14 @@ def test_nest_reference_presets_are_plain_configs(compose):
     """The presets only set ordinary fields; composing one equals composing its overrides by hand."""
     preset = compose("experiment=nest_eprop_iaf_psc_delta_gradient_descent")
     by_hand = compose(
-        "task=sine_waves", "model=eprop", "neuron=eprop_iaf_psc_delta", "optimizer=gradient_descent", "recording=minimal",
-        "task.sequence_steps=100", "task.clear_first_input_step=false", "neuron.rec.n=100",
+        "task=sine_waves",
+        "model=eprop",
+        "neuron=eprop_iaf_psc_delta",
+        "optimizer=gradient_descent",
+        "recording=minimal",
+        "task.sequence_steps=100",
+        "task.clear_first_input_step=false",
+        "neuron.rec.n=100",
         "neuron.rec.c_reg='${eprop.div:${eprop.div:2.0,${task.sequence_steps}},${eprop.pow:${eprop.sub:1.0,${.kappa}},2}}'",
         "optimizer.eta='${eprop.mul:1.0e-4,${eprop.pow:${eprop.sub:1.0,${neuron.rec.kappa}},2}}'",
         "optimizer.optimize_each_step=true",

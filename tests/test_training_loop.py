@@ -13,34 +13,44 @@ import numpy as np
 import pytest
 
 from eprop import simulator
+from eprop.config.timing import Timing
 from eprop.config.validation import validate
 from eprop.errors import Diverged, Interrupted, UserError
 from eprop.results import open_results
-from eprop.training.resume import Parent
 from eprop.tasks import task_for, trajectory
-from eprop.config.timing import Timing
 from eprop.training.loop import prepare_inputs, train
+from eprop.training.resume import Parent
 
 from .fake_simulator import FakeSimulator
 
 SEQUENCE = 20  # steps of 1 ms
-SMALL = ("task=sine_waves", f"task.sequence_steps={SEQUENCE}", "task.sine_periods=[10]", "task.n_in=4", "neuron.rec.n=5",
-         "recording=minimal", "progress=false")
+SMALL = (
+    "task=sine_waves",
+    f"task.sequence_steps={SEQUENCE}",
+    "task.sine_periods=[10]",
+    "task.n_in=4",
+    "neuron.rec.n=5",
+    "recording=minimal",
+    "progress=false",
+)
 
 
 @pytest.fixture
 def small(compose):
     def make(*overrides: str):
         return compose(*SMALL, *overrides)
+
     return make
 
 
 def sigint_in(iteration: int, times: int = 1):
     """on_simulate hook: the process gets SIGINT `times` times while chunk `iteration` runs."""
+
     def hook(k: int) -> None:
         if k == iteration:
             for _ in range(times):
                 signal.raise_signal(signal.SIGINT)
+
     return hook
 
 
@@ -55,11 +65,18 @@ def loss_of(error: float, n_out: int = 1) -> float:
 def test_a_complete_run(small, tmp_path):
     sim = FakeSimulator()
     seen = []
-    final = train(small("task.n_iter=3"), tmp_path, ["task.n_iter=3"], on_iteration=lambda k, loss, total: seen.append(k), sim=sim)
+    final = train(
+        small("task.n_iter=3"), tmp_path, ["task.n_iter=3"], on_iteration=lambda k, loss, total: seen.append(k), sim=sim
+    )
     assert final == pytest.approx(loss_of(0.3), rel=1e-12)
     assert seen == [0, 1, 2]
     with open_results(tmp_path) as res:
-        assert (res.status, res.n_iter_done, res.attrs["first_iteration"], res.attrs["parent_run"]) == ("complete", 3, 0, "")
+        assert (res.status, res.n_iter_done, res.attrs["first_iteration"], res.attrs["parent_run"]) == (
+            "complete",
+            3,
+            0,
+            "",
+        )
         assert res.loss == pytest.approx([loss_of(0.1), loss_of(0.2), loss_of(0.3)], rel=1e-12)
         assert (res.attrs["task_kind"], res.attr_json("display")) == ("regression", {})
         assert res.target.shape == (1, SEQUENCE)
@@ -90,8 +107,9 @@ def test_a_signal_stops_at_the_iteration_boundary_and_applies_the_pending_update
     sim = FakeSimulator(on_simulate=sigint_in(1))
     with pytest.raises(Interrupted) as info:
         train(small("task.n_iter=4"), tmp_path, sim=sim)
-    assert str(info.value) == (f"SIGINT after 2 of 4 iterations; results kept in {tmp_path}; "
-                               f"continue with: eprop run resume={tmp_path}")
+    assert str(info.value) == (
+        f"SIGINT after 2 of 4 iterations; results kept in {tmp_path}; continue with: eprop run resume={tmp_path}"
+    )
     assert info.value.exit_code == 130
     assert ("apply_pending_updates", 4 + 2 * SEQUENCE + 1) in sim.calls
     with open_results(tmp_path) as res:
@@ -136,7 +154,11 @@ def test_a_nan_loss_ends_the_run_as_diverged_with_the_pending_update(small, tmp_
     assert str(info.value) == f"diverged at iteration 2 of 4: loss is nan; results kept in {tmp_path}"
     assert info.value.exit_code == 3
     with open_results(tmp_path) as res:
-        assert (res.status, res.n_iter_done, res.attrs["error"]) == ("diverged", 2, "diverged at iteration 2 of 4: loss is nan")
+        assert (res.status, res.n_iter_done, res.attrs["error"]) == (
+            "diverged",
+            2,
+            "diverged at iteration 2 of 4: loss is nan",
+        )
         assert np.isnan(res.loss[1])
         assert np.all(weight_change(res, "rec_rec") == 2.0)  # iteration 1's update too, applied on the early stop
 
@@ -145,19 +167,31 @@ def test_a_saturated_rate_ends_the_run_as_diverged(small, tmp_path):
     # 5 spikes per neuron in a 20 ms iteration: 250 spikes/s > 0.2 x 1000 spikes/s
     with pytest.raises(Diverged) as info:
         train(small("task.n_iter=4"), tmp_path, sim=FakeSimulator(spikes={0: 5}))
-    assert str(info.value) == ("diverged at iteration 1 of 4: mean recurrent rate 250 spikes/s exceeds "
-                               f"recording.saturated_rate=0.2 x 1000 spikes/s (the maximal rate); results kept in {tmp_path}")
+    assert str(info.value) == (
+        "diverged at iteration 1 of 4: mean recurrent rate 250 spikes/s exceeds "
+        f"recording.saturated_rate=0.2 x 1000 spikes/s (the maximal rate); results kept in {tmp_path}"
+    )
     with open_results(tmp_path) as res:
         assert (res.status, res.n_iter_done) == ("diverged", 1)
 
 
 def test_a_resumed_run_counts_from_the_parents_iterations(small, tmp_path):
-    state = {"rec_out": {"source": np.array([5]), "target": np.array([10]), "m": np.array([0.5]), "v": np.array([0.25])}}
-    parent = Parent(Path("/runs/parent"), n_iter_done=3, optimizer_state=state, results_file=Path("/runs/parent/results.h5"))
+    state = {
+        "rec_out": {"source": np.array([5]), "target": np.array([10]), "m": np.array([0.5]), "v": np.array([0.25])}
+    }
+    parent = Parent(
+        Path("/runs/parent"), n_iter_done=3, optimizer_state=state, results_file=Path("/runs/parent/results.h5")
+    )
     seen = []
     sim = FakeSimulator(on_simulate=sigint_in(0), errors={0: 0.5})
     with pytest.raises(Interrupted) as info:
-        train(small("task.n_iter=6"), tmp_path, parent=parent, on_iteration=lambda k, loss, total: seen.append((k, loss)), sim=sim)
+        train(
+            small("task.n_iter=6"),
+            tmp_path,
+            parent=parent,
+            on_iteration=lambda k, loss, total: seen.append((k, loss)),
+            sim=sim,
+        )
     assert str(info.value).startswith("SIGINT after 4 of 6 iterations; ")
     assert seen == [(3, pytest.approx(loss_of(0.5), rel=1e-12))]
     assert ("reset_kernel", 3) in sim.calls and ("set_optimizer_state", ["rec_out"]) in sim.calls
@@ -169,7 +203,9 @@ def test_a_resumed_run_counts_from_the_parents_iterations(small, tmp_path):
 
 
 def test_handwriting_tells_the_results_file_its_y_axis_points_down(compose, tmp_path, handwriting_file):
-    cfg = compose("task.n_iter=1", f"task.data_file={handwriting_file}", "task.n_in=3", "neuron.rec.n=4", "recording=minimal")
+    cfg = compose(
+        "task.n_iter=1", f"task.data_file={handwriting_file}", "task.n_in=3", "neuron.rec.n=4", "recording=minimal"
+    )
     train(cfg, tmp_path, sim=FakeSimulator())
     with open_results(tmp_path) as res:
         assert (res.attrs["task_kind"], res.attr_json("display")) == ("regression", {"y_axis_down": True})
@@ -194,11 +230,21 @@ def test_spike_times_and_amplitudes_are_those_of_the_seed_formula(compose):
     cfg = compose(*SMALL, "task.batch_size=2", "task.input_spike_prob=0.5")
     inputs = prepare_inputs(cfg)
     task = inputs.task
-    t = Timing(dt=0.3, sequence=SEQUENCE, batch_size=2, n_iter=6, offset_gen=1, delay_in_rec=1, delay_rec_out=1,
-               delay_out_norm=1, extension_sim=1)
+    t = Timing(
+        dt=0.3,
+        sequence=SEQUENCE,
+        batch_size=2,
+        n_iter=6,
+        offset_gen=1,
+        delay_in_rec=1,
+        delay_rec_out=1,
+        delay_out_norm=1,
+        extension_sim=1,
+    )
     got = {}
-    net = SimpleNamespace(timing=t, gen_spk_in=Generators(4, got, "spikes"), gen_rate_target=Generators(1, got, "rates"),
-                          gen_window=None)
+    net = SimpleNamespace(
+        timing=t, gen_spk_in=Generators(4, got, "spikes"), gen_rate_target=Generators(1, got, "rates"), gen_window=None
+    )
     now = 3 * t.iteration + 7
     simulator.load_generators(net, {3: task.iteration_signals(3), 4: task.iteration_signals(4)}, now)
     grid = np.arange(t.sequence, dtype=float)  # the seed's formula, as eprop used it before the task layer
@@ -229,7 +275,10 @@ class Generators:
 def test_validate_asks_the_task(compose):
     with pytest.raises(UserError) as info:
         validate(compose("task.target=spiral"))
-    assert str(info.value) == "task.target=spiral: must be one of handwriting, infinite_loop, sine_waves, custom, evidence_accumulation, nmnist"
+    assert (
+        str(info.value)
+        == "task.target=spiral: must be one of handwriting, infinite_loop, sine_waves, custom, evidence_accumulation, nmnist"
+    )
 
 
 # ---------------------------------------------------------------- the recording schedule
@@ -242,7 +291,9 @@ def events_recorded(res) -> list[int]:
 def test_a_schedule_writes_events_of_the_chosen_iterations_and_every_loss(small, tmp_path):
     every = small("task.n_iter=12")
     train(every, tmp_path / "every", sim=FakeSimulator())
-    scheduled = small("task.n_iter=12", "recording.events_every=5", "recording.events_first=2", "recording.events_last=1")
+    scheduled = small(
+        "task.n_iter=12", "recording.events_every=5", "recording.events_first=2", "recording.events_last=1"
+    )
     train(scheduled, tmp_path / "scheduled", sim=FakeSimulator())
     with open_results(tmp_path / "every") as a, open_results(tmp_path / "scheduled") as b:
         assert np.array_equal(a.loss, b.loss) and np.array_equal(a.loss_per_output, b.loss_per_output)  # bit for bit
@@ -259,8 +310,9 @@ def test_a_schedule_writes_events_of_the_chosen_iterations_and_every_loss(small,
             for k in (0, 1, 4, 9, 11):  # the kept iterations hold exactly the unscheduled run's events
                 for name, values in a.events(recorder, iteration=k).items():
                     assert np.array_equal(b.events(recorder, iteration=k)[name], values)
-            assert b.n_events(recorder) == sum(a.iteration_bounds(recorder, k)[1] - a.iteration_bounds(recorder, k)[0]
-                                               for k in (0, 1, 4, 9, 11))
+            assert b.n_events(recorder) == sum(
+                a.iteration_bounds(recorder, k)[1] - a.iteration_bounds(recorder, k)[0] for k in (0, 1, 4, 9, 11)
+            )
         with pytest.raises(IndexError, match="the events of iteration 3 were not written"):
             b.events("multimeter_out", iteration=2)
 
@@ -285,7 +337,9 @@ def test_the_iteration_a_run_stops_in_keeps_its_events(small, tmp_path):
 
 
 def test_a_resumed_run_keeps_the_schedule_of_the_whole_training(small, tmp_path):
-    parent = Parent(Path("/runs/parent"), n_iter_done=3, optimizer_state={}, results_file=Path("/runs/parent/results.h5"))
+    parent = Parent(
+        Path("/runs/parent"), n_iter_done=3, optimizer_state={}, results_file=Path("/runs/parent/results.h5")
+    )
     cfg = small("task.n_iter=10", "recording.events_every=4", "recording.events_first=1", "recording.events_last=2")
     train(cfg, tmp_path, parent=parent, sim=FakeSimulator())
     with open_results(tmp_path) as res:  # iterations 4-10 of 10: 4, 8 (every 4th), 9, 10 (last 2); 1 is the parent's
@@ -293,11 +347,14 @@ def test_a_resumed_run_keeps_the_schedule_of_the_whole_training(small, tmp_path)
         assert res.recorded_iterations("spike_recorder").tolist() == [0, 4, 5, 6]
 
 
-@pytest.mark.parametrize("override, line", [
-    ("recording.events_every=-1", "recording.events_every=-1: must be an integer >= 0"),
-    ("recording.events_first=-2", "recording.events_first=-2: must be an integer >= 0"),
-    ("recording.events_last=-3", "recording.events_last=-3: must be an integer >= 0"),
-])
+@pytest.mark.parametrize(
+    "override, line",
+    [
+        ("recording.events_every=-1", "recording.events_every=-1: must be an integer >= 0"),
+        ("recording.events_first=-2", "recording.events_first=-2: must be an integer >= 0"),
+        ("recording.events_last=-3", "recording.events_last=-3: must be an integer >= 0"),
+    ],
+)
 def test_a_bad_schedule_is_one_line(small, override, line):
     with pytest.raises(UserError) as info:
         validate(small(override))
@@ -311,7 +368,9 @@ def test_the_converge_preset_keeps_the_events_of_29_of_5000_iterations(compose):
     kept = [i + 1 for i in range(5000) if schedule.records(i)]
     assert kept == [*range(1, 11), *range(500, 5000, 500), *range(4991, 5001)]
     assert schedule.count() == 29
-    assert EventSchedule.from_config(compose("recording=tutorial", "task.n_iter=7")).count() == 7  # the default: every one
+    assert (
+        EventSchedule.from_config(compose("recording=tutorial", "task.n_iter=7")).count() == 7
+    )  # the default: every one
 
 
 def test_iterations_after_task_n_iter_keep_events_only_by_the_schedule(compose):

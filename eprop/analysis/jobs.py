@@ -6,13 +6,14 @@ sorted table rows. `eprop eval` (report.py) and the sweep summary (sweep.py) sha
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 import yaml
 
-from eprop.errors import UserError
 from eprop.analysis.metrics import parse_overrides, summarize_file
+from eprop.errors import UserError
 from eprop.results import RESULTS_FILE, find_result_files, natural_key, results_file_in
 
 
@@ -35,8 +36,17 @@ def summarize_runs(paths: Iterable[str | Path], check_loss: bool = True) -> list
         except UserError as exc:
             if len(paths) == 1:
                 raise
-            summaries.append({"path": str(given), "job": str(given), "status": "unreadable", "error": str(exc),
-                              "given": True, "overrides": [], "overrides_parsed": {}})
+            summaries.append(
+                {
+                    "path": str(given),
+                    "job": str(given),
+                    "status": "unreadable",
+                    "error": str(exc),
+                    "given": True,
+                    "overrides": [],
+                    "overrides_parsed": {},
+                }
+            )
     return summaries
 
 
@@ -58,12 +68,19 @@ def job_directories(multirun_dir: Path) -> list[Path]:
     """Job directories under a multirun directory: those holding results.h5, an error file or .hydra/."""
     found = {p.parent for p in find_result_files_or_none(multirun_dir)}
     for candidate in multirun_dir.rglob("*"):
-        if candidate.is_dir() and candidate.name != ".hydra" and ".hydra" not in candidate.parts[len(multirun_dir.parts):]:
-            if error_files(candidate) or ((candidate / ".hydra").is_dir() and candidate != multirun_dir
-                                          and not _left_empty(candidate)):
+        if (
+            candidate.is_dir()
+            and candidate.name != ".hydra"
+            and ".hydra" not in candidate.parts[len(multirun_dir.parts) :]
+        ):
+            if error_files(candidate) or (
+                (candidate / ".hydra").is_dir() and candidate != multirun_dir and not _left_empty(candidate)
+            ):
                 found.add(candidate)
     if not found:
-        raise UserError(f"{multirun_dir}: contains no {RESULTS_FILE} (expected a results file, a run directory or a multirun directory)")
+        raise UserError(
+            f"{multirun_dir}: contains no {RESULTS_FILE} (expected a results file, a run directory or a multirun directory)"
+        )
     return sorted(found, key=natural_key)
 
 
@@ -73,8 +90,9 @@ def _left_empty(job_dir: Path) -> bool:
     eprop < issue 9 left these behind (eprop run now removes them); they are not runs.
     """
     log = job_dir / "eprop.log"
-    return ({p.name for p in job_dir.iterdir()} <= {".hydra", "eprop.log"}
-            and (not log.exists() or log.stat().st_size == 0))
+    return {p.name for p in job_dir.iterdir()} <= {".hydra", "eprop.log"} and (
+        not log.exists() or log.stat().st_size == 0
+    )
 
 
 def find_result_files_or_none(path: Path) -> list[Path]:
@@ -102,10 +120,19 @@ def summarize_job(job_dir: Path, multirun_dir: Path, check_loss: bool = True) ->
         try:
             summary = summarize_file(results_file, check_loss=check_loss)
         except UserError as exc:
-            summary = {"path": str(results_file), "status": "unreadable", "error": str(exc),
-                       "overrides": hydra_overrides(job_dir)}
+            summary = {
+                "path": str(results_file),
+                "status": "unreadable",
+                "error": str(exc),
+                "overrides": hydra_overrides(job_dir),
+            }
     elif ambiguous:
-        summary = {"path": str(job_dir), "status": "unreadable", "error": ambiguous, "overrides": hydra_overrides(job_dir)}
+        summary = {
+            "path": str(job_dir),
+            "status": "unreadable",
+            "error": ambiguous,
+            "overrides": hydra_overrides(job_dir),
+        }
     else:
         errors = error_files(job_dir)
         message = _first_line(errors[0]) if errors else "no results file"
@@ -141,8 +168,14 @@ def _first_line(path: Path) -> str:
 # ---------------------------------------------------------------- tables
 
 
-CLASSIFICATION_KEYS = ("final_accuracy", "final_error", "final_accuracy_phase", "final_accuracy_from", "test_accuracy",
-                       "test_error")
+CLASSIFICATION_KEYS = (
+    "final_accuracy",
+    "final_error",
+    "final_accuracy_phase",
+    "final_accuracy_from",
+    "test_accuracy",
+    "test_error",
+)
 
 
 def flat_row(summary: dict[str, Any]) -> dict[str, Any]:
@@ -150,8 +183,15 @@ def flat_row(summary: dict[str, Any]) -> dict[str, Any]:
     row: dict[str, Any] = {"job": summary.get("job", summary.get("path")), "status": summary.get("status")}
     for key, value in (summary.get("overrides_parsed") or {}).items():
         row[key] = _number_or_text(value)
-    for key in ("n_iter_done", "n_iter", "final_loss", "min_loss", "min_loss_iteration", "first_loss",
-                "relative_loss_reduction"):
+    for key in (
+        "n_iter_done",
+        "n_iter",
+        "final_loss",
+        "min_loss",
+        "min_loss_iteration",
+        "first_loss",
+        "relative_loss_reduction",
+    ):
         row[key] = summary.get(key)
     for k, value in enumerate(summary.get("final_loss_per_output") or []):
         row[f"final_loss_{k}"] = value

@@ -15,15 +15,15 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 import numpy as np
 
-from eprop.errors import UserError
+from eprop.config.overrides import key_values as parse_overrides  # noqa: F401  (jobs and figures import it from here)
 from eprop.config.phases import PHASE_NAMES, TEST, TRAINING
 from eprop.config.projections import PROJECTIONS
+from eprop.errors import UserError
 from eprop.results import LossHistory, Results, open_results
-from eprop.config.overrides import key_values as parse_overrides  # noqa: F401  (jobs and figures import it from here)
 
 LOSS_FIELDS = ("senders", "readout_signal", "target_signal")
 TIMING_KEYS = ("timing_build_s", "timing_simulate_s", "timing_write_s")
@@ -121,7 +121,9 @@ def _window_loss(results: Results, term) -> np.ndarray:
     return loss
 
 
-LAST_ITERATIONS = 10  # without a test phase: the final accuracy and the confusion matrix use the last 10 training iterations
+LAST_ITERATIONS = (
+    10  # without a test phase: the final accuracy and the confusion matrix use the last 10 training iterations
+)
 
 
 def phase_names(results: Results) -> list[str]:
@@ -156,8 +158,9 @@ def final_iterations(results: Results, phases: np.ndarray | None = None) -> Fina
     training = np.flatnonzero(phases == TRAINING)
     if training.size:
         chosen = training[-LAST_ITERATIONS:]
-        return FinalIterations(chosen, phase_name(names, TRAINING),
-                               f"last {_iterations(chosen.size, 'training ')} (no test phase)")
+        return FinalIterations(
+            chosen, phase_name(names, TRAINING), f"last {_iterations(chosen.size, 'training ')} (no test phase)"
+        )
     chosen = np.arange(len(phases))[-LAST_ITERATIONS:]
     return FinalIterations(chosen, "any", f"last {_iterations(chosen.size)} (no test or training phase)")
 
@@ -184,14 +187,32 @@ def classification_summary(results: Results, history: LossHistory | None = None)
     history = results.classification_history(history)
     accuracy = history.accuracy
     if accuracy.size == 0:
-        return {"accuracy": [], "phase": [], "final_accuracy": None, "final_error": None, "final_accuracy_phase": None,
-                "final_accuracy_iterations": 0, "final_accuracy_from": "no iteration finished", "test_accuracy": None,
-                "test_error": None, "accuracy_per_phase": {}, "error_per_phase": {}, "loss_per_phase": {},
-                "n_iter_per_phase": {}, "max_accuracy": None, "max_accuracy_iteration": None}
+        return {
+            "accuracy": [],
+            "phase": [],
+            "final_accuracy": None,
+            "final_error": None,
+            "final_accuracy_phase": None,
+            "final_accuracy_iterations": 0,
+            "final_accuracy_from": "no iteration finished",
+            "test_accuracy": None,
+            "test_error": None,
+            "accuracy_per_phase": {},
+            "error_per_phase": {},
+            "loss_per_phase": {},
+            "n_iter_per_phase": {},
+            "max_accuracy": None,
+            "max_accuracy_iteration": None,
+        }
     phases, names, loss = history.phase, phase_names(results), np.asarray(history.loss, dtype=float)
     final = final_iterations(results, phases)
     final_accuracy = float(np.mean(accuracy[final.indices]))
-    per_phase: dict[str, Any] = {"accuracy_per_phase": {}, "error_per_phase": {}, "loss_per_phase": {}, "n_iter_per_phase": {}}
+    per_phase: dict[str, Any] = {
+        "accuracy_per_phase": {},
+        "error_per_phase": {},
+        "loss_per_phase": {},
+        "n_iter_per_phase": {},
+    }
     for code in sorted(set(phases.tolist())):
         mine = phases == code
         name = phase_name(names, code)
@@ -201,13 +222,20 @@ def classification_summary(results: Results, history: LossHistory | None = None)
         per_phase["n_iter_per_phase"][name] = int(np.count_nonzero(mine))
     has_test = final.phase == phase_name(names, TEST)
     best = int(np.argmax(accuracy))
-    return {"accuracy": [float(a) for a in accuracy], "phase": [phase_name(names, c) for c in phases.tolist()],
-            "final_accuracy": final_accuracy, "final_error": 1.0 - final_accuracy,
-            "final_accuracy_phase": final.phase, "final_accuracy_iterations": int(final.indices.size),
-            "final_accuracy_from": final.description,
-            "test_accuracy": final_accuracy if has_test else None, "test_error": 1.0 - final_accuracy if has_test else None,
-            **per_phase,
-            "max_accuracy": float(accuracy[best]), "max_accuracy_iteration": history.first_iteration + best + 1}
+    return {
+        "accuracy": [float(a) for a in accuracy],
+        "phase": [phase_name(names, c) for c in phases.tolist()],
+        "final_accuracy": final_accuracy,
+        "final_error": 1.0 - final_accuracy,
+        "final_accuracy_phase": final.phase,
+        "final_accuracy_iterations": int(final.indices.size),
+        "final_accuracy_from": final.description,
+        "test_accuracy": final_accuracy if has_test else None,
+        "test_error": 1.0 - final_accuracy if has_test else None,
+        **per_phase,
+        "max_accuracy": float(accuracy[best]),
+        "max_accuracy_iteration": history.first_iteration + best + 1,
+    }
 
 
 def loss_check(results: Results) -> float | None:
@@ -243,8 +271,13 @@ def loss_summary(loss: np.ndarray, first_iteration: int = 0) -> dict[str, Any]:
     minimum is numbered like its parents' iterations.
     """
     if len(loss) == 0:
-        return {"first_loss": None, "final_loss": None, "min_loss": None, "min_loss_iteration": None,
-                "relative_loss_reduction": None}
+        return {
+            "first_loss": None,
+            "final_loss": None,
+            "min_loss": None,
+            "min_loss_iteration": None,
+            "relative_loss_reduction": None,
+        }
     first, final = float(loss[0]), float(loss[-1])
     best = int(np.nanargmin(loss)) if np.isfinite(loss).any() else 0
     return {
@@ -376,13 +409,16 @@ def summarize_run(results: Results, check_loss: bool = True) -> dict[str, Any]:
     summary.update(classification_summary(results, history))  # accuracy, final_accuracy, final_error, ...
     summary["loss"] = [float(v) for v in loss]
     summary["rate_iteration"] = None
-    spiking = results.recorded_iterations("spike_recorder") if "spike_recorder" in results.recorders else np.zeros(0, int)
+    spiking = (
+        results.recorded_iterations("spike_recorder") if "spike_recorder" in results.recorders else np.zeros(0, int)
+    )
     if spiking.size and results.population("recurrent").size:
         last = int(spiking[-1])  # the last iteration whose spikes are in the file
         summary["rate_iteration"] = results.first_iteration + last + 1
         summary.update(rate_summary(firing_rates(results, iteration=last)))
-    summary["events_iterations"] = int(results.recorded_iterations("multimeter_out").size) \
-        if "multimeter_out" in results.recorders else 0
+    summary["events_iterations"] = (
+        int(results.recorded_iterations("multimeter_out").size) if "multimeter_out" in results.recorders else 0
+    )
     summary["f_target"] = target_rate(results)
     summary["weight_change"] = weight_change_norms(results)
     for key in TIMING_KEYS + ("peak_rss_mb", "seed", "nest_version", "total_num_virtual_procs"):

@@ -13,10 +13,10 @@ from pathlib import Path
 import numpy as np
 from matplotlib.figure import Figure
 
-from eprop.errors import UserError
 from eprop.analysis.figures import FIGURE_NAMES, FIGURES, MULTIRUN_FIGURES, RUN_FIGURES, FigureUnavailable
 from eprop.analysis.figures.comparison import loss_comparison_figure, override_labels
 from eprop.analysis.metrics import damaged_file_message
+from eprop.errors import UserError
 from eprop.results import Results, find_result_files, open_results
 
 FORMATS = ("png", "pdf", "svg")
@@ -38,9 +38,11 @@ def check_dpi(name: str, fig: Figure, dpi: int) -> None:
     largest = max(width, height)
     if dpi < 1 or largest * dpi > MAX_PIXELS:
         top = int(MAX_PIXELS // largest)
-        raise UserError(f"--dpi {dpi}: figure {name} ({width:.2f} x {height:.2f} in) would be "
-                        f"{width * dpi:.0f} x {height * dpi:.0f} pixels; valid for it: 1 to {top} "
-                        f"(at most {MAX_PIXELS} pixels a side)")
+        raise UserError(
+            f"--dpi {dpi}: figure {name} ({width:.2f} x {height:.2f} in) would be "
+            f"{width * dpi:.0f} x {height * dpi:.0f} pixels; valid for it: 1 to {top} "
+            f"(at most {MAX_PIXELS} pixels a side)"
+        )
 
 
 def save_figure(fig: Figure, path: Path, dpi: int) -> Path:
@@ -50,8 +52,16 @@ def save_figure(fig: Figure, path: Path, dpi: int) -> Path:
     return path
 
 
-def plot_run(results: Results, out_dir: Path, fmt: str = "png", only: set[str] | None = None, dpi: int = 300,
-             log: bool | None = None, prefix: str = "", report: PlotReport | None = None) -> PlotReport:
+def plot_run(
+    results: Results,
+    out_dir: Path,
+    fmt: str = "png",
+    only: set[str] | None = None,
+    dpi: int = 300,
+    log: bool | None = None,
+    prefix: str = "",
+    report: PlotReport | None = None,
+) -> PlotReport:
     """Write every run figure that applies to the file's task kind (or those of them in `only`)
     as out_dir/<prefix><name>.<fmt>.
 
@@ -80,8 +90,14 @@ def plot_run(results: Results, out_dir: Path, fmt: str = "png", only: set[str] |
     return report
 
 
-def plot_multirun(files: list[Path], out_dir: Path, fmt: str = "png", only: set[str] | None = None, dpi: int = 300,
-                  log: bool | None = None) -> PlotReport:
+def plot_multirun(
+    files: list[Path],
+    out_dir: Path,
+    fmt: str = "png",
+    only: set[str] | None = None,
+    dpi: int = 300,
+    log: bool | None = None,
+) -> PlotReport:
     """Loss curves of all jobs overlaid, plus the single-run figures of the best job (prefix best_).
 
     The best job has the lowest final loss among jobs that finished at least one iteration.
@@ -109,8 +125,13 @@ def plot_multirun(files: list[Path], out_dir: Path, fmt: str = "png", only: set[
     report.best_job = finished[best][0]
     labels, common = override_labels([o for _, o, _ in finished])
     if only is None or "loss_all_jobs" in only:
-        fig = loss_comparison_figure([(label, loss) for label, (_, _, loss) in zip(labels, finished)],
-                                     best=best, log=log, title=common, first_iterations=[firsts[p] for p, _, _ in finished])
+        fig = loss_comparison_figure(
+            [(label, loss) for label, (_, _, loss) in zip(labels, finished)],
+            best=best,
+            log=log,
+            title=common,
+            first_iterations=[firsts[p] for p, _, _ in finished],
+        )
         report.written.append(save_figure(fig, out_dir / f"loss_all_jobs.{fmt}", dpi))
     run_only = None if only is None else only & set(RUN_FIGURES)
     if run_only is None or run_only:
@@ -119,8 +140,14 @@ def plot_multirun(files: list[Path], out_dir: Path, fmt: str = "png", only: set[
     return report
 
 
-def plot_path(path: str | Path, out_dir: str | Path | None = None, fmt: str = "png", only: set[str] | None = None,
-              dpi: int = 300, log: bool | None = None) -> PlotReport:
+def plot_path(
+    path: str | Path,
+    out_dir: str | Path | None = None,
+    fmt: str = "png",
+    only: set[str] | None = None,
+    dpi: int = 300,
+    log: bool | None = None,
+) -> PlotReport:
     """Figures of a results file, a run directory or a multirun directory.
 
     Default output directory: <run dir>/figures, or <multirun dir>/figures for several jobs.
@@ -136,8 +163,10 @@ def plot_path(path: str | Path, out_dir: str | Path | None = None, fmt: str = "p
     if len(files) == 1:
         wanted = sorted(set(MULTIRUN_FIGURES) & (only or set()))
         if wanted:
-            raise UserError(f"--only {','.join(wanted)}: this figure compares the jobs of a multirun, and {path} holds "
-                            f"one run; give a multirun directory, or choose from: {', '.join(RUN_FIGURES)}")
+            raise UserError(
+                f"--only {','.join(wanted)}: this figure compares the jobs of a multirun, and {path} holds "
+                f"one run; give a multirun directory, or choose from: {', '.join(RUN_FIGURES)}"
+            )
         default_out = files[0].parent / "figures"
         with open_results(files[0]) as results:
             return plot_run(results, Path(out_dir) if out_dir else default_out, fmt=fmt, only=only, dpi=dpi, log=log)

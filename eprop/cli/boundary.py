@@ -35,8 +35,11 @@ def exit_status(exc: BaseException) -> tuple[str, int]:
     if isinstance(exc, KeyboardInterrupt):
         if not exc.args:  # Python's own SIGINT handler: the signal came before the training loop
             return "eprop: interrupted by SIGINT before the first iteration; nothing to resume", 130
-        return ("eprop: stopped at once by a second signal; the results file keeps every finished iteration "
-                "(status interrupted, no final weights)", 130)
+        return (
+            "eprop: stopped at once by a second signal; the results file keeps every finished iteration "
+            "(status interrupted, no final weights)",
+            130,
+        )
     err = user_error(exc)
     if err is None:
         return BUG

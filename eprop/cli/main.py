@@ -15,8 +15,8 @@ import logging
 import os
 import sys
 
-from eprop.config.schema import conf_dir  # noqa: F401  (eprop.cli.main.conf_dir for callers)
 from eprop.cli.boundary import BUG, exit_status, user_error
+from eprop.config.schema import conf_dir  # noqa: F401  (eprop.cli.main.conf_dir for callers)
 from eprop.errors import UserError
 
 log = logging.getLogger("eprop")
@@ -48,15 +48,14 @@ def version_line() -> str:
 def run_main(argv: list[str]) -> int:
     """`eprop run`: compose the config with Hydra and train."""
     import hydra
+    from omegaconf import OmegaConf
 
-    from eprop.config.schema import register_configs
     from eprop.cli.run_args import argv_error, expand_home, resumed_cfg_job
-    from eprop.cli.run_dir import RunDirCallback, discard_if_empty, results_written, shown
-    from eprop.cli.show_config import help_groups, print_params, print_resumed_config
+    from eprop.cli.run_dir import RunDirCallback, shown
     from eprop.cli.run_job import FailedJobsCallback, run_job
     from eprop.cli.run_mode import one_composition
-
-    from omegaconf import OmegaConf
+    from eprop.cli.show_config import help_groups, print_params, print_resumed_config
+    from eprop.config.schema import register_configs
 
     register_configs()
     if not OmegaConf.has_resolver("eprop.help_groups"):
@@ -88,7 +87,10 @@ def run_main(argv: list[str]) -> int:
         sys.argv = saved_argv
     if FailedJobsCallback.failed:
         dirs = ", ".join(str(d) for d in FailedJobsCallback.failed)
-        print(f"eprop: {len(FailedJobsCallback.failed)} job(s) of the multirun failed; their error.txt: {dirs}", file=sys.stderr)
+        print(
+            f"eprop: {len(FailedJobsCallback.failed)} job(s) of the multirun failed; their error.txt: {dirs}",
+            file=sys.stderr,
+        )
         print(f"eprop: results in {shown(RunDirCallback.sweep_dir)}")
         return 1
     done = RunDirCallback.sweep_dir or RunDirCallback.run_dir

@@ -11,14 +11,15 @@ import argparse
 import csv
 import json
 import sys
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 from rich.console import Console
 from rich.table import Table
 
-from eprop.errors import UserError
 from eprop.analysis.jobs import override_columns, sort_summaries, summarize_runs, table_rows
+from eprop.errors import UserError
 
 # ---------------------------------------------------------------- eprop plot
 
@@ -30,20 +31,30 @@ def plot_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="eprop plot",
         description="Draw the figures of a run (or of the best job of a multirun and all its loss curves) "
-                    "from its results file; needs no NEST.")
+        "from its results file; needs no NEST.",
+    )
     parser.add_argument("path", metavar="PATH", help="a results.h5, a run directory or a multirun directory")
     parser.add_argument("--out", metavar="DIR", help="output directory (default: <run or multirun dir>/figures)")
     parser.add_argument("--format", default="png", choices=FORMATS, help="file format (default: png)")
-    parser.add_argument("--only", metavar="NAME,...",
-                        help=f"draw only these figures; names: {', '.join(FIGURE_NAMES)} (a figure that does "
-                             f"not apply to the run's task kind is not drawn: {figure_kinds()})")
-    parser.add_argument("--dpi", type=int, default=300,
-                        help="resolution of raster output in dots per inch (default: 300; every figure must stay "
-                             "within 10000 x 10000 pixels)")
+    parser.add_argument(
+        "--only",
+        metavar="NAME,...",
+        help=f"draw only these figures; names: {', '.join(FIGURE_NAMES)} (a figure that does "
+        f"not apply to the run's task kind is not drawn: {figure_kinds()})",
+    )
+    parser.add_argument(
+        "--dpi",
+        type=int,
+        default=300,
+        help="resolution of raster output in dots per inch (default: 300; every figure must stay "
+        "within 10000 x 10000 pixels)",
+    )
     scale = parser.add_mutually_exclusive_group()
-    scale.add_argument("--log", action="store_true",
-                       help="logarithmic loss axis (default: chosen from the data, log when the loss spans more "
-                            "than 1.5 decades)")
+    scale.add_argument(
+        "--log",
+        action="store_true",
+        help="logarithmic loss axis (default: chosen from the data, log when the loss spans more than 1.5 decades)",
+    )
     scale.add_argument("--linear", action="store_true", help="linear loss axis")
     return parser
 
@@ -82,14 +93,22 @@ def eval_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="eprop eval",
         description="Summarize runs from their results files: losses, firing rates, weight changes, runtimes; "
-                    "needs no NEST.")
-    parser.add_argument("paths", metavar="PATH", nargs="+", help="results files, run directories or multirun directories")
-    parser.add_argument("--json", action="store_true",
-                        help="print JSON instead of a table (an object for one run, a list for several)")
+        "needs no NEST.",
+    )
+    parser.add_argument(
+        "paths", metavar="PATH", nargs="+", help="results files, run directories or multirun directories"
+    )
+    parser.add_argument(
+        "--json", action="store_true", help="print JSON instead of a table (an object for one run, a list for several)"
+    )
     parser.add_argument("--csv", metavar="FILE", help="also write the table (one row per job) as CSV")
-    parser.add_argument("--sort", metavar="KEY", default="final_loss",
-                        help="column to sort jobs by, e.g. final_loss, rate_mean, runtime_s or an override key "
-                             "such as optimizer.eta (default: final_loss; ascending, jobs lacking it last)")
+    parser.add_argument(
+        "--sort",
+        metavar="KEY",
+        default="final_loss",
+        help="column to sort jobs by, e.g. final_loss, rate_mean, runtime_s or an override key "
+        "such as optimizer.eta (default: final_loss; ascending, jobs lacking it last)",
+    )
     parser.add_argument("--descending", action="store_true", help="sort in descending order")
     return parser
 
@@ -120,8 +139,10 @@ def eval_main(argv: Sequence[str] | None = None) -> int:
         if summary.get("given"):
             print(f"eprop: error: {summary['error']}", file=sys.stderr)
         elif summary.get("status") in ("unreadable", "failed", "diverged") and summary.get("error"):
-            print(f"eprop: warning: job {summary.get('job')}: {summary.get('status')}: {summary.get('error')}",
-                  file=sys.stderr)
+            print(
+                f"eprop: warning: job {summary.get('job')}: {summary.get('status')}: {summary.get('error')}",
+                file=sys.stderr,
+            )
         elif summary.get("history_note"):
             print(f"eprop: warning: {summary['path']}: {summary['history_note']}", file=sys.stderr)
     code = 2 if bad_given else 0
@@ -174,11 +195,17 @@ def run_table(s: dict[str, Any]) -> Table:
     if bound is None:
         table.add_row("iterations done", f"{fmt(s.get('n_iter_done'))} of {fmt(n_iter)}")
     elif s.get("status") == "complete":
-        table.add_row("iterations done", f"{fmt(s.get('n_iter_done'))}, the end of the phase schedule "
-                      f"(task.n_iter = {fmt(n_iter)} training iterations at most)")
+        table.add_row(
+            "iterations done",
+            f"{fmt(s.get('n_iter_done'))}, the end of the phase schedule "
+            f"(task.n_iter = {fmt(n_iter)} training iterations at most)",
+        )
     else:
-        table.add_row("iterations done", f"{fmt(s.get('n_iter_done'))} of at most {bound} "
-                      f"(task.n_iter = {fmt(n_iter)} training iterations, validation, early stopping and test)")
+        table.add_row(
+            "iterations done",
+            f"{fmt(s.get('n_iter_done'))} of at most {bound} "
+            f"(task.n_iter = {fmt(n_iter)} training iterations, validation, early stopping and test)",
+        )
     if s.get("parent_runs") or s.get("history_note"):
         first, in_file = int(s.get("first_iteration") or 0), s.get("iterations_in_file")
         done = s.get("n_iter_done") or 0
@@ -190,9 +217,11 @@ def run_table(s: dict[str, Any]) -> Table:
             table.add_row("history", f"the losses below cover iterations 1–{done}, parents included")
     in_file, with_events = s.get("iterations_in_file"), s.get("events_iterations")
     if with_events is not None and in_file is not None and with_events < in_file:
-        table.add_row("iterations with recorder events",
-                      f"{with_events} of the {in_file} in this file (recording schedule, recording.events_*): "
-                      "firing rates and the recomputed loss use only these")
+        table.add_row(
+            "iterations with recorder events",
+            f"{with_events} of the {in_file} in this file (recording schedule, recording.events_*): "
+            "firing rates and the recomputed loss use only these",
+        )
     table.add_row("task", fmt(s.get("task")))
     table.add_row("overrides", " ".join(s.get("overrides") or []) or "—")
     if s.get("final_loss") is not None:
@@ -200,33 +229,49 @@ def run_table(s: dict[str, Any]) -> Table:
         table.add_row("first loss E", fmt(s["first_loss"]))
         table.add_row("minimum loss E (iteration, 1-based)", f"{fmt(s['min_loss'])} ({s['min_loss_iteration']})")
         reduction = s.get("relative_loss_reduction")
-        table.add_row("relative loss reduction 1 − E_final/E_first",
-                      "—" if reduction is None else f"{100 * reduction:.1f} %")
-        table.add_row("final loss per output",
-                      ", ".join(f"E_{k} = {fmt(v)}" for k, v in enumerate(s.get("final_loss_per_output") or [])))
+        table.add_row(
+            "relative loss reduction 1 − E_final/E_first", "—" if reduction is None else f"{100 * reduction:.1f} %"
+        )
+        table.add_row(
+            "final loss per output",
+            ", ".join(f"E_{k} = {fmt(v)}" for k, v in enumerate(s.get("final_loss_per_output") or [])),
+        )
     if s.get("rate_mean") is not None:
-        table.add_row(f"recurrent firing rate, iteration {s['rate_iteration']} (spikes/s)",
-                      f"mean {fmt(s['rate_mean'], '.3g')}; min {fmt(s['rate_min'], '.3g')}, "
-                      f"5 % {fmt(s['rate_p5'], '.3g')}, median {fmt(s['rate_median'], '.3g')}, "
-                      f"95 % {fmt(s['rate_p95'], '.3g')}, max {fmt(s['rate_max'], '.3g')}; "
-                      f"silent {s['n_silent']} of {s['n_recurrent']}")
+        table.add_row(
+            f"recurrent firing rate, iteration {s['rate_iteration']} (spikes/s)",
+            f"mean {fmt(s['rate_mean'], '.3g')}; min {fmt(s['rate_min'], '.3g')}, "
+            f"5 % {fmt(s['rate_p5'], '.3g')}, median {fmt(s['rate_median'], '.3g')}, "
+            f"95 % {fmt(s['rate_p95'], '.3g')}, max {fmt(s['rate_max'], '.3g')}; "
+            f"silent {s['n_silent']} of {s['n_recurrent']}",
+        )
     table.add_row("target firing rate f_target (spikes/s)", fmt(s.get("f_target"), ".3g"))
     for projection, norms in (s.get("weight_change") or {}).items():
         relative = norms["change"] / norms["initial"] if norms["initial"] else None
-        table.add_row(f"‖W_final − W_initial‖_F, {projection} (pA)",
-                      fmt(norms["change"]) + ("" if relative is None else f" ({100 * relative:.1f} % of ‖W_initial‖_F)"))
-    table.add_row("runtime: build / simulate / write (s)",
-                  " / ".join(fmt(s.get(k), ".3g") for k in ("timing_build_s", "timing_simulate_s", "timing_write_s")))
+        table.add_row(
+            f"‖W_final − W_initial‖_F, {projection} (pA)",
+            fmt(norms["change"]) + ("" if relative is None else f" ({100 * relative:.1f} % of ‖W_initial‖_F)"),
+        )
+    table.add_row(
+        "runtime: build / simulate / write (s)",
+        " / ".join(fmt(s.get(k), ".3g") for k in ("timing_build_s", "timing_simulate_s", "timing_write_s")),
+    )
     if s.get("task_kind") == "classification":
-        table.add_row(f"final accuracy (error): {s.get('final_accuracy_from') or '—'}",
-                      f"{fmt(s.get('final_accuracy'), '.3f')} ({fmt(s.get('final_error'), '.3f')})")
+        table.add_row(
+            f"final accuracy (error): {s.get('final_accuracy_from') or '—'}",
+            f"{fmt(s.get('final_accuracy'), '.3f')} ({fmt(s.get('final_error'), '.3f')})",
+        )
         for phase, accuracy in (s.get("accuracy_per_phase") or {}).items():
             n = (s.get("n_iter_per_phase") or {}).get(phase)
-            table.add_row(f"{phase} phase ({n} iteration{'s' if n != 1 else ''}): mean accuracy (error); mean loss E",
-                          f"{fmt(accuracy, '.3f')} ({fmt(s['error_per_phase'][phase], '.3f')}); "
-                          f"{fmt(s['loss_per_phase'][phase])}")
+            table.add_row(
+                f"{phase} phase ({n} iteration{'s' if n != 1 else ''}): mean accuracy (error); mean loss E",
+                f"{fmt(accuracy, '.3f')} ({fmt(s['error_per_phase'][phase], '.3f')}); "
+                f"{fmt(s['loss_per_phase'][phase])}",
+            )
         if s.get("max_accuracy") is not None:
-            table.add_row("maximum accuracy (iteration, 1-based)", f"{fmt(s['max_accuracy'], '.3f')} ({s['max_accuracy_iteration']})")
+            table.add_row(
+                "maximum accuracy (iteration, 1-based)",
+                f"{fmt(s['max_accuracy'], '.3f')} ({s['max_accuracy_iteration']})",
+            )
     table.add_row("peak RSS (MB)", fmt(s.get("peak_rss_mb"), ".4g"))
     table.add_row("recomputed loss vs /loss, max rel. difference", fmt(s.get("loss_recomputed_max_rel_diff"), ".2e"))
     return table

@@ -59,8 +59,10 @@ def missing_sweep_extra(argv: list[str]) -> str | None:
         except ImportError:
             found = False
         if not found:
-            return (f"{key}={value}: needs {needed[1]}, which is not installed; "
-                    "install eprop's sweep extra: pip install 'eprop[sweep]' (in a source checkout: pip install -e '.[sweep]')")
+            return (
+                f"{key}={value}: needs {needed[1]}, which is not installed; "
+                "install eprop's sweep extra: pip install 'eprop[sweep]' (in a source checkout: pip install -e '.[sweep]')"
+            )
     return None
 
 
@@ -76,13 +78,18 @@ def argv_error(argv: list[str]) -> str | None:
         if re.match(r"[+~]*=", arg):
             return f"{arg}: no key before '='; write key=value (e.g. task.n_iter=10)"
         parsed = parse(arg) if "=" in arg else None
-        if parsed is None or parsed.key_or_group.startswith("hydra") or not (Path(conf_dir()) / parsed.key_or_group).is_dir():
+        if (
+            parsed is None
+            or parsed.key_or_group.startswith("hydra")
+            or not (Path(conf_dir()) / parsed.key_or_group).is_dir()
+        ):
             continue
         key, value = parsed.key_or_group, arg.partition("=")[2]
         given = parsed.value()
         items = list(given.list) if hasattr(given, "list") else given if isinstance(given, list) else [given]
-        if (any(not isinstance(item, str) or item.startswith("_") for item in items)
-                or (parsed.is_delete() and isinstance(given, list))):
+        if any(not isinstance(item, str) or item.startswith("_") for item in items) or (
+            parsed.is_delete() and isinstance(given, list)
+        ):
             # Hydra fails with a traceback on a group option that parses as a number, bool, null or list
             # of them; `_schema` is the group's schema (config.py), not an option
             options = sorted(p.stem for p in (Path(conf_dir()) / key).glob("*.yaml") if not p.stem.startswith("_"))
@@ -98,7 +105,7 @@ def resumed_cfg_job(argv: list[str]) -> list[str] | None:
     """
     flags = {"--resolve"}
     for i, arg in enumerate(argv):
-        if arg == "--cfg=job" or (arg in ("--cfg", "-c") and argv[i + 1:i + 2] == ["job"]):
+        if arg == "--cfg=job" or (arg in ("--cfg", "-c") and argv[i + 1 : i + 2] == ["job"]):
             flags |= {arg} | ({"job"} if arg in ("--cfg", "-c") else set())
             break
     else:

@@ -79,8 +79,10 @@ def make_dir(key: str, path: Path, kind: str) -> list[Path]:
         missing = [p for p in (absolute, *absolute.parents) if not p.exists()]
         absolute.mkdir(parents=True, exist_ok=True)
     except OSError as err:
-        raise UserError(f"{key}={path}: cannot create the {kind} directory ({_reason(absolute, err)}); "
-                        "choose a directory you can write to")
+        raise UserError(
+            f"{key}={path}: cannot create the {kind} directory ({_reason(absolute, err)}); "
+            "choose a directory you can write to"
+        )
     return missing
 
 

@@ -20,14 +20,14 @@ from hydra.experimental.callback import Callback
 from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
 
-from eprop.config.schema import with_plain_choices
 from eprop.cli.boundary import user_error
+from eprop.cli.run_dir import write_to_log
+from eprop.config.schema import with_plain_choices
 from eprop.errors import StopRun, UserError  # noqa: F401  (run_job.StopRun for callers)
 from eprop.results import natural_key
-from eprop.training.resume import resume_config
-from eprop.cli.run_dir import write_to_log
 from eprop.sweep import job_objective
 from eprop.training.loop import train
+from eprop.training.resume import resume_config
 
 log = logging.getLogger(__name__)
 
@@ -37,7 +37,14 @@ def _progress(cfg: DictConfig):
     if not cfg.progress:
         return None
     from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
 
     return Progress(
         TextColumn("[bold]{task.description}"),

@@ -12,8 +12,8 @@ own composition decides, as before.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Iterator
 
 from eprop.config.overrides import key_of
 

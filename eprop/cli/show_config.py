@@ -9,8 +9,8 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from eprop.config.schema import conf_dir
 from eprop.cli.boundary import BUG, exit_status
+from eprop.config.schema import conf_dir
 
 
 def help_groups() -> str:
@@ -40,9 +40,9 @@ def compose_config(overrides: list[str]):
 
 def resumed_config(overrides: list[str]):
     """The config with `resume=DIR` applied: the parent's, plus this command line's values."""
+    from eprop.cli.run_job import expand_paths
     from eprop.config.overrides import key_of
     from eprop.training.resume import resume_config
-    from eprop.cli.run_job import expand_paths
 
     cfg = compose_config(overrides)
     expand_paths(cfg)

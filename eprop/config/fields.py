@@ -11,7 +11,7 @@ is that module (and its line in tasks.TASKS) and one YAML file in conf/task/.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Optional
+from typing import Any
 
 from omegaconf import MISSING
 
@@ -42,14 +42,20 @@ class TaskConfig:
     of every task name (config.Target), which only config.py knows.
     """
 
-    name: str = param(MISSING, 'task name, also the first level of the output directory')
-    target: str = param(MISSING, 'target generator')
-    n_iter: int = param(5, 'training iterations', min_int=1)
-    batch_size: int = param(1, 'sequences per weight update', min_int=1)
-    n_in: int = param(100, 'input (Poisson frozen-noise) channels', min_int=1)
-    sequence_steps: Optional[int] = param(None, 'duration of one sequence; null: data length × steps_per_data_point', unit='time steps', min_int=2)
-    offset_gen: int = param(1, 'generator signals start at step 1', unit='time steps', min_int=1)
-    delay_in_rec: int = param(1, 'input -> recurrent connection delay', unit='time steps', min_int=1)
-    delay_rec_out: int = param(1, 'recurrent -> readout delay in the timing (0 for model=eprop)', unit='time steps', min_int=0)
-    delay_out_norm: int = param(1, 'readout normalization delay in the timing (0 for model=eprop)', unit='time steps', min_int=0)
-    extension_sim: int = param(1, 'closes the right-open interval of the last Simulate', unit='time steps', min_int=1)
+    name: str = param(MISSING, "task name, also the first level of the output directory")
+    target: str = param(MISSING, "target generator")
+    n_iter: int = param(5, "training iterations", min_int=1)
+    batch_size: int = param(1, "sequences per weight update", min_int=1)
+    n_in: int = param(100, "input (Poisson frozen-noise) channels", min_int=1)
+    sequence_steps: int | None = param(
+        None, "duration of one sequence; null: data length × steps_per_data_point", unit="time steps", min_int=2
+    )
+    offset_gen: int = param(1, "generator signals start at step 1", unit="time steps", min_int=1)
+    delay_in_rec: int = param(1, "input -> recurrent connection delay", unit="time steps", min_int=1)
+    delay_rec_out: int = param(
+        1, "recurrent -> readout delay in the timing (0 for model=eprop)", unit="time steps", min_int=0
+    )
+    delay_out_norm: int = param(
+        1, "readout normalization delay in the timing (0 for model=eprop)", unit="time steps", min_int=0
+    )
+    extension_sim: int = param(1, "closes the right-open interval of the last Simulate", unit="time steps", min_int=1)

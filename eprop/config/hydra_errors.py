@@ -29,8 +29,10 @@ def one_line(err: BaseException) -> str:
         lines = [line.strip() for line in str(chain[0]).splitlines()]
         skip = ("Error parsing override", "See https", "^", "LexerNoViableAltException")
         detail = next((line for line in lines if line and not line.startswith(skip)), "unexpected character")
-        return (f"{chain[0].override}: cannot parse this override ({detail}); "
-                "write key=value and quote values that hold brackets, commas or quotes")
+        return (
+            f"{chain[0].override}: cannot parse this override ({detail}); "
+            "write key=value and quote values that hold brackets, commas or quotes"
+        )
     if m := re.search(r"Ambiguous value for argument '([^']*)'", text):
         return f"{m.group(1)}: ambiguous value; for a sweep add -m, for a list write key=[a,b], for a string quote it"
     if m := re.search(r"Interpolation key '([^']*)' not found\s+full_key: ([\w.]+)", text):
@@ -38,10 +40,12 @@ def one_line(err: BaseException) -> str:
     if m := re.search(r"(\w+) raised while resolving interpolation: (.*?)\s+full_key: ([\w.]+)", text):
         kind, detail, full_key = m.groups()
         return f"{full_key}: cannot be derived ({kind}: {detail}); check the values it is computed from (eprop run --cfg job)"
-    if m := re.search(r"Could not find '([\w/]+)'\s+Available options in '([\w/]+)':\s+(.*?)\s+Config search path", text):
+    if m := re.search(
+        r"Could not find '([\w/]+)'\s+Available options in '([\w/]+)':\s+(.*?)\s+Config search path", text
+    ):
         wanted, group, options = m.groups()
         valid = ", ".join(o for o in options.split() if not o.startswith("_"))
-        choice = f"{group}={wanted[len(group) + 1:]}" if wanted.startswith(group + "/") else group
+        choice = f"{group}={wanted[len(group) + 1 :]}" if wanted.startswith(group + "/") else group
         return f"{choice}: no such option; valid options: {valid}"
     if m := re.search(r"Key '([^']+)' not in '(\w+)'\s+full_key: ([\w.]+)", text):
         key, object_type, full_key = m.groups()
@@ -59,9 +63,14 @@ def one_line(err: BaseException) -> str:
         return f"{full_key}: unknown key; add new entries with a leading '+' (e.g. +{full_key}=...)"
     if m := re.search(r"Invalid value '([^']*)', expected one of \[([^\]]*)\]\s+full_key: ([\w.]+)", text):
         value, valid, full_key = m.groups()  # an Enum field (a closed choice); list items name the list
-        object_type = re.search(r"object_type=(\w+)", text[m.end():m.end() + 200])
-        return choice_error(full_key, value, _task_target(full_key.rsplit(".", 1)[0], object_type and object_type.group(1)))
-    if m := re.search(r"Value '([^']*)' (?:of type '\w+' could not be converted to|is not a valid) (\w+)(?: \(type \w+\))?\s+full_key: ([\w.]+)", text):
+        object_type = re.search(r"object_type=(\w+)", text[m.end() : m.end() + 200])
+        return choice_error(
+            full_key, value, _task_target(full_key.rsplit(".", 1)[0], object_type and object_type.group(1))
+        )
+    if m := re.search(
+        r"Value '([^']*)' (?:of type '\w+' could not be converted to|is not a valid) (\w+)(?: \(type \w+\))?\s+full_key: ([\w.]+)",
+        text,
+    ):
         value, kind, full_key = m.groups()
         return f"{full_key}={value}: not a valid {kind.lower()}"
     first = str(chain[0]).strip().splitlines()

@@ -4,8 +4,9 @@ parsed with Hydra's own OverridesParser: the one place eprop looks inside an ove
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from functools import lru_cache
-from typing import Any, Iterable
+from typing import Any
 
 
 @lru_cache(maxsize=1)

@@ -91,7 +91,9 @@ def render(cfg: DictConfig) -> str:
         if OmegaConf.is_interpolation(container, name):
             source = container._get_node(name)._value()
             if note.endswith(", derived in YAML") or "derived in YAML" in note:
-                note = note.replace(", derived in YAML", "; derived in YAML").replace("derived in YAML", f"derived: {source}")
+                note = note.replace(", derived in YAML", "; derived in YAML").replace(
+                    "derived in YAML", f"derived: {source}"
+                )
             else:
                 note = f"{note}; derived: {source}" if note else f"derived: {source}"
         rows.append((f"{key} = {value}", note))

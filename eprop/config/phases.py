@@ -22,8 +22,8 @@ No NEST here. The learning rate of a phase is the training one in training and 0
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from typing import Iterator, Sequence
 
 import numpy as np
 
@@ -54,7 +54,7 @@ class PhaseSchedule:
                     for _ in range(self.n_early_stop):
                         yield EARLY_STOPPING
                         i += 1
-                    stopped = bool(np.mean(errors[validation:validation + self.n_early_stop]) < self.stop_criterion)
+                    stopped = bool(np.mean(errors[validation : validation + self.n_early_stop]) < self.stop_criterion)
             yield TRAINING
             i += 1
             k += 1
@@ -62,11 +62,16 @@ class PhaseSchedule:
             yield TEST
 
     @classmethod
-    def from_config(cls, cfg) -> "PhaseSchedule":
+    def from_config(cls, cfg) -> PhaseSchedule:
         """The schedule of a run config: `task.n_iter` training iterations at most and the `phases.*` keys."""
         p = cfg.phases
-        return cls(n_train=int(cfg.task.n_iter), validate_every=int(p.validate_every), n_early_stop=int(p.n_early_stop),
-                   stop_criterion=float(p.stop_error), n_test=int(p.n_test))
+        return cls(
+            n_train=int(cfg.task.n_iter),
+            validate_every=int(p.validate_every),
+            n_early_stop=int(p.n_early_stop),
+            stop_criterion=float(p.stop_error),
+            n_test=int(p.n_test),
+        )
 
     @property
     def trains_only(self) -> bool:
@@ -84,15 +89,19 @@ class PhaseSchedule:
         if not len(phases) - 1 <= len(errors) <= len(phases):
             raise ValueError(f"{len(phases)} phases but {len(errors)} errors")
         if self.trains_only:  # every iteration training: no need to replay the schedule (long runs)
-            for i, phase in enumerate(phases[:self.n_train]):
+            for i, phase in enumerate(phases[: self.n_train]):
                 if phase != TRAINING:
-                    raise ValueError(f"iteration {i} has phase {PHASE_NAMES[phase]}, this schedule gives {PHASE_NAMES[TRAINING]}")
+                    raise ValueError(
+                        f"iteration {i} has phase {PHASE_NAMES[phase]}, this schedule gives {PHASE_NAMES[TRAINING]}"
+                    )
             return TRAINING if len(phases) < self.n_train else None
         for i, phase in enumerate(self._phases(errors)):
             if i == len(phases):
                 return phase
             if phases[i] != phase:
-                raise ValueError(f"iteration {i} has phase {PHASE_NAMES[phases[i]]}, this schedule gives {PHASE_NAMES[phase]}")
+                raise ValueError(
+                    f"iteration {i} has phase {PHASE_NAMES[phases[i]]}, this schedule gives {PHASE_NAMES[phase]}"
+                )
         return None
 
     def max_iterations(self, phases: Sequence[int] = (), errors: Sequence[float] = ()) -> int:
@@ -118,7 +127,7 @@ class PhaseSchedule:
 
         for phase in self._phases(Worst()):
             kinds.append(phase)
-        if kinds[:len(phases)] != list(phases):
+        if kinds[: len(phases)] != list(phases):
             raise ValueError("the phases done are not what this schedule gives for their errors")
         return len(kinds)
 

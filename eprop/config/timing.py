@@ -22,7 +22,9 @@ class Timing:
     delay_rec_out: int
     delay_out_norm: int
     extension_sim: int
-    learning_window: int = 0  # steps at the end of each sequence that the loss counts (bsshslm_2020); 0: the whole sequence
+    learning_window: int = (
+        0  # steps at the end of each sequence that the loss counts (bsshslm_2020); 0: the whole sequence
+    )
 
     @property
     def window(self) -> int:
@@ -79,8 +81,9 @@ class Timing:
         return ends
 
 
-def make_timing(task_cfg, dt: float, sequence_steps: int, learning_window_steps: int = 0,
-                sequences_per_iteration: int | None = None) -> Timing:
+def make_timing(
+    task_cfg, dt: float, sequence_steps: int, learning_window_steps: int = 0, sequences_per_iteration: int | None = None
+) -> Timing:
     """The timing of task config TASK_CFG; an iteration holds `sequences_per_iteration` sequences
     (the Task's; None: task.batch_size)."""
     return Timing(

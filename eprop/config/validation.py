@@ -18,7 +18,16 @@ from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
 
-from eprop.config.schema import BOUNDS, FAMILIES, ReadoutLoss, n_recurrent, recurrent_populations, schema_field, schema_fields, typed_schema
+from eprop.config.schema import (
+    BOUNDS,
+    FAMILIES,
+    ReadoutLoss,
+    n_recurrent,
+    recurrent_populations,
+    schema_field,
+    schema_fields,
+    typed_schema,
+)
 from eprop.errors import UserError
 
 PHYSICAL = {"ms", "pF", "mV", "pA", "spikes/s"}  # units named in bound messages ("dimensionless" is not)
@@ -96,8 +105,10 @@ def shadowed_field(section: str, names) -> None:
     """
     for name in sorted(names):
         if schema_field(f"{section}.{name}") is not None and name != "params":
-            raise UserError(f"{section}.params.{name}: shadows the schema field {section}.{name}; "
-                            f"set {section}.{name}=... instead (values derived from it follow it)")
+            raise UserError(
+                f"{section}.params.{name}: shadows the schema field {section}.{name}; "
+                f"set {section}.{name}=... instead (values derived from it follow it)"
+            )
 
 
 def check_task_keys(cfg: DictConfig, schema: DictConfig | None = None) -> None:
@@ -109,8 +120,10 @@ def check_task_keys(cfg: DictConfig, schema: DictConfig | None = None) -> None:
     expected, given = set(schema.task.keys()), set(cfg.task.keys())
     missing, extra = sorted(expected - given), sorted(given - expected)
     if missing and extra:
-        raise UserError(f"task.target={target}: task.{extra[0]} is not a key of the {target} task and task.{missing[0]} "
-                        f"is missing (the task options were composed for another task); choose the task with task={target}")
+        raise UserError(
+            f"task.target={target}: task.{extra[0]} is not a key of the {target} task and task.{missing[0]} "
+            f"is missing (the task options were composed for another task); choose the task with task={target}"
+        )
 
 
 def validate(cfg: DictConfig) -> None:
@@ -126,10 +139,14 @@ def validate(cfg: DictConfig) -> None:
     check_task(cfg)
     w = cfg.weights
     if w.load is not None and not _holds_results(Path(w.load).expanduser()):
-        raise UserError(f"weights.load={w.load}: no such results file (give a results.h5 or a run directory holding one)")
+        raise UserError(
+            f"weights.load={w.load}: no such results file (give a results.h5 or a run directory holding one)"
+        )
     o = cfg.optimizer
     if not o.Wmin < o.Wmax:
-        raise UserError(f"optimizer.Wmin={o.Wmin}, optimizer.Wmax={o.Wmax}: Wmin must be < Wmax ({unit_of('optimizer.Wmin')})")
+        raise UserError(
+            f"optimizer.Wmin={o.Wmin}, optimizer.Wmax={o.Wmax}: Wmin must be < Wmax ({unit_of('optimizer.Wmin')})"
+        )
     _check_recording(cfg)
     name = str(cfg.output.file)
     if not name or name in (".", "..") or "/" in name or "\\" in name:
@@ -146,8 +163,10 @@ def _check_kernel(cfg: DictConfig) -> None:
     tics_per_ms = k.params.get("tics_per_ms", 1000.0)  # NEST's default tic: 0.001 ms
     tics_per_ms = float(tics_per_ms) if isinstance(tics_per_ms, (int, float)) and tics_per_ms > 0 else 1000.0
     if abs(k.resolution * tics_per_ms - round(k.resolution * tics_per_ms)) > 1e-6:
-        raise UserError(f"kernel.resolution={k.resolution}: must be a multiple of NEST's tic, {1.0 / tics_per_ms:g} {unit_of('kernel.resolution')} "
-                        "(e.g. 0.1, 0.25, 1.0)")
+        raise UserError(
+            f"kernel.resolution={k.resolution}: must be a multiple of NEST's tic, {1.0 / tics_per_ms:g} {unit_of('kernel.resolution')} "
+            "(e.g. 0.1, 0.25, 1.0)"
+        )
     if k.total_num_virtual_procs is not None and k.total_num_virtual_procs != k.threads:
         raise UserError(
             f"kernel.total_num_virtual_procs={k.total_num_virtual_procs}: must equal kernel.threads={k.threads} "
@@ -178,10 +197,14 @@ def _check_family(cfg: DictConfig) -> None:
         )
     for key, pop in recurrent_populations(cfg)[1:]:
         if pop.model not in family["recurrent"]:
-            raise UserError(f"{key}.model={pop.model}: not a model of model={cfg.model.family}; "
-                            f"must be one of {', '.join(family['recurrent'])}")
+            raise UserError(
+                f"{key}.model={pop.model}: not a model of model={cfg.model.family}; "
+                f"must be one of {', '.join(family['recurrent'])}"
+            )
     if cfg.neuron.readout.model != family["readout"]:
-        raise UserError(f"neuron.readout.model={cfg.neuron.readout.model}: model={cfg.model.family} needs {family['readout']}")
+        raise UserError(
+            f"neuron.readout.model={cfg.neuron.readout.model}: model={cfg.model.family} needs {family['readout']}"
+        )
 
 
 def _check_recording(cfg: DictConfig) -> None:
@@ -190,13 +213,17 @@ def _check_recording(cfg: DictConfig) -> None:
     if rec.n_record > n_rec:
         raise UserError(f"recording.n_record={rec.n_record}: must be <= {n_key}={n_rec}")
     if rec.n_record_w > min(t.n_in, n_rec):
-        raise UserError(f"recording.n_record_w={rec.n_record_w}: must be <= min(task.n_in, {n_key})={min(t.n_in, n_rec)}")
+        raise UserError(
+            f"recording.n_record_w={rec.n_record_w}: must be <= min(task.n_in, {n_key})={min(t.n_in, n_rec)}"
+        )
     for needed in ("readout_signal", "target_signal"):
         if needed not in rec.out_variables:
             raise UserError(f"recording.out_variables: must contain {needed} (the loss needs it)")
     if rec.interval != cfg.kernel.resolution:
-        raise UserError(f"recording.interval={rec.interval}: must equal kernel.resolution={cfg.kernel.resolution} "
-                        f"{unit_of('kernel.resolution')} (the loss sums every step)")
+        raise UserError(
+            f"recording.interval={rec.interval}: must equal kernel.resolution={cfg.kernel.resolution} "
+            f"{unit_of('kernel.resolution')} (the loss sums every step)"
+        )
 
 
 READOUT_LOSSES = {ReadoutLoss.mean_squared_error.value: "regression", ReadoutLoss.cross_entropy.value: "classification"}
@@ -219,13 +246,17 @@ def _check_model_fits_task(cfg: DictConfig) -> None:
             f"squared error); leave it null with model={cfg.model.family}"
         )
     if loss != task.readout_loss:
-        raise UserError(f"neuron.readout.loss={loss}: {READOUT_LOSSES[loss]} loss; the {kind} task {cfg.task.name} needs {task.readout_loss}")
+        raise UserError(
+            f"neuron.readout.loss={loss}: {READOUT_LOSSES[loss]} loss; the {kind} task {cfg.task.name} needs {task.readout_loss}"
+        )
 
 
 def _check_divergence_bound(cfg: DictConfig) -> None:
     bound = cfg.recording.saturated_rate
     if not 0.0 < bound <= 1.0:  # also refuses NaN
-        raise UserError(f"recording.saturated_rate={bound}: must be a fraction in (0, 1] of the maximal rate 1000 / max(kernel.resolution, t_ref) spikes/s")
+        raise UserError(
+            f"recording.saturated_rate={bound}: must be a fraction in (0, 1] of the maximal rate 1000 / max(kernel.resolution, t_ref) spikes/s"
+        )
 
 
 def _check_phases(cfg: DictConfig) -> None:
@@ -238,8 +269,12 @@ def _check_phases(cfg: DictConfig) -> None:
     if task_for(cfg).kind != "classification":
         for key in ("validate_every", "n_test"):
             if p[key] > 0:
-                raise UserError(f"phases.{key}={p[key]}: phases need a classification task (validation and early stopping "
-                                f"decide on the error, 1 - accuracy); task {cfg.task.name} is a regression task, leave it 0")
+                raise UserError(
+                    f"phases.{key}={p[key]}: phases need a classification task (validation and early stopping "
+                    f"decide on the error, 1 - accuracy); task {cfg.task.name} is a regression task, leave it 0"
+                )
     if p.validate_every > 0 and p.n_early_stop < 1:
-        raise UserError(f"phases.n_early_stop={p.n_early_stop}: must be an integer >= 1 when phases.validate_every > 0 "
-                        "(training stops on the mean error of the early-stopping iterations)")
+        raise UserError(
+            f"phases.n_early_stop={p.n_early_stop}: must be an integer >= 1 when phases.validate_every > 0 "
+            "(training stops on the mean error of the early-stopping iterations)"
+        )

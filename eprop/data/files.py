@@ -79,20 +79,27 @@ def load_trajectory(path: str | Path, key: str = "task.data_file", min_columns: 
     The file is whitespace- or comma-separated numbers, one column per output; blank lines
     and lines starting with # are skipped. `~` is expanded; messages show the path as given.
     """
-    expected = {1: "one or more numeric columns", 2: "two or more numeric columns"}.get(min_columns, f"{min_columns} or more numeric columns")
+    expected = {1: "one or more numeric columns", 2: "two or more numeric columns"}.get(
+        min_columns, f"{min_columns} or more numeric columns"
+    )
     given, path = path, Path(path).expanduser()
     if path.is_dir():
         raise UserError(f"{key}={given}: is a directory; give a text file with {expected}")
     if not path.is_file():
         raise UserError(f"{key}={given}: no such file")
-    lines = [(number, line) for number, line in enumerate(path.read_text(errors="replace").splitlines(), start=1)
-             if line.strip() and not line.lstrip().startswith("#")]  # the data lines, numbered from 1
+    lines = [
+        (number, line)
+        for number, line in enumerate(path.read_text(errors="replace").splitlines(), start=1)
+        if line.strip() and not line.lstrip().startswith("#")
+    ]  # the data lines, numbered from 1
     rows = [line.replace(",", " ").split() for _, line in lines]
     if not rows:
         raise UserError(f"{key}={given}: empty file; expected {expected}")
     widths = {len(row) for row in rows}
     if len(widths) != 1:
-        raise UserError(f"{key}={given}: rows have different numbers of columns ({sorted(widths)}); expected one column per output")
+        raise UserError(
+            f"{key}={given}: rows have different numbers of columns ({sorted(widths)}); expected one column per output"
+        )
     try:
         data = np.array(rows, dtype=float)
     except ValueError:
@@ -101,7 +108,9 @@ def load_trajectory(path: str | Path, key: str = "task.data_file", min_columns: 
             raise UserError(f"{key}={given}: not numeric; expected {expected}")
         number, line = bad[0]  # e.g. a header line
         text = line.strip() if len(line.strip()) <= 40 else line.strip()[:39] + "…"
-        raise UserError(f"{key}={given}: line {number} is not numeric ({text}); a header or comment line must start with #")
+        raise UserError(
+            f"{key}={given}: line {number} is not numeric ({text}); a header or comment line must start with #"
+        )
     if data.shape[1] < min_columns:
         raise UserError(f"{key}={given}: has {data.shape[1]} column; expected {expected}")
     if not np.all(np.isfinite(data)):

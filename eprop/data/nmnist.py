@@ -64,8 +64,9 @@ import os
 import shutil
 import tempfile
 import zipfile
+from collections.abc import Sequence
 from pathlib import Path
-from typing import NamedTuple, Sequence
+from typing import NamedTuple
 
 import numpy as np
 
@@ -89,9 +90,7 @@ SEQUENCE_STEPS = 300  # time steps of one sample
 OFFSET_GEN_STEPS = 1  # steps, generator signals start at step 1
 
 BLOCKLIST_FILE = "NMNIST_pixels_blocklist.txt"
-BLOCKLIST_URL = (
-    "https://raw.githubusercontent.com/nest/nest-simulator/v3.10/pynest/examples/eprop_plasticity/NMNIST_pixels_blocklist.txt"
-)
+BLOCKLIST_URL = "https://raw.githubusercontent.com/nest/nest-simulator/v3.10/pynest/examples/eprop_plasticity/NMNIST_pixels_blocklist.txt"
 BLOCKLIST_SHA256 = "1f176be11cd176b784564f6e99b4775f19e8c32acecd6a4a6d5c79c3e8c5ed06"
 BLOCKLIST_SIZE = 1116  # pixels in NEST's list; 2312 - 1116 = 1196 inputs
 
@@ -101,8 +100,14 @@ DATASET_DIR = "nmnist"  # folder under $EPROP_DATA_DIR or the cache
 DATASET_SOURCE = "https://data.mendeley.com/datasets/468j46mzdv/1"
 _MENDELEY_FILES = "https://data.mendeley.com/public-files/datasets/468j46mzdv/files/"
 ARCHIVES = {
-    "Train": (_MENDELEY_FILES + "39c25547-014b-4137-a934-9d29fa53c7a0/file_downloaded", "md5:20959b8e626244a1b502305a9e6e2031"),
-    "Test": (_MENDELEY_FILES + "05a4d654-7e03-4c15-bdfa-9bb2bcbea494/file_downloaded", "md5:69ca8762b2fe404d9b9bad1103e97832"),
+    "Train": (
+        _MENDELEY_FILES + "39c25547-014b-4137-a934-9d29fa53c7a0/file_downloaded",
+        "md5:20959b8e626244a1b502305a9e6e2031",
+    ),
+    "Test": (
+        _MENDELEY_FILES + "05a4d654-7e03-4c15-bdfa-9bb2bcbea494/file_downloaded",
+        "md5:69ca8762b2fe404d9b9bad1103e97832",
+    ),
 }
 SPLITS = ("Train", "Test")
 LAYOUT = "Train/<digit>/<id>.bin and Test/<digit>/<id>.bin"
@@ -206,7 +211,9 @@ def load_blocklist(path: str | Path) -> np.ndarray:
     try:
         values = np.loadtxt(path, dtype=float, ndmin=1)
     except (OSError, ValueError) as err:
-        raise UserError(f"{path}: not a pixel blocklist ({type(err).__name__}); expected one pixel number 0..{N_PIXELS - 1} per line")
+        raise UserError(
+            f"{path}: not a pixel blocklist ({type(err).__name__}); expected one pixel number 0..{N_PIXELS - 1} per line"
+        )
     if values.size and (np.any(values != np.round(values)) or values.min() < 0 or values.max() >= N_PIXELS):
         raise UserError(f"{path}: pixel numbers must be whole numbers 0..{N_PIXELS - 1}")
     return np.unique(values.astype(np.int64))
@@ -260,7 +267,9 @@ def download_dataset(dest: Path) -> None:
     for split, (url, known_hash) in ARCHIVES.items():
         if (dest / split).is_dir():
             continue
-        archive = Path(pooch.retrieve(url, known_hash=known_hash, fname=f"{split}.zip", path=cache_dir(), progressbar=False))
+        archive = Path(
+            pooch.retrieve(url, known_hash=known_hash, fname=f"{split}.zip", path=cache_dir(), progressbar=False)
+        )
         staging = Path(tempfile.mkdtemp(prefix=f".{split}-", dir=dest))
         try:
             with zipfile.ZipFile(archive) as zf:
@@ -312,7 +321,9 @@ def subset_size(n: int | None, n_available: int, key: str) -> int:
     if n is None:
         return n_available
     if not 1 <= n <= n_available:
-        raise UserError(f"{key}={n}: the data set has {n_available} samples here; use 1..{n_available}, or null for all")
+        raise UserError(
+            f"{key}={n}: the data set has {n_available} samples here; use 1..{n_available}, or null for all"
+        )
     return n
 
 
@@ -378,7 +389,9 @@ def group_spike_times(
     if not samples:
         return [np.empty(0) for _ in range(n_in)]
     inputs = np.concatenate([s.inputs for s in samples])
-    steps = np.concatenate([t_start_step + k * sequence_steps + offset_gen_steps + s.steps for k, s in enumerate(samples)])
+    steps = np.concatenate(
+        [t_start_step + k * sequence_steps + offset_gen_steps + s.steps for k, s in enumerate(samples)]
+    )
     order = np.lexsort((steps, inputs))
     inputs, times = inputs[order], steps[order] * dt
     bounds = np.searchsorted(inputs, np.arange(n_in + 1))

@@ -26,16 +26,17 @@ import fnmatch
 import json
 import os
 import shutil
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable, Iterator, Mapping
+from typing import Any
 
 import h5py
 import numpy as np
 import yaml
 
-from eprop.errors import UserError
 from eprop.config.projections import PROJECTIONS
+from eprop.errors import UserError
 
 SCHEMA_VERSION = 1
 RESULTS_FILE = "results.h5"
@@ -49,62 +50,75 @@ MAX_PARENTS = 100  # resumed runs followed back through parent_run at most
 # README's "HDF5 schema" table is this table (`python -m eprop.results --schema-markdown`
 # prints it; tests/test_results_file.py checks that the README holds it unchanged).
 SCHEMA: tuple[tuple[str, str, str], ...] = (
-    ("`/loss`",
-     "(n_iter_done,) f8",
-     "total loss per iteration: Σ over outputs of ½ Σ_t (y − y*)², the seed's definition (for "
-     "`batch_size > 1`, averaged over the batch's sequences)"),
-    ("`/loss_per_output`",
-     "(n_out, n_iter_done) f8",
-     "the same per readout neuron"),
-    ("`/target`",
-     "(n_out, steps per sequence) f8",
-     "the target signal of one sequence (regression tasks)"),
-    ("`/accuracy`",
-     "(n_iter_done,) f8",
-     "classification tasks (root attribute `task_kind`): fraction of the iteration's sequences whose "
-     "readout with the larger mean signal in the learning window is the label; `/loss` is then the "
-     "cross-entropy, mean over sequences and window steps of −Σ_k y*_k log y_k (units 1)"),
-    ("`/phase`",
-     "(n_iter_done,) i1",
-     "classification tasks: each iteration's phase, 0 training, 1 validation, 2 early stopping, 3 test "
-     "(root attribute `phase_names`, JSON; see eprop/config/phases.py); the learning rate is `optimizer.eta` in "
-     "training and 0 otherwise. A file without it: every iteration is training"),
-    ("`/labels`, `/predicted`",
-     "(n_iter_done, batch_size) i8",
-     "classification tasks: each sequence's label and predicted class"),
-    ("`/input_pixel`",
-     "(n_in,) i8",
-     "`task=nmnist`: the pixel of each input neuron, polarity · 34 · 34 + y · 34 + x (root attribute "
-     "`display` holds `input_image_shape` [2, 34, 34]); `/loss` is then the example's mean squared error "
-     "(root attribute `loss_function`)"),
-    ("`/events_recorded`",
-     "(n_iter_done,) i1",
-     "1 if the recorders' events of the iteration are in `/events`, 0 if the recording schedule "
-     "(`recording.events_every`, `events_first`, `events_last`) left them out (their slices are empty); "
-     "a file without it has the events of every iteration"),
-    ("`/events/<recorder>/<field>`",
-     "(n_events,) i8/f8",
-     "recorder events, appended after every iteration that the recording schedule keeps. Recorders: `multimeter_rec` (`senders`, "
-     "`times`, the recorded state variables), `multimeter_out` (`senders`, `times`, "
-     "`readout_signal`, `target_signal`, ...), `spike_recorder` (`senders`, `times`; without the"
-     " spike that the final-update generator forces from every input and recurrent neuron at the"
-     " task's last step, so silent neurons count as silent), `weight_recorder` (`senders`, "
-     "`targets`, `times`, `weights`, sorted by time, sender, target). Times in ms."),
-    ("`/events/<recorder>/iteration_start`",
-     "(n_iter_done + 1,) i8",
-     "index of each iteration's first event: iteration k is `[start[k], start[k+1])`, so one "
-     "iteration is one HDF5 slice"),
-    ("`/weights/{initial,final}/<projection>/{source,target,weight}`",
-     "(n_conn,) i8, i8, f8 (pA)",
-     "`in_rec`, `rec_rec`, `rec_out`, `out_rec`, sorted by (source, target); only the existing "
-     "connections (no autapses; with `weights.<projection>.sparsity`, only the pairs its mask kept)"),
-    ("`/neurons/{input,recurrent,readout}`",
-     "(n,) i8",
-     "NEST node ids"),
-    ("`/optimizer/<projection>/{source,target,m,v}`",
-     "(n_conn,)",
-     "Adam's per-synapse moments at the end (or interruption) of the run, for `resume`; absent "
-     "for gradient descent"),
+    (
+        "`/loss`",
+        "(n_iter_done,) f8",
+        "total loss per iteration: Σ over outputs of ½ Σ_t (y − y*)², the seed's definition (for "
+        "`batch_size > 1`, averaged over the batch's sequences)",
+    ),
+    ("`/loss_per_output`", "(n_out, n_iter_done) f8", "the same per readout neuron"),
+    ("`/target`", "(n_out, steps per sequence) f8", "the target signal of one sequence (regression tasks)"),
+    (
+        "`/accuracy`",
+        "(n_iter_done,) f8",
+        "classification tasks (root attribute `task_kind`): fraction of the iteration's sequences whose "
+        "readout with the larger mean signal in the learning window is the label; `/loss` is then the "
+        "cross-entropy, mean over sequences and window steps of −Σ_k y*_k log y_k (units 1)",
+    ),
+    (
+        "`/phase`",
+        "(n_iter_done,) i1",
+        "classification tasks: each iteration's phase, 0 training, 1 validation, 2 early stopping, 3 test "
+        "(root attribute `phase_names`, JSON; see eprop/config/phases.py); the learning rate is `optimizer.eta` in "
+        "training and 0 otherwise. A file without it: every iteration is training",
+    ),
+    (
+        "`/labels`, `/predicted`",
+        "(n_iter_done, batch_size) i8",
+        "classification tasks: each sequence's label and predicted class",
+    ),
+    (
+        "`/input_pixel`",
+        "(n_in,) i8",
+        "`task=nmnist`: the pixel of each input neuron, polarity · 34 · 34 + y · 34 + x (root attribute "
+        "`display` holds `input_image_shape` [2, 34, 34]); `/loss` is then the example's mean squared error "
+        "(root attribute `loss_function`)",
+    ),
+    (
+        "`/events_recorded`",
+        "(n_iter_done,) i1",
+        "1 if the recorders' events of the iteration are in `/events`, 0 if the recording schedule "
+        "(`recording.events_every`, `events_first`, `events_last`) left them out (their slices are empty); "
+        "a file without it has the events of every iteration",
+    ),
+    (
+        "`/events/<recorder>/<field>`",
+        "(n_events,) i8/f8",
+        "recorder events, appended after every iteration that the recording schedule keeps. Recorders: `multimeter_rec` (`senders`, "
+        "`times`, the recorded state variables), `multimeter_out` (`senders`, `times`, "
+        "`readout_signal`, `target_signal`, ...), `spike_recorder` (`senders`, `times`; without the"
+        " spike that the final-update generator forces from every input and recurrent neuron at the"
+        " task's last step, so silent neurons count as silent), `weight_recorder` (`senders`, "
+        "`targets`, `times`, `weights`, sorted by time, sender, target). Times in ms.",
+    ),
+    (
+        "`/events/<recorder>/iteration_start`",
+        "(n_iter_done + 1,) i8",
+        "index of each iteration's first event: iteration k is `[start[k], start[k+1])`, so one "
+        "iteration is one HDF5 slice",
+    ),
+    (
+        "`/weights/{initial,final}/<projection>/{source,target,weight}`",
+        "(n_conn,) i8, i8, f8 (pA)",
+        "`in_rec`, `rec_rec`, `rec_out`, `out_rec`, sorted by (source, target); only the existing "
+        "connections (no autapses; with `weights.<projection>.sparsity`, only the pairs its mask kept)",
+    ),
+    ("`/neurons/{input,recurrent,readout}`", "(n,) i8", "NEST node ids"),
+    (
+        "`/optimizer/<projection>/{source,target,m,v}`",
+        "(n_conn,)",
+        "Adam's per-synapse moments at the end (or interruption) of the run, for `resume`; absent for gradient descent",
+    ),
 )
 
 
@@ -119,27 +133,51 @@ def schema_markdown() -> str:
 # Event fields are matched by their name under /events/<recorder>/. Units follow NEST's model
 # documentation (NEST documents the readout, target and error signals in mV).
 UNITS: dict[str, tuple[str, str]] = {
-    "loss": ("mV^2", "total loss per iteration: sum over outputs of 1/2 sum_t (y - y*)^2, averaged over a batch's sequences"),
+    "loss": (
+        "mV^2",
+        "total loss per iteration: sum over outputs of 1/2 sum_t (y - y*)^2, averaged over a batch's sequences",
+    ),
     "loss_per_output": ("mV^2", "loss per readout neuron (rows, in /neurons/readout order) and iteration (columns)"),
     "target": ("mV", "target signal y* of one sequence: one row per output, one column per time step"),
     "accuracy": ("1", "classification: fraction of an iteration's sequences whose predicted class is the label"),
-    "phase": ("phase code", "phase of each iteration: 0 training, 1 validation, 2 early stopping, 3 test (names in the root attribute phase_names)"),
-    "labels": ("class index", "classification: label of each sequence (rows: iterations, columns: sequences of the batch)"),
-    "predicted": ("class index", "classification: predicted class (argmax over readouts of the mean readout signal in the "
-                                 "learning window) of each sequence"),
+    "phase": (
+        "phase code",
+        "phase of each iteration: 0 training, 1 validation, 2 early stopping, 3 test (names in the root attribute phase_names)",
+    ),
+    "labels": (
+        "class index",
+        "classification: label of each sequence (rows: iterations, columns: sequences of the batch)",
+    ),
+    "predicted": (
+        "class index",
+        "classification: predicted class (argmax over readouts of the mean readout signal in the "
+        "learning window) of each sequence",
+    ),
     "neurons/*": ("node id", "NEST node ids of this population, in the order of the weight matrices"),
-    "input_pixel": ("pixel", "nmnist: the pixel of each input neuron, polarity * 34 * 34 + y * 34 + x (root attribute "
-                             "display.input_image_shape = [2, 34, 34])"),
-    "events_recorded": ("1", "1 if the recorders' events of this iteration are in /events, 0 if the recording schedule "
-                             "(recording.events_*) left them out (empty slice)"),
-    "events/*/iteration_start": ("event index", "index of each iteration's first event: iteration k is [start[k], start[k+1])"),
+    "input_pixel": (
+        "pixel",
+        "nmnist: the pixel of each input neuron, polarity * 34 * 34 + y * 34 + x (root attribute "
+        "display.input_image_shape = [2, 34, 34])",
+    ),
+    "events_recorded": (
+        "1",
+        "1 if the recorders' events of this iteration are in /events, 0 if the recording schedule "
+        "(recording.events_*) left them out (empty slice)",
+    ),
+    "events/*/iteration_start": (
+        "event index",
+        "index of each iteration's first event: iteration k is [start[k], start[k+1])",
+    ),
     "events/*/senders": ("node id", "NEST node id of the neuron (or synapse source) that sent the event"),
     "events/*/targets": ("node id", "NEST node id of the synapse's target neuron"),
     "events/*/times": ("ms", "time of the event (simulation time)"),
     "events/multimeter_out/V_m": ("mV", "membrane voltage v_k of the readout neuron"),
     "events/*/V_m": ("mV", "membrane voltage v_j"),
     "events/*/V_th_adapt": ("mV", "adapting spike threshold A_j"),
-    "events/*/adaptation": ("mV", "threshold adaptation variable a_j (A_j = V_th + adapt_beta a_j, adapt_beta dimensionless)"),
+    "events/*/adaptation": (
+        "mV",
+        "threshold adaptation variable a_j (A_j = V_th + adapt_beta a_j, adapt_beta dimensionless)",
+    ),
     "events/*/surrogate_gradient": ("1", "surrogate gradient (pseudo-derivative) psi_j of the membrane voltage"),
     "events/*/learning_signal": ("pA", "learning signal L_j fed back from the readout errors"),
     "events/*/readout_signal": ("mV", "readout signal y_k"),
@@ -309,9 +347,17 @@ class ResultsWriter:
         """Create the empty, resizable datasets of one recorder: `fields` maps name -> dtype."""
         self._structure()["events"].create_group(recorder)
         for name, dtype in fields.items():
-            self._create(f"events/{recorder}/{name}", shape=(0,), maxshape=(None,), dtype=dtype, chunks=(_CHUNK,),
-                         **self._compression)
-        self._create(f"events/{recorder}/iteration_start", data=np.zeros(1, dtype="i8"), maxshape=(None,), chunks=(1024,))
+            self._create(
+                f"events/{recorder}/{name}",
+                shape=(0,),
+                maxshape=(None,),
+                dtype=dtype,
+                chunks=(_CHUNK,),
+                **self._compression,
+            )
+        self._create(
+            f"events/{recorder}/iteration_start", data=np.zeros(1, dtype="i8"), maxshape=(None,), chunks=(1024,)
+        )
 
     def start_live(self) -> None:
         """Switch to SWMR mode: readers in other processes may now open the file at any moment."""
@@ -323,13 +369,24 @@ class ResultsWriter:
 
     # Classification files: what /loss and /loss_per_output hold instead of the squared error.
     CLASSIFICATION_LOSS = {
-        "loss": ("1", "cross-entropy per iteration: mean over the batch's sequences and the learning-window steps of "
-                      "-sum over outputs of y*_k log y_k (y_k the softmax readout signal)"),
-        "loss_per_output": ("1", "the terms of /loss per readout neuron: -mean of y*_k log y_k (rows in /neurons/readout order)"),
+        "loss": (
+            "1",
+            "cross-entropy per iteration: mean over the batch's sequences and the learning-window steps of "
+            "-sum over outputs of y*_k log y_k (y_k the softmax readout signal)",
+        ),
+        "loss_per_output": (
+            "1",
+            "the terms of /loss per readout neuron: -mean of y*_k log y_k (rows in /neurons/readout order)",
+        ),
     }
 
-    def declare_iteration_metrics(self, metrics: Iterable[str], per_sequence: Iterable[str], batch_size: int,
-                                  loss_units: Mapping[str, tuple[str, str]] | None = None) -> None:
+    def declare_iteration_metrics(
+        self,
+        metrics: Iterable[str],
+        per_sequence: Iterable[str],
+        batch_size: int,
+        loss_units: Mapping[str, tuple[str, str]] | None = None,
+    ) -> None:
         """Before the first iteration: one (n_iter,) f8 dataset per metric (e.g. /accuracy), one
         (n_iter, batch_size) i8 dataset per per-sequence array (e.g. /labels, /predicted), and
         other units/descriptions of /loss and /loss_per_output (`loss_units`)."""
@@ -347,9 +404,15 @@ class ResultsWriter:
         self._create("phase", shape=(0,), maxshape=(None,), dtype="i1", chunks=(1024,))
         f.attrs["phase_names"] = _to_attr(list(names))
 
-    def append_iteration(self, loss_per_output: np.ndarray, events: Mapping[str, Mapping[str, np.ndarray]],
-                         metrics: Mapping[str, float] | None = None, per_sequence: Mapping[str, np.ndarray] | None = None,
-                         write_events: bool = True, phase: int | None = None) -> None:
+    def append_iteration(
+        self,
+        loss_per_output: np.ndarray,
+        events: Mapping[str, Mapping[str, np.ndarray]],
+        metrics: Mapping[str, float] | None = None,
+        per_sequence: Mapping[str, np.ndarray] | None = None,
+        write_events: bool = True,
+        phase: int | None = None,
+    ) -> None:
         """Append one finished iteration: its loss per output, every recorder's new events, its
         metrics, per-sequence arrays and phase (into /phase, if `declare_phases` made it).
 
@@ -364,7 +427,7 @@ class ResultsWriter:
         k = self.n_iter_done
         live = self._live_handles()
         new_ends = dict(live.event_ends)
-        for recorder, fields in (events.items() if write_events else ()):
+        for recorder, fields in events.items() if write_events else ():
             datasets = live.events[recorder]
             n_old = live.event_ends[recorder]
             n_new = n_old + (len(next(iter(fields.values()))) if fields else 0)
@@ -408,16 +471,19 @@ class ResultsWriter:
         ds[k] = value
         ds.flush()
 
-    def _live_handles(self) -> "_LiveHandles":
+    def _live_handles(self) -> _LiveHandles:
         """The open datasets that appends write to, looked up once per live file (h5py's lookups by
         path cost about 4 ms per iteration otherwise), with each recorder's event count."""
         if self._handles is None:
             f = self._file
-            events = {name: {field: ds for field, ds in group.items() if field != "iteration_start"}
-                      for name, group in f["events"].items()}
+            events = {
+                name: {field: ds for field, ds in group.items() if field != "iteration_start"}
+                for name, group in f["events"].items()
+            }
             starts = {name: group["iteration_start"] for name, group in f["events"].items()}
-            self._handles = _LiveHandles(f, events, starts,
-                                         {name: int(ds[self.n_iter_done]) for name, ds in starts.items()})
+            self._handles = _LiveHandles(
+                f, events, starts, {name: int(ds[self.n_iter_done]) for name, ds in starts.items()}
+            )
         return self._handles
 
     def finish(self, status: str, attrs: Mapping[str, Any] | None = None) -> None:
@@ -489,7 +555,7 @@ class Results:
             n = min(n, len(self.dataset("loss")))
         self._n_iter_done = n
 
-    def __enter__(self) -> "Results":
+    def __enter__(self) -> Results:
         return self
 
     def __exit__(self, *exc) -> None:
@@ -579,7 +645,9 @@ class Results:
     def history_loss(self) -> LossHistory:
         """This run's loss (and a classification run's accuracy and phases) preceded by its parents'
         (following parent_run while the files exist)."""
-        parts = [(self.path, self.first_iteration, self.loss, self.loss_per_output, self._accuracy_done(), self.phases())]
+        parts = [
+            (self.path, self.first_iteration, self.loss, self.loss_per_output, self._accuracy_done(), self.phases())
+        ]
         note = ""
         seen = {self.path.resolve()}
         parent, start = self.parent_run, self.first_iteration
@@ -595,12 +663,23 @@ class Results:
                     n_taken = start - res.first_iteration
                     loss, per_output = res.loss[:n_taken], res.loss_per_output[:, :n_taken]
                     if n_taken <= 0 or len(loss) < n_taken:
-                        note = (f"parent run {parent} holds {len(loss)} iterations, not the {max(n_taken, 0)} "
-                                f"this run continued from; history starts at iteration {start + 1}")
+                        note = (
+                            f"parent run {parent} holds {len(loss)} iterations, not the {max(n_taken, 0)} "
+                            f"this run continued from; history starts at iteration {start + 1}"
+                        )
                         break
                     accuracy = res._accuracy_done()
-                    parts.insert(0, (found, res.first_iteration, loss, per_output,
-                                     None if accuracy is None else accuracy[:n_taken], res.phases()[:n_taken]))
+                    parts.insert(
+                        0,
+                        (
+                            found,
+                            res.first_iteration,
+                            loss,
+                            per_output,
+                            None if accuracy is None else accuracy[:n_taken],
+                            res.phases()[:n_taken],
+                        ),
+                    )
                     seen.add(found.resolve())
                     parent, start = res.parent_run, res.first_iteration
             except (UserError, OSError, KeyError) as exc:
@@ -627,9 +706,14 @@ class Results:
         history = history if history is not None else self.history_loss()
         if history.accuracy is not None or self.accuracy is None:
             return history
-        return LossHistory(self.loss, self.loss_per_output, self.first_iteration,
-                           segments=[(self.path, self.first_iteration, len(self.loss))],
-                           accuracy=self._accuracy_done(), phase=self.phases())
+        return LossHistory(
+            self.loss,
+            self.loss_per_output,
+            self.first_iteration,
+            segments=[(self.path, self.first_iteration, len(self.loss))],
+            accuracy=self._accuracy_done(),
+            phase=self.phases(),
+        )
 
     @property
     def target(self) -> np.ndarray:
@@ -680,11 +764,15 @@ class Results:
         if not 0 <= iteration < n_done:
             raise IndexError(f"{self.path}: {recorder} has no iteration {iteration} ({n_done} recorded)")
         if "events_recorded" in self.file and not self.dataset("events_recorded")[iteration]:
-            raise IndexError(f"{self.path}: the events of iteration {self.first_iteration + iteration + 1} were not written "
-                             f"(recording schedule)")
+            raise IndexError(
+                f"{self.path}: the events of iteration {self.first_iteration + iteration + 1} were not written "
+                f"(recording schedule)"
+            )
         return int(starts[iteration]), int(starts[iteration + 1])
 
-    def events(self, recorder: str, fields: Iterable[str] | None = None, iteration: int | None = None) -> dict[str, np.ndarray]:
+    def events(
+        self, recorder: str, fields: Iterable[str] | None = None, iteration: int | None = None
+    ) -> dict[str, np.ndarray]:
         """A recorder's events, all of them or one iteration's (read as an HDF5 slice)."""
         names = list(fields) if fields is not None else self.fields(recorder)
         if iteration is None:
@@ -698,7 +786,9 @@ class Results:
         return list(self.file["weights"].keys())
 
     def weights(self, stage: str, projection: str) -> dict[str, np.ndarray]:
-        return {name: self.dataset(f"weights/{stage}/{projection}/{name}")[()] for name in ("source", "target", "weight")}
+        return {
+            name: self.dataset(f"weights/{stage}/{projection}/{name}")[()] for name in ("source", "target", "weight")
+        }
 
     def weight_matrix(self, stage: str, projection: str, missing: float = 0.0) -> np.ndarray:
         """Weights as a (n_target, n_source) matrix, indexed by position in the populations;
@@ -732,8 +822,9 @@ class Results:
         """True if the file holds `recorder` with all of `fields`."""
         return recorder in self.recorders and set(fields) <= set(self.fields(recorder))
 
-    def iter_event_blocks(self, recorder: str, fields: Iterable[str], stop: int | None = None,
-                          block: int = BLOCK_EVENTS) -> Iterator[dict[str, np.ndarray]]:
+    def iter_event_blocks(
+        self, recorder: str, fields: Iterable[str], stop: int | None = None, block: int = BLOCK_EVENTS
+    ) -> Iterator[dict[str, np.ndarray]]:
         """A recorder's events [0, stop) as consecutive HDF5 slices of at most `block` events.
 
         Scanning a recorder of a long run this way keeps memory bounded by the block size.
@@ -756,8 +847,9 @@ class Results:
         """Adam's per-synapse state: projection -> source, target, m, v; {} if the file holds none."""
         if "optimizer" not in self.file:
             return {}
-        return {projection: {key: group[key][()] for key in group}
-                for projection, group in self.file["optimizer"].items()}
+        return {
+            projection: {key: group[key][()] for key in group} for projection, group in self.file["optimizer"].items()
+        }
 
     @property
     def accuracy(self) -> np.ndarray | None:
@@ -810,7 +902,7 @@ class Results:
 
     @property
     def task_kind(self) -> str:
-        """"regression" or "classification" (root attribute task_kind; "regression" for older files)."""
+        """ "regression" or "classification" (root attribute task_kind; "regression" for older files)."""
         return str(self.file.attrs.get("task_kind", "regression") or "regression")
 
     @property
@@ -876,8 +968,9 @@ def results_file_in(run_dir: str | Path) -> Path | None:
     except OSError:
         return None
     if len(candidates) > 1:
-        raise UserError(f"{run_dir}: holds several results files ({', '.join(p.name for p in candidates)}); "
-                        "name the one to read")
+        raise UserError(
+            f"{run_dir}: holds several results files ({', '.join(p.name for p in candidates)}); name the one to read"
+        )
     return candidates[0] if candidates else None
 
 
@@ -898,7 +991,9 @@ def open_results(path: str | Path) -> Results:
         if version is None or "loss" not in handle:
             raise UserError(f"{path}: not an eprop results file (no schema_version or /loss)")
         if int(version) != SCHEMA_VERSION:
-            raise UserError(f"{path}: schema_version {int(version)} is not supported; this eprop reads version {SCHEMA_VERSION}")
+            raise UserError(
+                f"{path}: schema_version {int(version)} is not supported; this eprop reads version {SCHEMA_VERSION}"
+            )
         results = Results(path, handle)
         results.attrs  # every root attribute decodes (a truncated file fails here)
         return results
@@ -940,7 +1035,9 @@ def find_result_files(path: str | Path) -> list[Path]:
             files.append(found)
     files.sort(key=natural_key)
     if not files:
-        raise UserError(f"{path}: contains no {RESULTS_FILE} (expected a results file, a run directory or a multirun directory)")
+        raise UserError(
+            f"{path}: contains no {RESULTS_FILE} (expected a results file, a run directory or a multirun directory)"
+        )
     return files
 
 

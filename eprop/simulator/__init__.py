@@ -44,18 +44,19 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Mapping
+from typing import Any
 
 import numpy as np
 from omegaconf import OmegaConf
 
-from eprop.config.schema import FAMILIES, recurrent_populations
-from eprop.errors import UserError
 from eprop.config.projections import PROJECTIONS
-from eprop.tasks.base import IterationSignals
+from eprop.config.schema import FAMILIES, recurrent_populations
 from eprop.config.timing import Timing
 from eprop.config.validation import shadowed_field
+from eprop.errors import UserError
+from eprop.tasks.base import IterationSignals
 
 _nest = None
 
@@ -216,7 +217,9 @@ def synapse_params(cfg, model: str) -> dict[str, Any]:
     """SetDefaults dictionary of the e-prop synapse model: optimizer, gradient averaging, pass-through."""
     n = nest()
     o = cfg.optimizer
-    batch_size = o.batch_size if o.batch_size is not None else (cfg.task.batch_size if cfg.model.family == "bsshslm_2020" else 1)
+    batch_size = (
+        o.batch_size if o.batch_size is not None else (cfg.task.batch_size if cfg.model.family == "bsshslm_2020" else 1)
+    )
     optimizer = {"type": o.type, "batch_size": batch_size, "eta": o.eta, "Wmin": o.Wmin, "Wmax": o.Wmax}
     if o.type == "adam":
         optimizer.update(beta_1=o.beta_1, beta_2=o.beta_2, epsilon=o.epsilon)
@@ -259,8 +262,9 @@ def _recordable(rec_cfg_vars, model: str, population: str) -> list[str]:
     return kept
 
 
-def build_network(cfg, timing: Timing, weights: dict[str, np.ndarray],
-                  masks: Mapping[str, np.ndarray | None] | None = None) -> Network:
+def build_network(
+    cfg, timing: Timing, weights: dict[str, np.ndarray], masks: Mapping[str, np.ndarray | None] | None = None
+) -> Network:
     """Create and connect the network, recorders and generators; the kernel must be fresh.
 
     The population sizes come from the weight matrices; `masks` gives the connected pairs of
@@ -274,7 +278,9 @@ def build_network(cfg, timing: Timing, weights: dict[str, np.ndarray],
     rec_params = [(key, pop, recurrent_params(pop, flush_ms, key)) for key, pop in populations]
     out_params = readout_params(cfg.neuron.readout)
     if sum(pop.n for _, pop, _ in rec_params) != n_rec:
-        raise RuntimeError(f"{n_rec} recurrent neurons in the weights, {sum(pop.n for _, pop, _ in rec_params)} in the config")
+        raise RuntimeError(
+            f"{n_rec} recurrent neurons in the weights, {sum(pop.n for _, pop, _ in rec_params)} in the config"
+        )
 
     gen_spk_in = n.Create("spike_generator", n_in)
     nrns_in = n.Create("parrot_neuron", n_in)
@@ -329,7 +335,10 @@ def _create_recorders(cfg, net: Network):
         # The final-update spike makes every input and recurrent neuron spike at
         # t.final_update_arrival (the window's last step): not activity, so not recorded.
         # Recorders do not act on the network, so this changes no weight and no loss.
-        spike_window = {"start": task_window["start"], "stop": min(task_window["stop"], t.ms(t.final_update_arrival - 1))}
+        spike_window = {
+            "start": task_window["start"],
+            "stop": min(task_window["stop"], t.ms(t.final_update_arrival - 1)),
+        }
         sr = n.Create("spike_recorder", spike_window)
         sources = spiking[0] if len(spiking) == 1 else spiking[0] + spiking[1]
         n.Connect(sources, sr, "all_to_all", static)
@@ -340,7 +349,11 @@ def _create_recorders(cfg, net: Network):
         nw = rec_cfg.n_record_w
         wr = n.Create(
             "weight_recorder",
-            {"senders": net.nrns_in[:nw] + net.nrns_rec[:nw], "targets": net.nrns_rec[:nw] + net.nrns_out, **task_window},
+            {
+                "senders": net.nrns_in[:nw] + net.nrns_rec[:nw],
+                "targets": net.nrns_rec[:nw] + net.nrns_out,
+                **task_window,
+            },
         )
         net.recorders["weight_recorder"] = wr
         net.recorder_fields["weight_recorder"] = ["senders", "targets", "times", "weights"]
@@ -379,8 +392,12 @@ def _connect_pairs(pre, post, mask: np.ndarray, w: np.ndarray, syn: dict[str, An
         if not chosen.any():
             continue
         t, s = targets[chosen], sources[chosen]
-        spec = {**syn, "synapse_model": model, "weight": w[t, s].astype(np.float64),
-                "delay": np.full(t.size, float(syn["delay"]))}
+        spec = {
+            **syn,
+            "synapse_model": model,
+            "weight": w[t, s].astype(np.float64),
+            "delay": np.full(t.size, float(syn["delay"])),
+        }
         n.Connect(pre_ids[s], post_ids[t], {"rule": "one_to_one"}, spec)
 
 
@@ -407,8 +424,11 @@ def _connect(cfg, net: Network, weights: dict[str, np.ndarray], wr, masks: Mappi
             block = (nw, n_post_rec, recorded) if nw and recorded != plain else None
             _connect_pairs(pre, post, masks[name], w, {**eprop, "synapse_model": plain}, block)
             continue
-        blocks = [(slice(0, nw), slice(0, n_post_rec), recorded), (slice(0, nw), slice(n_post_rec, None), plain),
-                  (slice(nw, None), slice(0, None), plain)]
+        blocks = [
+            (slice(0, nw), slice(0, n_post_rec), recorded),
+            (slice(0, nw), slice(n_post_rec, None), plain),
+            (slice(nw, None), slice(0, None), plain),
+        ]
         for src, tgt, model in blocks:
             if not (len(range(*src.indices(len(pre)))) and len(range(*tgt.indices(len(post))))):
                 continue
@@ -419,19 +439,46 @@ def _connect(cfg, net: Network, weights: dict[str, np.ndarray], wr, masks: Mappi
     if masks.get("out_rec") is not None:  # 5
         _connect_pairs(net.nrns_out, net.nrns_rec, masks["out_rec"], weights["out_rec"], feedback)
     else:
-        n.Connect(net.nrns_out, net.nrns_rec, {"rule": "all_to_all", "allow_autapses": False}, {**feedback, "weight": weights["out_rec"]})
-    n.Connect(net.gen_rate_target, net.nrns_out, {"rule": "one_to_one"},  # 6
-              {"synapse_model": "rate_connection_delayed", "delay": dt, "receptor_type": receptors["target_signal"]})
+        n.Connect(
+            net.nrns_out,
+            net.nrns_rec,
+            {"rule": "all_to_all", "allow_autapses": False},
+            {**feedback, "weight": weights["out_rec"]},
+        )
+    n.Connect(
+        net.gen_rate_target,
+        net.nrns_out,
+        {"rule": "one_to_one"},  # 6
+        {"synapse_model": "rate_connection_delayed", "delay": dt, "receptor_type": receptors["target_signal"]},
+    )
     if cfg.neuron.readout.loss == "cross_entropy":  # 8: the readouts exchange their signals for the softmax
-        n.Connect(net.nrns_out, net.nrns_out, {"rule": "all_to_all", "allow_autapses": False},
-                  {"synapse_model": "rate_connection_delayed", "delay": dt, "receptor_type": receptors["readout_signal"],
-                   "weight": 1.0})
+        n.Connect(
+            net.nrns_out,
+            net.nrns_out,
+            {"rule": "all_to_all", "allow_autapses": False},
+            {
+                "synapse_model": "rate_connection_delayed",
+                "delay": dt,
+                "receptor_type": receptors["readout_signal"],
+                "weight": 1.0,
+            },
+        )
     if "eprop_learning_window" in receptors:  # 7: learning signals on from the first loss step
         t = net.timing
-        gen_window = n.Create("step_rate_generator", 1, {"amplitude_times": [t.ms(t.total_offset)], "amplitude_values": [1.0]})
+        gen_window = n.Create(
+            "step_rate_generator", 1, {"amplitude_times": [t.ms(t.total_offset)], "amplitude_values": [1.0]}
+        )
         net.gen_window = gen_window  # a task with a window per sequence (IterationSignals.learning_window) reloads it
-        n.Connect(gen_window, net.nrns_out, "all_to_all",
-                  {"synapse_model": "rate_connection_delayed", "delay": dt, "receptor_type": receptors["eprop_learning_window"]})
+        n.Connect(
+            gen_window,
+            net.nrns_out,
+            "all_to_all",
+            {
+                "synapse_model": "rate_connection_delayed",
+                "delay": dt,
+                "receptor_type": receptors["eprop_learning_window"],
+            },
+        )
 
 
 def load_generators(net: Network, signals: Mapping[int, IterationSignals], now_step: int) -> None:
@@ -454,12 +501,16 @@ def load_generators(net: Network, signals: Mapping[int, IterationSignals], now_s
     amp_steps = np.concatenate([grid + t.total_offset + float(k * t.iteration) for k in iterations])
     keep = amp_steps >= now_step
     target = np.concatenate([signals[k].target for k in iterations], axis=1)
-    net.gen_rate_target.set([{"amplitude_times": amp_steps[keep] * t.dt, "amplitude_values": row[keep]} for row in target])
+    net.gen_rate_target.set(
+        [{"amplitude_times": amp_steps[keep] * t.dt, "amplitude_values": row[keep]} for row in target]
+    )
     windows = [signals[k].learning_window for k in iterations]
     if net.gen_window is not None and all(w is not None for w in windows):
         # Like the target: one amplitude per step. A step_rate_generator keeps its amplitude
         # across a new set of times, so a window open at the iteration boundary stays open.
-        net.gen_window.set({"amplitude_times": amp_steps[keep] * t.dt, "amplitude_values": np.concatenate(windows)[keep]})
+        net.gen_window.set(
+            {"amplitude_times": amp_steps[keep] * t.dt, "amplitude_values": np.concatenate(windows)[keep]}
+        )
 
 
 def min_delay_steps(timing: Timing) -> int:
@@ -480,8 +531,10 @@ def simulate_until(net: Network, step: int) -> None:
         n.Simulate(net.timing.ms(step) - now)
     except n.NESTErrors.KernelException as err:
         message = " ".join(str(err).split())
-        raise UserError(f"NEST stopped the simulation between {now:g} and {net.timing.ms(step):g} ms: {message} "
-                        "(the network's parameters drive NEST's e-prop models where they fail, e.g. neurons spiking from the first step)")
+        raise UserError(
+            f"NEST stopped the simulation between {now:g} and {net.timing.ms(step):g} ms: {message} "
+            "(the network's parameters drive NEST's e-prop models where they fail, e.g. neurons spiking from the first step)"
+        )
 
 
 def set_learning_rate(net: Network, eta: float) -> None:
@@ -524,14 +577,17 @@ STATUS_BLOCK = 4096
 def _blocks(conns):
     """The SynapseCollection `conns` in consecutive slices of at most STATUS_BLOCK connections."""
     for start in range(0, len(conns), STATUS_BLOCK):
-        yield conns[start:start + STATUS_BLOCK]
+        yield conns[start : start + STATUS_BLOCK]
 
 
 def _read_status(conns, plastic: bool) -> dict[str, np.ndarray]:
     """source, target, weight (and the optimizer's m and v where NEST has them) of every connection, in NEST's order."""
     keys = ["source", "target", "weight", "optimizer"] if plastic else ["source", "target", "weight"]
-    columns: dict[str, list[np.ndarray]] = {"source": [np.zeros(0, dtype=np.int64)], "target": [np.zeros(0, dtype=np.int64)],
-                                            "weight": [np.zeros(0)]}
+    columns: dict[str, list[np.ndarray]] = {
+        "source": [np.zeros(0, dtype=np.int64)],
+        "target": [np.zeros(0, dtype=np.int64)],
+        "weight": [np.zeros(0)],
+    }
     for block in _blocks(conns):
         values = block.get(keys)
         for key in ("source", "target", "weight"):
@@ -579,7 +635,9 @@ def set_optimizer_state(net: Network, state: dict[str, dict[str, np.ndarray]]) -
         source, target = ids["source"], ids["target"]
         order = np.lexsort((target, source))
         if not (np.array_equal(saved["source"], source[order]) and np.array_equal(saved["target"], target[order])):
-            raise UserError(f"resume: the parent's {projection} optimizer state does not match this network's connections")
+            raise UserError(
+                f"resume: the parent's {projection} optimizer state does not match this network's connections"
+            )
         keys = [k for k in ("m", "v") if k in saved]
         values = {key: np.empty(len(order)) for key in keys}
         for key in keys:

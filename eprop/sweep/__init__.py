@@ -37,8 +37,9 @@ import csv
 import logging
 import math
 import os
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 from omegaconf import DictConfig, OmegaConf, open_dict
 
@@ -47,12 +48,31 @@ from eprop.errors import UserError
 log = logging.getLogger(__name__)
 
 SUMMARY_FILE = "summary.csv"
-SUMMARY_COLUMNS = ("job", "overrides", "status", "final_loss", "final_accuracy", "final_error", "runtime_s", "n_iter_done",
-                   "n_iter", "dir", "error")
+SUMMARY_COLUMNS = (
+    "job",
+    "overrides",
+    "status",
+    "final_loss",
+    "final_accuracy",
+    "final_error",
+    "runtime_s",
+    "n_iter_done",
+    "n_iter",
+    "dir",
+    "error",
+)
 # after final_error, when a job is a classification run: where the final accuracy comes from, the test
 # phase's accuracy and error, the mean accuracy of every phase (phase names of eprop/config/phases.py)
-CLASSIFICATION_SUMMARY_COLUMNS = ("final_accuracy_phase", "final_accuracy_from", "test_accuracy", "test_error", "accuracy_training",
-                                  "accuracy_validation", "accuracy_early_stopping", "accuracy_test")
+CLASSIFICATION_SUMMARY_COLUMNS = (
+    "final_accuracy_phase",
+    "final_accuracy_from",
+    "test_accuracy",
+    "test_error",
+    "accuracy_training",
+    "accuracy_validation",
+    "accuracy_early_stopping",
+    "accuracy_test",
+)
 JOBLIB_LAUNCHER = "hydra_plugins.hydra_joblib_launcher.joblib_launcher.JoblibLauncher"
 SUBMITIT_LAUNCHERS = {
     "hydra_plugins.hydra_submitit_launcher.submitit_launcher.LocalLauncher": "submitit_local",
@@ -80,7 +100,9 @@ def swept_threads(cfg: DictConfig) -> int:
     threads = [int(cfg.kernel.threads)]
     for override in _task_overrides(cfg):
         if key_of(override) == "kernel.threads":  # sweep syntax Hydra's parser does not expand: the base value counts
-            threads.extend(int(value) for value in values(override) if isinstance(value, int) and not isinstance(value, bool))
+            threads.extend(
+                int(value) for value in values(override) if isinstance(value, int) and not isinstance(value, bool)
+            )
     return max(threads)
 
 
@@ -113,8 +135,13 @@ def apply_thread_budget(cfg: DictConfig, cores: int | None = None) -> list[str]:
             n_jobs = max(1, cores // threads)
             with open_dict(launcher):
                 launcher.n_jobs = n_jobs
-            log.info("thread budget: %d parallel job(s) x kernel.threads=%d on %d cores (hydra.launcher.n_jobs=%d)",
-                     n_jobs, threads, cores, n_jobs)
+            log.info(
+                "thread budget: %d parallel job(s) x kernel.threads=%d on %d cores (hydra.launcher.n_jobs=%d)",
+                n_jobs,
+                threads,
+                cores,
+                n_jobs,
+            )
         else:
             n_jobs = joblib_jobs(launcher.n_jobs, cores)
             if n_jobs * threads > cores:
@@ -135,8 +162,11 @@ def apply_thread_budget(cfg: DictConfig, cores: int | None = None) -> list[str]:
                 f"each job runs {threads} NEST threads on {launcher.cpus_per_task} CPU(s)"
             )
         if name == "submitit_local":
-            log.info("submitit_local starts every job of the sweep at once, each with %d NEST thread(s), on %d cores",
-                     threads, cores)
+            log.info(
+                "submitit_local starts every job of the sweep at once, each with %d NEST thread(s), on %d cores",
+                threads,
+                cores,
+            )
     elif threads > cores:
         warnings.append(f"oversubscribed: kernel.threads={threads} on {cores} cores; NEST's threads will share cores")
     for message in warnings:
@@ -158,7 +188,7 @@ def use_nan_safe_optuna(cfg: DictConfig) -> bool:
 
 
 def task_kind(cfg: DictConfig) -> str:
-    """"classification" or "regression": the kind of the config's task (task.target in tasks.TASKS)."""
+    """ "classification" or "regression": the kind of the config's task (task.target in tasks.TASKS)."""
     from eprop.tasks import TASKS
 
     task = TASKS.get(str(cfg.task.get("target", "")))
@@ -188,9 +218,11 @@ def check_direction(cfg: DictConfig) -> None:
     wanted = "maximize" if task_kind(cfg) == "classification" else "minimize"
     if direction in ("minimize", "maximize") and direction != wanted:
         returns = "the final accuracy" if wanted == "maximize" else "the final loss"
-        raise UserError(f"hydra.sweeper.direction={direction}: task.target={cfg.task.target} is a {task_kind(cfg)} task, "
-                        f"whose jobs return {returns}; use hydra.sweeper.direction={wanted} (hparams_search="
-                        f"{'evidence_accumulation' if wanted == 'maximize' else 'eta_creg'} does)")
+        raise UserError(
+            f"hydra.sweeper.direction={direction}: task.target={cfg.task.target} is a {task_kind(cfg)} task, "
+            f"whose jobs return {returns}; use hydra.sweeper.direction={wanted} (hparams_search="
+            f"{'evidence_accumulation' if wanted == 'maximize' else 'eta_creg'} does)"
+        )
 
 
 # ---------------------------------------------------------------- sweep summary
@@ -227,7 +259,7 @@ def summarize_sweep(sweep_dir: str | Path) -> tuple[list[str], list[dict[str, An
     rows.sort(key=lambda r: (0, r["job"], "") if isinstance(r["job"], int) else (1, 0, str(r["job"])))
     columns = list(SUMMARY_COLUMNS)
     extra = [key for key in CLASSIFICATION_SUMMARY_COLUMNS if any(key in row for row in rows)]
-    columns[columns.index("final_error") + 1:columns.index("final_error") + 1] = extra  # classification jobs only
+    columns[columns.index("final_error") + 1 : columns.index("final_error") + 1] = extra  # classification jobs only
     for row in rows:
         columns.extend(key for key in row if key not in columns)
     return columns, rows
@@ -296,13 +328,20 @@ class SweepCallback(_hydra_callback_base()):
         threads = int(config.kernel.threads)
         cores = available_cores()
         if threads > cores:
-            log.warning("warning: oversubscribed: kernel.threads=%d on %d cores; NEST's threads will share cores", threads, cores)
+            log.warning(
+                "warning: oversubscribed: kernel.threads=%d on %d cores; NEST's threads will share cores",
+                threads,
+                cores,
+            )
 
     def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
         apply_thread_budget(config)
         if use_nan_safe_optuna(config):
-            log.info("optuna: a failed job (NaN loss) is told to optuna as a failed trial "
-                     "(hydra.sweeper.max_failure_rate=%s)", config.hydra.sweeper.max_failure_rate)
+            log.info(
+                "optuna: a failed job (NaN loss) is told to optuna as a failed trial "
+                "(hydra.sweeper.max_failure_rate=%s)",
+                config.hydra.sweeper.max_failure_rate,
+            )
 
     def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
         sweep_dir = Path(config.hydra.sweep.dir)
@@ -349,8 +388,10 @@ def _failure_message(ret) -> str:
     except Exception:
         job_dir, num = None, "?"
     reason = _error_text([job_dir / "error.txt"]) if job_dir else ""
-    return (f"optuna trial (job {num}) failed{': ' + reason if reason else ''}; the search stops when failed trials "
-            "exceed hydra.sweeper.max_failure_rate")
+    return (
+        f"optuna trial (job {num}) failed{': ' + reason if reason else ''}; the search stops when failed trials "
+        "exceed hydra.sweeper.max_failure_rate"
+    )
 
 
 def end_of_failed_search(config: DictConfig, err: Exception) -> None:
@@ -362,4 +403,6 @@ def end_of_failed_search(config: DictConfig, err: Exception) -> None:
         log.warning("no sweep summary written in %s: %s", sweep_dir, summary_err)
     if isinstance(err, TrialFailed):
         raise err
-    raise TrialFailed(f"optuna: every trial failed, so there is no best trial; see {sweep_dir / SUMMARY_FILE}") from None
+    raise TrialFailed(
+        f"optuna: every trial failed, so there is no best trial; see {sweep_dir / SUMMARY_FILE}"
+    ) from None

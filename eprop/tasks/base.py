@@ -15,13 +15,14 @@ declared in the task's module, which its YAML file in conf/task/ extends (`defau
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 
-from eprop.config.phases import TRAINING
 from eprop.config.fields import TaskConfig
+from eprop.config.phases import TRAINING
 from eprop.config.timing import Timing
 
 
@@ -45,8 +46,9 @@ class IterationSignals:
     learning_window: np.ndarray | None = None
 
 
-def readout_by_sequence(readout: Mapping[str, np.ndarray], readout_ids: Sequence[int],
-                        timing: Timing) -> tuple[np.ndarray, np.ndarray]:
+def readout_by_sequence(
+    readout: Mapping[str, np.ndarray], readout_ids: Sequence[int], timing: Timing
+) -> tuple[np.ndarray, np.ndarray]:
     """The readout multimeter's events of one iteration as (readout signal, target signal) arrays of
     shape (sequence, output, step); RuntimeError if a readout lacks samples of the iteration."""
     signal, target = [], []
@@ -65,7 +67,9 @@ class Outcome:
 
     loss: np.ndarray
     metrics: dict[str, float] = field(default_factory=dict)
-    per_sequence: dict[str, np.ndarray] = field(default_factory=dict)  # (sequences per iteration,) each, e.g. labels, predicted
+    per_sequence: dict[str, np.ndarray] = field(
+        default_factory=dict
+    )  # (sequences per iteration,) each, e.g. labels, predicted
 
 
 class Task(ABC):

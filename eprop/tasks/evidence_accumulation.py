@@ -75,7 +75,7 @@ class EvidenceAccumulationParams:
     def recall_window(self) -> np.ndarray:
         """(sequence_steps,) bool: True in the recall window, the last `recall_ms` of a sequence."""
         mask = np.zeros(self.sequence_steps, dtype=bool)
-        mask[self.sequence_steps - self.recall_steps:] = True
+        mask[self.sequence_steps - self.recall_steps :] = True
         return mask
 
 
@@ -133,9 +133,9 @@ def spike_probabilities(cues: np.ndarray, params: EvidenceAccumulationParams) ->
     for c, onset in enumerate(params.cue_onset_steps()):
         for side in (LEFT, RIGHT):
             shown = cues[:, c] == side
-            probs[shown, onset:onset + cue_steps, side * n_pop:(side + 1) * n_pop] = params.cue_spike_prob
-    probs[:, -params.recall_steps:, RECALL * n_pop:(RECALL + 1) * n_pop] = params.recall_spike_prob
-    probs[:, :, NOISE * n_pop:] = params.noise_spike_prob
+            probs[shown, onset : onset + cue_steps, side * n_pop : (side + 1) * n_pop] = params.cue_spike_prob
+    probs[:, -params.recall_steps :, RECALL * n_pop : (RECALL + 1) * n_pop] = params.recall_spike_prob
+    probs[:, :, NOISE * n_pop :] = params.noise_spike_prob
     return probs
 
 
@@ -192,8 +192,8 @@ def accuracy(predicted: np.ndarray, labels: np.ndarray) -> float:
 
 # ---------------------------------------------------------------------------- the Task
 
-from eprop.errors import UserError  # noqa: E402
 from eprop.config.fields import TaskConfig, param  # noqa: E402
+from eprop.errors import UserError  # noqa: E402
 from eprop.tasks.base import IterationSignals, Outcome, Task, readout_by_sequence  # noqa: E402
 
 
@@ -202,16 +202,44 @@ class EvidenceAccumulationConfig(TaskConfig):
     """The task's keys: the keys of every task (schema_base.TaskConfig) and the numbers of
     EvidenceAccumulationParams (defaults: NEST's example)."""
 
-    n_cues: int = param(7, 'evidence_accumulation: cues per sequence', min_int=1)
-    cue_ms: float = param(100.0, 'evidence_accumulation: duration of one cue', unit='ms', positive=True)
-    spacing_ms: float = param(50.0, 'evidence_accumulation: silence before each cue', unit='ms', positive=True)
-    bg_noise_ms: float = param(1050.0, 'evidence_accumulation: background noise between the last cue and the recall window', unit='ms', positive=True)
-    recall_ms: float = param(150.0, "evidence_accumulation: recall window at the end of each sequence (= NEST's eprop_learning_window)", unit='ms', positive=True)
-    n_per_population: int = param(10, 'evidence_accumulation: input neurons in each of the 4 populations (left cue, right cue, recall, noise)', min_int=1)
-    cue_spike_prob: float = param(0.04, 'evidence_accumulation: spike probability per time step of a cue population while its cue is shown', probability=True)
-    recall_spike_prob: float = param(0.04, 'evidence_accumulation: spike probability per time step of the recall population in the recall window', probability=True)
-    noise_spike_prob: float = param(0.01, 'evidence_accumulation: spike probability per time step of the noise population, throughout', probability=True)
-    prob_group: float = param(0.3, 'evidence_accumulation: probability that a cue lands on the minority side', probability=True)
+    n_cues: int = param(7, "evidence_accumulation: cues per sequence", min_int=1)
+    cue_ms: float = param(100.0, "evidence_accumulation: duration of one cue", unit="ms", positive=True)
+    spacing_ms: float = param(50.0, "evidence_accumulation: silence before each cue", unit="ms", positive=True)
+    bg_noise_ms: float = param(
+        1050.0,
+        "evidence_accumulation: background noise between the last cue and the recall window",
+        unit="ms",
+        positive=True,
+    )
+    recall_ms: float = param(
+        150.0,
+        "evidence_accumulation: recall window at the end of each sequence (= NEST's eprop_learning_window)",
+        unit="ms",
+        positive=True,
+    )
+    n_per_population: int = param(
+        10,
+        "evidence_accumulation: input neurons in each of the 4 populations (left cue, right cue, recall, noise)",
+        min_int=1,
+    )
+    cue_spike_prob: float = param(
+        0.04,
+        "evidence_accumulation: spike probability per time step of a cue population while its cue is shown",
+        probability=True,
+    )
+    recall_spike_prob: float = param(
+        0.04,
+        "evidence_accumulation: spike probability per time step of the recall population in the recall window",
+        probability=True,
+    )
+    noise_spike_prob: float = param(
+        0.01,
+        "evidence_accumulation: spike probability per time step of the noise population, throughout",
+        probability=True,
+    )
+    prob_group: float = param(
+        0.3, "evidence_accumulation: probability that a cue lands on the minority side", probability=True
+    )
 
 
 _DURATIONS = ("cue_ms", "spacing_ms", "bg_noise_ms", "recall_ms")
@@ -221,10 +249,17 @@ def params_from_config(cfg) -> EvidenceAccumulationParams:
     """The task's numbers from the task.* keys (units as in EvidenceAccumulationParams) and kernel.resolution."""
     t = cfg.task
     return EvidenceAccumulationParams(
-        n_cues=int(t.n_cues), cue_ms=float(t.cue_ms), spacing_ms=float(t.spacing_ms), bg_noise_ms=float(t.bg_noise_ms),
-        recall_ms=float(t.recall_ms), n_per_population=int(t.n_per_population), cue_spike_prob=float(t.cue_spike_prob),
-        recall_spike_prob=float(t.recall_spike_prob), noise_spike_prob=float(t.noise_spike_prob),
-        prob_group=float(t.prob_group), resolution_ms=float(cfg.kernel.resolution),
+        n_cues=int(t.n_cues),
+        cue_ms=float(t.cue_ms),
+        spacing_ms=float(t.spacing_ms),
+        bg_noise_ms=float(t.bg_noise_ms),
+        recall_ms=float(t.recall_ms),
+        n_per_population=int(t.n_per_population),
+        cue_spike_prob=float(t.cue_spike_prob),
+        recall_spike_prob=float(t.recall_spike_prob),
+        noise_spike_prob=float(t.noise_spike_prob),
+        prob_group=float(t.prob_group),
+        resolution_ms=float(cfg.kernel.resolution),
     )
 
 
@@ -258,13 +293,19 @@ class EvidenceAccumulation(Task):
             try:
                 self.params.steps(t[key])
             except ValueError:
-                raise UserError(f"task.{key}={t[key]}: must be a whole number of time steps of kernel.resolution={cfg.kernel.resolution} ms")
+                raise UserError(
+                    f"task.{key}={t[key]}: must be a whole number of time steps of kernel.resolution={cfg.kernel.resolution} ms"
+                )
         if t.n_in != self.params.n_in:
-            raise UserError(f"task.n_in={t.n_in}: must be 4 x task.n_per_population = {self.params.n_in} "
-                            "(left cue, right cue, recall, noise)")
+            raise UserError(
+                f"task.n_in={t.n_in}: must be 4 x task.n_per_population = {self.params.n_in} "
+                "(left cue, right cue, recall, noise)"
+            )
         if t.sequence_steps is not None and t.sequence_steps != self.params.sequence_steps:
-            raise UserError(f"task.sequence_steps={t.sequence_steps}: the cues, noise and recall window give "
-                            f"{self.params.sequence_steps} steps; leave it null")
+            raise UserError(
+                f"task.sequence_steps={t.sequence_steps}: the cues, noise and recall window give "
+                f"{self.params.sequence_steps} steps; leave it null"
+            )
 
     @property
     def n_inputs(self) -> int:
@@ -284,24 +325,33 @@ class EvidenceAccumulation(Task):
 
     def declare_results(self, writer) -> None:
         """/accuracy, /labels, /predicted; /loss is the cross-entropy (its units and description say so)."""
-        writer.declare_iteration_metrics(self.metric_names, self.per_sequence_names, self.batch_size,
-                                         loss_units=writer.CLASSIFICATION_LOSS)
+        writer.declare_iteration_metrics(
+            self.metric_names, self.per_sequence_names, self.batch_size, loss_units=writer.CLASSIFICATION_LOSS
+        )
 
     def results_attrs(self) -> dict:
         """Also the learning window (steps at the end of each sequence), which eval needs to rescore a run, and
         the input populations in the order of the input neurons (`display.input_groups`, [name, size] each)."""
         n = self.params.n_per_population
-        return {**super().results_attrs(), "learning_window_steps": self.learning_window_steps,
-                "display": {"classes": ["left", "right"], "learning_window_steps": self.learning_window_steps,
-                            "input_groups": [[name, n] for name in INPUT_GROUP_NAMES]}}
+        return {
+            **super().results_attrs(),
+            "learning_window_steps": self.learning_window_steps,
+            "display": {
+                "classes": ["left", "right"],
+                "learning_window_steps": self.learning_window_steps,
+                "input_groups": [[name, n] for name in INPUT_GROUP_NAMES],
+            },
+        }
 
     def draw(self, rng: np.random.RandomState) -> None:
         self._rng, self._next = rng, 0
 
     def check_model_family(self, cfg) -> None:
         if cfg.model.family != "bsshslm_2020":
-            raise UserError(f"task.target={cfg.task.target}: a classification task needs a learning window, which "
-                            f"model={cfg.model.family} does not have here; use model=bsshslm_2020")
+            raise UserError(
+                f"task.target={cfg.task.target}: a classification task needs a learning window, which "
+                f"model={cfg.model.family} does not have here; use model=bsshslm_2020"
+            )
 
     def start_at(self, first_iteration: int, phases=()) -> None:
         for _ in range(first_iteration):
@@ -310,7 +360,9 @@ class EvidenceAccumulation(Task):
 
     def iteration_signals(self, k: int, phase: int = 0) -> IterationSignals:
         if k != self._next:
-            raise RuntimeError(f"evidence accumulation: iteration {k} asked for, {self._next} is next (draws are in order)")
+            raise RuntimeError(
+                f"evidence accumulation: iteration {k} asked for, {self._next} is next (draws are in order)"
+            )
         self._next += 1
         d = draw_iteration(self._rng, self.batch_size, self.params)
         flat = d.spikes.reshape(-1, self.params.n_in)  # (iteration step, input neuron)
@@ -323,7 +375,9 @@ class EvidenceAccumulation(Task):
         signal, target = readout_by_sequence(readout, readout_ids, timing)  # (batch, output, step)
         window = self.params.recall_window()
         with np.errstate(divide="ignore", invalid="ignore"):
-            loss = 0.0 - np.mean(target[..., window] * np.log(signal[..., window]), axis=(0, 2))  # per output (0.0 -: no -0); sums to NEST's loss
+            loss = 0.0 - np.mean(
+                target[..., window] * np.log(signal[..., window]), axis=(0, 2)
+            )  # per output (0.0 -: no -0); sums to NEST's loss
         labels = predicted_class(target, window)  # the labelled class has the larger mean target in the window
         predicted = predicted_class(signal, window)
         return Outcome(loss, {"accuracy": accuracy(predicted, labels)}, {"labels": labels, "predicted": predicted})

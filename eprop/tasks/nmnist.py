@@ -25,17 +25,17 @@ No NEST here.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
-from typing import Optional, Sequence
 
 import numpy as np
 
+from eprop.config.fields import TaskConfig, param
+from eprop.config.phases import TRAINING
 from eprop.data import nmnist as data
 from eprop.errors import UserError
-from eprop.config.phases import TRAINING
-from eprop.config.fields import TaskConfig, param
 from eprop.tasks.base import IterationSignals, Outcome, Task, readout_by_sequence
 from eprop.tasks.evidence_accumulation import accuracy, one_hot_targets, predicted_class
 
@@ -44,20 +44,39 @@ from eprop.tasks.evidence_accumulation import accuracy, one_hot_targets, predict
 class NmnistConfig(TaskConfig):
     """The task's keys: the keys of every task (schema_base.TaskConfig) and the data set's (defaults: NEST's example)."""
 
-    data_dir: Optional[str] = param(None, 'nmnist: folder with Train/<digit>/<id>.bin and Test/<digit>/<id>.bin; '
-                                          'null: $EPROP_DATA_DIR/nmnist, the cache, or the pinned download')
-    blocklist_file: Optional[str] = param(None, "nmnist: pixel blocklist (one pixel number per line); null: NEST's "
-                                                "NMNIST_pixels_blocklist.txt, pinned by sha256")
-    n_train: Optional[int] = param(None, 'nmnist: training samples the training loader walks (the first n of its '
-                                         'permutation); null: all', min_int=1)
-    n_test: Optional[int] = param(None, 'nmnist: test samples the test loader walks (validation, early stopping and '
-                                        'test); null: all', min_int=1)
-    group_size: int = param(100, 'nmnist: samples per iteration, played back to back (the example\'s group_size)', min_int=1)
-    sample_ms: float = param(300.0, 'nmnist: duration of one sample (its events are rescaled into it)', unit='ms', positive=True)
-    learning_window_ms: float = param(10.0, 'nmnist: learning window at the end of each sample (loss and learning signals)',
-                                      unit='ms', positive=True)
-    time_max_us: int = param(data.TIME_MAX_US, 'nmnist: recording time rescaled onto one sample (the longest N-MNIST '
-                                               'recording)', unit='us', min_int=1)
+    data_dir: str | None = param(
+        None,
+        "nmnist: folder with Train/<digit>/<id>.bin and Test/<digit>/<id>.bin; "
+        "null: $EPROP_DATA_DIR/nmnist, the cache, or the pinned download",
+    )
+    blocklist_file: str | None = param(
+        None,
+        "nmnist: pixel blocklist (one pixel number per line); null: NEST's "
+        "NMNIST_pixels_blocklist.txt, pinned by sha256",
+    )
+    n_train: int | None = param(
+        None,
+        "nmnist: training samples the training loader walks (the first n of its permutation); null: all",
+        min_int=1,
+    )
+    n_test: int | None = param(
+        None, "nmnist: test samples the test loader walks (validation, early stopping and test); null: all", min_int=1
+    )
+    group_size: int = param(
+        100, "nmnist: samples per iteration, played back to back (the example's group_size)", min_int=1
+    )
+    sample_ms: float = param(
+        300.0, "nmnist: duration of one sample (its events are rescaled into it)", unit="ms", positive=True
+    )
+    learning_window_ms: float = param(
+        10.0, "nmnist: learning window at the end of each sample (loss and learning signals)", unit="ms", positive=True
+    )
+    time_max_us: int = param(
+        data.TIME_MAX_US,
+        "nmnist: recording time rescaled onto one sample (the longest N-MNIST recording)",
+        unit="us",
+        min_int=1,
+    )
 
 
 class Nmnist(Task):
@@ -89,8 +108,9 @@ class Nmnist(Task):
         value = float(self.cfg.task[key])
         n = round(value / self.resolution_ms)
         if n < 1 or not np.isclose(n * self.resolution_ms, value):
-            raise UserError(f"task.{key}={value}: must be a whole number of time steps of kernel.resolution="
-                            f"{self.resolution_ms} ms")
+            raise UserError(
+                f"task.{key}={value}: must be a whole number of time steps of kernel.resolution={self.resolution_ms} ms"
+            )
         return n
 
     @cached_property
@@ -100,8 +120,10 @@ class Nmnist(Task):
         if path is None:
             path = data.blocklist_file()
         elif not Path(path).is_file():
-            raise UserError(f"task.blocklist_file={path}: no such file; give a pixel blocklist (one pixel number "
-                            f"0..{data.N_PIXELS - 1} per line) or null for NEST's list")
+            raise UserError(
+                f"task.blocklist_file={path}: no such file; give a pixel blocklist (one pixel number "
+                f"0..{data.N_PIXELS - 1} per line) or null for NEST's list"
+            )
         return data.input_of_pixel(data.load_blocklist(path))
 
     @cached_property
@@ -114,25 +136,35 @@ class Nmnist(Task):
         t = cfg.task
         sequence, window = self.steps("sample_ms"), self.steps("learning_window_ms")
         if window > sequence:
-            raise UserError(f"task.learning_window_ms={t.learning_window_ms}: must be <= task.sample_ms={t.sample_ms} ms")
+            raise UserError(
+                f"task.learning_window_ms={t.learning_window_ms}: must be <= task.sample_ms={t.sample_ms} ms"
+            )
         if t.sequence_steps is not None and t.sequence_steps != sequence:
-            raise UserError(f"task.sequence_steps={t.sequence_steps}: task.sample_ms={t.sample_ms} ms gives {sequence} "
-                            "steps; leave it null")
+            raise UserError(
+                f"task.sequence_steps={t.sequence_steps}: task.sample_ms={t.sample_ms} ms gives {sequence} "
+                "steps; leave it null"
+            )
         if t.batch_size != 1:
-            raise UserError(f"task.batch_size={t.batch_size}: nmnist plays task.group_size samples per iteration and "
-                            "updates the weights during them (optimizer.batch_size); leave it 1")
+            raise UserError(
+                f"task.batch_size={t.batch_size}: nmnist plays task.group_size samples per iteration and "
+                "updates the weights during them (optimizer.batch_size); leave it 1"
+            )
         n_kept = self.n_inputs
         if t.n_in != n_kept:
-            raise UserError(f"task.n_in={t.n_in}: the pixel blocklist keeps {n_kept} of the {data.N_PIXELS} pixel-polarity "
-                            f"inputs; set task.n_in={n_kept}")
+            raise UserError(
+                f"task.n_in={t.n_in}: the pixel blocklist keeps {n_kept} of the {data.N_PIXELS} pixel-polarity "
+                f"inputs; set task.n_in={n_kept}"
+            )
         for split, key in (("Train", "task.n_train"), ("Test", "task.n_test")):
             data.subset_size(t[key.split(".")[1]], len(self.samples[split][0]), key)
 
     def check_model_family(self, cfg) -> None:
         if cfg.model.family != "eprop":
-            raise UserError(f"task.target={cfg.task.target}: runs on the event-based models (a learning window per "
-                            f"sample from a rate generator, mean squared error), not model={cfg.model.family}; "
-                            "use model=eprop or experiment=nmnist")
+            raise UserError(
+                f"task.target={cfg.task.target}: runs on the event-based models (a learning window per "
+                f"sample from a rate generator, mean squared error), not model={cfg.model.family}; "
+                "use model=eprop or experiment=nmnist"
+            )
 
     @property
     def n_inputs(self) -> int:
@@ -157,27 +189,45 @@ class Nmnist(Task):
     def window_mask(self) -> np.ndarray:
         """(sequence_steps,) bool: True in the learning window, the last steps of a sample."""
         mask = np.zeros(self.sequence_steps, dtype=bool)
-        mask[self.sequence_steps - self.learning_window_steps:] = True
+        mask[self.sequence_steps - self.learning_window_steps :] = True
         return mask
 
     # ------------------------------------------------------------ results file
 
     def declare_results(self, writer) -> None:
         """/accuracy, /labels, /predicted; /loss is the example's mean squared error over the learning windows."""
-        writer.declare_iteration_metrics(self.metric_names, self.per_sequence_names, self.group_size, loss_units={
-            "loss": ("mV^2", "the example's loss per iteration: 1/2 sum over the learning window of (y_k - y*_k)^2, "
-                             "mean over the readouts and the group's samples"),
-            "loss_per_output": ("mV^2", "the terms of /loss per readout neuron: 1/2 sum over the window of (y_k - y*_k)^2, "
-                                        "mean over the samples, divided by the number of readouts (rows in /neurons/readout order)"),
-        })
+        writer.declare_iteration_metrics(
+            self.metric_names,
+            self.per_sequence_names,
+            self.group_size,
+            loss_units={
+                "loss": (
+                    "mV^2",
+                    "the example's loss per iteration: 1/2 sum over the learning window of (y_k - y*_k)^2, "
+                    "mean over the readouts and the group's samples",
+                ),
+                "loss_per_output": (
+                    "mV^2",
+                    "the terms of /loss per readout neuron: 1/2 sum over the window of (y_k - y*_k)^2, "
+                    "mean over the samples, divided by the number of readouts (rows in /neurons/readout order)",
+                ),
+            },
+        )
 
     def results_attrs(self) -> dict:
         """Also the learning window (steps at the end of each sample), the loss function, and how to show the
         inputs: `display.input_image_shape` (polarity, y, x) with /input_pixel mapping inputs to pixels."""
         window = self.learning_window_steps
-        return {**super().results_attrs(), "learning_window_steps": window, "loss_function": "mean_squared_error",
-                "display": {"classes": [str(d) for d in range(self.n_classes)], "learning_window_steps": window,
-                            "input_image_shape": [data.N_POLARITY, data.N_Y, data.N_X]}}
+        return {
+            **super().results_attrs(),
+            "learning_window_steps": window,
+            "loss_function": "mean_squared_error",
+            "display": {
+                "classes": [str(d) for d in range(self.n_classes)],
+                "learning_window_steps": window,
+                "input_image_shape": [data.N_POLARITY, data.N_Y, data.N_X],
+            },
+        }
 
     def write_static(self, writer) -> None:
         """/input_pixel (n_in,): the pixel of each input neuron, polarity * 34 * 34 + y * 34 + x."""
@@ -207,8 +257,16 @@ class Nmnist(Task):
         split = self._split(phase)
         paths, labels = self.samples[split]
         picked = self._loaders[split].next_group()
-        samples = [data.sample_inputs(data.read_events(paths[i]), self.input_index, str(paths[i]), self.sequence_steps,
-                                      int(self.cfg.task.time_max_us)) for i in picked]
+        samples = [
+            data.sample_inputs(
+                data.read_events(paths[i]),
+                self.input_index,
+                str(paths[i]),
+                self.sequence_steps,
+                int(self.cfg.task.time_max_us),
+            )
+            for i in picked
+        ]
         return samples, labels[picked]
 
     def iteration_signals(self, k: int, phase: int = TRAINING) -> IterationSignals:
@@ -219,7 +277,9 @@ class Nmnist(Task):
         steps = self.sequence_steps
         iteration = self.group_size * steps
         times = data.group_spike_times(samples, self.n_inputs, 0, steps, dt=1.0, offset_gen_steps=0)
-        input_steps = [s[s < iteration] for s in times]  # the last sample's events at its very end: dropped, as the example
+        input_steps = [
+            s[s < iteration] for s in times
+        ]  # the last sample's events at its very end: dropped, as the example
         target = np.repeat(one_hot_targets(labels, self.n_classes), steps, axis=1)
         window = np.tile(self.window_mask().astype(float), self.group_size)
         return IterationSignals(input_steps, target, labels, window)

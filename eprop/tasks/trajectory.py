@@ -26,16 +26,16 @@ schema_base.TaskConfig, plus the input noise and the data file's keys), so that 
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import List, Mapping, Optional
 
 import numpy as np
 
-from eprop.data.files import handwriting_file, load_trajectory
-from eprop.errors import UserError
 from eprop.config.fields import TaskConfig, param
 from eprop.config.timing import Timing
+from eprop.data.files import handwriting_file, load_trajectory
+from eprop.errors import UserError
 from eprop.tasks.base import IterationSignals, Outcome, Task
 
 
@@ -52,15 +52,25 @@ _UNSET = object()
 class TrajectoryConfig(TaskConfig):
     """The keys of the trajectory tasks (handwriting, infinite_loop, sine_waves, custom)."""
 
-    input_spike_prob: float = param(0.05, 'spike probability per input channel and time step', probability=True)
-    steps_per_data_point: int = param(8, 'duration of one sample of the data file (handwriting)', unit='time steps', min_int=1)
-    data_file: Optional[str] = param(None, 'trajectory file; null: the pinned download (handwriting); required for custom')
-    data_format: DataFormat = param(DataFormat.increments, 'custom: rows are increments (cumulated, as handwriting) or samples (absolute)')
-    sine_periods: List[int] = param(doc='sine_waves: one sine per period', factory=lambda: [1000, 500, 333, 200], unit='time steps')
-    clear_first_input_step: bool = param(True, 'no input spike at step 0 of a sequence (bsshslm_2020 scripts: true, event-based: false)')
+    input_spike_prob: float = param(0.05, "spike probability per input channel and time step", probability=True)
+    steps_per_data_point: int = param(
+        8, "duration of one sample of the data file (handwriting)", unit="time steps", min_int=1
+    )
+    data_file: str | None = param(None, "trajectory file; null: the pinned download (handwriting); required for custom")
+    data_format: DataFormat = param(
+        DataFormat.increments, "custom: rows are increments (cumulated, as handwriting) or samples (absolute)"
+    )
+    sine_periods: list[int] = param(
+        doc="sine_waves: one sine per period", factory=lambda: [1000, 500, 333, 200], unit="time steps"
+    )
+    clear_first_input_step: bool = param(
+        True, "no input spike at step 0 of a sequence (bsshslm_2020 scripts: true, event-based: false)"
+    )
 
 
-def draw_input_spikes(rng: np.random.RandomState, n_in: int, sequence_steps: int, prob: float, clear_first_step: bool = True) -> np.ndarray:
+def draw_input_spikes(
+    rng: np.random.RandomState, n_in: int, sequence_steps: int, prob: float, clear_first_step: bool = True
+) -> np.ndarray:
     """Frozen input noise (draw 5): a (n_in, sequence_steps) boolean raster, step 0 empty unless told otherwise."""
     spikes = (rng.rand(sequence_steps, n_in) < prob).swapaxes(0, 1)
     if clear_first_step:
@@ -217,7 +227,9 @@ class TrajectoryTask(Task):
 
     def draw(self, rng: np.random.RandomState) -> None:
         t = self.task_cfg
-        self.raster = draw_input_spikes(rng, self.n_inputs, self.sequence_steps, t.input_spike_prob, t.clear_first_input_step)
+        self.raster = draw_input_spikes(
+            rng, self.n_inputs, self.sequence_steps, t.input_spike_prob, t.clear_first_input_step
+        )
         self.target = self.make_target(rng)
         self._signals = None
 

@@ -12,7 +12,9 @@ def max_rate(cfg) -> float:
     return 1000.0 / max(float(cfg.kernel.resolution), float(cfg.neuron.rec.t_ref))
 
 
-def divergence(cfg, loss: np.ndarray, spikes: dict[str, np.ndarray] | None, recurrent_ids: np.ndarray, timing: Timing) -> str | None:
+def divergence(
+    cfg, loss: np.ndarray, spikes: dict[str, np.ndarray] | None, recurrent_ids: np.ndarray, timing: Timing
+) -> str | None:
     """What blew up in one iteration, or None.
 
     - the loss of an output is NaN or infinite;
@@ -29,6 +31,8 @@ def divergence(cfg, loss: np.ndarray, spikes: dict[str, np.ndarray] | None, recu
     rate = n_spikes / recurrent_ids.size / (timing.ms(timing.iteration) / 1000.0)
     limit = cfg.recording.saturated_rate * max_rate(cfg)
     if rate > limit:
-        return (f"mean recurrent rate {rate:.4g} spikes/s exceeds recording.saturated_rate={cfg.recording.saturated_rate:g} "
-                f"x {max_rate(cfg):.4g} spikes/s (the maximal rate)")
+        return (
+            f"mean recurrent rate {rate:.4g} spikes/s exceeds recording.saturated_rate={cfg.recording.saturated_rate:g} "
+            f"x {max_rate(cfg):.4g} spikes/s (the maximal rate)"
+        )
     return None

@@ -34,15 +34,18 @@ class EventSchedule:
     n_iter: int = 0  # task.n_iter: iterations of the whole training
 
     @classmethod
-    def from_config(cls, cfg) -> "EventSchedule":
+    def from_config(cls, cfg) -> EventSchedule:
         rec = cfg.recording
         return cls(int(rec.events_every), int(rec.events_first), int(rec.events_last), int(cfg.task.n_iter))
 
     def records(self, iteration: int) -> bool:
         """True if the events of `iteration` (0-based over the whole training) are written by the schedule."""
         number = iteration + 1
-        return (number <= self.first or self.n_iter - self.last < number <= self.n_iter
-                or (self.every > 0 and number % self.every == 0))
+        return (
+            number <= self.first
+            or self.n_iter - self.last < number <= self.n_iter
+            or (self.every > 0 and number % self.every == 0)
+        )
 
     def count(self) -> int:
         """Iterations whose events a complete run writes (the schedule plus the last iteration)."""

@@ -22,28 +22,37 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Callable, Mapping, Protocol
+from typing import Any, Protocol
 
 import numpy as np
 from omegaconf import DictConfig
 
 from eprop import simulator
-from eprop.config.schema import n_recurrent
-from eprop.config.validation import validate
-from eprop.training.divergence import divergence
-from eprop.errors import Diverged, Interrupted, UserError
-from eprop.training.event_schedule import EventSchedule
 from eprop.config.phases import PHASE_NAMES, PhaseSchedule, learning_rate
-from eprop.training.provenance import now, peak_rss_mb, run_attributes
+from eprop.config.projections import PROJECTIONS
+from eprop.config.schema import n_recurrent
+from eprop.config.timing import Timing, make_timing
+from eprop.config.validation import validate
+from eprop.errors import Diverged, Interrupted, UserError
 from eprop.results import ResultsWriter
+from eprop.tasks import IterationSignals, Task, task_for
+from eprop.training.divergence import divergence
+from eprop.training.event_schedule import EventSchedule
+from eprop.training.provenance import now, peak_rss_mb, run_attributes
 from eprop.training.resume import Parent
 from eprop.training.stop import StopRequest
-from eprop.tasks import IterationSignals, Task, task_for
-from eprop.config.timing import Timing, make_timing
-from eprop.config.projections import PROJECTIONS
-from eprop.training.weights import apply_masks, as_connections, check_masks, draw_masks, draw_weights, replace_with_loaded, scale_weights
+from eprop.training.weights import (
+    apply_masks,
+    as_connections,
+    check_masks,
+    draw_masks,
+    draw_weights,
+    replace_with_loaded,
+    scale_weights,
+)
 
 log = logging.getLogger(__name__)
 
@@ -54,8 +63,9 @@ class Simulator(Protocol):
     `recorder_fields` ({recorder: [field, ...]}); the other functions take that object."""
 
     def reset_kernel(self, cfg, timing: Timing) -> None: ...
-    def build_network(self, cfg, timing: Timing, weights: dict[str, np.ndarray],
-                      masks: Mapping[str, np.ndarray | None] | None = None) -> Any: ...
+    def build_network(
+        self, cfg, timing: Timing, weights: dict[str, np.ndarray], masks: Mapping[str, np.ndarray | None] | None = None
+    ) -> Any: ...
     def nest_info(self) -> dict[str, Any]: ...
     def num_virtual_procs(self) -> int: ...
     def set_optimizer_state(self, net, state: dict[str, dict[str, np.ndarray]]) -> None: ...
@@ -80,7 +90,9 @@ class Inputs:
     history_phases: list[int]  # phase of each iteration of the parent runs
     history_errors: list[float]  # their errors, 1 - accuracy (NaN for a regression task)
     first_phase: int  # phase of this run's first iteration
-    masks: dict[str, np.ndarray | None] = field(default_factory=dict)  # connected pairs per projection; None: all to all
+    masks: dict[str, np.ndarray | None] = field(
+        default_factory=dict
+    )  # connected pairs per projection; None: all to all
 
 
 @dataclass
@@ -106,15 +118,22 @@ def prepare_inputs(cfg: DictConfig, parent: Parent | None = None) -> Inputs:
         first_phase = schedule.next_phase(phases, errors)
         n_max = schedule.max_iterations(phases, errors)  # this run's Timing covers the longest schedule
     except ValueError as err:
-        raise UserError(f"resume: the parent runs' phases do not follow this run's schedule (task.n_iter, phases.*): {err}")
+        raise UserError(
+            f"resume: the parent runs' phases do not follow this run's schedule (task.n_iter, phases.*): {err}"
+        )
     if first_phase is None:
-        raise UserError(f"resume: the parent runs have finished the phase schedule ({len(phases)} iterations); nothing is left to run")
-    timing = make_timing(cfg.task, cfg.kernel.resolution, task.sequence_steps, task.learning_window_steps,
-                         task.sequences_per_iteration)
+        raise UserError(
+            f"resume: the parent runs have finished the phase schedule ({len(phases)} iterations); nothing is left to run"
+        )
+    timing = make_timing(
+        cfg.task, cfg.kernel.resolution, task.sequence_steps, task.learning_window_steps, task.sequences_per_iteration
+    )
     timing = replace(timing, n_iter=n_max - first_iteration)
     rng = np.random.RandomState(cfg.seed)
     inits = {name: cfg.weights[name].init for name in PROJECTIONS}
-    weights = draw_weights(rng, task.n_inputs, n_recurrent(cfg), task.n_outputs, cfg.synapse.weight_dtype, inits)  # draws 1-4
+    weights = draw_weights(
+        rng, task.n_inputs, n_recurrent(cfg), task.n_outputs, cfg.synapse.weight_dtype, inits
+    )  # draws 1-4
     sparsities = {name: cfg.weights[name].get("sparsity") for name in PROJECTIONS}
     masks = draw_masks(rng, weights, sparsities)  # draws 5-8, only for the projections with a sparsity
     task.draw(rng)  # then the task's draws: see the task's module
@@ -123,7 +142,9 @@ def prepare_inputs(cfg: DictConfig, parent: Parent | None = None) -> Inputs:
     if cfg.weights.load is not None:
         weights, masks = replace_with_loaded(cfg.weights.load, weights, masks, sparsities)
     check_masks(masks, sparsities)
-    return Inputs(task, timing, apply_masks(weights, masks), first_iteration, schedule, phases, errors, first_phase, masks)
+    return Inputs(
+        task, timing, apply_masks(weights, masks), first_iteration, schedule, phases, errors, first_phase, masks
+    )
 
 
 def parent_history(parent: Parent | None) -> tuple[list[int], list[float]]:
@@ -164,8 +185,15 @@ def start_results(writer: ResultsWriter, inputs: Inputs, net, parent: Parent | N
         writer.declare_recorder(name, {f: ("i8" if f in ("senders", "targets") else "f8") for f in fields})
 
 
-def simulate_iterations(cfg: DictConfig, inputs: Inputs, net, writer: ResultsWriter, sim: Simulator, stop: StopRequest,
-                        on_iteration: Callable[[int, float, int], None] | None = None) -> Progress:
+def simulate_iterations(
+    cfg: DictConfig,
+    inputs: Inputs,
+    net,
+    writer: ResultsWriter,
+    sim: Simulator,
+    stop: StopRequest,
+    on_iteration: Callable[[int, float, int], None] | None = None,
+) -> Progress:
     """Simulate one chunk per iteration until the schedule is over, a stop request or a divergence.
 
     The generators hold the signals of the current and the next iteration; the task is asked
@@ -201,9 +229,11 @@ def simulate_iterations(cfg: DictConfig, inputs: Inputs, net, writer: ResultsWri
         if following is not None and learning_rate(following, eta) != learning_rate(phase, eta):
             boundary = (k + 1) * timing.iteration  # the first step of iteration k + 1
             if boundary <= progress.now:
-                raise UserError(f"an iteration of {timing.iteration} time steps is too short to change the learning rate "
-                                f"at its start (chunks end {progress.now - k * timing.iteration} steps into it); "
-                                "lengthen the sequences or task.batch_size")
+                raise UserError(
+                    f"an iteration of {timing.iteration} time steps is too short to change the learning rate "
+                    f"at its start (chunks end {progress.now - k * timing.iteration} steps into it); "
+                    "lengthen the sequences or task.batch_size"
+                )
             sim.simulate_until(net, boundary)
             sim.set_learning_rate(net, learning_rate(following, eta))
         sim.simulate_until(net, chunk_ends[k])
@@ -213,8 +243,14 @@ def simulate_iterations(cfg: DictConfig, inputs: Inputs, net, writer: ResultsWri
         outcome = task.iteration_outcome(events["multimeter_out"], readout_ids, timing)
         what = divergence(cfg, outcome.loss, events.get("spike_recorder"), recurrent_ids, timing)
         ends_run = following is None or k == timing.n_iter - 1 or stop.requested or bool(what)
-        writer.append_iteration(outcome.loss, events, outcome.metrics, outcome.per_sequence,
-                                write_events=ends_run or recording.records(first + k), phase=phase)
+        writer.append_iteration(
+            outcome.loss,
+            events,
+            outcome.metrics,
+            outcome.per_sequence,
+            write_events=ends_run or recording.records(first + k),
+            phase=phase,
+        )
         t3 = time.perf_counter()
         errors.append(1.0 - outcome.metrics["accuracy"] if "accuracy" in outcome.metrics else float("nan"))
         progress.t_sim += t2 - t1
@@ -238,8 +274,18 @@ def of_total(inputs: Inputs, progress: Progress) -> str:
     return f"at most {progress.total}"
 
 
-def finish(cfg: DictConfig, run_dir: Path, inputs: Inputs, net, writer: ResultsWriter, progress: Progress, stop: StopRequest,
-           sim: Simulator, started: float, t_build: float) -> float:
+def finish(
+    cfg: DictConfig,
+    run_dir: Path,
+    inputs: Inputs,
+    net,
+    writer: ResultsWriter,
+    progress: Progress,
+    stop: StopRequest,
+    sim: Simulator,
+    started: float,
+    t_build: float,
+) -> float:
     """Final weights (after the pending updates of an early stop) and the status; returns the final loss.
 
     Raises Diverged (status diverged) or Interrupted (status interrupted, or complete when the
@@ -251,8 +297,14 @@ def finish(cfg: DictConfig, run_dir: Path, inputs: Inputs, net, writer: ResultsW
     final_weights, optimizer_state = sim.read_weights(net)
     writer.write_weights("final", final_weights)
     writer.write_optimizer_state(optimizer_state)
-    timings = {"timing_build_s": t_build, "timing_simulate_s": progress.t_sim, "timing_write_s": progress.t_write,
-               "timing_total_s": time.perf_counter() - started, "peak_rss_mb": peak_rss_mb(), "finished": now()}
+    timings = {
+        "timing_build_s": t_build,
+        "timing_simulate_s": progress.t_sim,
+        "timing_write_s": progress.t_write,
+        "timing_total_s": time.perf_counter() - started,
+        "peak_rss_mb": peak_rss_mb(),
+        "finished": now(),
+    }
     done = inputs.first_iteration + writer.n_iter_done
     if progress.diverged:
         writer.finish("diverged", {**timings, "error": progress.diverged})

@@ -48,7 +48,9 @@ def now() -> str:
     return dt.datetime.now().isoformat(timespec="seconds")
 
 
-def run_attributes(cfg, overrides: list[str] | None, task, sim, first_iteration: int, parent_run: Path | None) -> dict[str, Any]:
+def run_attributes(
+    cfg, overrides: list[str] | None, task, sim, first_iteration: int, parent_run: Path | None
+) -> dict[str, Any]:
     """The root attributes a results file starts with; `task` adds its kind and display hints,
     `sim` (the simulator) its version, build and virtual processes."""
     info = sim.nest_info()

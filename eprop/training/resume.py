@@ -26,10 +26,10 @@ from pathlib import Path
 import numpy as np
 from omegaconf import DictConfig, OmegaConf
 
-from eprop.config.schema import GROUP_SCHEMAS, typed_schema
-from eprop.errors import UserError
 from eprop.config.overrides import key_of, parse
 from eprop.config.phases import PhaseSchedule
+from eprop.config.schema import GROUP_SCHEMAS, typed_schema
+from eprop.errors import UserError
 from eprop.results import MAX_PARENTS, RESULTS_FILE, open_results, results_file_in
 
 
@@ -53,11 +53,15 @@ def load_parent(path: str | Path) -> Parent:
         raise UserError(f"resume={path}: no such run directory (expected a directory holding {RESULTS_FILE})")
     results_file = given if given.is_file() else results_file_in(run_dir)
     if results_file is None:
-        raise UserError(f"resume={path}: the directory holds no {RESULTS_FILE} (a run that stopped before training "
-                        f"wrote none); give the directory of a run that did")
+        raise UserError(
+            f"resume={path}: the directory holds no {RESULTS_FILE} (a run that stopped before training "
+            f"wrote none); give the directory of a run that did"
+        )
     with open_results(results_file) as res:
         if "final" not in res.weight_stages:
-            raise UserError(f"resume={path}: the run saved no final weights (status {res.status}); it cannot be resumed")
+            raise UserError(
+                f"resume={path}: the run saved no final weights (status {res.status}); it cannot be resumed"
+            )
         # a resumed parent's file holds only its own iterations; count its parents' too
         done = res.first_iteration + res.n_iter_done
         return Parent(run_dir.resolve(), done, res.optimizer_state(), results_file.resolve())
@@ -76,8 +80,10 @@ def chain_history(results_file: Path) -> tuple[np.ndarray, np.ndarray]:
             accuracy = res.accuracy
             n = res.n_iter_done if taken is None else taken
             if n > res.n_iter_done:
-                raise UserError(f"resume: {path} holds {res.n_iter_done} iterations, not the {n} a later run of the chain "
-                                "continued from; the phase schedule cannot be continued")
+                raise UserError(
+                    f"resume: {path} holds {res.n_iter_done} iterations, not the {n} a later run of the chain "
+                    "continued from; the phase schedule cannot be continued"
+                )
             phases.insert(0, res.phases()[:n])
             errors.insert(0, 1.0 - accuracy[:n] if accuracy is not None else np.full(n, np.nan))
             parent, start = res.parent_run, res.first_iteration
@@ -88,8 +94,10 @@ def chain_history(results_file: Path) -> tuple[np.ndarray, np.ndarray]:
         if parent:
             found = Path(parent) if Path(parent).is_file() else results_file_in(Path(parent))
         if found is None or found.resolve() in seen:
-            raise UserError(f"resume: {path} continued {parent or 'a run it does not name'}, whose results file is missing "
-                            "(or repeats in the chain); the phase schedule needs the phases of every earlier iteration")
+            raise UserError(
+                f"resume: {path} continued {parent or 'a run it does not name'}, whose results file is missing "
+                "(or repeats in the chain); the phase schedule needs the phases of every earlier iteration"
+            )
         path = found
         with open_results(path) as res:
             taken = start - res.first_iteration
@@ -138,11 +146,15 @@ def resume_config(cfg: DictConfig, overrides: list[str]) -> tuple[DictConfig, Pa
         try:
             following = schedule.next_phase(phases, errors)
         except ValueError as err:
-            raise UserError(f"resume={cfg.resume}: the parent runs' phases do not follow this schedule "
-                            f"(task.n_iter={merged.task.n_iter}, phases.*): {err}")
+            raise UserError(
+                f"resume={cfg.resume}: the parent runs' phases do not follow this schedule "
+                f"(task.n_iter={merged.task.n_iter}, phases.*): {err}"
+            )
         if following is None:
-            raise UserError(f"resume={cfg.resume}: the parent runs have finished their phase schedule "
-                            f"({len(phases)} iterations, the test phase included); nothing is left to run")
+            raise UserError(
+                f"resume={cfg.resume}: the parent runs have finished their phase schedule "
+                f"({len(phases)} iterations, the test phase included); nothing is left to run"
+            )
         return merged, parent
     if merged.task.n_iter <= parent.n_iter_done:
         raise UserError(

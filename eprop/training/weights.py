@@ -58,13 +58,13 @@ takes the loaded run's connections, dense or sparse. No NEST.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Mapping
 
 import numpy as np
 
-from eprop.errors import UserError
 from eprop.config.projections import PROJECTIONS
+from eprop.errors import UserError
 from eprop.results import open_results
 
 
@@ -80,8 +80,14 @@ def draw_matrix(rng: np.random.RandomState, init: str, shape: tuple[int, int], f
     raise UserError(f"weights init={init}: must be one of normal_fan_in, normal, glorot_uniform")
 
 
-def draw_weights(rng: np.random.RandomState, n_in: int, n_rec: int, n_out: int, dtype: str = "float32",
-                 inits: Mapping[str, str] | None = None) -> dict[str, np.ndarray]:
+def draw_weights(
+    rng: np.random.RandomState,
+    n_in: int,
+    n_rec: int,
+    n_out: int,
+    dtype: str = "float32",
+    inits: Mapping[str, str] | None = None,
+) -> dict[str, np.ndarray]:
     """Initial weights (draws 1-4), each as a (n_target, n_source) matrix in pA; INITS per projection (default normal_fan_in)."""
     inits = {name: "normal_fan_in" for name in PROJECTIONS} | dict(inits or {})
     w_in_rec = np.array(draw_matrix(rng, inits["in_rec"], (n_in, n_rec), n_in, n_rec).T, dtype=dtype)
@@ -107,8 +113,9 @@ def scale_weights(weights: dict[str, np.ndarray], init_cfg) -> dict[str, np.ndar
     return scaled
 
 
-def draw_masks(rng: np.random.RandomState, weights: Mapping[str, np.ndarray],
-               sparsities: Mapping[str, float | None]) -> dict[str, np.ndarray | None]:
+def draw_masks(
+    rng: np.random.RandomState, weights: Mapping[str, np.ndarray], sparsities: Mapping[str, float | None]
+) -> dict[str, np.ndarray | None]:
     """Connection masks (draws 5-8): per projection None (sparsity null: all to all, nothing
     drawn) or a boolean (n_target, n_source) matrix drawn with the weight matrix's shape that
     removes a fraction `sparsity` of the pairs; the rec_rec diagonal is False (no autapses)."""
@@ -153,14 +160,18 @@ def check_masks(masks: Mapping[str, np.ndarray | None], sparsities: Mapping[str,
     has no input (its signal stays at rest whatever the training does)."""
     in_rec, rec_out = masks.get("in_rec"), masks.get("rec_out")
     if in_rec is not None and not in_rec.any():
-        raise UserError(f"weights.in_rec.sparsity={sparsities.get('in_rec')}: the mask keeps none of the "
-                        f"{in_rec.size} input->recurrent connections; lower the sparsity or change the seed")
+        raise UserError(
+            f"weights.in_rec.sparsity={sparsities.get('in_rec')}: the mask keeps none of the "
+            f"{in_rec.size} input->recurrent connections; lower the sparsity or change the seed"
+        )
     if rec_out is not None:
         empty = np.flatnonzero(~rec_out.any(axis=1))
         if empty.size:
-            raise UserError(f"weights.rec_out.sparsity={sparsities.get('rec_out')}: the mask leaves readout neuron "
-                            f"{int(empty[0])} (of {rec_out.shape[0]}, counted from 0) without recurrent input, so it "
-                            f"cannot learn; lower the sparsity or change the seed")
+            raise UserError(
+                f"weights.rec_out.sparsity={sparsities.get('rec_out')}: the mask leaves readout neuron "
+                f"{int(empty[0])} (of {rec_out.shape[0]}, counted from 0) without recurrent input, so it "
+                f"cannot learn; lower the sparsity or change the seed"
+            )
 
 
 def _stage_or_error(res, stage: str) -> None:
@@ -197,8 +208,12 @@ def load_final_weights(path: str | Path) -> dict[str, np.ndarray]:
     return load_weights(path, "final")
 
 
-def replace_with_loaded(path: str | Path, drawn: dict[str, np.ndarray], masks: Mapping[str, np.ndarray | None] | None = None,
-                        sparsities: Mapping[str, float | None] | None = None) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray | None]]:
+def replace_with_loaded(
+    path: str | Path,
+    drawn: dict[str, np.ndarray],
+    masks: Mapping[str, np.ndarray | None] | None = None,
+    sparsities: Mapping[str, float | None] | None = None,
+) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray | None]]:
     """The final weights and connections of the run at `path` (`weights.load`): (weights, masks).
 
     Each matrix must have the drawn one's shape. A projection with a drawn mask keeps it if the
@@ -232,8 +247,11 @@ def replace_with_loaded(path: str | Path, drawn: dict[str, np.ndarray], masks: M
     return loaded, out_masks
 
 
-def as_connections(weights: Mapping[str, np.ndarray], populations: Mapping[str, np.ndarray],
-                   masks: Mapping[str, np.ndarray | None] | None = None) -> dict[str, dict[str, np.ndarray]]:
+def as_connections(
+    weights: Mapping[str, np.ndarray],
+    populations: Mapping[str, np.ndarray],
+    masks: Mapping[str, np.ndarray | None] | None = None,
+) -> dict[str, dict[str, np.ndarray]]:
     """The connections a network builds from the weight matrices: per projection, source, target
     and weight sorted by (source, target), as the results file stores them.
 

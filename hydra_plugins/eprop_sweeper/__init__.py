@@ -38,6 +38,10 @@ if _PluginOptunaSweeper is not None:
                 # that for a completed trial only, not when the last trial failed.
                 if "Study.stop" not in str(err):
                     raise
-                end_of_failed_search(self.sweeper.config, TrialFailed(
-                    "optuna: the grid sampler's last trial failed, which hydra-optuna-sweeper 1.3 cannot record; "
-                    "no optimization_results.yaml was written, summary.csv lists every trial"))
+                end_of_failed_search(
+                    self.sweeper.config,
+                    TrialFailed(
+                        "optuna: the grid sampler's last trial failed, which hydra-optuna-sweeper 1.3 cannot record; "
+                        "no optimization_results.yaml was written, summary.csv lists every trial"
+                    ),
+                )

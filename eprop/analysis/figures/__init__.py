@@ -10,13 +10,16 @@ as skipped.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 from matplotlib.figure import Figure
 
-from eprop.results import Results
-from eprop.analysis.figures.classification import classification_loss_figure, confusion_figure, readout_probabilities_figure
+from eprop.analysis.figures.classification import (
+    classification_loss_figure,
+    confusion_figure,
+    readout_probabilities_figure,
+)
 from eprop.analysis.figures.comparison import loss_comparison_figure, override_labels
 from eprop.analysis.figures.dynamics import dynamics_figure
 from eprop.analysis.figures.frames import input_frames_figure
@@ -24,6 +27,7 @@ from eprop.analysis.figures.loss import loss_figure
 from eprop.analysis.figures.pattern import pattern_figure
 from eprop.analysis.figures.style import BLUE, RED, FigureUnavailable, spans_decades
 from eprop.analysis.figures.weights import weight_courses_figure, weight_matrices_figure
+from eprop.results import Results
 
 ALL_KINDS = ("regression", "classification")
 
@@ -50,15 +54,19 @@ class FigureSpec:
     def why_not(self, results: Results) -> str:
         """Why the figure does not apply to the file (for a figure asked for by name), "" if it does."""
         if results.task_kind not in self.kinds:
-            return f"{results.path} is a {results.task_kind} run; {self.name} is drawn for {' and '.join(self.kinds)} runs"
+            return (
+                f"{results.path} is a {results.task_kind} run; {self.name} is drawn for {' and '.join(self.kinds)} runs"
+            )
         if self.requires is not None and not self.requires.test(results):
             return f"{results.path}: {self.name} needs {self.requires.description}"
         return ""
 
 
 CROSS_ENTROPY = Requirement("softmax (cross-entropy) readouts", lambda results: results.readout_loss == "cross_entropy")
-INPUT_IMAGE = Requirement("event-camera inputs (display.input_image_shape, e.g. N-MNIST)",
-                          lambda results: "input_image_shape" in results.display)
+INPUT_IMAGE = Requirement(
+    "event-camera inputs (display.input_image_shape, e.g. N-MNIST)",
+    lambda results: "input_image_shape" in results.display,
+)
 
 
 FIGURES: dict[str, FigureSpec] = {
@@ -66,11 +74,20 @@ FIGURES: dict[str, FigureSpec] = {
     for spec in (
         FigureSpec("pattern", "run", ("regression",), lambda results, log: pattern_figure(results)),
         FigureSpec("loss", "run", ("regression",), lambda results, log: loss_figure(results, log=log)),
-        FigureSpec("loss_error", "run", ("classification",), lambda results, log: classification_loss_figure(results, log)),
+        FigureSpec(
+            "loss_error", "run", ("classification",), lambda results, log: classification_loss_figure(results, log)
+        ),
         FigureSpec("confusion", "run", ("classification",), lambda results, log: confusion_figure(results)),
-        FigureSpec("readout_probabilities", "run", ("classification",), lambda results, log: readout_probabilities_figure(results),
-                   CROSS_ENTROPY),
-        FigureSpec("input_frames", "run", ("classification",), lambda results, log: input_frames_figure(results), INPUT_IMAGE),
+        FigureSpec(
+            "readout_probabilities",
+            "run",
+            ("classification",),
+            lambda results, log: readout_probabilities_figure(results),
+            CROSS_ENTROPY,
+        ),
+        FigureSpec(
+            "input_frames", "run", ("classification",), lambda results, log: input_frames_figure(results), INPUT_IMAGE
+        ),
         FigureSpec("dynamics_first", "run", ALL_KINDS, lambda results, log: dynamics_figure(results, 0)),
         FigureSpec("dynamics_last", "run", ALL_KINDS, lambda results, log: dynamics_figure(results, -1)),
         FigureSpec("weight_courses", "run", ALL_KINDS, lambda results, log: weight_courses_figure(results)),
@@ -95,8 +112,29 @@ def figure_kinds() -> str:
     parts += [f"{name}: only with {spec.requires.description}" for name, spec in FIGURES.items() if spec.requires]
     return "; ".join(parts) or "all apply to every kind"
 
+
 __all__ = [
-    "ALL_KINDS", "BLUE", "FIGURES", "FIGURE_NAMES", "FigureSpec", "FigureUnavailable", "MULTIRUN_FIGURES", "RED",
-    "Requirement", "RUN_FIGURES", "classification_loss_figure", "input_frames_figure", "confusion_figure", "dynamics_figure", "readout_probabilities_figure", "figure_kinds", "loss_comparison_figure", "loss_figure", "override_labels", "pattern_figure",
-    "spans_decades", "weight_courses_figure", "weight_matrices_figure",
+    "ALL_KINDS",
+    "BLUE",
+    "FIGURES",
+    "FIGURE_NAMES",
+    "FigureSpec",
+    "FigureUnavailable",
+    "MULTIRUN_FIGURES",
+    "RED",
+    "Requirement",
+    "RUN_FIGURES",
+    "classification_loss_figure",
+    "input_frames_figure",
+    "confusion_figure",
+    "dynamics_figure",
+    "readout_probabilities_figure",
+    "figure_kinds",
+    "loss_comparison_figure",
+    "loss_figure",
+    "override_labels",
+    "pattern_figure",
+    "spans_decades",
+    "weight_courses_figure",
+    "weight_matrices_figure",
 ]

@@ -8,10 +8,19 @@ from __future__ import annotations
 import numpy as np
 from matplotlib.figure import Figure
 
+from eprop.analysis.figures.style import (
+    BLUE,
+    ONE_COLUMN,
+    PALETTE,
+    RED,
+    FigureUnavailable,
+    house_style,
+    iteration_start_ms,
+    new_figure,
+    spans_decades,
+)
 from eprop.analysis.metrics import final_iterations, phase_name, phase_names
 from eprop.results import Results
-from eprop.analysis.figures.style import (BLUE, ONE_COLUMN, PALETTE, RED, FigureUnavailable, house_style, iteration_start_ms, new_figure,
-                    spans_decades)
 
 # phase code -> (colour, marker): training, validation, early stopping, test (the example's blue, red, green, gold)
 PHASE_STYLES = ((BLUE, "o"), (RED, "s"), ("#2a9d55", "^"), ("#e69f00", "D"))
@@ -52,13 +61,26 @@ def classification_loss_figure(results: Results, log: bool | None = False) -> Fi
             top.set_yscale("log")
         for k, start in enumerate(history.resume_points):
             for ax in (top, bottom):
-                ax.axvline(start + 0.5, c="#999999", ls="-", lw=0.6, zorder=0, label="resumed" if k == 0 and ax is top else None)
+                ax.axvline(
+                    start + 0.5,
+                    c="#999999",
+                    ls="-",
+                    lw=0.6,
+                    zorder=0,
+                    label="resumed" if k == 0 and ax is top else None,
+                )
         bottom.set_ylabel("error\n(1 − accuracy)")
         bottom.set_ylim(-0.04, 1.04)
         bottom.set_xlabel("iteration")
         bottom.xaxis.get_major_locator().set_params(integer=True)
-        top.legend(title="phase (iterations)", loc="center left", bbox_to_anchor=(1.0, 0.0), fontsize=6,
-                   title_fontsize=6, handletextpad=0.2)
+        top.legend(
+            title="phase (iterations)",
+            loc="center left",
+            bbox_to_anchor=(1.0, 0.0),
+            fontsize=6,
+            title_fontsize=6,
+            handletextpad=0.2,
+        )
     return fig
 
 
@@ -84,8 +106,15 @@ def confusion_figure(results: Results) -> Figure:
         image = ax.imshow(fraction, cmap="Blues", vmin=0.0, vmax=1.0)
         for (i, j), c in np.ndenumerate(counts):
             if c:
-                ax.text(j, i, str(c), ha="center", va="center", fontsize=5.5 if many else 7,
-                        color="white" if fraction[i, j] > 0.6 else "black")
+                ax.text(
+                    j,
+                    i,
+                    str(c),
+                    ha="center",
+                    va="center",
+                    fontsize=5.5 if many else 7,
+                    color="white" if fraction[i, j] > 0.6 else "black",
+                )
         ax.set_xticks(range(n), names)
         ax.set_yticks(range(n), names)
         ax.tick_params(length=0)
@@ -144,7 +173,10 @@ def readout_probabilities_figure(results: Results) -> Figure:
         ax.set_xlabel("$t$ since iteration start (ms)")
         ax.set_ylabel("readout probability $\\pi_k$")
         ax.set_ylim(-0.02, 1.02)
-        ax.set_title(f"iteration {results.first_iteration + last + 1} ({phase} phase), first sequence;\ntargets $\\pi^*_k$ dashed",
-                     loc="left", fontsize=6)
+        ax.set_title(
+            f"iteration {results.first_iteration + last + 1} ({phase} phase), first sequence;\ntargets $\\pi^*_k$ dashed",
+            loc="left",
+            fontsize=6,
+        )
         ax.legend(loc="center left", bbox_to_anchor=(1.0, 0.5))
     return fig

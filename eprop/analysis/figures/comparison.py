@@ -7,11 +7,25 @@ from __future__ import annotations
 import numpy as np
 from matplotlib.figure import Figure
 
+from eprop.analysis.figures.style import (
+    PALETTE,
+    TWO_COLUMNS,
+    FigureUnavailable,
+    house_style,
+    new_figure,
+    spans_decades,
+    viridis,
+)
 from eprop.analysis.metrics import parse_overrides
-from eprop.analysis.figures.style import PALETTE, TWO_COLUMNS, FigureUnavailable, viridis, house_style, new_figure, spans_decades
 
-def loss_comparison_figure(curves: list[tuple[str, np.ndarray]], best: int | None = None, log: bool | None = False,
-                           title: str = "", first_iterations: list[int] | None = None) -> Figure:
+
+def loss_comparison_figure(
+    curves: list[tuple[str, np.ndarray]],
+    best: int | None = None,
+    log: bool | None = False,
+    title: str = "",
+    first_iterations: list[int] | None = None,
+) -> Figure:
     """Total loss per iteration of several jobs overlaid; `best` (an index) is drawn thicker.
 
     `first_iterations[j]`: 0-based iteration of curve j's first value (a resumed job's history
@@ -29,8 +43,14 @@ def loss_comparison_figure(curves: list[tuple[str, np.ndarray]], best: int | Non
         for j, (label, loss) in enumerate(curves):
             color = PALETTE[j % len(PALETTE)] if n <= len(PALETTE) else viridis(j / max(n - 1, 1))
             is_best = j == best
-            ax.plot(np.arange(firsts[j] + 1, firsts[j] + len(loss) + 1), loss, c=color, lw=2.0 if is_best else 1.0,
-                    label=f"{label} (best)" if is_best else label, zorder=3 if is_best else 2)
+            ax.plot(
+                np.arange(firsts[j] + 1, firsts[j] + len(loss) + 1),
+                loss,
+                c=color,
+                lw=2.0 if is_best else 1.0,
+                label=f"{label} (best)" if is_best else label,
+                zorder=3 if is_best else 2,
+            )
         ax.set_xlabel("training iteration")
         ax.set_ylabel("loss $E$")
         ax.xaxis.get_major_locator().set_params(integer=True)

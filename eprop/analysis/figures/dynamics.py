@@ -1,5 +1,4 @@
-"""The dynamics figures: stacked panels of spikes and recorded variables in one iteration.
-"""
+"""The dynamics figures: stacked panels of spikes and recorded variables in one iteration."""
 
 from __future__ import annotations
 
@@ -11,10 +10,20 @@ import numpy as np
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 
+from eprop.analysis.figures.style import (
+    BLUE,
+    PALETTE,
+    TWO_COLUMNS,
+    FigureUnavailable,
+    house_style,
+    iteration_start_ms,
+    new_figure,
+    split_by_sender,
+    trace_colors,
+)
 from eprop.analysis.metrics import phase_name, phase_names
 from eprop.results import Results
-from eprop.analysis.figures.style import (BLUE, PALETTE, TWO_COLUMNS, FigureUnavailable, house_style, iteration_start_ms, new_figure,
-                    split_by_sender, trace_colors)
+
 
 @dataclass(frozen=True)
 class Panel:
@@ -74,7 +83,9 @@ def dynamics_data(results: Results, iteration: int) -> list[tuple[Panel, Any]]:
         else:
             if panel.field not in available:
                 continue
-            events = _cached_events(results, cache, panel.recorder, ("senders", "times", *_trace_fields(results, panel.recorder)), iteration)
+            events = _cached_events(
+                results, cache, panel.recorder, ("senders", "times", *_trace_fields(results, panel.recorder)), iteration
+            )
             traces = []
             for sender in np.unique(events["senders"]):
                 one = split_by_sender(events, sender, (panel.field,))
@@ -122,16 +133,20 @@ def first_sequence(results: Results, index: int) -> SequenceView | None:
     if len(times) < sequence or not 0 < window <= sequence:
         return None
     step = float(attrs.get("resolution_ms", 1.0))
-    return SequenceView(start=float(times[0]) - step, stop=float(times[sequence - 1]),
-                        window=(float(times[sequence - window]) - step, float(times[sequence - 1])),
-                        batch_size=int(attrs.get("batch_size", 1)), input_lead=input_lead_ms(results, step))
+    return SequenceView(
+        start=float(times[0]) - step,
+        stop=float(times[sequence - 1]),
+        window=(float(times[sequence - window]) - step, float(times[sequence - 1])),
+        batch_size=int(attrs.get("batch_size", 1)),
+        input_lead=input_lead_ms(results, step),
+    )
 
 
 def _earliest(panels: list) -> float:
     """The earliest time (ms) in the panels' data; inf if they hold none."""
     earliest = math.inf
     for panel, data in panels:
-        for times in ([data[0]] if panel.raster else [t for t, _ in data]):
+        for times in [data[0]] if panel.raster else [t for t, _ in data]:
             if len(times):
                 earliest = min(earliest, float(np.min(times)))
     return earliest
@@ -202,8 +217,12 @@ def dynamics_figure(results: Results, iteration: int) -> Figure:
     groups = input_groups(results)
     origin = iteration_start_ms(results, view.start if view is not None else _earliest(panels))
     if view is not None:
-        view = replace(view, start=view.start - origin, stop=view.stop - origin,
-                       window=(view.window[0] - origin, view.window[1] - origin))
+        view = replace(
+            view,
+            start=view.start - origin,
+            stop=view.stop - origin,
+            window=(view.window[0] - origin, view.window[1] - origin),
+        )
 
     def shown(times: np.ndarray, lead: float = 0.0) -> np.ndarray:
         """The samples or spikes of the sequence shown; input spikes (lead > 0) lead the readout's samples."""
@@ -215,8 +234,12 @@ def dynamics_figure(results: Results, iteration: int) -> Figure:
         axes = fig.subplots(len(panels), 1, sharex=True, squeeze=False, gridspec_kw={"height_ratios": heights})[:, 0]
         t_min, t_max = math.inf, -math.inf
         for ax, (panel, data) in zip(axes, panels):
-            grouped = (panel.raster and panel.field == "input" and bool(groups)
-                       and sum(size for _, size in groups) == len(results.population("input")))
+            grouped = (
+                panel.raster
+                and panel.field == "input"
+                and bool(groups)
+                and sum(size for _, size in groups) == len(results.population("input"))
+            )
             if panel.raster:
                 times, neuron = data
                 times = times - origin
@@ -249,14 +272,36 @@ def dynamics_figure(results: Results, iteration: int) -> Figure:
                 if len(classes) == len(data):  # which colour is which class
                     colors = trace_colors(len(data))
                     many = len(data) > len(PALETTE)  # beside the panel, in two columns, not over the traces
-                    ax.legend([Line2D([], [], c=colors[j]) for j in range(len(data))], classes, fontsize=6, handlelength=1.0,
-                              **({"loc": "center left", "bbox_to_anchor": (1.0, 0.5), "ncol": 2, "title": "class",
-                                  "title_fontsize": 6, "columnspacing": 0.8} if many else {"loc": "upper left"}))
+                    ax.legend(
+                        [Line2D([], [], c=colors[j]) for j in range(len(data))],
+                        classes,
+                        fontsize=6,
+                        handlelength=1.0,
+                        **(
+                            {
+                                "loc": "center left",
+                                "bbox_to_anchor": (1.0, 0.5),
+                                "ncol": 2,
+                                "title": "class",
+                                "title_fontsize": 6,
+                                "columnspacing": 0.8,
+                            }
+                            if many
+                            else {"loc": "upper left"}
+                        ),
+                    )
         if view is not None:
             axes[0].set_xlim(view.start - view.input_lead, view.stop)
-            axes[0].text(sum(view.window) / 2, 1.0, "recall\nwindow" if softmax else "learning\nwindow",
-                         transform=axes[0].get_xaxis_transform(),
-                         ha="center", va="bottom", fontsize=6, color="#777777")
+            axes[0].text(
+                sum(view.window) / 2,
+                1.0,
+                "recall\nwindow" if softmax else "learning\nwindow",
+                transform=axes[0].get_xaxis_transform(),
+                ha="center",
+                va="bottom",
+                fontsize=6,
+                color="#777777",
+            )
         elif math.isfinite(t_min) and t_max > t_min:
             axes[-1].set_xlim(t_min, t_max)
         axes[-1].set_xlabel("$t$ since iteration start (ms)")

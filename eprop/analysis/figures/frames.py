@@ -20,10 +20,10 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 
-from eprop.analysis.metrics import phase_name, phase_names
-from eprop.results import Results
 from eprop.analysis.figures.dynamics import input_lead_ms
 from eprop.analysis.figures.style import BLUE, RED, TWO_COLUMNS, FigureUnavailable, house_style, new_figure
+from eprop.analysis.metrics import phase_name, phase_names
+from eprop.results import Results
 
 SHOWN_SAMPLES = 3  # samples of the iteration drawn, from its first
 BLOCKED_COLOR = "#ffffff"  # pixels without an input neuron
@@ -48,7 +48,9 @@ def image_shape(results: Results) -> tuple[int, int, int]:
     try:
         polarities, rows, columns = (int(v) for v in shape)
     except (TypeError, ValueError):
-        raise FigureUnavailable("the file's display attribute has no input_image_shape [polarities, rows, columns]") from None
+        raise FigureUnavailable(
+            "the file's display attribute has no input_image_shape [polarities, rows, columns]"
+        ) from None
     return polarities, rows, columns
 
 
@@ -85,7 +87,9 @@ def sample_frames(results: Results, iteration: int, samples: list[int]) -> list[
     pixels = results.input_pixels()
     inputs = results.population("input")
     if pixels is None or pixels.size != inputs.size:
-        raise FigureUnavailable("/input_pixel (the pixel of each input neuron) is missing or does not match /neurons/input")
+        raise FigureUnavailable(
+            "/input_pixel (the pixel of each input neuron) is missing or does not match /neurons/input"
+        )
     readouts = results.population("readout")
     if readouts.size == 0 or "multimeter_out" not in results.recorders:
         raise FigureUnavailable("the readout signals (multimeter_out) were not recorded")
@@ -109,17 +113,23 @@ def sample_frames(results: Results, iteration: int, samples: list[int]) -> list[
     labels, predicted = results.per_sequence("labels"), results.per_sequence("predicted")
     found = []
     for b in samples:
-        times = traces[0][0][b * steps:(b + 1) * steps]
+        times = traces[0][0][b * steps : (b + 1) * steps]
         if len(times) < steps:
             raise FigureUnavailable(f"multimeter_out lacks the samples of sample {b + 1} of iteration {iteration + 1}")
         start = float(times[0]) - dt  # the sample's step 0, as the readout stamps it
         mine = (spike_time > start - lead) & (spike_time <= float(times[-1]) - lead)
         frames = np.bincount(spike_pixel[mine], minlength=has_input.size).reshape(polarities, rows, columns)
-        readout = np.array([y[b * steps:(b + 1) * steps] for _, y in traces])
-        found.append(SampleFrames(frames=frames, has_input=has_input.reshape(polarities, rows, columns),
-                                  time_ms=times - start, readout=readout,
-                                  label=int(labels[iteration, b]) if labels is not None else -1,
-                                  predicted=int(predicted[iteration, b]) if predicted is not None else -1))
+        readout = np.array([y[b * steps : (b + 1) * steps] for _, y in traces])
+        found.append(
+            SampleFrames(
+                frames=frames,
+                has_input=has_input.reshape(polarities, rows, columns),
+                time_ms=times - start,
+                readout=readout,
+                label=int(labels[iteration, b]) if labels is not None else -1,
+                predicted=int(predicted[iteration, b]) if predicted is not None else -1,
+            )
+        )
     return found
 
 
@@ -136,14 +146,17 @@ def input_frames_figure(results: Results, iteration: int = -1, n_samples: int = 
     image_shape(results)
     if "spike_recorder" not in results.recorders or "multimeter_out" not in results.recorders:
         raise FigureUnavailable("needs the spike recorder and the readout multimeter (multimeter_out)")
-    recorded = np.intersect1d(recorded_iteration_indices(results, "spike_recorder"),
-                              recorded_iteration_indices(results, "multimeter_out"))
+    recorded = np.intersect1d(
+        recorded_iteration_indices(results, "spike_recorder"), recorded_iteration_indices(results, "multimeter_out")
+    )
     if recorded.size == 0:
         raise FigureUnavailable("no finished iteration with events")
     index = int(recorded[iteration])
     if not input_spikes_recorded(results, index):
-        raise FigureUnavailable("the input spikes were not recorded (recording.spikes_input=false; "
-                                "recording=tutorial or recording.spikes_input=true records them)")
+        raise FigureUnavailable(
+            "the input spikes were not recorded (recording.spikes_input=false; "
+            "recording=tutorial or recording.spikes_input=true records them)"
+        )
     n_shown = min(n_samples, samples_per_iteration(results))
     shown = sample_frames(results, index, list(range(n_shown)))
     steps = int(results.attrs["steps_per_sequence"])
@@ -185,24 +198,52 @@ def input_frames_figure(results: Results, iteration: int = -1, n_samples: int = 
             verdict = "right" if sample.label == sample.predicted else "wrong"
             label = names[sample.label] if 0 <= sample.label < len(names) else "?"
             guess = names[sample.predicted] if 0 <= sample.predicted < len(names) else "?"
-            ax_out.set_title(f"sample {row + 1}: label {label}, predicted {guess} ({verdict})", loc="left", fontsize=7,
-                             color="black" if verdict == "right" else RED)
+            ax_out.set_title(
+                f"sample {row + 1}: label {label}, predicted {guess} ({verdict})",
+                loc="left",
+                fontsize=7,
+                color="black" if verdict == "right" else RED,
+            )
             ax_out.set_xlim(0.0, steps * dt)
             ax_out.set_ylabel("readout $\\pi_k$" if cross_entropy else "readout $y_k$ (mV)")
             if row == n_shown - 1:
                 ax_out.set_xlabel("time in the sample (ms)")
-        bar = fig.colorbar(image, ax=axes[:, :2].ravel().tolist(), location="left", shrink=0.6, pad=0.02,
-                           label="input spikes per pixel")
+        bar = fig.colorbar(
+            image,
+            ax=axes[:, :2].ravel().tolist(),
+            location="left",
+            shrink=0.6,
+            pad=0.02,
+            label="input spikes per pixel",
+        )
         bar.ax.yaxis.get_major_locator().set_params(integer=True)
-        handles = [Line2D([], [], c=BLUE, lw=1.4), Line2D([], [], c=RED, lw=1.1), Line2D([], [], c="#b0b0b0", lw=0.6),
-                   Patch(color="#e8e8e8"), Patch(facecolor=BLOCKED_COLOR, edgecolor="#777777", lw=0.5)]
-        axes[0, 2].legend(handles, ["label's readout", "predicted (if wrong)", "other classes", "learning window",
-                                    "pixel without input\n(blocklist)"],
-                          loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=6)
+        handles = [
+            Line2D([], [], c=BLUE, lw=1.4),
+            Line2D([], [], c=RED, lw=1.1),
+            Line2D([], [], c="#b0b0b0", lw=0.6),
+            Patch(color="#e8e8e8"),
+            Patch(facecolor=BLOCKED_COLOR, edgecolor="#777777", lw=0.5),
+        ]
+        axes[0, 2].legend(
+            handles,
+            [
+                "label's readout",
+                "predicted (if wrong)",
+                "other classes",
+                "learning window",
+                "pixel without input\n(blocklist)",
+            ],
+            loc="upper left",
+            bbox_to_anchor=(1.0, 1.0),
+            fontsize=6,
+        )
         phases = results.phases()
         phase = phase_name(phase_names(results), int(phases[index])).replace("_", " ") if index < len(phases) else "?"
         first = results.first_iteration
         which = "sample 1" if n_shown == 1 else f"samples 1–{n_shown}"
-        fig.suptitle(f"iteration {first + index + 1} of {first + results.n_iter_done} ({phase} phase): recorded input spikes "
-                     f"of {which} of {samples_per_iteration(results)} and the readouts", fontsize=8)
+        fig.suptitle(
+            f"iteration {first + index + 1} of {first + results.n_iter_done} ({phase} phase): recorded input spikes "
+            f"of {which} of {samples_per_iteration(results)} and the readouts",
+            fontsize=8,
+        )
     return fig

@@ -7,8 +7,9 @@ from __future__ import annotations
 import numpy as np
 from matplotlib.figure import Figure
 
-from eprop.results import Results
 from eprop.analysis.figures.style import BLUE, ONE_COLUMN, FigureUnavailable, house_style, new_figure, spans_decades
+from eprop.results import Results
+
 
 def loss_figure(results: Results, log: bool | None = False) -> Figure:
     """Loss per training iteration: per output E_k (broken lines) and their sum E (solid).
@@ -40,7 +41,8 @@ def loss_figure(results: Results, log: bool | None = False) -> Figure:
         if log:
             ax.set_yscale("log")
         if history.note:  # the full reason is in eprop eval's warning
-            ax.set_title("earlier iterations unavailable (parent run file missing or unreadable)",
-                         loc="left", fontsize=6)
+            ax.set_title(
+                "earlier iterations unavailable (parent run file missing or unreadable)", loc="left", fontsize=6
+            )
         ax.legend(loc="upper right")
     return fig

@@ -7,9 +7,21 @@ from __future__ import annotations
 import numpy as np
 from matplotlib.figure import Figure
 
+from eprop.analysis.figures.style import (
+    BLUE,
+    ONE_COLUMN,
+    RED,
+    TWO_COLUMNS,
+    FigureUnavailable,
+    first_and_last,
+    house_style,
+    new_figure,
+    readout_ids,
+    require_iterations,
+    split_by_sender,
+)
 from eprop.results import Results
-from eprop.analysis.figures.style import (BLUE, ONE_COLUMN, RED, TWO_COLUMNS, FigureUnavailable, first_and_last, house_style, new_figure,
-                    readout_ids, require_iterations, split_by_sender)
+
 
 def pattern_figure(results: Results) -> Figure:
     """Readout y against target y* in the first and the last iteration whose events are in the file
@@ -46,10 +58,24 @@ def pattern_figure(results: Results) -> Figure:
             if y_axis_down:
                 ylim = ylim[::-1]  # e.g. handwriting coordinates: y points down
             for ax, (k, outputs) in zip(axes, per_iteration):
-                ax.plot(outputs[0]["target_signal"], outputs[1]["target_signal"], c=BLUE, lw=2.0, alpha=0.6,
-                        label="target $y^*$")
-                ax.plot(outputs[0]["readout_signal"], outputs[1]["readout_signal"], c=RED, ls="", marker=".",
-                        ms=2.0, mew=0, label="readout $y$ (one dot per sample;\nstarts at 0 in each sequence)")
+                ax.plot(
+                    outputs[0]["target_signal"],
+                    outputs[1]["target_signal"],
+                    c=BLUE,
+                    lw=2.0,
+                    alpha=0.6,
+                    label="target $y^*$",
+                )
+                ax.plot(
+                    outputs[0]["readout_signal"],
+                    outputs[1]["readout_signal"],
+                    c=RED,
+                    ls="",
+                    marker=".",
+                    ms=2.0,
+                    mew=0,
+                    label="readout $y$ (one dot per sample;\nstarts at 0 in each sequence)",
+                )
                 ax.set_title(f"iteration {first + k + 1} of {n_total}")
                 ax.set_xlabel(r"$y_0$, $y^*_0$")
                 ax.set_ylabel(r"$y_1$, $y^*_1$")
@@ -73,6 +99,7 @@ def pattern_figure(results: Results) -> Figure:
 
 def plane_limits(pairs: list[list[dict[str, np.ndarray]]], margin: float = 0.05) -> tuple[tuple, tuple]:
     """Common x and y limits of (output 0, output 1) readout and target curves, with a margin."""
+
     def span(values: list[np.ndarray]) -> tuple[float, float]:
         values = [v[np.isfinite(v)] for v in values if v.size]
         values = [v for v in values if v.size]

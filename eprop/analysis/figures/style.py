@@ -8,8 +8,8 @@ up. `FigureUnavailable` says that a file lacks what a figure shows.
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Iterator
 
 import numpy as np
 from matplotlib import rc_context
@@ -24,7 +24,18 @@ RED = "#e04b40"
 WHITE = "#ffffff"
 PALETTE = (BLUE, RED, "#2a9d55", "#8e44ad", "#e69f00", "#555555")
 # ten distinguishable colours (matplotlib's tab10) for more traces or classes than PALETTE holds (N-MNIST's ten readouts)
-TEN_COLORS = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf")
+TEN_COLORS = (
+    "#1f77b4",
+    "#ff7f0e",
+    "#2ca02c",
+    "#d62728",
+    "#9467bd",
+    "#8c564b",
+    "#e377c2",
+    "#7f7f7f",
+    "#bcbd22",
+    "#17becf",
+)
 WEIGHT_CMAP = LinearSegmentedColormap.from_list("eprop_weights", ((0.0, BLUE), (0.5, WHITE), (1.0, RED)))
 
 ONE_COLUMN = 3.5  # inches, width of one journal column
@@ -50,7 +61,11 @@ PROJECTION_LABELS = {
     "rec_rec": r"$W^\mathrm{rec}$ (pA)",
     "rec_out": r"$W^\mathrm{out}$ (pA)",
 }
-PROJECTION_TITLES = {"in_rec": "input → recurrent", "rec_rec": "recurrent → recurrent", "rec_out": "recurrent → readout"}
+PROJECTION_TITLES = {
+    "in_rec": "input → recurrent",
+    "rec_rec": "recurrent → recurrent",
+    "rec_out": "recurrent → readout",
+}
 
 
 class FigureUnavailable(Exception):
@@ -99,7 +114,9 @@ def iteration_start_ms(results: Results, t: float) -> float:
     of one iteration show time since this start, readable at iteration 5000 as at iteration 1."""
     attrs = results.attrs
     try:
-        duration = int(attrs.get("batch_size", 1)) * int(attrs["steps_per_sequence"]) * float(attrs.get("resolution_ms", 1.0))
+        duration = (
+            int(attrs.get("batch_size", 1)) * int(attrs["steps_per_sequence"]) * float(attrs.get("resolution_ms", 1.0))
+        )
     except (KeyError, TypeError, ValueError):
         return 0.0
     if not (duration > 0 and math.isfinite(t)):
@@ -119,7 +136,7 @@ def spans_decades(values: np.ndarray, decades: float = LOG_DECADES) -> bool:
     """True if the positive finite values span more than `decades` decades (max / min > 10**decades)."""
     values = np.asarray(values, dtype=float)
     positive = values[np.isfinite(values) & (values > 0)]
-    return positive.size >= 2 and float(positive.max() / positive.min()) > 10.0 ** decades
+    return positive.size >= 2 and float(positive.max() / positive.min()) > 10.0**decades
 
 
 def viridis(x: float) -> tuple:

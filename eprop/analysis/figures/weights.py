@@ -9,10 +9,21 @@ from dataclasses import dataclass
 import numpy as np
 from matplotlib.figure import Figure
 
+from eprop.analysis.figures.style import (
+    BLUE,
+    LEARNED_PROJECTIONS,
+    ONE_COLUMN,
+    PROJECTION_LABELS,
+    PROJECTION_TITLES,
+    TWO_COLUMNS,
+    WEIGHT_CMAP,
+    FigureUnavailable,
+    house_style,
+    new_figure,
+)
 from eprop.config.projections import PROJECTIONS
 from eprop.results import Results
-from eprop.analysis.figures.style import (BLUE, LEARNED_PROJECTIONS, ONE_COLUMN, PROJECTION_LABELS, PROJECTION_TITLES, TWO_COLUMNS, WEIGHT_CMAP,
-                    FigureUnavailable, house_style, new_figure)
+
 
 @dataclass
 class WeightCourse:
@@ -184,7 +195,9 @@ def weight_courses_figure(results: Results) -> Figure:
         axes[-1].set_xlabel("$t$ (ms)")
         if not results.events_complete:
             n_recorded = results.recorded_iterations("weight_recorder").size
-            fig.suptitle(f"events of {n_recorded} of {results.n_iter_done} iterations recorded (gaps: not recorded)", fontsize=6)
+            fig.suptitle(
+                f"events of {n_recorded} of {results.n_iter_done} iterations recorded (gaps: not recorded)", fontsize=6
+            )
         fig.align_ylabels(axes)
     return fig
 
@@ -262,26 +275,48 @@ def weight_matrices_figure(results: Results) -> Figure:
     heights = [max(r, 0.2 * max(rows)) for r in rows]
     with house_style():
         fig = new_figure(TWO_COLUMNS, 1.0 + 1.7 * len(projections))
-        axes = fig.subplots(len(projections), 2, sharey="row", squeeze=False,
-                            gridspec_kw={"height_ratios": heights})
+        axes = fig.subplots(len(projections), 2, sharey="row", squeeze=False, gridspec_kw={"height_ratios": heights})
         image = None
         for i, projection in enumerate(projections):
             ylabel, xlabel = WEIGHT_AXES[projection]
             for j, stage in enumerate(("initial", "final")):
                 m = matrices[projection, stage]
-                image = axes[i, j].imshow(m, cmap=cmap, vmin=-limit, vmax=limit, aspect="auto",
-                                          interpolation="nearest", origin="lower",
-                                          extent=(-0.5, m.shape[1] - 0.5, -0.5, m.shape[0] - 0.5))
+                image = axes[i, j].imshow(
+                    m,
+                    cmap=cmap,
+                    vmin=-limit,
+                    vmax=limit,
+                    aspect="auto",
+                    interpolation="nearest",
+                    origin="lower",
+                    extent=(-0.5, m.shape[1] - 0.5, -0.5, m.shape[0] - 0.5),
+                )
                 axes[i, j].set_title(PROJECTION_TITLES[projection], loc="left")
                 axes[i, j].yaxis.get_major_locator().set_params(integer=True)
                 axes[i, j].xaxis.get_major_locator().set_params(integer=True)
                 axes[i, j].set_xlabel(xlabel)
                 axes[i, j].set_ylabel(ylabel)
         n = results.first_iteration + results.n_iter_done
-        axes[0, 0].annotate("before training", xy=(0.5, 1.0), xycoords="axes fraction", xytext=(0, 14),
-                            textcoords="offset points", ha="center", va="bottom", fontsize=9)
-        axes[0, 1].annotate(f"after training ({n} iterations)", xy=(0.5, 1.0), xycoords="axes fraction",
-                            xytext=(0, 14), textcoords="offset points", ha="center", va="bottom", fontsize=9)
+        axes[0, 0].annotate(
+            "before training",
+            xy=(0.5, 1.0),
+            xycoords="axes fraction",
+            xytext=(0, 14),
+            textcoords="offset points",
+            ha="center",
+            va="bottom",
+            fontsize=9,
+        )
+        axes[0, 1].annotate(
+            f"after training ({n} iterations)",
+            xy=(0.5, 1.0),
+            xycoords="axes fraction",
+            xytext=(0, 14),
+            textcoords="offset points",
+            ha="center",
+            va="bottom",
+            fontsize=9,
+        )
         label = f"weight (pA), clipped at p99 = {limit:.3g} pA" if clipped else "weight (pA)"
         if missing:
             label += "\ngrey: no connection"
