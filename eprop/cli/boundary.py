@@ -1,16 +1,34 @@
-"""The one error boundary: any exception that ends eprop -> (line printed on stderr, exit code).
+"""The one error boundary: every `eprop` command runs through `invoke`, which maps the exception
+that ends it to (line printed on stderr, exit code).
 
-`exit_status` is called by the CLI and by the Hydra job function. User errors (config errors
-translated to one line by config_errors.py), interrupts and diverged runs get their line and
-code; anything else is a bug: `BUG`, and the caller re-raises it with its traceback.
+- a user error (eprop's `UserError`, a `Diverged` run with exit code 3, a Hydra or OmegaConf
+  config error translated to one line by config/hydra_errors.py): `eprop: error: <line>`, 2;
+- a command-line mistake that click finds (unknown option, bad choice, missing argument):
+  `eprop: error: <what>: <problem>; valid ...`, 2 (one line, never click's usage block);
+- an interrupt: its line, 130;
+- Hydra's own exits (`--help`, `--info`, its argparse errors): their code, and nothing printed;
+- anything else is a bug: its traceback is re-raised.
+
+A command that leaves something behind when it fails registers its cleanup with `on_error`
+(`eprop run`: run_dir.after_error removes a run directory without results, or names the results
+written before the error); it is called here, after the line, and before a bug is re-raised.
+The Hydra job function (run_job.py) asks `user_error` which errors a user can act on.
 """
 
 from __future__ import annotations
 
+import sys
+from collections.abc import Callable, Sequence
+
+import click
+
 from eprop.config.hydra_errors import config_error_types, one_line
 from eprop.errors import Interrupted, StopRun, UserError
 
-BUG = ("", 1)  # exit_status of an exception that is a bug: the caller re-raises it
+BUG = ("", 1)  # exit_status of an exception that is a bug: the boundary re-raises it
+
+Cleanup = Callable[[BaseException, bool], None]  # (the exception, whether it is a bug)
+_cleanups: list[Cleanup] = []
 
 
 def user_error(exc: BaseException) -> Exception | None:
@@ -28,10 +46,14 @@ def user_error(exc: BaseException) -> Exception | None:
 def exit_status(exc: BaseException) -> tuple[str, int]:
     """The line to print on stderr ("" for none) and the exit code for an exception that ends eprop.
 
-    `BUG` for an exception that is a bug: the caller lets it propagate with its traceback.
+    `BUG` for an exception that is a bug: the boundary lets it propagate with its traceback.
     """
     if isinstance(exc, SystemExit):  # Hydra's own exits (--help, --info, ...)
         return "", exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+    if isinstance(exc, click.exceptions.Exit):  # click's --help and --version
+        return "", exc.exit_code
+    if isinstance(exc, click.UsageError):
+        return f"eprop: error: {usage_line(exc)}", 2
     if isinstance(exc, KeyboardInterrupt):
         if not exc.args:  # Python's own SIGINT handler: the signal came before the training loop
             return "eprop: interrupted by SIGINT before the first iteration; nothing to resume", 130
@@ -46,3 +68,74 @@ def exit_status(exc: BaseException) -> tuple[str, int]:
     if isinstance(err, Interrupted):  # the message names the run directory already
         return f"eprop: interrupted by {err}", 130
     return f"eprop: error: {err}", getattr(err, "exit_code", 2)
+
+
+def on_error(cleanup: Cleanup) -> None:
+    """Have `cleanup(exc, bug)` called if the command being invoked ends with an exception."""
+    _cleanups.append(cleanup)
+
+
+def ended(exc: BaseException) -> int:
+    """Print how the command ended and return its exit code; a bug is re-raised (after the cleanups)."""
+    message, code = exit_status(exc)
+    bug = (message, code) == BUG
+    if message:
+        print(message, file=sys.stderr)
+    for cleanup in list(_cleanups):
+        cleanup(exc, bug)
+    if bug:
+        raise exc
+    return code
+
+
+def invoke(command: click.Command, args: Sequence[str], prog_name: str) -> int:
+    """Run a click command on `args` through the boundary; returns the exit code.
+
+    Not click's `main()`: that turns Ctrl-C into click's `Abort` and prints usage blocks;
+    here every exception reaches `ended` as it was raised.
+    """
+    saved = list(_cleanups)
+    _cleanups.clear()
+    try:
+        with command.make_context(prog_name, list(args)) as ctx:
+            result = command.invoke(ctx)
+    except BaseException as exc:  # noqa: B902 - the one boundary: exit_status decides what is a bug
+        return ended(exc)
+    finally:
+        _cleanups[:] = saved
+    return result if isinstance(result, int) else 0
+
+
+# ---------------------------------------------------------------- click's errors as one line
+
+
+def usage_line(exc: click.UsageError) -> str:
+    """A command-line mistake as `<what>: <problem>; valid ...`, from click's exception (not its text)."""
+    ctx = exc.ctx
+    command = ctx.command_path if ctx else "eprop"
+    if isinstance(exc, click.NoSuchOption):
+        near = f" (did you mean {', '.join(exc.possibilities)}?)" if exc.possibilities else ""
+        valid = option_names(ctx.command, ctx) if ctx else []
+        return f"{exc.option_name}: no such option{near}; valid options of {command}: {', '.join(valid)}"
+    if isinstance(exc, click.BadOptionUsage) and ctx is not None:  # an option given without its value
+        param = next((p for p in ctx.command.params if exc.option_name in getattr(p, "opts", ())), None)
+        metavar = f" ({param.make_metavar(ctx)})" if param is not None else ""
+        return f"{exc.option_name}: needs a value{metavar}"
+    if isinstance(exc, click.MissingParameter) and exc.param is not None:
+        name = exc.param.human_readable_name.rstrip(".")
+        what = getattr(exc.param, "description", "") or name
+        return f"{command}: missing {name}; give {what}"
+    if isinstance(exc, click.BadParameter) and exc.param is not None:
+        name = exc.param.opts[0] if isinstance(exc.param, click.Option) else exc.param.human_readable_name
+        return f"{name} {exc.message}"  # eprop's parameter types word the message after the name (cli/options.py)
+    return exc.message
+
+
+def option_names(command: click.Command, ctx: click.Context) -> list[str]:
+    """The long (else short) name of each option of `command`, its help option included."""
+    names = []
+    for param in command.get_params(ctx):
+        if isinstance(param, click.Option):
+            longs = [opt for opt in param.opts if opt.startswith("--")]
+            names.append((longs or param.opts)[0])
+    return names
