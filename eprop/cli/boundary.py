@@ -17,6 +17,7 @@ The Hydra job function (run_job.py) asks `user_error` which errors a user can ac
 
 from __future__ import annotations
 
+import difflib
 import sys
 from collections.abc import Callable, Sequence
 
@@ -114,12 +115,13 @@ def usage_line(exc: click.UsageError) -> str:
     ctx = exc.ctx
     command = ctx.command_path if ctx else "eprop"
     if isinstance(exc, click.NoSuchOption):
-        near = f" (did you mean {', '.join(exc.possibilities)}?)" if exc.possibilities else ""
         valid = option_names(ctx.command, ctx) if ctx else []
+        closest = difflib.get_close_matches(exc.option_name, valid, n=1)
+        near = f" (did you mean {closest[0]}?)" if closest else ""
         return f"{exc.option_name}: no such option{near}; valid options of {command}: {', '.join(valid)}"
     if isinstance(exc, click.BadOptionUsage) and ctx is not None:  # an option given without its value
         param = next((p for p in ctx.command.params if exc.option_name in getattr(p, "opts", ())), None)
-        metavar = f" ({param.make_metavar(ctx)})" if param is not None else ""
+        metavar = f" ({param.metavar or param.name.upper()})" if param is not None else ""
         return f"{exc.option_name}: needs a value{metavar}"
     if isinstance(exc, click.MissingParameter) and exc.param is not None:
         name = exc.param.human_readable_name.rstrip(".")
