@@ -99,12 +99,29 @@ def test_run_hands_its_arguments_to_hydra_untouched(monkeypatch):
 # ---------------------------------------------------------------- the boundary
 
 
-def test_cleanups_run_after_the_line_and_before_a_bug_is_reraised(capsys):
+def test_an_error_after_an_earlier_run_in_this_process_names_no_results(monkeypatch, tmp_path):
+    from eprop.cli import run_job
+
+    def fake_train(cfg, run_dir, *args, **kwargs):
+        (run_dir / cfg.output.file).write_bytes(b"")
+        return 1.0
+
+    monkeypatch.setattr(run_job, "train", fake_train)
+    proc = run_eprop_in_process("run", "progress=false", f"hydra.run.dir={tmp_path / 'run'}")
+    assert proc.stdout.splitlines()[-1] == f"eprop: results in {tmp_path / 'run'}"
+    for argv in (("--params", "task.foo=1"), ("task.foo=1",), ("task=nothing",)):
+        proc = run_eprop_in_process("run", *argv, check=False)
+        assert (proc.returncode, proc.stdout) == (2, ""), argv
+        assert proc.stderr.startswith("eprop: error: task"), argv
+    assert (tmp_path / "run" / "results.h5").is_file()
+
+
+def test_a_runs_cleanup_comes_after_the_line_and_before_a_bug_is_reraised(capsys):
     calls = []
 
     @click.command()
     def failing():
-        boundary.on_error(lambda exc, bug: calls.append((type(exc).__name__, bug)))
+        boundary.run_started(lambda exc, bug: calls.append((type(exc).__name__, bug)))
         raise ZeroDivisionError("a bug")
 
     with pytest.raises(ZeroDivisionError):
@@ -113,7 +130,7 @@ def test_cleanups_run_after_the_line_and_before_a_bug_is_reraised(capsys):
 
     @click.command()
     def user_mistake():
-        boundary.on_error(lambda exc, bug: calls.append((type(exc).__name__, bug)))
+        boundary.run_started(lambda exc, bug: calls.append((type(exc).__name__, bug)))
         raise UserError("x=1: bad")
 
     assert boundary.invoke(user_mistake, [], "eprop user_mistake") == 2
@@ -122,7 +139,7 @@ def test_cleanups_run_after_the_line_and_before_a_bug_is_reraised(capsys):
     assert len(calls) == 2  # a cleanup belongs to the command that registered it
 
 
-def test_ctrl_c_in_plot_is_the_interrupt_line_not_clicks_abort(monkeypatch, capsys):
+def test_ctrl_c_in_plot_is_one_line_not_clicks_abort(monkeypatch, capsys):
     from eprop.cli import report
 
     def interrupted(*args, **kwargs):
@@ -130,7 +147,7 @@ def test_ctrl_c_in_plot_is_the_interrupt_line_not_clicks_abort(monkeypatch, caps
 
     monkeypatch.setattr("eprop.analysis.plot.plot_path", interrupted)
     assert report.plot_main(["x.h5"]) == 130
-    assert capsys.readouterr().err == "eprop: interrupted by SIGINT before the first iteration; nothing to resume\n"
+    assert capsys.readouterr().err == "eprop: interrupted by SIGINT\n"  # not a run's "before the first iteration"
 
 
 # ---------------------------------------------------------------- NEST: checked and named without importing it

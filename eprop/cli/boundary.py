@@ -9,10 +9,12 @@ that ends it to (line printed on stderr, exit code).
 - Hydra's own exits (`--help`, `--info`, its argparse errors): their code, and nothing printed;
 - anything else is a bug: its traceback is re-raised.
 
-A command that leaves something behind when it fails registers its cleanup with `on_error`
-(`eprop run`: run_dir.after_error removes a run directory without results, or names the results
-written before the error); it is called here, after the line, and before a bug is re-raised.
-The Hydra job function (run_job.py) asks `user_error` which errors a user can act on.
+`eprop run` tells the boundary when it starts (`run_started`): a bare KeyboardInterrupt then
+means the signal came before the first iteration, and the run's cleanup (run_dir.after_error:
+remove a run directory without results, or name the results written before the error) is
+called here, after the line, and before a bug is re-raised. Within a Hydra job, run_job.py
+asks `user_error` which errors a user can act on (a multirun's failed job is recorded and the
+sweep goes on; a single run's error reaches this boundary as StopRun).
 """
 
 from __future__ import annotations
@@ -29,7 +31,7 @@ from eprop.errors import Interrupted, StopRun, UserError
 BUG = ("", 1)  # exit_status of an exception that is a bug: the boundary re-raises it
 
 Cleanup = Callable[[BaseException, bool], None]  # (the exception, whether it is a bug)
-_cleanups: list[Cleanup] = []
+_run_cleanups: list[Cleanup] = []  # set by run_started for the `eprop run` being invoked
 
 
 def user_error(exc: BaseException) -> Exception | None:
@@ -44,8 +46,9 @@ def user_error(exc: BaseException) -> Exception | None:
     return None
 
 
-def exit_status(exc: BaseException) -> tuple[str, int]:
-    """The line to print on stderr ("" for none) and the exit code for an exception that ends eprop.
+def exit_status(exc: BaseException, run: bool = True) -> tuple[str, int]:
+    """The line to print on stderr ("" for none) and the exit code for an exception that ends eprop
+    (`run`: it ends an `eprop run`).
 
     `BUG` for an exception that is a bug: the boundary lets it propagate with its traceback.
     """
@@ -56,6 +59,8 @@ def exit_status(exc: BaseException) -> tuple[str, int]:
     if isinstance(exc, click.UsageError):
         return f"eprop: error: {usage_line(exc)}", 2
     if isinstance(exc, KeyboardInterrupt):
+        if not run:
+            return "eprop: interrupted by SIGINT", 130
         if not exc.args:  # Python's own SIGINT handler: the signal came before the training loop
             return "eprop: interrupted by SIGINT before the first iteration; nothing to resume", 130
         return (
@@ -71,18 +76,19 @@ def exit_status(exc: BaseException) -> tuple[str, int]:
     return f"eprop: error: {err}", getattr(err, "exit_code", 2)
 
 
-def on_error(cleanup: Cleanup) -> None:
-    """Have `cleanup(exc, bug)` called if the command being invoked ends with an exception."""
-    _cleanups.append(cleanup)
+def run_started(cleanup: Cleanup) -> None:
+    """The command being invoked is an `eprop run`: if it ends with an exception, `cleanup(exc, bug)`
+    is called after its line is printed (and before a bug is re-raised)."""
+    _run_cleanups.append(cleanup)
 
 
 def ended(exc: BaseException) -> int:
-    """Print how the command ended and return its exit code; a bug is re-raised (after the cleanups)."""
-    message, code = exit_status(exc)
+    """Print how the command ended and return its exit code; a bug is re-raised (after the run's cleanup)."""
+    message, code = exit_status(exc, run=bool(_run_cleanups))
     bug = (message, code) == BUG
     if message:
         print(message, file=sys.stderr)
-    for cleanup in list(_cleanups):
+    for cleanup in list(_run_cleanups):
         cleanup(exc, bug)
     if bug:
         raise exc
@@ -95,15 +101,15 @@ def invoke(command: click.Command, args: Sequence[str], prog_name: str) -> int:
     Not click's `main()`: that turns Ctrl-C into click's `Abort` and prints usage blocks;
     here every exception reaches `ended` as it was raised.
     """
-    saved = list(_cleanups)
-    _cleanups.clear()
+    saved = list(_run_cleanups)
+    _run_cleanups.clear()
     try:
         with command.make_context(prog_name, list(args)) as ctx:
             result = command.invoke(ctx)
     except BaseException as exc:  # noqa: B902 - the one boundary: exit_status decides what is a bug
         return ended(exc)
     finally:
-        _cleanups[:] = saved
+        _run_cleanups[:] = saved
     return result if isinstance(result, int) else 0
 
 

@@ -113,10 +113,11 @@ def eprop_command() -> None:
 @click.pass_context
 def run(ctx: click.Context) -> int:
     """Train a network; the arguments are Hydra's (eprop run --help)."""
-    from eprop.cli.boundary import on_error
-    from eprop.cli.run_dir import after_error
+    from eprop.cli.boundary import run_started
+    from eprop.cli.run_dir import RunDirCallback, after_error
 
-    on_error(after_error)
+    RunDirCallback.reset()  # nothing of an earlier run in this process is this run's to clean up
+    run_started(after_error)
     return run_main(ctx.args)
 
 
@@ -152,7 +153,6 @@ def run_main(argv: list[str]) -> int:
     if trains(argv):
         require_nest()  # before anything is composed or a run directory made
     FailedJobsCallback.failed = []  # a failed earlier multirun in this process must not count
-    RunDirCallback.reset()
     try:
         hydra_main(run_task, argv, config_dir=conf_dir(), config_name="config")
     except OSError as exc:
