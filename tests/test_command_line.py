@@ -46,6 +46,7 @@ from tests.conftest import run_eprop_in_process
         ),
         (("plot", "x.h5", "--out"), "--out: needs a value (DIR)"),
         (("eval", "x.h5", "--sort"), "--sort: needs a value (KEY)"),
+        (("eval", "x.h5", "--json=yes"), "--json: takes no value (a flag: give --json alone)"),
         (
             ("eval", "x.h5", "--jsn"),
             "--jsn: no such option (did you mean --json?); valid options of eprop eval: "

@@ -125,8 +125,10 @@ def usage_line(exc: click.UsageError) -> str:
         closest = difflib.get_close_matches(exc.option_name, valid, n=1)
         near = f" (did you mean {closest[0]}?)" if closest else ""
         return f"{exc.option_name}: no such option{near}; valid options of {command}: {', '.join(valid)}"
-    if isinstance(exc, click.BadOptionUsage) and ctx is not None:  # an option given without its value
+    if isinstance(exc, click.BadOptionUsage) and ctx is not None:  # a value missing, or given to a flag
         param = next((p for p in ctx.command.params if exc.option_name in getattr(p, "opts", ())), None)
+        if getattr(param, "is_flag", False):
+            return f"{exc.option_name}: takes no value (a flag: give {exc.option_name} alone)"
         metavar = f" ({param.metavar or param.name.upper()})" if param is not None else ""
         return f"{exc.option_name}: needs a value{metavar}"
     if isinstance(exc, click.MissingParameter) and exc.param is not None:
