@@ -59,6 +59,17 @@ def test_a_command_line_mistake_is_one_line_with_exit_2(argv, line):
     assert (proc.returncode, proc.stdout, proc.stderr) == (2, "", f"eprop: error: {line}\n")
 
 
+def test_long_options_may_be_shortened_to_a_unique_prefix(monkeypatch):
+    from eprop.cli import report
+
+    seen = []
+    monkeypatch.setattr(report, "eval_table", lambda paths, **kwargs: seen.append((paths, kwargs)) or 0)
+    assert cli.main(["eval", "x.h5", "--desc", "--so=job", "--js", "--", "--cs"]) == 0
+    assert seen == [(["x.h5", "--cs"], dict(as_json=True, csv_file=None, sort="job", descending=True))]
+    proc = run_eprop_in_process("plot", "x.h5", "--l", check=False)  # --log or --linear: ambiguous
+    assert (proc.returncode, proc.stderr) == (2, "eprop: error: --l: ambiguous option; valid: --log, --linear\n")
+
+
 def test_help_lists_the_commands_with_todays_summaries():
     proc = run_eprop_in_process("--help")
     assert proc.stdout.startswith("Usage: eprop [OPTIONS] COMMAND [ARGS]...")

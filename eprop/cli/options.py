@@ -50,7 +50,8 @@ class Context(click.Context):
 
 
 class Command(click.Command):
-    """A click command whose surplus arguments are one line naming them and the command's usage."""
+    """A click command as eprop's argparse commands were: long options may be shortened to a unique prefix,
+    and surplus arguments are one line naming them and the command's usage."""
 
     context_class = Context
 
@@ -61,11 +62,29 @@ class Command(click.Command):
         super().__init__(*args, **kwargs)
 
     def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
-        rest = parse_in(self, super().parse_args, ctx, args)
+        rest = parse_in(self, super().parse_args, ctx, self.expand_abbreviations(ctx, args))
         if ctx.args:
             usage = " ".join([ctx.command_path, *self.collect_usage_pieces(ctx)])
             raise click.UsageError(f"{' '.join(ctx.args)}: unexpected argument; usage: {usage}", ctx)
         return rest
+
+    def expand_abbreviations(self, ctx: click.Context, args: list[str]) -> list[str]:
+        """`--desc` -> `--descending`: a long option may be shortened to a prefix that names one option
+        only, as eprop's argparse command line allowed (click does not)."""
+        longs = [opt for param in self.get_params(ctx) for opt in param.opts if opt.startswith("--")]
+        expanded = []
+        for i, arg in enumerate(args):
+            if arg == "--":
+                return expanded + args[i:]
+            name, eq, value = arg.partition("=")
+            matches = [opt for opt in longs if opt.startswith(name)] if name.startswith("--") else []
+            if name in longs or len(matches) != 1:
+                if name not in longs and len(matches) > 1:
+                    raise click.UsageError(f"{name}: ambiguous option; valid: {', '.join(matches)}", ctx)
+                expanded.append(arg)
+            else:
+                expanded.append(matches[0] + eq + value)
+        return expanded
 
 
 class Argument(click.Argument):
