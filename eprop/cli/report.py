@@ -28,63 +28,44 @@ from eprop.errors import UserError
 # ---------------------------------------------------------------- eprop plot
 
 
-def _plot_options(command):
-    """The options of `eprop plot`; their choices come from the figure registry, read when the command is made."""
+def plot_command() -> click.Command:
+    """`eprop plot` as a click command; the figure names and formats come from the figure registry."""
     from eprop.analysis.figures import FIGURE_NAMES, figure_kinds
     from eprop.analysis.plot import FORMATS
 
-    decorators = [
-        click.argument(
-            "path",
-            metavar="PATH",
-            cls=Argument,
-            description="a results.h5, a run directory or a multirun directory",
-        ),
-        click.option("--out", metavar="DIR", help="output directory (default: <run or multirun dir>/figures)"),
-        click.option(
-            "--format",
-            "fmt",
-            default="png",
-            show_default=False,
-            metavar="[" + "|".join(FORMATS) + "]",
-            type=OneOf(FORMATS, "format"),
-            help="file format (default: png)",
-        ),
-        click.option(
-            "--only",
-            metavar="NAME,...",
-            help=f"draw only these figures; names: {', '.join(FIGURE_NAMES)} (a figure that does "
-            f"not apply to the run's task kind is not drawn: {figure_kinds()})",
-        ),
-        click.option(
-            "--dpi",
-            default=300,
-            metavar="N",
-            type=PositiveInt("a positive number of dots per inch"),
-            help="resolution of raster output in dots per inch (default: 300; every figure must stay "
-            "within 10000 x 10000 pixels)",
-        ),
-        click.option(
-            "--log",
-            is_flag=True,
-            help="logarithmic loss axis (default: chosen from the data, log when the loss spans more than 1.5 decades)",
-        ),
-        click.option("--linear", is_flag=True, help="linear loss axis"),
-    ]
-    for decorator in reversed(decorators):
-        command = decorator(command)
-    return command
-
-
-def plot_command() -> click.Command:
-    """`eprop plot` as a click command."""
-
-    @click.command(
-        "plot",
-        cls=Command,
-        short_help="figures from a results file, run directory or multirun directory",
+    @click.command("plot", cls=Command, short_help="figures from a results file, run directory or multirun directory")
+    @click.argument(
+        "path", metavar="PATH", cls=Argument, description="a results.h5, a run directory or a multirun directory"
     )
-    @_plot_options
+    @click.option("--out", metavar="DIR", help="output directory (default: <run or multirun dir>/figures)")
+    @click.option(
+        "--format",
+        "fmt",
+        default="png",
+        metavar="[" + "|".join(FORMATS) + "]",
+        type=OneOf(FORMATS, "format"),
+        help="file format (default: png)",
+    )
+    @click.option(
+        "--only",
+        metavar="NAME,...",
+        help=f"draw only these figures; names: {', '.join(FIGURE_NAMES)} (a figure that does "
+        f"not apply to the run's task kind is not drawn: {figure_kinds()})",
+    )
+    @click.option(
+        "--dpi",
+        default=300,
+        metavar="N",
+        type=PositiveInt("a positive number of dots per inch"),
+        help="resolution of raster output in dots per inch (default: 300; every figure must stay "
+        "within 10000 x 10000 pixels)",
+    )
+    @click.option(
+        "--log",
+        is_flag=True,
+        help="logarithmic loss axis (default: chosen from the data, log when the loss spans more than 1.5 decades)",
+    )
+    @click.option("--linear", is_flag=True, help="linear loss axis")
     def plot(path: str, out: str | None, fmt: str, only: str | None, dpi: int, log: bool, linear: bool) -> int:
         """Draw the figures of a run (or of the best job of a multirun and all its loss curves) from its
         results file; needs no NEST.
