@@ -166,18 +166,24 @@ def test_ctrl_c_in_plot_is_one_line_not_clicks_abort(monkeypatch, capsys):
 
 
 @pytest.fixture
-def no_nest(monkeypatch):
+def no_nest_metadata(monkeypatch):
+    """No nest-simulator distribution (no wheel installed by pip)."""
+
+    def no_distribution(name):
+        raise metadata.PackageNotFoundError(name)
+
+    monkeypatch.setattr(metadata, "distribution", no_distribution)
+
+
+@pytest.fixture
+def no_nest(monkeypatch, no_nest_metadata):
     """An environment where `import nest` would fail: no nest package, no nest-simulator metadata."""
     find_spec = importlib.util.find_spec
 
     def without_nest(name, *args, **kwargs):
         return None if name == "nest" else find_spec(name, *args, **kwargs)
 
-    def no_distribution(name):
-        raise metadata.PackageNotFoundError(name)
-
     monkeypatch.setattr(importlib.util, "find_spec", without_nest)
-    monkeypatch.setattr(metadata, "distribution", no_distribution)
 
 
 def test_run_without_nest_is_one_line_before_anything_is_made(no_nest, tmp_path):
@@ -230,9 +236,7 @@ def _fake_build(tmp_path: Path, monkeypatch, conda: bool, header: bool = True) -
         (False, False, "3.10.2 (conda or source build at {package})"),
     ],
 )
-def test_version_of_a_nest_built_elsewhere(no_nest, monkeypatch, tmp_path, conda, header, text):
-    monkeypatch.undo()  # find_spec back, metadata still without nest-simulator below
-    monkeypatch.setattr(metadata, "distribution", lambda name: (_ for _ in ()).throw(metadata.PackageNotFoundError()))
+def test_version_of_a_nest_built_elsewhere(no_nest_metadata, monkeypatch, tmp_path, conda, header, text):
     monkeypatch.delitem(sys.modules, "nest", raising=False)
     package = _fake_build(tmp_path, monkeypatch, conda, header)
     assert nest_install.nest_package() == package
