@@ -384,3 +384,31 @@ def test_iterations_after_task_n_iter_keep_events_only_by_the_schedule(compose):
     assert kept == [1, *range(50, 626, 50)]  # and the run's last iteration, which the loop adds
     with_last = EventSchedule(every=0, first=0, last=2, n_iter=500)
     assert [i + 1 for i in range(626) if with_last.records(i)] == [499, 500]
+
+
+def test_memory_does_not_grow_with_n_iter_and_a_signal_works_from_the_first_iteration(small, tmp_path):
+    """Issue 19, item 3: nothing is built per requested iteration before the first one (task.n_iter=1e9
+    reserved 18.9 GB, and the first SIGINT went unheard while it did)."""
+    import tracemalloc
+
+    tracemalloc.start()
+    try:
+        with pytest.raises(Interrupted) as info:
+            train(small("task.n_iter=1000000000"), tmp_path, sim=FakeSimulator(on_simulate=sigint_in(0)))
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert str(info.value).startswith("SIGINT after 1 of 1000000000 iterations; ")
+    assert peak < 50e6  # bytes; a list of 1e9 chunk ends alone is 36 GB
+    t = Timing(
+        dt=1.0,
+        sequence=20,
+        batch_size=2,
+        n_iter=3,
+        offset_gen=1,
+        delay_in_rec=1,
+        delay_rec_out=1,
+        delay_out_norm=1,
+        extension_sim=5,
+    )
+    assert [t.chunk_end(k, lag=1) for k in range(3)] == t.chunk_ends(lag=1) == [45, 85, 129]

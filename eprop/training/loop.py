@@ -209,7 +209,7 @@ def simulate_iterations(
     task, timing, first, schedule = inputs.task, inputs.timing, inputs.first_iteration, inputs.schedule
     readout_ids = np.asarray(net.populations["readout"].tolist())
     recurrent_ids = np.asarray(net.populations["recurrent"].tolist())
-    chunk_ends = timing.chunk_ends(lag=sim.min_delay_steps(timing))
+    lag = sim.min_delay_steps(timing)
     recording = EventSchedule.from_config(cfg)
     progress = Progress(total=first + timing.n_iter)
     signals: dict[int, IterationSignals] = {}
@@ -236,8 +236,8 @@ def simulate_iterations(
                 )
             sim.simulate_until(net, boundary)
             sim.set_learning_rate(net, learning_rate(following, eta))
-        sim.simulate_until(net, chunk_ends[k])
-        progress.now = chunk_ends[k]
+        sim.simulate_until(net, timing.chunk_end(k, lag))
+        progress.now = timing.chunk_end(k, lag)
         events = sim.read_and_clear(net)
         t2 = time.perf_counter()
         outcome = task.iteration_outcome(events["multimeter_out"], readout_ids, timing)
