@@ -352,3 +352,14 @@ def test_a_file_without_events_recorded_has_every_iteration_recorded(run_file):
     with open_results(run_file) as results:
         assert results.recorded_iterations("multimeter_out").tolist() == [0, 1, 2] and results.events_complete
         assert summarize_run(results)["loss_recomputed_max_rel_diff"] < 1e-12
+
+
+def test_eval_of_a_run_with_nan_final_weights_is_a_table_not_a_traceback(tmp_path, capsys):
+    """Issue 19, item 1: NaN weights made the run table divide None by a float."""
+    path = syn.write_run(tmp_path / "results.h5")
+    with h5py.File(path, "r+") as f:
+        weight = f["weights"]["final"]["in_rec"]["weight"]
+        weight[...] = np.nan
+    code, out, err = run_eval([path], capsys)
+    assert (code, err) == (0, "")
+    assert "‖W_final − W_initial‖_F, in_rec (pA)" in out and "not finite (NaN or inf weights)" in out

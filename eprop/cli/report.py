@@ -246,10 +246,13 @@ def run_table(s: dict[str, Any]) -> Table:
         )
     table.add_row("target firing rate f_target (spikes/s)", fmt(s.get("f_target"), ".3g"))
     for projection, norms in (s.get("weight_change") or {}).items():
-        relative = norms["change"] / norms["initial"] if norms["initial"] else None
+        change = norms["change"]  # None: not finite (NaN or inf weights; the summary is JSON)
+        relative = change / norms["initial"] if change is not None and norms["initial"] else None
         table.add_row(
             f"‖W_final − W_initial‖_F, {projection} (pA)",
-            fmt(norms["change"]) + ("" if relative is None else f" ({100 * relative:.1f} % of ‖W_initial‖_F)"),
+            "not finite (NaN or inf weights)"
+            if change is None
+            else fmt(change) + ("" if relative is None else f" ({100 * relative:.1f} % of ‖W_initial‖_F)"),
         )
     table.add_row(
         "runtime: build / simulate / write (s)",

@@ -39,7 +39,7 @@ from eprop.config.validation import validate
 from eprop.errors import Diverged, Interrupted, UserError
 from eprop.results import ResultsWriter
 from eprop.tasks import IterationSignals, Task, task_for
-from eprop.training.divergence import divergence
+from eprop.training.divergence import DivergenceCheck, weights_not_finite
 from eprop.training.event_schedule import EventSchedule
 from eprop.training.provenance import now, peak_rss_mb, run_attributes
 from eprop.training.resume import Parent
@@ -211,6 +211,7 @@ def simulate_iterations(
     recurrent_ids = np.asarray(net.populations["recurrent"].tolist())
     lag = sim.min_delay_steps(timing)
     recording = EventSchedule.from_config(cfg)
+    check = DivergenceCheck(cfg, recurrent_ids, timing)
     progress = Progress(total=first + timing.n_iter)
     signals: dict[int, IterationSignals] = {}
     phases, errors = list(inputs.history_phases), list(inputs.history_errors)
@@ -241,7 +242,7 @@ def simulate_iterations(
         events = sim.read_and_clear(net)
         t2 = time.perf_counter()
         outcome = task.iteration_outcome(events["multimeter_out"], readout_ids, timing)
-        what = divergence(cfg, outcome.loss, events.get("spike_recorder"), recurrent_ids, timing)
+        what = check.check(first + k, outcome.loss, events)
         ends_run = following is None or k == timing.n_iter - 1 or stop.requested or bool(what)
         writer.append_iteration(
             outcome.loss,
@@ -264,6 +265,7 @@ def simulate_iterations(
         phase = following
         k += 1
     progress.over = phase is None
+    check.at_end()  # one warning line if the recurrent layer is silent at the end
     return progress
 
 
@@ -295,6 +297,9 @@ def finish(
     if writer.n_iter_done < inputs.timing.n_iter:  # the final-update spike comes after the longest schedule
         progress.now = sim.apply_pending_updates(net, progress.now)
     final_weights, optimizer_state = sim.read_weights(net)
+    done = inputs.first_iteration + writer.n_iter_done
+    if not progress.diverged and (bad := weights_not_finite(final_weights)):  # e.g. NaN learnt in a silent network
+        progress.diverged = f"diverged at iteration {done} of {of_total(inputs, progress)}: {bad}"
     writer.write_weights("final", final_weights)
     writer.write_optimizer_state(optimizer_state)
     timings = {
@@ -305,7 +310,6 @@ def finish(
         "peak_rss_mb": peak_rss_mb(),
         "finished": now(),
     }
-    done = inputs.first_iteration + writer.n_iter_done
     if progress.diverged:
         writer.finish("diverged", {**timings, "error": progress.diverged})
         raise Diverged(f"{progress.diverged}; results kept in {run_dir}")
