@@ -183,6 +183,33 @@ def test_loss_and_accuracy_are_the_examples(compose, hand_data):
     assert mean_squared_error_loss(target, target, np.ones(6, dtype=bool)).tolist() == [0.0] * 10
 
 
+def test_a_silent_network_predicts_no_class(compose, hand_data):
+    """Issue 19, item 4: ten equal readouts (a silent network) were counted as the prediction "0"."""
+    task = drawn_task(hand_config(compose, hand_data, "task.sample_ms=6.0", "task.learning_window_ms=2.0"))
+    timing = Timing(
+        dt=1.0,
+        sequence=6,
+        batch_size=2,
+        n_iter=1,
+        offset_gen=1,
+        delay_in_rec=1,
+        delay_rec_out=0,
+        delay_out_norm=0,
+        extension_sim=1,
+    )
+    target = np.zeros((2, 10, 6))
+    target[0, 0], target[1, 7] = 1.0, 1.0  # labels 0 and 7
+    ids = np.arange(11, 21)
+    readout = {
+        "senders": np.tile(ids, 12),
+        "readout_signal": np.zeros(120),  # every readout 0 in every step
+        "target_signal": target.transpose(0, 2, 1).reshape(-1),
+    }
+    outcome = task.iteration_outcome(readout, ids, timing)
+    assert outcome.metrics == {"accuracy": 0.0}  # argmax: 0.5, for the sample labelled 0
+    assert outcome.per_sequence["predicted"].tolist() == [-1, -1]
+
+
 def test_a_run_stores_the_pixels_classes_and_one_row_per_group(compose, hand_data, tmp_path):
     cfg = hand_config(
         compose, hand_data, "task.n_iter=2", "phases.validate_every=2", "phases.n_early_stop=1", "phases.n_test=1"

@@ -6,7 +6,8 @@ events are spike times of the inputs (one input per pixel and polarity that NEST
 keeps: 1196), the target of readout k is 1 during a sample of digit k and 0 otherwise, and the
 learning signals are on only in the last `task.learning_window_ms` of each sample (the
 learning-window rate generator on the readouts' receptor 1). Loss: the example's mean squared
-error over the windows; accuracy: argmax over readouts of the mean readout signal in a window.
+error over the windows; accuracy: argmax over readouts of the mean readout signal in a window, a tie
+(equal readouts, e.g. a silent network) being no prediction (/predicted -1), counted wrong.
 
 Draws (one numpy RandomState seeded with `seed`; see datasets/nmnist.py and docs/nmnist.md):
 weights 1-4, the masks of `weights.<projection>.sparsity` (5-7 with the example's levels), then
