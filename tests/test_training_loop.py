@@ -475,3 +475,23 @@ def test_a_nan_recorded_weight_ends_the_run_as_diverged_at_once():
     assert divergence(cfg, np.array([1.0]), None, np.array([1]), t, events) == "a recorded weight is nan"
     events = {"multimeter_rec": {"senders": np.array([1]), "times": np.array([1.0]), "V_m": np.array([np.inf])}}
     assert divergence(cfg, np.array([1.0]), None, np.array([1]), t, events) == "a recorded recurrent V_m is inf"
+
+
+def test_a_resume_that_resizes_the_network_names_the_key_and_the_parents_size(small, tmp_path):
+    """Issue 19, item 6: `resume=RUN neuron.rec.n=50` blamed weights.load, which the user never typed."""
+    from eprop.training.resume import resume_config
+
+    train(small("task.n_iter=2"), tmp_path / "parent", sim=FakeSimulator())
+    for override, message in (
+        ("neuron.rec.n=50", "neuron.rec.n=50: the parent run (resume={p}) has neuron.rec.n=5"),
+        ("task.n_in=7", "task.n_in=7: the parent run (resume={p}) has task.n_in=4"),
+    ):
+        with pytest.raises(UserError) as info:
+            resume_config(
+                small(f"resume={tmp_path / 'parent'}", override, "task.n_iter=4"), [override, "task.n_iter=4"]
+            )
+        assert str(info.value) == message.format(p=tmp_path / "parent") + (
+            "; a resumed run continues from the parent's weights, so the network keeps its size"
+        )
+    cfg, parent = resume_config(small(f"resume={tmp_path / 'parent'}", "task.n_iter=4"), ["task.n_iter=4"])
+    assert (cfg.neuron.rec.n, parent.n_iter_done) == (5, 2)
