@@ -157,6 +157,15 @@ VALIDATION_CASES = [
         "neuron.rec.surrogate_gradient_height=0.0: must be > 0",
     ),
     ("+neuron.rec.params.V_min=nan", "neuron.rec.params.V_min=nan: must be a number"),
+    # issue 19, item 8: a key the chosen option does not use is refused, not ignored
+    (
+        "optimizer=gradient_descent optimizer.beta_1=0.5",
+        "optimizer.beta_1: not used by optimizer=gradient_descent (only by adam)",
+    ),
+    (
+        "optimizer=gradient_descent optimizer.epsilon=1e-6",
+        "optimizer.epsilon: not used by optimizer=gradient_descent (only by adam)",
+    ),
     (
         "neuron=lif_alif +neuron.rec_extra.0.overrides.V_th=nan",
         "neuron.rec_extra[0].overrides.V_th=nan: must be a finite number",

@@ -260,6 +260,7 @@ def validate(cfg: DictConfig) -> None:
             f"weights.load={w.load}: no such results file (give a results.h5 or a run directory holding one)"
         )
     o = cfg.optimizer
+    _check_optimizer_keys(o)
     if not o.Wmin < o.Wmax:
         raise UserError(
             f"optimizer.Wmin={o.Wmin}, optimizer.Wmax={o.Wmax}: Wmin must be < Wmax ({unit_of('optimizer.Wmin')})"
@@ -273,6 +274,18 @@ def validate(cfg: DictConfig) -> None:
     _check_model_fits_task(cfg)
     _check_phases(cfg)
     _check_divergence_bound(cfg)
+
+
+OPTIMIZER_ONLY = {"beta_1": "adam", "beta_2": "adam", "epsilon": "adam"}  # keys one optimizer type uses
+
+
+def _check_optimizer_keys(o: DictConfig) -> None:
+    """Refuse a key the chosen optimizer does not use, set to other than its default (it would be ignored)."""
+    for name, user in OPTIMIZER_ONLY.items():
+        if str(o.type) == user or OmegaConf.is_interpolation(o, name):
+            continue
+        if o[name] != schema_field(f"optimizer.{name}").field.default:
+            raise UserError(f"optimizer.{name}: not used by optimizer={o.type} (only by {user})")
 
 
 def _check_kernel(cfg: DictConfig) -> None:
