@@ -70,7 +70,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from eprop.data.files import cache_dir, pinned_file
+from eprop.data.files import cache_dir, pinned_file, removed_if_left_empty
 from eprop.errors import UserError
 
 # --- the sensor and the event format -------------------------------------------------------
@@ -302,7 +302,8 @@ def dataset_root(data_dir: str | Path | None = None, key: str = "task.data_dir")
         if _has_layout(root):
             return root
     try:
-        download_dataset(cached)
+        with removed_if_left_empty(cached, cache_dir()):
+            download_dataset(cached)
     except UserError:
         raise
     except Exception as err:  # network and archive errors come in many types
