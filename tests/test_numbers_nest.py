@@ -220,5 +220,5 @@ def test_a_nest_error_while_simulating_is_one_line(tmp_path):
     )
     assert proc.returncode == 2 and "Traceback" not in proc.stderr
     assert proc.stderr.strip().splitlines() == [f"eprop: error: {message}"]
-    with open_results(run_dir) as res:
-        assert (res.status, res.n_iter_done, res.attrs["error"]) == ("failed", 0, f"UserError: {message}")
+    # issue 19: a run that failed before its first iteration ended has no results: no file, no "results in" line
+    assert "results in" not in proc.stdout and not (run_dir / "results.h5").exists()

@@ -242,6 +242,20 @@ class Nmnist(Task):
         for split, n_use in (("Train", t.n_train), ("Test", t.n_test)):
             self._loaders[split] = data.ShuffledLoader(len(self.samples[split][0]), self.group_size, rng, n_use)
         self._next = 0
+        self.check_samples()
+
+    def check_samples(self) -> None:
+        """The size of every sample the run can play (data.check_sample_files: one stat each), before the
+        run starts: the training loader's first task.n_iter groups, and the test loader's samples if
+        phases.* has validation or test iterations."""
+        paths, _ = self.samples["Train"]
+        loader = self._loaders["Train"]
+        n_train = min(len(loader.order), int(self.cfg.task.n_iter) * self.group_size)
+        data.check_sample_files([paths[i] for i in loader.order[:n_train]])
+        p = self.cfg.get("phases")
+        if p is not None and (p.validate_every > 0 or p.n_test > 0):
+            paths, _ = self.samples["Test"]
+            data.check_sample_files([paths[i] for i in self._loaders["Test"].order])
 
     def _split(self, phase: int) -> str:
         return "Train" if phase == TRAINING else "Test"

@@ -352,6 +352,7 @@ def train(
     net = build(cfg, inputs, sim)
     attrs = run_attributes(cfg, overrides, inputs.task, sim, inputs.first_iteration, parent.run_dir if parent else None)
     writer = ResultsWriter(path, inputs.task.n_outputs, attrs, cfg.output.compress_events)
+    no_results = False  # a failure before the first iteration ends: the file is removed
     try:
         start_results(writer, inputs, net, parent, sim)
         t_build = time.perf_counter() - started  # s
@@ -363,6 +364,9 @@ def train(
     except BaseException as err:
         status = "interrupted" if isinstance(err, KeyboardInterrupt) else "failed"
         writer.finish(status, {"error": f"{type(err).__name__}: {err}", "peak_rss_mb": peak_rss_mb()})
+        no_results = status == "failed" and writer.n_iter_done == 0  # the error line says it all; no empty file
         raise
     finally:
         writer.close()
+        if no_results:
+            path.unlink(missing_ok=True)
