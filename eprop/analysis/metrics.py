@@ -365,6 +365,15 @@ def weight_change_norms(results: Results) -> dict[str, dict[str, float]]:
 # ---------------------------------------------------------------- one run
 
 
+def loss_function(results: Results) -> str:
+    """What /loss is: the file's `loss_function` attribute (task=nmnist: mean_squared_error), else
+    cross_entropy for a classification task and mean_squared_error for a regression task."""
+    given = results.attrs.get("loss_function")
+    if given:
+        return str(given)
+    return "cross_entropy" if results.task_kind == "classification" else "mean_squared_error"
+
+
 def summarize_run(results: Results, check_loss: bool = True) -> dict[str, Any]:
     """Everything `eprop eval` reports about one run, as JSON-ready plain values.
 
@@ -373,7 +382,7 @@ def summarize_run(results: Results, check_loss: bool = True) -> dict[str, Any]:
     0 unless a parent is missing, which `history_note` explains), and `parent_runs` lists the
     parents' files, oldest first. `iterations_in_file` is this file's own count.
 
-    Keys: path, status, n_iter_done, n_iter, task, overrides, overrides_parsed, loss (list),
+    Keys: path, status, n_iter_done, n_iter, task, overrides, overrides_parsed, loss (list), loss_function,
     first/final/min_loss, min_loss_iteration (1-based), relative_loss_reduction (1 - final/first),
     final_loss_per_output, rate_* (recurrent neurons, the last iteration whose events are in the
     file, spikes/s) and rate_iteration (its 1-based number), f_target (spikes/s), weight_change
@@ -406,6 +415,7 @@ def summarize_run(results: Results, check_loss: bool = True) -> dict[str, Any]:
     summary.update(loss_summary(loss, history.first_iteration))
     summary["final_loss_per_output"] = [float(v) for v in loss_per_output[:, -1]] if loss_per_output.shape[1] else []
     summary["task_kind"] = results.task_kind
+    summary["loss_function"] = loss_function(results)
     summary.update(classification_summary(results, history))  # accuracy, final_accuracy, final_error, ...
     summary["loss"] = [float(v) for v in loss]
     summary["rate_iteration"] = None

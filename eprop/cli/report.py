@@ -284,6 +284,7 @@ JOB_COLUMNS = {  # column -> (header, number format); override columns are added
     "job": ("job", ""),
     "status": ("status", ""),
     "n_iter_done": ("iter.", ""),
+    "loss_function": ("loss", ""),
     "final_loss": ("final loss", ".4g"),
     "min_loss": ("min loss", ".4g"),
     "min_loss_iteration": ("at iter.", ""),
@@ -300,6 +301,7 @@ JOB_WIDTH = 100  # characters of a job's name that the several-jobs table always
 
 
 CLASSIFICATION_COLUMNS = ("final_accuracy", "final_error", "final_accuracy_phase")
+LOSS_NAMES = {"mean_squared_error": "MSE", "cross_entropy": "CE"}  # the loss column of jobs of several loss functions
 
 
 def jobs_table(rows: list[dict[str, Any]], override_keys: list[str]) -> Table:
@@ -308,6 +310,8 @@ def jobs_table(rows: list[dict[str, Any]], override_keys: list[str]) -> Table:
     columns = ["job", "status"] + override_keys + [k for k in JOB_COLUMNS if k not in ("job", "status")]
     if not any(row.get("final_accuracy") is not None for row in rows):  # no classification job among them
         columns = [k for k in columns if k not in CLASSIFICATION_COLUMNS]
+    if len({row.get("loss_function") for row in rows if row.get("loss_function")}) < 2:  # one loss: no column
+        columns = [k for k in columns if k != "loss_function"]
     longest_job = max((len(fmt(row.get("job"))) for row in rows), default=0)
     for key in columns:
         header = JOB_COLUMNS.get(key, (key, ""))[0]
@@ -316,7 +320,8 @@ def jobs_table(rows: list[dict[str, Any]], override_keys: list[str]) -> Table:
         else:
             table.add_column(header, justify="left" if key == "status" else "right")
     for row in rows:
-        table.add_row(*(fmt(row.get(k), JOB_COLUMNS.get(k, (k, ""))[1] or ".4g") for k in columns))
+        shown = {**row, "loss_function": LOSS_NAMES.get(row.get("loss_function"), row.get("loss_function"))}
+        table.add_row(*(fmt(shown.get(k), JOB_COLUMNS.get(k, (k, ""))[1] or ".4g") for k in columns))
     return table
 
 
