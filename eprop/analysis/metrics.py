@@ -405,7 +405,7 @@ def summarize_run(results: Results, check_loss: bool = True) -> dict[str, Any]:
         "parent_runs": [str(path) for path, _, _ in history.segments[:-1]],
         "history_note": history.note,
         "n_iter": attrs.get("n_iter"),
-        "n_iter_bound": phase_schedule_bound(results),
+        "n_iter_bound": phase_schedule_bound(results, history),
         "task": results.task_name,
         "overrides": results.overrides,
         "overrides_parsed": parse_overrides(results.overrides),
@@ -439,12 +439,12 @@ def summarize_run(results: Results, check_loss: bool = True) -> dict[str, Any]:
     return _json_ready(summary)
 
 
-def phase_schedule_bound(results: Results) -> int | None:
+def phase_schedule_bound(results: Results, history=None) -> int | None:
     """With phases (phases.*): the most iterations the run's schedule can still reach after the
-    phases and errors in the file (its end, if the schedule is over); None without phases, or for
-    a resumed run (whose schedule began in its parents' files)."""
+    phases and errors of its iterations, its parents' included (its end, if the schedule is over);
+    None without phases, or for a resumed run whose parents' files do not all give their phases."""
     config = results.config
-    if not config.get("phases") or results.first_iteration or results.task_kind != "classification":
+    if not config.get("phases") or results.task_kind != "classification":
         return None
     from omegaconf import OmegaConf
 
@@ -453,10 +453,17 @@ def phase_schedule_bound(results: Results) -> int | None:
     schedule = PhaseSchedule.from_config(OmegaConf.create(config))
     if schedule.trains_only:
         return None
-    accuracy = results.accuracy
-    errors = [] if accuracy is None else (1.0 - np.asarray(accuracy[: results.n_iter_done], float)).tolist()
+    if results.first_iteration:  # a resumed run: the schedule began in its parents' files
+        history = results.classification_history(history)
+        if history.first_iteration or history.phase is None or history.accuracy is None:
+            return None
+        phases, accuracy = np.asarray(history.phase, int), np.asarray(history.accuracy, float)
+    else:
+        phases, accuracy = results.phases(), results.accuracy
+        accuracy = None if accuracy is None else np.asarray(accuracy[: results.n_iter_done], float)
+    errors = [] if accuracy is None else (1.0 - accuracy).tolist()
     try:
-        return int(schedule.max_iterations(results.phases().tolist(), errors))
+        return int(schedule.max_iterations(phases.tolist(), errors))
     except ValueError:  # phases that do not follow the stored config's schedule: say nothing
         return None
 

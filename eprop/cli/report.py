@@ -192,7 +192,12 @@ def run_table(s: dict[str, Any]) -> Table:
     n_iter = s.get("n_iter")
     table.add_row("status", fmt(s.get("status")))
     bound = s.get("n_iter_bound")
-    if bound is None:
+    if bound is None and isinstance(n_iter, int) and (s.get("n_iter_done") or 0) > n_iter:  # phases, bound unknown
+        table.add_row(
+            "iterations done",
+            f"{fmt(s.get('n_iter_done'))} (task.n_iter = {fmt(n_iter)} training iterations, validation, early stopping and test)",
+        )
+    elif bound is None:
         table.add_row("iterations done", f"{fmt(s.get('n_iter_done'))} of {fmt(n_iter)}")
     elif s.get("status") == "complete":
         table.add_row(
