@@ -392,3 +392,12 @@ def test_eval_of_a_regression_and_a_classification_run_never_ranks_their_losses_
     cells = [line.split("│") for line in out.splitlines() if line.startswith("│")]
     assert sorted(cell[6].strip() for cell in cells) == ["CE", "MSE", "MSE"]  # the loss column beside the final loss
     assert sorted(cell[3].strip()[:4] for cell in cells) == ["evid", "hand", "hand"]  # the file's task, never "—"
+
+
+def test_a_loss_that_is_nan_throughout_has_no_minimum():
+    from eprop.analysis.metrics import loss_summary
+
+    s = loss_summary(np.array([np.nan, np.nan]))
+    assert (s["min_loss"], s["min_loss_iteration"]) == (None, None)  # not "iteration 1"
+    s = loss_summary(np.array([3.0, np.inf, 2.0, np.nan]), first_iteration=4)
+    assert (s["min_loss"], s["min_loss_iteration"]) == (2.0, 7)

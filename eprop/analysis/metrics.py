@@ -279,12 +279,13 @@ def loss_summary(loss: np.ndarray, first_iteration: int = 0) -> dict[str, Any]:
             "relative_loss_reduction": None,
         }
     first, final = float(loss[0]), float(loss[-1])
-    best = int(np.nanargmin(loss)) if np.isfinite(loss).any() else 0
+    finite = np.isfinite(loss).any()  # a run whose every loss is NaN (diverged) has no minimum
+    best = int(np.nanargmin(np.where(np.isfinite(loss), loss, np.nan))) if finite else 0
     return {
         "first_loss": first,
         "final_loss": final,
-        "min_loss": float(loss[best]),
-        "min_loss_iteration": first_iteration + best + 1,
+        "min_loss": float(loss[best]) if finite else None,
+        "min_loss_iteration": first_iteration + best + 1 if finite else None,
         "relative_loss_reduction": 1.0 - final / first if first != 0 else None,
     }
 
