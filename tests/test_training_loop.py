@@ -421,7 +421,7 @@ def test_a_busy_network_runs_to_the_end_with_one_warning_line(small, tmp_path, c
         assert (res.status, res.n_iter_done) == ("complete", 3)
     warnings = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
     assert warnings == [
-        "warning: mean recurrent rate 250 spikes/s in iteration 1 (25% of the maximal 1000 spikes/s): a busy "
+        "mean recurrent rate 250 spikes/s in iteration 1 (25% of the maximal 1000 spikes/s): a busy "
         "network; the run goes on (it ends as diverged above recording.saturated_rate=0.9 of it)"
     ]
 
@@ -432,7 +432,7 @@ def test_a_network_silent_at_the_end_says_so_in_one_warning_line(small, tmp_path
         assert res.status == "complete"
     warnings = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
     assert warnings == [
-        "warning: no recurrent neuron spiked in iteration 3, the run's last (silent since iteration 2): the network "
+        "no recurrent neuron spiked in iteration 3, the run's last (silent since iteration 2): the network "
         "is silent and cannot learn through its recurrent layer; check neuron.rec.V_th, the input and the weights"
     ]
 

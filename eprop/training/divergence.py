@@ -109,7 +109,7 @@ class DivergenceCheck:
         if rate > BUSY_FRACTION * top and not self.warned_busy:
             self.warned_busy = True
             log.warning(
-                "warning: mean recurrent rate %.4g spikes/s in iteration %d (%.0f%% of the maximal %.4g spikes/s): "
+                "mean recurrent rate %.4g spikes/s in iteration %d (%.0f%% of the maximal %.4g spikes/s): "
                 "a busy network; the run goes on (it ends as diverged above recording.saturated_rate=%g of it)",
                 rate,
                 k + 1,
@@ -129,7 +129,7 @@ class DivergenceCheck:
             return None
         since = "" if self.silent_since == self.last else f" (silent since iteration {self.silent_since + 1})"
         message = (
-            f"warning: no recurrent neuron spiked in iteration {self.last + 1}, the run's last{since}: the network "
+            f"no recurrent neuron spiked in iteration {self.last + 1}, the run's last{since}: the network "
             "is silent and cannot learn through its recurrent layer; check neuron.rec.V_th, the input and the weights"
         )
         log.warning(message)
