@@ -153,6 +153,8 @@ def _check_extra_population_bounds(cfg: DictConfig) -> None:
             found = schema_field(f"neuron.rec.{name}")
             if found is None or OmegaConf.is_interpolation(overrides, name):
                 continue
+            if isinstance(overrides[name], bool) or not isinstance(overrides[name], (int, float)):
+                continue  # not a number: the merge into neuron.rec's schema names it (schema.recurrent_populations)
             if message := bound_error(f"neuron.rec_extra[{i}].overrides.{name}", overrides[name], field_bounds(found)):
                 raise UserError(message)
 
@@ -169,11 +171,12 @@ def check_physics(cfg: DictConfig) -> None:
     for prefix, rec, overrides in pops:
 
         def value(name: str) -> tuple[str, Any]:
-            if name in overrides:
-                return f"{prefix}.{name}", overrides[name]
-            if OmegaConf.is_interpolation(rec, name):
-                return f"neuron.rec.{name}", None
-            return f"neuron.rec.{name}", rec.get(name)
+            """(key, value) of NAME for this population; value None if derived or not a number."""
+            key, source = (f"{prefix}.{name}", overrides) if name in overrides else (f"neuron.rec.{name}", rec)
+            if OmegaConf.is_interpolation(source, name):
+                return key, None
+            v = source.get(name)
+            return key, v if isinstance(v, (int, float)) and not isinstance(v, bool) else None
 
         (th_key, v_th), (el_key, e_l), (reset_key, v_reset) = value("V_th"), value("E_L"), value("V_reset")
         if v_th is not None and e_l is not None and not v_th > e_l:
