@@ -82,7 +82,8 @@ class ResultsBase:
             self.file.close()
 
     def dataset(self, path: str) -> h5py.Dataset:
-        """A dataset, refreshed first when the file is read while its writer is live (SWMR)."""
+        """The `h5py.Dataset` at `path` (the layout: `eprop.results.SCHEMA`), refreshed first when the
+        file is read while its writer is live (SWMR). For eprop's own readers; prefer the methods."""
         ds = self.file[path]
         if self.file.swmr_mode:
             ds.refresh()

@@ -36,7 +36,8 @@ class ConnectivityReader(ResultsBase):
         return self.dataset(f"neurons/{population}")[()]
 
     def population(self, name: str) -> np.ndarray:
-        """NEST node ids of a population, or an empty array if the file lacks it."""
+        """The NEST node ids (int64) of population `name` ("input", "recurrent", "readout"), like
+        `neurons`, but an empty array if the file lacks it."""
         if "neurons" in self.file and name in self.file["neurons"]:
             return self.neurons(name)
         return np.zeros(0, dtype="i8")
@@ -52,7 +53,14 @@ class ConnectivityReader(ResultsBase):
         return list(self.file["weights"].keys())
 
     def weight_projections(self, stage: str) -> list[str]:
-        """The projections of one weight snapshot ("initial" or "final"); [] if the file lacks it."""
+        """The projections of one weight snapshot, e.g. ["in_rec", "out_rec", "rec_out", "rec_rec"].
+
+        Args:
+            stage: "initial" or "final".
+
+        Returns:
+            The projection names; [] if the file lacks the snapshot.
+        """
         if stage not in self.weight_stages:
             return []
         return list(self.file["weights"][stage].keys())
@@ -128,8 +136,19 @@ class ConnectivityReader(ResultsBase):
             raise ResultsError(f"{self.path}: holds no {when} weights of {projection} (status {status})")
 
     def weight_matrix(self, stage: str, projection: str, missing: float = 0.0) -> np.ndarray:
-        """Weights as a (n_target, n_source) matrix, indexed by position in the populations;
-        `missing` (pA, e.g. NaN) where the file lists no connection (autapses, sparse projections)."""
+        """A weight snapshot as a dense matrix (what `weights(projection, when=stage)` returns, with NaN).
+
+        Args:
+            stage: "initial" or "final".
+            projection: "in_rec", "rec_rec", "rec_out" or "out_rec".
+            missing: The value (pA) where the file lists no connection (autapses, sparse projections).
+
+        Returns:
+            A float64 array of shape (n_target, n_source) in pA, indexed by position in the populations.
+
+        Raises:
+            KeyError: The file holds no such snapshot or projection.
+        """
         sources = self.neurons(PROJECTIONS[projection].source)
         targets = self.neurons(PROJECTIONS[projection].target)
         w = self._connections(stage, projection)
@@ -138,7 +157,8 @@ class ConnectivityReader(ResultsBase):
         return matrix
 
     def connected(self, stage: str, projection: str) -> np.ndarray:
-        """Boolean (n_target, n_source) matrix: True where the snapshot lists a connection.
+        """Where a projection has synapses: a boolean (n_target, n_source) matrix, True where the snapshot
+        lists a connection (the mask of the NaNs in `weights(projection, when=stage)`).
 
         Args:
             stage: "initial" or "final".

@@ -48,22 +48,48 @@ class EventsReader(ConnectivityReader):
         return list(self.file["events"].keys())
 
     def fields(self, recorder: str) -> list[str]:
-        """The event fields of a recorder, e.g. ["senders", "times", "V_m", ...] (`units` gives their units)."""
+        """The event fields of a recorder, e.g. ["senders", "times", "V_m", ...].
+
+        Args:
+            recorder: One of `recorders`.
+
+        Returns:
+            The field names; `units(f"events/{recorder}/{field}")` gives each one's units.
+
+        Raises:
+            KeyError: The file has no such recorder.
+        """
         return [name for name in self.file["events"][recorder].keys() if name != "iteration_start"]
 
     def has_fields(self, recorder: str, fields: Iterable[str]) -> bool:
-        """True if the file holds `recorder` with all of `fields`."""
+        """True if the file holds `recorder` with all of `fields` (e.g. "multimeter_out", ["readout_signal"])."""
         return recorder in self.recorders and set(fields) <= set(self.fields(recorder))
 
     def iteration_starts(self, recorder: str) -> np.ndarray:
-        """Index of each finished iteration's first event, plus the end: (n + 1,) for n iterations."""
+        """Where each iteration's events begin in a recorder's event arrays.
+
+        Args:
+            recorder: One of `recorders`.
+
+        Returns:
+            An int64 array of shape (n_iter_done + 1,): the index of each finished iteration's first
+            event, then the end; iteration k's events are [starts[k], starts[k + 1]) (empty if the
+            recording schedule left them out).
+        """
         starts = self.dataset(f"events/{recorder}/iteration_start")
         return starts[: self._n_iter_done + 1]
 
     def recorded_iterations(self, recorder: str) -> np.ndarray:
-        """The finished iterations whose events of `recorder` are in the file: 0-based indices into
-        this file's iterations, ascending (`first_iteration + i + 1` numbers them over the whole
-        training). Every iteration, unless the recording schedule left some out (/events_recorded)."""
+        """The finished iterations whose events of `recorder` are in the file.
+
+        Args:
+            recorder: One of `recorders`.
+
+        Returns:
+            0-based indices into this file's iterations, ascending (`first_iteration + i + 1` numbers
+            them over the whole training): every iteration, unless the recording schedule
+            (`recording.events_every`, ...) left some out.
+        """
         n = len(self.iteration_starts(recorder)) - 1
         if "events_recorded" not in self.file:  # written before the schedule existed: every iteration
             return np.arange(n)
@@ -77,14 +103,22 @@ class EventsReader(ConnectivityReader):
         return bool(np.all(self.dataset("events_recorded")[: self._n_iter_done]))
 
     def n_events(self, recorder: str) -> int:
-        """Events of `recorder` in the finished iterations."""
+        """The number of events of `recorder` (one of `recorders`) in the finished iterations."""
         return int(self.iteration_starts(recorder)[-1])
 
     def iteration_bounds(self, recorder: str, iteration: int) -> tuple[int, int]:
-        """Event index range [start, stop) of one iteration (negative counts from the end).
+        """The event index range of one iteration in a recorder's event arrays.
 
-        IndexError for an iteration that did not finish or whose events the recording schedule
-        left out (pick one of `recorded_iterations`).
+        Args:
+            recorder: One of `recorders`.
+            iteration: 0-based index into this file's iterations (negative: from the end).
+
+        Returns:
+            (start, stop): the iteration's events are [start, stop).
+
+        Raises:
+            IndexError: The iteration did not finish, or the recording schedule left its events out
+                (pick one of `recorded_iterations`).
         """
         starts = self.iteration_starts(recorder)
         n_done = len(starts) - 1
@@ -127,9 +161,16 @@ class EventsReader(ConnectivityReader):
     def iter_event_blocks(
         self, recorder: str, fields: Iterable[str], stop: int | None = None, block: int = BLOCK_EVENTS
     ) -> Iterator[dict[str, np.ndarray]]:
-        """A recorder's events [0, stop) as consecutive HDF5 slices of at most `block` events.
+        """A recorder's events as consecutive HDF5 slices: memory bounded by the block, however long the run.
 
-        Scanning a recorder of a long run this way keeps memory bounded by the block size.
+        Args:
+            recorder: One of `recorders`.
+            fields: The fields to read.
+            stop: Read events [0, stop) (default: every event of the finished iterations).
+            block: Events per slice.
+
+        Yields:
+            Field name -> array of at most `block` events (units as in `events`).
         """
         names = list(fields)
         if stop is None:

@@ -126,8 +126,15 @@ class HistoryReader(IterationsReader):
         )
 
     def classification_history(self, history: LossHistory | None = None) -> LossHistory:
-        """`history_loss()` (or the given one) for reading accuracy and phases: if a parent has no
-        /accuracy, this file's iterations alone, so that loss, accuracy and phases stay aligned."""
+        """The history to read a classifier's accuracy and phases from, as `eprop eval` does.
+
+        Args:
+            history: `history_loss()` if read already.
+
+        Returns:
+            `history_loss()`; but if a parent has no /accuracy, this file's iterations alone, so that
+            loss, accuracy and phases stay aligned.
+        """
         history = history if history is not None else self.history_loss()
         if history.accuracy is not None or self.accuracy is None:
             return history

@@ -82,7 +82,14 @@ class IterationsReader(ResultsBase):
         return [str(n) for n in names] if isinstance(names, list) and names else list(PHASE_NAMES)
 
     def phase_name(self, code: int) -> str:
-        """The name of one phase code (see `phases`); "phase <code>" for a code the file does not name."""
+        """The name of one phase code.
+
+        Args:
+            code: A phase code, as `phases()` returns them.
+
+        Returns:
+            Its name in `phase_names`, e.g. "test"; "phase <code>" for a code the file does not name.
+        """
         return phase_name(self.phase_names, code)
 
     def per_sequence(self, name: str) -> np.ndarray | None:

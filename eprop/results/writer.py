@@ -136,15 +136,18 @@ class ResultsWriter:
         return self._file
 
     def set_attrs(self, attrs: Mapping[str, Any]) -> None:
+        """Root attributes; values that are not scalars or strings are stored as JSON."""
         f = self._structure()
         for key, value in attrs.items():
             f.attrs[key] = _to_attr(value)
 
     def write_array(self, name: str, data: np.ndarray) -> None:
+        """A whole dataset at once (e.g. /target, /input_pixel), with its units."""
         self._structure()
         self._create(name, data=np.asarray(data))
 
     def write_neurons(self, populations: Mapping[str, Iterable[int]]) -> None:
+        """The NEST node ids of each population: /neurons/<name>."""
         self._structure()
         for name, ids in populations.items():
             self._create(f"neurons/{name}", data=np.asarray(list(ids), dtype="i8"))
@@ -317,6 +320,7 @@ class ResultsWriter:
         return self._handles
 
     def finish(self, status: str, attrs: Mapping[str, Any] | None = None) -> None:
+        """The run's end: its status ("complete", "interrupted", "diverged", "failed") and final attributes."""
         if attrs:
             self.set_attrs(attrs)
         self._structure().attrs["status"] = status
