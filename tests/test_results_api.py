@@ -72,6 +72,8 @@ def test_the_frame_of_a_resumed_run_is_the_whole_training_as_eval_reports_it(tmp
     assert frame["loss"].tolist() == summary["loss"]
     np.testing.assert_allclose(frame["loss"].to_numpy(), [*syn.EXPECTED_LOSS, *(0.5 * syn.EXPECTED_LOSS)])
     assert frame["loss"].idxmin() == summary["min_loss_iteration"] == 6
+    with open_results(child) as res:
+        assert repr(res).endswith(": handwriting, status complete, 3 iterations after 3 of its parent runs>")
     assert frame.attrs["parent_runs"] == summary["parent_runs"] == [str(parent / "results.h5")]
 
 
@@ -227,6 +229,10 @@ def test_config_provenance_and_units(run_file):
         "peak_rss_mb": 321.0,
     }
     assert units == ("mV^2", "ms", "pA")
+    assert repr(res) == f"<Results {str(run_file)!r} (closed)>"
+    res = open_results(run_file)
+    assert repr(res) == f"<Results {str(run_file)!r}: handwriting, status complete, 3 iterations>"
+    res.close()
 
 
 def test_provenance_decodes_the_json_attributes(tmp_path):

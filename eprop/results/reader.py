@@ -66,6 +66,15 @@ class Results(HistoryReader, EventsReader):
         ...     w = res.weights("rec_rec")  # pA, NaN where there is no synapse
     """
 
+    def __repr__(self) -> str:
+        if not self.file.id.valid:
+            return f"<Results {str(self.path)!r} (closed)>"
+        resumed = f" after {self.first_iteration} of its parent runs" if self.first_iteration else ""
+        return (
+            f"<Results {str(self.path)!r}: {self.task_name or 'unknown task'}, status {self.status}, "
+            f"{self.n_iter_done} iterations{resumed}>"
+        )
+
     @property
     def status(self) -> str:
         """How the run ended: "complete", "interrupted", "diverged", "failed", or "running" (still being
