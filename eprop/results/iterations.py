@@ -97,7 +97,7 @@ class IterationsReader(ResultsBase):
 
         Args:
             name: "labels" (the true class) or "predicted" (the readout with the largest mean
-                signal in the learning window).
+                signal in the learning window; -1 where the readouts tie: no prediction).
 
         Returns:
             The array; None if the file lacks it (or for another name).
