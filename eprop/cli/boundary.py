@@ -1,8 +1,9 @@
 """The one error boundary: every `eprop` command runs through `invoke`, which maps the exception
 that ends it to (line printed on stderr, exit code).
 
-- a user error (eprop's `UserError`, a `Diverged` run with exit code 3, a Hydra or OmegaConf
-  config error translated to one line by config/hydra_errors.py): `eprop: error: <line>`, 2;
+- an eprop error (`EpropError`: a `UserError`, a `Diverged` run with exit code 3, a results
+  file that eprop.results refuses with a `ResultsError`) or a Hydra or OmegaConf config error
+  translated to one line by config/hydra_errors.py: `eprop: error: <line>`, 2;
 - a command-line mistake that click finds (unknown option, bad choice, missing argument):
   `eprop: error: <what>: <problem>; valid ...`, 2 (one line, never click's usage block);
 - an interrupt: its line, 130;
@@ -26,7 +27,7 @@ from collections.abc import Callable, Sequence
 import click
 
 from eprop.config.hydra_errors import config_error_types, one_line
-from eprop.errors import Interrupted, StopRun, UserError
+from eprop.errors import EpropError, Interrupted, StopRun, UserError, as_user_error
 
 BUG = ("", 1)  # exit_status of an exception that is a bug: the boundary re-raises it
 
@@ -35,12 +36,15 @@ _run_cleanups: list[Cleanup] = []  # set by run_started for the `eprop run` bein
 
 
 def user_error(exc: BaseException) -> Exception | None:
-    """`exc` as the error a user can act on: a UserError (config errors translated), an
-    Interrupted run, or None if `exc` is a bug (or not an error at all)."""
+    """`exc` as the error a user can act on: a UserError (config errors and the results reader's
+    ResultsError translated, same line), an Interrupted run, or None if `exc` is a bug (or not an
+    error at all)."""
     if isinstance(exc, StopRun):
         exc = exc.error
     if isinstance(exc, (UserError, Interrupted)):
         return exc
+    if isinstance(exc, EpropError):  # ResultsError: the library's refusal of a results file
+        return as_user_error(exc)
     if isinstance(exc, config_error_types()):
         return UserError(one_line(exc))
     return None
