@@ -13,12 +13,9 @@ import re
 from importlib import metadata
 from pathlib import Path
 
-from eprop.errors import UserError
+from eprop.errors import UserError, nest_missing_message
 
-NEST_MISSING = (
-    'eprop run needs NEST 3.10 (the nest-simulator package), which is not installed here: pip install "eprop[nest]" '
-    "on Linux x86_64; elsewhere conda install -c conda-forge nest-simulator, or a source build (for MPI)"
-)
+NEST_MISSING = nest_missing_message()
 
 
 def nest_package() -> Path | None:
