@@ -410,6 +410,17 @@ def test_the_best_jobs_figures_say_which_job_and_the_title_only_what_matters(tmp
     assert ax.get_ylabel() == "squared-error loss $E$ (mV$^2$)"
 
 
+def test_the_loss_axis_of_several_jobs_names_its_unit_when_they_share_one():
+    from eprop.analysis.plot import jobs_loss_label
+
+    regression = ("regression", "mean_squared_error")
+    assert jobs_loss_label([regression, regression]) == "squared-error loss $E$ (mV$^2$)"
+    assert jobs_loss_label([("classification", "cross_entropy")]) == "cross-entropy loss $E$"
+    assert jobs_loss_label([regression, ("classification", "cross_entropy")]) == (
+        "loss $E$ (its kind and unit differ between jobs)"
+    )
+
+
 # ---------------------------------------------------------------- eprop plot
 # (--dpi 40 where the test checks which figures are written, not their resolution: 5 times faster)
 

@@ -114,9 +114,7 @@ LOSS_LABELS = {  # (task kind, readout loss) -> the loss axis of loss_all_jobs, 
 def jobs_loss_label(kinds: list[tuple[str, str]]) -> str:
     """The loss axis of jobs with these (task kind, readout loss): the loss and its unit if they share one."""
     labels = {LOSS_LABELS.get(kind, "loss $E$") for kind in kinds}
-    return (
-        labels.pop() if len(labels) == 1 else "loss $E$ (differs between jobs: squared error in mV$^2$, cross-entropy)"
-    )
+    return labels.pop() if len(labels) == 1 else "loss $E$ (its kind and unit differ between jobs)"
 
 
 def plot_multirun(

@@ -310,12 +310,8 @@ def dynamics_figure(results: Results, iteration: int) -> Figure:
     return fig
 
 
-READOUT_FIELDS = (
-    "readout_signal",
-    "target_signal",
-    "error_signal",
-    "V_m",
-)  # the panel that carries the legend: first found
+# the readout panel that carries the legend: the first of these fields drawn
+READOUT_FIELDS = ("readout_signal", "target_signal", "error_signal", "V_m")
 
 
 def _legend_panel(panels: list) -> Panel | None:
@@ -327,14 +323,12 @@ def _legend_panel(panels: list) -> Panel | None:
 
 # legend font sizes between the panel's right edge and a legend beside it: clear of the last tick label
 LEGEND_PAD = 2.0
+TRACE_WIDTH = 0.7  # points, a recorded trace
 
 
 def _trace_widths(n: int, beneath: bool) -> list[float]:
     """Line widths of n traces: all TRACE_WIDTH, or (beneath) each wider than the next (style.beneath_widths)."""
     return beneath_widths(n, TRACE_WIDTH, 2.4 / max(n - 1, 1) if n > 3 else 0.6) if beneath else [TRACE_WIDTH] * n
-
-
-TRACE_WIDTH = 0.7
 
 
 def _readout_legend(ax, n: int, classes: list | None, beneath: bool = False) -> None:

@@ -257,9 +257,8 @@ def colour_scales(matrices: dict[tuple[str, str], np.ndarray], projections: list
     (`robust_limit` of its matrices) stay below OWN_SCALE_RATIO of the shared scale (N-MNIST's recurrent →
     readout weights, 40 times smaller than the input weights): on the shared scale it would look blank,
     so it gets a scale (and a colour bar) of its own."""
-    stages = ("initial", "final")
     overall, _ = robust_limit(list(matrices.values()))
-    own = [p for p in projections if robust_limit([matrices[p, s] for s in stages])[0] < OWN_SCALE_RATIO * overall]
+    own = [p for p in projections if robust_limit([matrices[p, s] for s in STAGES])[0] < OWN_SCALE_RATIO * overall]
     shared = [p for p in projections if p not in own]
     return ([shared] if shared else []) + [[p] for p in own]
 
@@ -286,7 +285,7 @@ def weight_matrices_figure(results: Results) -> Figure:
         raise FigureUnavailable("no learned projection in the weight snapshots")
     matrices, nan_weights = {}, {}
     for projection in projections:
-        for stage in ("initial", "final"):
+        for stage in STAGES:
             m = results.weight_matrix(stage, projection, missing=np.nan)  # (postsynaptic, presynaptic)
             matrices[projection, stage] = m
             nan_weights[projection, stage] = np.isnan(m) & results.connected(stage, projection)
@@ -299,12 +298,12 @@ def weight_matrices_figure(results: Results) -> Figure:
         fig = new_figure(TWO_COLUMNS, 1.0 + 1.7 * len(projections))
         axes = fig.subplots(len(projections), 2, sharey="row", squeeze=False, gridspec_kw={"height_ratios": heights})
         for group in scales:
-            limit, clipped = robust_limit([matrices[p, stage] for p in group for stage in ("initial", "final")])
+            limit, clipped = robust_limit([matrices[p, stage] for p in group for stage in STAGES])
             image = None
             for projection in group:
                 i = projections.index(projection)
                 ylabel, xlabel = WEIGHT_AXES[projection]
-                for j, stage in enumerate(("initial", "final")):
+                for j, stage in enumerate(STAGES):
                     m, ax = matrices[projection, stage], axes[i, j]
                     extent = (-0.5, m.shape[1] - 0.5, -0.5, m.shape[0] - 0.5)
                     image = ax.imshow(
