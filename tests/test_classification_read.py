@@ -436,6 +436,24 @@ def test_an_empty_confusion_cell_says_0(tmp_path):
     assert cells == {(0, 0): "4", (1, 0): "0", (0, 1): "0", (1, 1): "4"}  # (predicted, label) of the 2 test iterations
 
 
+def test_the_confusion_figure_counts_ties_wrong_and_says_how_many(tmp_path):
+    """A tie (predicted -1, issue 19 item 4) has no cell; the title counts it, the accuracy counts it wrong
+    (as eval does), and the colour stays the fraction of all of the label's sequences."""
+    import h5py
+
+    path = syn.write_classification_run(tmp_path / "r" / "results.h5", correct=[4] * 10)  # every sequence right
+    with h5py.File(path, "r+") as f:
+        f["predicted"][9, 0] = -1  # the last test iteration's first sequence (label 0): a tie
+    with open_results(path) as res:
+        ax = confusion_figure(res).axes[0]
+    cells = {tuple(int(v) for v in t.get_position()): t.get_text() for t in ax.texts}
+    assert cells == {(0, 0): "3", (1, 0): "0", (0, 1): "0", (1, 1): "4"}
+    assert ax.get_title(loc="left") == (
+        "test phase, 2 iterations:\n8 sequences (1 tie: no prediction, no cell), accuracy 0.875"
+    )
+    assert ax.images[0].get_array()[0, 0] == pytest.approx(3 / 4)  # of label 0's 4 sequences, the tie too
+
+
 def test_eval_counts_the_iterations_of_a_phased_run_against_its_schedule(phased):
     """With phases.* the iteration count is the schedule's, not task.n_iter: the synthetic phases
     1 0 0 0 1 2 2 0 3 3 are those of validate_every 3, n_early_stop 2, stop_error 0.6, n_test 2

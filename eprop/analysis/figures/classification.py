@@ -91,17 +91,21 @@ def confusion_figure(results: Results) -> Figure:
     """Counts of (label, predicted class) over the test phase's sequences; without a test phase over
     the last training iterations (metrics.final_iterations), as the title says. The colour is the
     fraction of a label's sequences (each row sums to 1, the diagonal is the recall of the class), so
-    that rare classes read as well as frequent ones; the numbers are the counts (0 in grey)."""
+    that rare classes read as well as frequent ones; the numbers are the counts (0 in grey). A tie (no
+    prediction) has no cell: the title counts the ties, and a row with ties sums to less than 1; the
+    accuracy counts them wrong, as `eprop eval` does."""
     labels, predicted = results.per_sequence("labels"), results.per_sequence("predicted")
     if labels is None or predicted is None or results.n_iter_done == 0:
         raise FigureUnavailable("no iteration finished")
     chosen = final_iterations(results)
     labels, predicted = labels[chosen.indices], predicted[chosen.indices]
     n = int(results.attrs.get("n_out", 2))
-    counts = confusion_counts(labels, predicted, n)
-    fraction = counts / np.maximum(counts.sum(axis=1, keepdims=True), 1)
+    counts = confusion_counts(labels, predicted, n)  # a tie (no prediction) has no cell
+    per_label = np.bincount(np.ravel(labels), minlength=n)[:n, None]  # every sequence of the label, ties too
+    fraction = counts / np.maximum(per_label, 1)
     names = _class_names(results, n)
-    accuracy = np.trace(counts) / max(counts.sum(), 1)
+    accuracy = np.trace(counts) / max(labels.size, 1)  # a tie is wrong, as in eval
+    ties = labels.size - int(counts.sum())
     many = n > 4
     with house_style():
         fig = new_figure(ONE_COLUMN * (1.1 if many else 0.95), ONE_COLUMN * (1.0 if many else 0.8))
@@ -122,7 +126,10 @@ def confusion_figure(results: Results) -> Figure:
         ax.tick_params(length=0)
         ax.set_xlabel("predicted class")
         ax.set_ylabel("label")
-        ax.set_title(f"{chosen.description}:\n{labels.size} sequences, accuracy {accuracy:.3f}", loc="left", fontsize=6)
+        tied = f" ({ties} {'tie' if ties == 1 else 'ties'}: no prediction, no cell)" if ties else ""
+        ax.set_title(
+            f"{chosen.description}:\n{labels.size} sequences{tied}, accuracy {accuracy:.3f}", loc="left", fontsize=6
+        )
         bar = fig.colorbar(image, ax=ax, shrink=0.8, pad=0.03)
         bar.set_label("fraction of the label's sequences\n(numbers: counts)", fontsize=6)
         bar.ax.tick_params(labelsize=6)
