@@ -120,6 +120,17 @@ def test_frames_sum_the_input_spikes_of_each_sample_per_polarity(nmnist):
     assert blocked[1, 17, 17] and not blocked[0, 17, 17] and blocked[0, 0, 0]
 
 
+def test_input_frames_name_a_tie_no_prediction(nmnist):
+    """A tie (predicted -1, issue 19 item 4) is not a class: the title says so instead of 'predicted ?'."""
+    import h5py
+
+    with h5py.File(nmnist, "r+") as f:
+        f["predicted"][6, 0] = -1
+    with open_results(nmnist) as res:
+        fig = input_frames_figure(res)
+    assert fig.axes[2].get_title(loc="left") == "sample 1: label 4, no prediction (a tie) (wrong)"
+
+
 def test_input_frames_figure_names_what_it_shows(nmnist):
     with open_results(nmnist) as res:
         fig = input_frames_figure(res)
