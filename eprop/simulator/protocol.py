@@ -4,7 +4,7 @@ Two implementations: the package eprop.simulator (NEST; its functions, re-export
 eprop/simulator/__init__.py) and tests/fake_simulator.py's FakeSimulator (the fast tier).
 The loop calls them in this order:
 
-    reset_kernel -> build_network -> [set_optimizer_state] -> nest_info, num_virtual_procs
+    reset_kernel -> build_network -> nest_info, num_virtual_procs -> [set_optimizer_state]
     -> min_delay_steps -> per iteration: load_generators, simulate_until (twice when the
     learning rate changes at the next iteration's first step, with set_learning_rate between),
     read_and_clear -> [apply_pending_updates] -> read_weights
