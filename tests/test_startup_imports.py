@@ -1,8 +1,9 @@
 """`eprop run` imports no plotting or progress-bar code it does not use.
 
-PyNEST imports matplotlib at start-up for its spatial-layer plots (0.15 s); simulator.nest()
-hides it while NEST loads, so a run without a progress bar loads neither matplotlib (nor PIL,
-which matplotlib pulls in) nor rich, and matplotlib stays importable afterwards.
+PyNEST imports matplotlib at start-up for its spatial-layer plots (0.15 s), and pandas if it is
+installed (0.3 s); simulator.nest() hides both while NEST loads, so a run without a progress bar
+loads neither matplotlib (nor PIL, which matplotlib pulls in) nor pandas nor rich, and matplotlib
+stays importable afterwards.
 """
 
 from __future__ import annotations
