@@ -16,26 +16,22 @@ from eprop.simulator.description import KernelSettings
 
 _nest = None
 
-# Optional libraries PyNEST imports at start-up if it finds them, for what eprop never uses:
-# matplotlib for its spatial-layer plots (0.15 s of every run), pandas for
-# NodeCollection.get(output="pandas") (0.3 s). Unless one is loaded already, NEST is told it is
-# absent; it stays importable afterwards.
-HIDDEN_FROM_NEST = ("matplotlib", "pandas")
-
 
 def nest():
     """The nest module, imported on first use with its banner silenced."""
     global _nest
     if _nest is None:
         os.environ.setdefault("PYNEST_QUIET", "1")
-        absent = [name for name in HIDDEN_FROM_NEST if name not in sys.modules]
-        for name in absent:
-            sys.modules[name] = None
+        # PyNEST imports matplotlib at start-up for its spatial-layer plots, which eprop never
+        # draws (0.15 s of every run): unless it is loaded already, NEST is told it is absent.
+        absent = "matplotlib" not in sys.modules
+        if absent:
+            sys.modules["matplotlib"] = None
         try:
             import nest as nest_module
         finally:
-            for name in absent:
-                del sys.modules[name]
+            if absent:
+                del sys.modules["matplotlib"]
 
         nest_module.verbosity = nest_module.VerbosityLevel.WARNING
         _nest = nest_module
