@@ -247,3 +247,12 @@ def test_version_of_a_nest_built_elsewhere(no_nest_metadata, monkeypatch, tmp_pa
 
 def test_version_of_the_wheel_is_its_metadata():
     assert nest_install.nest_version_text() == metadata.version("nest-simulator")
+
+
+def test_params_validates_before_printing(tmp_path):
+    """Issue 19 item 7: `--params` refuses what a run refuses, with the same line and exit code."""
+    expected = "eprop: error: task.n_iter=-1: must be an integer >= 1\n"
+    proc = run_eprop_in_process("run", "--params", "task.n_iter=-1", check=False)
+    assert (proc.returncode, proc.stdout, proc.stderr) == (2, "", expected)
+    proc = run_eprop_in_process("run", "task.n_iter=-1", f"hydra.run.dir={tmp_path / 'run'}", check=False)
+    assert (proc.returncode, proc.stderr) == (2, expected)

@@ -51,8 +51,12 @@ def resumed_config(overrides: list[str]):
 def print_params(overrides: list[str]) -> int:
     """`eprop run --params [OVERRIDES]`: `key = value  # unit, meaning` for every parameter."""
     from eprop.config.params_doc import render
+    from eprop.config.schema import with_plain_choices
+    from eprop.config.validation import validate
 
-    print(render(resumed_config(overrides)), end="")
+    cfg = resumed_config(overrides)
+    validate(with_plain_choices(cfg))  # the values a run would refuse are refused here too, before printing
+    print(render(cfg), end="")
     return 0
 
 
