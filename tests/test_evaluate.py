@@ -401,3 +401,33 @@ def test_a_loss_that_is_nan_throughout_has_no_minimum():
     assert (s["min_loss"], s["min_loss_iteration"]) == (None, None)  # not "iteration 1"
     s = loss_summary(np.array([3.0, np.inf, 2.0, np.nan]), first_iteration=4)
     assert (s["min_loss"], s["min_loss_iteration"]) == (2.0, 7)
+
+
+def test_eval_lists_a_run_named_twice_once(run_file, multirun_dir, capsys):
+    """Issue 19 item 9: the same path twice, or a run's file and its directory, is one row (first kept)."""
+    _, out, _ = run_eval([run_file, run_file, "--json"], capsys)
+    assert json.loads(out)["path"] == str(run_file)  # one run: an object, not a list
+    _, out, _ = run_eval([run_file.parent, run_file, "--json"], capsys)
+    assert json.loads(out)["job"] == str(run_file.parent)
+    _, out, _ = run_eval([multirun_dir, multirun_dir / "1", multirun_dir / "0" / "results.h5", "--json"], capsys)
+    assert sorted(Path(j["path"]).parent.name for j in json.loads(out)) == ["0", "1"]
+
+
+def test_plot_only_empty_and_out_file_are_refused(run_file, tmp_path, capsys):
+    """Issue 19 item 9: `--only ""` names no figure; `--out FILE` is a file, not a directory."""
+    from eprop.analysis.figures import FIGURE_NAMES
+
+    for only in ("", ","):
+        code = report.plot_main([str(run_file), "--only", only])
+        out, err = capsys.readouterr()
+        assert (code, out, err) == (
+            2,
+            "",
+            f'eprop: error: --only "{only}": names no figure; valid: {", ".join(FIGURE_NAMES)}\n',
+        )
+    existing = tmp_path / "figs.png"
+    existing.write_text("")
+    code = report.plot_main([str(run_file), "--out", str(existing)])
+    out, err = capsys.readouterr()
+    assert (code, out, err) == (2, "", f"eprop: error: --out {existing}: is a file, not a directory\n")
+    assert not (run_file.parent / "figures").exists()

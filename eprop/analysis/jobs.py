@@ -27,13 +27,21 @@ def summarize_runs(paths: Iterable[str | Path], check_loss: bool = True) -> list
     job is tolerated and reported with its status even if its results file is unreadable
     ("unreadable") or missing while the job directory holds an error file ("failed"); its `error`
     key says why. Each summary also carries `job`: the job directory relative to the multirun
-    directory.
+    directory. A run named twice (the same path twice, or its file and its directory) is one
+    summary, at its first place.
     """
-    paths = [Path(p) for p in paths]
+    named: dict[Path, Path] = {}
+    for p in paths:
+        named.setdefault(_same(Path(p)), Path(p))  # the first of two names of one run is kept
+    paths = list(named.values())
     summaries = []
+    seen: set[Path] = set()
     for given in paths:
         try:
-            summaries.extend(summarize_path(given, check_loss=check_loss))
+            for summary in summarize_path(given, check_loss=check_loss):
+                if _same(Path(summary["path"])) not in seen:
+                    seen.add(_same(Path(summary["path"])))
+                    summaries.append(summary)
         except EpropError as exc:  # a UserError, or the reader's ResultsError
             if len(paths) == 1:
                 raise
@@ -49,6 +57,15 @@ def summarize_runs(paths: Iterable[str | Path], check_loss: bool = True) -> list
                 }
             )
     return summaries
+
+
+def _same(path: Path) -> Path:
+    """The path that `path` names, as one key for the same file named in two ways."""
+    try:
+        own = results_file_in(path) if path.is_dir() else None
+    except EpropError:  # several candidates: summarize_path says so
+        own = None
+    return (own or path).resolve()
 
 
 def summarize_path(given: Path, check_loss: bool = True) -> list[dict[str, Any]]:

@@ -79,13 +79,18 @@ def plot_command() -> click.Command:
 
 def plot_figures(path: str, out: str | None, fmt: str, only: str | None, dpi: int, log: bool, linear: bool) -> int:
     """Draw the figures and print what was written; errors are raised for the boundary to print."""
+    from eprop.analysis.figures import FIGURE_NAMES
     from eprop.analysis.plot import plot_path
 
     if log and linear:
         raise click.UsageError(
             "--log --linear: not allowed together; valid: one of them, or neither (chosen from the data)"
         )
-    names = {name.strip() for name in only.split(",") if name.strip()} if only else None
+    names = {name.strip() for name in only.split(",") if name.strip()} if only is not None else None
+    if names is not None and not names:  # `--only ""` would otherwise draw every figure
+        raise UserError(f'--only "{only}": names no figure; valid: {", ".join(FIGURE_NAMES)}')
+    if out is not None and Path(out).expanduser().is_file():
+        raise UserError(f"--out {out}: is a file, not a directory")
     try:
         report = plot_path(
             path, out_dir=out, fmt=fmt, only=names, dpi=dpi, log=True if log else (False if linear else None)
