@@ -256,3 +256,15 @@ def test_params_validates_before_printing(tmp_path):
     assert (proc.returncode, proc.stdout, proc.stderr) == (2, "", expected)
     proc = run_eprop_in_process("run", "task.n_iter=-1", f"hydra.run.dir={tmp_path / 'run'}", check=False)
     assert (proc.returncode, proc.stderr) == (2, expected)
+
+
+def test_a_removed_config_group_says_how_to_choose_an_option(tmp_path):
+    """Issue 19 item 9: `eprop run ~optimizer` names the group and its options, not "Missing mandatory value"."""
+    expected = (
+        "eprop: error: optimizer: no option chosen (~optimizer removed it); "
+        "choose one: optimizer=adam or optimizer=gradient_descent\n"
+    )
+    proc = run_eprop_in_process("run", "~optimizer", f"hydra.run.dir={tmp_path / 'run'}", check=False)
+    assert (proc.returncode, proc.stdout, proc.stderr) == (2, "", expected)
+    proc = run_eprop_in_process("run", "--params", "~optimizer", check=False)
+    assert (proc.returncode, proc.stderr) == (2, expected)

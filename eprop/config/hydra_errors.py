@@ -47,6 +47,13 @@ def one_line(err: BaseException) -> str:
         valid = ", ".join(o for o in options.split() if not o.startswith("_"))
         choice = f"{group}={wanted[len(group) + 1 :]}" if wanted.startswith(group + "/") else group
         return f"{choice}: no such option; valid options: {valid}"
+    if (m := re.search(r"Missing mandatory value: (\w+)\s+full_key: (\w+)\s", text + " ")) and (
+        options := group_options(m.group(2))
+    ):
+        group = m.group(2)
+        choices = [f"{group}={option}" for option in options]
+        listed = f"{', '.join(choices[:-1])} or {choices[-1]}" if len(choices) > 1 else choices[0]
+        return f"{group}: no option chosen (~{group} removed it); choose one: {listed}"
     if m := re.search(r"Key '([^']+)' not in '(\w+)'\s+full_key: ([\w.]+)", text):
         key, object_type, full_key = m.groups()
         parent = full_key.rsplit(".", 1)[0] if "." in full_key else ""
@@ -80,6 +87,18 @@ def one_line(err: BaseException) -> str:
         return f"{full_key}={value}: not a valid {kind.lower()}"
     first = str(chain[0]).strip().splitlines()
     return " ".join(first[0].split()) if first else type(chain[0]).__name__
+
+
+def group_options(group: str) -> list[str]:
+    """The options of config group GROUP (its conf/GROUP/*.yaml, private ones left out); [] for no group."""
+    from pathlib import Path
+
+    from eprop.config.schema import conf_dir
+
+    folder = Path(conf_dir()) / group
+    if group == "hydra" or not folder.is_dir():
+        return []
+    return sorted(f.stem for f in folder.glob("*.yaml") if not f.stem.startswith("_"))
 
 
 def _whole_float(text: str) -> int | None:
