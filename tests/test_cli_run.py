@@ -104,7 +104,7 @@ def test_a_finished_run_names_its_directory_on_stdout(tmp_path):
         "seed=1,2",
         f"hydra.sweep.dir={tmp_path / 'sweep'}",
     )
-    assert proc.stdout.splitlines()[-1] == f"eprop: results in {tmp_path / 'sweep'}"  # after Hydra's launch log
+    assert proc.stdout.splitlines() == [f"eprop: results in {tmp_path / 'sweep'}"]  # Hydra's launch log: stderr
     proc = run_eprop(
         "run", "task=infinite_loop", "task.n_iter=1", "progress=false", "hydra.run.dir=rel/run", cwd=tmp_path
     )
@@ -444,3 +444,20 @@ def test_existing_results_are_not_announced(capsys, tmp_path):
     ]
     assert out == []
     assert (tmp_path / "results.h5").read_bytes() == b"an earlier run"
+
+
+def test_results_line_is_quoted_for_the_shell_and_warnings_go_to_stderr(tmp_path):
+    """Issue 19 item 14: `results in 'space dir/sweep'` can be pasted; the oversubscription warning
+    and Hydra's launch lines are on stderr, stdout holds only the results line."""
+    from .conftest import run_eprop_in_process
+
+    sweep = tmp_path / "space dir" / "sweep"
+    proc = run_eprop_in_process(
+        "run", "-m", "kernel.threads=99", "task.n_iter=-1", f"hydra.sweep.dir={sweep}", check=False
+    )
+    assert proc.returncode == 1
+    assert proc.stdout.splitlines() == [f"eprop: results in '{sweep}'"]
+    assert "warning: oversubscribed: kernel.threads=99 on" in proc.stderr
+    plain = tmp_path / "plain"
+    proc = run_eprop_in_process("run", "-m", "task.n_iter=-1", f"hydra.sweep.dir={plain}", check=False)
+    assert proc.stdout.splitlines() == [f"eprop: results in {plain}"]  # a plain path as it is

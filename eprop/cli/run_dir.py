@@ -20,6 +20,7 @@ removed.
 from __future__ import annotations
 
 import logging
+import shlex
 import shutil
 from pathlib import Path
 from typing import Any
@@ -173,8 +174,10 @@ def results_written() -> Path | None:
 
 
 def shown(path: Path) -> str:
-    """A path to print: relative to the working directory when it lies below it, else absolute."""
+    """A path to print: relative to the working directory when it lies below it, else absolute;
+    quoted for the shell when it needs to be (a space, a quote, ...), so that it can be pasted."""
     try:
-        return str(path.relative_to(Path.cwd()))
+        text = str(path.relative_to(Path.cwd()))
     except ValueError:
-        return str(path)
+        text = str(path)
+    return shlex.quote(text)
