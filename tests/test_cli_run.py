@@ -461,3 +461,21 @@ def test_results_line_is_quoted_for_the_shell_and_warnings_go_to_stderr(tmp_path
     plain = tmp_path / "plain"
     proc = run_eprop_in_process("run", "-m", "task.n_iter=-1", f"hydra.sweep.dir={plain}", check=False)
     assert proc.stdout.splitlines() == [f"eprop: results in {plain}"]  # a plain path as it is
+
+
+def test_every_job_of_a_sweep_is_checked_before_the_first_runs(tmp_path):
+    """Issue 19 item 11: a value of any job that its run would refuse ends the sweep before job 0 runs."""
+    from .conftest import run_eprop_in_process
+
+    sweep = tmp_path / "sweep"
+    cases = [
+        (("optimizer.eta=1e-3,-5",), "optimizer.eta=-5.0: must be > 0 (job 1 of the sweep: optimizer.eta=-5)"),
+        (
+            ("task=handwriting,infinite_loop", "task.n_iter=2,-2"),
+            "task.n_iter=-2: must be an integer >= 1 (job 1 of the sweep: task=handwriting task.n_iter=-2)",
+        ),
+    ]
+    for overrides, message in cases:
+        proc = run_eprop_in_process("run", "-m", *overrides, f"hydra.sweep.dir={sweep}", check=False)
+        assert (proc.returncode, proc.stdout, proc.stderr) == (2, "", f"eprop: error: {message}\n")
+        assert not sweep.exists()

@@ -193,3 +193,20 @@ def test_no_other_module_of_eprop_uses_hydra_private_names():
         if "hydra._internal" in path.read_text() or "_return_value" in path.read_text()
     ]
     assert users == ["eprop/cli/hydra_internals.py"]
+
+
+# ---------------------------------------------------------------- 5. BasicSweeper.split_arguments (private)
+
+
+def test_sweep_jobs_expands_a_sweep_in_hydras_job_order():
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+
+    from eprop.cli.hydra_internals import sweep_jobs
+
+    parsed = OverridesParser.create().parse_overrides(["optimizer.eta=1e-3,-5", "seed=1,2", "task.n_iter=3"])
+    assert sweep_jobs(parsed) == [
+        ["optimizer.eta=0.001", "seed=1", "task.n_iter=3"],  # as Hydra writes the job's value
+        ["optimizer.eta=0.001", "seed=2", "task.n_iter=3"],
+        ["optimizer.eta=-5", "seed=1", "task.n_iter=3"],
+        ["optimizer.eta=-5", "seed=2", "task.n_iter=3"],
+    ]

@@ -23,6 +23,10 @@ of these:
    hydra_plugins/eprop_sweeper wraps the launcher so that a failed job reaches optuna as a
    failed trial (eprop.sweep.failed_trial_launcher), and reads the config to write
    summary.csv when the search stops. The plugin has no public hook for either.
+5. `hydra._internal.core_plugins.basic_sweeper.BasicSweeper.split_arguments(overrides,
+   max_batch_size)` (a static method of a private module): the jobs of a basic sweep, each a
+   list of `key=value` strings, in Hydra's job order. sweep_check.py validates every job with
+   it before the first runs; Hydra has no public way to expand a sweep.
 
 The launcher wrapper uses only `JobReturn`'s public `status` and `return_value` (getter and
 setter), not its private `_return_value`.
@@ -88,3 +92,10 @@ def set_optuna_launcher(sweeper: Any, launcher: Any) -> None:
 def optuna_config(sweeper: Any) -> Any:
     """The composed config (hydra.sweep.dir, ...) of hydra-optuna-sweeper's OptunaSweeper (after its setup)."""
     return sweeper.sweeper.config
+
+
+def sweep_jobs(overrides: list[Any]) -> list[list[str]]:
+    """The jobs the basic sweeper makes of parsed OVERRIDES, in its order (job 0 first)."""
+    from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
+
+    return [job for batch in BasicSweeper.split_arguments(overrides, None) for job in batch]

@@ -152,6 +152,10 @@ def run_main(argv: list[str]) -> int:
         return print_resumed_config(overrides, resolve="--resolve" in argv)
     if trains(argv):
         require_nest()  # before anything is composed or a run directory made
+        if "-m" in argv or "--multirun" in argv:
+            from eprop.cli.sweep_check import check_sweep_jobs
+
+            check_sweep_jobs(argv)  # every job's values, before the first job runs
     FailedJobsCallback.failed = []  # a failed earlier multirun in this process must not count
     try:
         hydra_main(run_task, argv, config_dir=conf_dir(), config_name="config")
