@@ -58,3 +58,26 @@ class StopRun(BaseException):
     def __init__(self, error: Exception):
         super().__init__(error)
         self.error = error
+
+
+def nest_missing_message() -> str:
+    """The one line for training without NEST: `eprop run` prints it after `eprop: error: `, `eprop.run()` raises it.
+
+    eprop's core install has no NEST (`eprop eval`, `eprop plot` and `eprop.open` need none); NEST 3.10
+    comes from the `nest` extra, conda-forge or a source build.
+    """
+    return (
+        "eprop run needs NEST 3.10 (Python module nest), which is not installed in this environment; "
+        "install it with pip install 'eprop[nest]', or NEST 3.10 from conda-forge (conda install -c conda-forge nest-simulator=3.10) "
+        "or a source build; eprop eval, eprop plot and eprop.open need no NEST"
+    )
+
+
+def nest_missing() -> bool:
+    """True when the Python module `nest` cannot be found (NEST is not imported to find out)."""
+    import importlib.util
+
+    try:
+        return importlib.util.find_spec("nest") is None
+    except (ImportError, ValueError):
+        return True

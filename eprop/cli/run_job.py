@@ -32,10 +32,8 @@ from eprop.training.resume import resume_config
 log = logging.getLogger(__name__)
 
 
-def _progress(cfg: DictConfig):
-    """A rich progress bar on stderr with iteration, last loss and ETA (None if disabled)."""
-    if not cfg.progress:
-        return None
+def _progress():
+    """A rich progress bar on stderr with iteration, last loss and ETA."""
     from rich.console import Console
     from rich.progress import (
         BarColumn,
@@ -70,6 +68,37 @@ def expand_paths(cfg: DictConfig) -> None:
             OmegaConf.update(cfg, key, str(Path(value).expanduser()))
 
 
+def train_job(
+    cfg: DictConfig, run_dir: Path, overrides: list[str], parent=None, progress: bool = False
+) -> tuple[DictConfig, float]:
+    """One job's training, Hydra aside: the config as NEST takes it, `train()`, an optional progress bar.
+
+    `cfg` is the config that runs (a resumed run's already merged with its parent's, `parent`
+    the run it continues). Returns that config (its choices as plain strings) and the final loss.
+    `eprop run` (run_job) and the Python API (`eprop.run`) both train through here.
+    """
+    cfg = with_plain_choices(cfg)  # NEST takes str, not the schema's Enums
+    bar = _progress() if progress else None
+    if bar is None:
+        return cfg, train(cfg, run_dir, overrides, parent=parent)
+    bars = []
+
+    def show(k: int, loss: float, total: int) -> None:
+        # The bar appears with the first finished iteration, so that an error found while
+        # the data is loaded or the network is built stays a single line. With phases, `total`
+        # is the most iterations the schedule can still give; it shrinks as the run goes.
+        if not bars:
+            bar.start()
+            bars.append(bar.add_task(cfg.task.name, total=total, completed=k, loss="–"))
+        bar.update(bars[0], total=total, completed=k + 1, loss=f"{loss:.4g}")
+
+    try:
+        return cfg, train(cfg, run_dir, overrides, parent=parent, on_iteration=show)
+    finally:
+        if bars:  # a bar that never started would still print an empty line
+            bar.stop()
+
+
 def run_job(cfg: DictConfig) -> float:
     hc = HydraConfig.get()
     run_dir = Path(hc.runtime.output_dir)
@@ -81,26 +110,7 @@ def run_job(cfg: DictConfig) -> float:
         if cfg.resume:
             cfg, parent = resume_config(cfg, overrides)
             expand_paths(cfg)
-        cfg = with_plain_choices(cfg)  # NEST takes str, not the schema's Enums
-        progress = _progress(cfg)
-        if progress is None:
-            return job_objective(cfg, run_dir / cfg.output.file, train(cfg, run_dir, overrides, parent=parent))
-        bars = []
-
-        def show(k: int, loss: float, total: int) -> None:
-            # The bar appears with the first finished iteration, so that an error found while
-            # the data is loaded or the network is built stays a single line. With phases, `total`
-            # is the most iterations the schedule can still give; it shrinks as the run goes.
-            if not bars:
-                progress.start()
-                bars.append(progress.add_task(cfg.task.name, total=total, completed=k, loss="–"))
-            progress.update(bars[0], total=total, completed=k + 1, loss=f"{loss:.4g}")
-
-        try:
-            final_loss = train(cfg, run_dir, overrides, parent=parent, on_iteration=show)
-        finally:
-            if bars:  # a bar that never started would still print an empty line
-                progress.stop()
+        cfg, final_loss = train_job(cfg, run_dir, overrides, parent, progress=bool(cfg.progress))
         return job_objective(cfg, run_dir / cfg.output.file, final_loss)
     except Exception as exc:
         err = user_error(exc)  # a UserError (config errors translated), an Interrupted run, or None: a bug

@@ -1,0 +1,473 @@
+"""eprop's Python API: `compose`, `run`, `open` and `figure`, what `eprop run`, `eprop eval` and
+`eprop plot` do, from Python (a Jupyter notebook, a script).
+
+- `compose` composes the config as `eprop run` does (the same conf/ directory, ConfigStore schemas,
+  resolvers and `validate`) and raises the one-line message `eprop run` prints as a `UserError`.
+- `run` trains in the calling process through the same function as `eprop run`'s Hydra job
+  (cli/run_job.py: `train_job`), so the results file holds the same numbers; it writes the run
+  directory as `eprop run` does (`.hydra/config.yaml`, `.hydra/overrides.yaml`, `eprop.log`,
+  the results file) without Hydra's `@hydra.main`.
+- `open` reads a results file, a run directory or a sweep (analysis/sweep.py) without NEST.
+
+The package's `__init__` exposes these names lazily, so that `import eprop` loads none of Hydra,
+NEST, h5py or matplotlib.
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+import math
+import re
+import weakref
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from omegaconf import DictConfig, OmegaConf, open_dict, read_write
+
+from eprop.errors import Diverged, UserError, nest_missing, nest_missing_message
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
+
+    from eprop.analysis.sweep import Sweep
+    from eprop.results import Results
+
+__all__ = ["compose", "run", "open", "figure"]
+
+log = logging.getLogger("eprop")
+
+LOG_FORMAT = "[%(asctime)s][%(levelname)s] %(message)s"  # conf/hydra/job_logging/eprop.yaml's format
+
+
+# ---------------------------------------------------------------- compose
+
+
+def compose(overrides: Sequence[str] = (), *, experiment: str | None = None) -> DictConfig:
+    """Compose and validate the config that `eprop run OVERRIDES...` would run, without running it.
+
+    The same configs, schemas, resolvers and checks as `eprop run`: `~` in values is expanded, a
+    resumed run (`resume=RUN_DIR`) gets its parent's config with the value overrides on top (what
+    `eprop run resume=RUN_DIR --cfg job` prints), and every value is checked against its bounds.
+    The `hydra` node is not part of the returned config (as in `eprop run`'s job); a
+    `hydra.run.dir=DIR` override is remembered as the run directory `run` uses by default.
+
+    Args:
+        overrides: Hydra overrides as on `eprop run`'s command line, e.g.
+            `["task=handwriting", "task.n_iter=5", "optimizer.eta=1e-3"]`.
+        experiment: An experiment preset (a file of conf/experiment/); the same as the override
+            `experiment=NAME`.
+
+    Returns:
+        The composed config (struct mode: an unknown key fails). Change values with attribute
+        access (`cfg.optimizer.eta = 1e-3`); `run` records the changes as overrides.
+
+    Raises:
+        UserError: A mistake in the overrides (an unknown key, a value outside its bounds, an
+            unknown option of a config group, a missing data file, ...). Its message is the line
+            `eprop run` prints after `eprop: error: `.
+
+    Example:
+        >>> cfg = eprop.compose(["task.n_iter=5"])  # doctest: +SKIP
+        >>> cfg.optimizer.eta, cfg.neuron.rec.tau_m  # doctest: +SKIP
+    """
+    return _compose(_arguments(overrides, experiment))[0]
+
+
+@dataclass
+class _Composition:
+    """What `compose` knows about a config beyond its values: for provenance and the run directory."""
+
+    overrides: list[str]  # the task overrides as Hydra records them (hydra.* left out)
+    values: dict[str, Any]  # the config's values when it was composed (flat, dotted keys, unresolved)
+    run_dir: str  # hydra.run.dir, unresolved (${now:...} is resolved when the run starts)
+    ref: weakref.ref
+
+
+_COMPOSED: list[_Composition] = []  # the latest compositions, newest last
+_KEEP = 64
+
+
+def _arguments(overrides: Sequence[str], experiment: str | None) -> list[str]:
+    """The overrides as `eprop run` would get them: strings, `~` expanded, `experiment=` first."""
+    from eprop.cli.run_args import argv_error, expand_home
+
+    if isinstance(overrides, (str, bytes)) or not isinstance(overrides, Sequence):
+        raise TypeError(f"overrides: give a list of strings such as ['task.n_iter=5'], not {type(overrides).__name__}")
+    if any(not isinstance(arg, str) for arg in overrides):
+        raise TypeError("overrides: every override must be a string such as 'task.n_iter=5'")
+    args = [expand_home(arg) for arg in overrides]
+    if experiment is not None:
+        args.insert(0, f"experiment={experiment}")
+    for arg in args:
+        if arg.startswith("-"):
+            raise UserError(f"{arg}: eprop.compose and eprop.run take overrides (key=value), not command-line options")
+    if message := argv_error(args):
+        raise UserError(message)
+    return args
+
+
+def _compose(args: list[str]) -> tuple[DictConfig, _Composition]:
+    """Compose with Hydra's compose API, resolve a resumed run's config and validate it."""
+    from hydra import compose as hydra_compose
+    from hydra import initialize_config_dir
+    from hydra.core.global_hydra import GlobalHydra
+
+    from eprop.cli.run_job import expand_paths
+    from eprop.cli.show_config import help_groups
+    from eprop.config.schema import conf_dir, register_configs, with_plain_choices
+    from eprop.config.validation import validate
+    from eprop.training.resume import resume_config
+
+    register_configs()
+    if not OmegaConf.has_resolver("eprop.help_groups"):
+        OmegaConf.register_new_resolver("eprop.help_groups", help_groups)  # as eprop run does (hydra.help.template)
+    with _config_errors():
+        hydra = GlobalHydra.instance()
+        if hydra.is_initialized():
+            hydra.clear()
+        with initialize_config_dir(config_dir=conf_dir(), version_base="1.3"):
+            cfg = hydra_compose("config", overrides=args, return_hydra_config=True)
+        overrides = [str(o) for o in cfg.hydra.overrides.task]
+        run_dir = str(OmegaConf.to_container(cfg.hydra.run, resolve=False)["dir"])
+        with read_write(cfg), open_dict(cfg):
+            del cfg["hydra"]  # as Hydra gives a job its config
+        expand_paths(cfg)
+        if cfg.resume:
+            cfg, _ = resume_config(cfg, overrides)
+            expand_paths(cfg)
+        validate(with_plain_choices(cfg))
+    composition = _Composition(overrides, _flat(cfg), run_dir, weakref.ref(cfg))  # the config itself is not kept
+    _COMPOSED.append(composition)
+    del _COMPOSED[:-_KEEP]
+    return cfg, composition
+
+
+@contextmanager
+def _config_errors() -> Iterator[None]:
+    """Hydra's and OmegaConf's config errors as the UserError `eprop run` prints (cli/boundary.py)."""
+    from eprop.cli.boundary import user_error
+    from eprop.config.hydra_errors import config_error_types
+
+    try:
+        yield
+    except config_error_types() as err:
+        raise user_error(err) from None
+
+
+def _flat(cfg: DictConfig) -> dict[str, Any]:
+    """The config's values under dotted keys, interpolations unresolved, closed choices as strings."""
+    flat: dict[str, Any] = {}
+
+    def walk(node: Any, prefix: str) -> None:
+        if isinstance(node, dict) and node:
+            for key, value in node.items():
+                walk(value, f"{prefix}{key}.")
+        else:
+            flat[prefix[:-1]] = node
+
+    walk(OmegaConf.to_container(cfg, resolve=False, enum_to_str=True), "")
+    return flat
+
+
+def _composition_of(cfg: DictConfig) -> _Composition | None:
+    """The composition `cfg` came from: itself, else the one it differs least from (a copy of it)."""
+    for composition in reversed(_COMPOSED):
+        if composition.ref() is cfg:
+            return composition
+    values = _flat(cfg)
+    best, fewest = None, math.inf
+    for composition in reversed(_COMPOSED):
+        changed = len(_changes(composition.values, values))
+        if changed < fewest:
+            best, fewest = composition, changed
+    return best if best is not None and fewest < len(values) // 2 else None
+
+
+def _changes(before: dict[str, Any], after: dict[str, Any]) -> list[str]:
+    """Overrides that turn the values `before` into `after`: key=value, +key=value, ~key."""
+    changes = [
+        f"{key}={_override_value(value)}" for key, value in after.items() if key in before and before[key] != value
+    ]
+    changes += [f"+{key}={_override_value(value)}" for key, value in after.items() if key not in before]
+    changes += [f"~{key}" for key in before if key not in after]
+    return changes
+
+
+def _override_value(value: Any) -> str:
+    """A value as Hydra's override grammar writes it."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float)):
+        return repr(value)
+    if isinstance(value, (list, tuple)):
+        return "[" + ",".join(_override_value(v) for v in value) + "]"
+    if isinstance(value, dict):
+        return "{" + ",".join(f"{k}:{_override_value(v)}" for k, v in value.items()) + "}"
+    text = str(value)
+    if re.fullmatch(r"[\w./\-+:@]+", text) and text not in ("null", "true", "false"):
+        return text
+    return "'" + text.replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
+# ---------------------------------------------------------------- run
+
+
+def run(
+    cfg_or_overrides: DictConfig | Sequence[str], run_dir: str | Path | None = None, *, progress: bool = False
+) -> Results:
+    """Train one network in this process and return its results, as `eprop run` does.
+
+    The results file holds the same numbers as `eprop run` with the same overrides (the losses
+    are equal bit for bit). The run directory gets what `eprop run` writes into it: the results
+    file (`output.file`, default `results.h5`), `eprop.log`, and `.hydra/config.yaml` and
+    `.hydra/overrides.yaml` (so that `eprop eval`, `eprop plot` and `eprop.open` read it like a
+    run of the command line). The overrides recorded in the results file are those given to
+    `compose`, followed by `key=value` for every value changed on the config afterwards.
+
+    A run that diverges (a loss that is not finite, a saturated firing rate) is not an error
+    here: its Results come back with `status == "diverged"`, holding every finished iteration
+    (`eprop run` exits with code 3 instead); the reason is in `Results.attrs["error"]`.
+
+    NEST is one kernel per process: runs in one process follow each other (each starts with a
+    fresh kernel, so its numbers do not depend on earlier runs); for parallel runs use
+    `eprop run -m`.
+
+    Args:
+        cfg_or_overrides: A config from `compose` (possibly changed), or a list of overrides as
+            `compose` takes them (`hydra.run.dir=DIR` among them names the run directory).
+        run_dir: The run directory; it must not hold a results file already. Default: the one
+            `eprop run` would make, `outputs/<task.name>/<date>/<time>` below the working directory.
+        progress: Show a progress bar (iteration, loss, time left) while training. The config's
+            own `progress` key is left as it is (it is recorded in the results file).
+
+    Returns:
+        The run's `Results`, open for reading (its `path` is the results file); close it when done,
+        or use it in a `with` block.
+
+    Raises:
+        UserError: A mistake in the config (as `compose`), a run directory that cannot be made or
+            already holds results, a NEST that is not installed, or an error NEST reports for a
+            parameter. A run directory that this call made and that holds no results then is removed.
+        eprop.errors.Interrupted: The run was stopped by SIGINT or SIGTERM (the notebook's interrupt
+            button); the results file keeps every finished iteration (status `interrupted`), and
+            `eprop run resume=RUN_DIR` continues it.
+
+    Example:
+        >>> results = eprop.run(["task.n_iter=5"], "runs/first")  # doctest: +SKIP
+        >>> results.loss  # doctest: +SKIP
+    """
+    from eprop.cli.run_dir import make_dir
+    from eprop.cli.run_job import train_job
+    from eprop.results import open_results
+    from eprop.training.resume import continued_parent, load_parent
+
+    if nest_missing():
+        raise UserError(nest_missing_message())
+    if isinstance(cfg_or_overrides, DictConfig):
+        cfg = cfg_or_overrides
+        composition = _composition_of(cfg)
+        overrides = _recorded_overrides(cfg, composition)
+        pattern = composition.run_dir if composition is not None else None
+    else:
+        cfg, composition = _compose(_arguments(cfg_or_overrides, None))
+        overrides, pattern = composition.overrides, composition.run_dir
+    cfg = copy.deepcopy(cfg)  # the caller's config stays as it was (a resumed run's gets paths filled in)
+    with _config_errors():
+        from eprop.cli.run_job import expand_paths
+        from eprop.config.schema import with_plain_choices
+        from eprop.config.validation import validate
+
+        expand_paths(cfg)
+        validate(with_plain_choices(cfg))  # before the run directory is made: a mistake leaves nothing behind
+        parent = continued_parent(cfg, load_parent(cfg.resume), str(cfg.resume)) if cfg.resume else None
+    path = Path(run_dir).expanduser() if run_dir is not None else _default_run_dir(cfg, pattern)
+    results_file = path.absolute() / str(cfg.output.file)
+    if results_file.exists():  # train() says the same; here before .hydra/ and eprop.log of that run are touched
+        raise UserError(f"{results_file}: exists already; eprop never overwrites results, choose another run directory")
+    created = make_dir("run_dir", path, "run")
+    path = path.absolute()
+    _write_hydra_files(path, cfg, overrides)
+    from eprop.errors import Interrupted
+    from eprop.sweep import SweepCallback
+
+    error = None
+    with _job_log(path) as handler:
+        SweepCallback().on_run_start(cfg)  # the warning of an oversubscribed kernel.threads
+        try:
+            with _config_errors():
+                train_job(cfg, path, overrides, parent, progress=progress)
+        except Diverged as err:  # the results file says so: status diverged, the reason in its error attribute
+            handler.handle(_record(str(err)))
+        except UserError as err:
+            handler.handle(_record(str(err)))
+            error = err
+        except Interrupted as err:
+            handler.handle(_record(f"interrupted by {err}"))
+            raise
+    if error is not None:
+        if not results_file.exists():
+            _remove_created(path, created)
+        raise error
+    return open_results(results_file)
+
+
+def _recorded_overrides(cfg: DictConfig, composition: _Composition | None) -> list[str]:
+    """The overrides a results file records for a config: compose's, then what was changed since."""
+    if composition is None:
+        return []
+    return composition.overrides + _changes(composition.values, _flat(cfg))
+
+
+def _default_run_dir(cfg: DictConfig, pattern: str | None) -> Path:
+    """hydra.run.dir of the composition (default: outputs/${task.name}/${now:%Y-%m-%d}/${now:%H-%M-%S-%f}), resolved now."""
+    import hydra.core.utils  # noqa: F401  (registers the ${now:...} resolver)
+
+    if pattern is None:
+        pattern = _configured_run_dir()
+    probe = OmegaConf.create(OmegaConf.to_container(cfg, resolve=False))  # a new root: ${now:} is not cached yet
+    probe["_eprop_run_dir"] = pattern
+    try:
+        return Path(str(probe["_eprop_run_dir"]))
+    except Exception as err:  # noqa: BLE001 - a pattern that needs Hydra's runtime config (${hydra:...})
+        raise UserError(
+            f"hydra.run.dir={pattern}: cannot be resolved outside eprop run ({type(err).__name__}); give run_dir="
+        ) from None
+
+
+def _configured_run_dir() -> str:
+    """hydra.run.dir as conf/config.yaml sets it, unresolved."""
+    import yaml
+
+    from eprop.config.schema import conf_dir
+
+    return str(yaml.safe_load((Path(conf_dir()) / "config.yaml").read_text())["hydra"]["run"]["dir"])
+
+
+def _write_hydra_files(run_dir: Path, cfg: DictConfig, overrides: list[str]) -> None:
+    """.hydra/config.yaml and .hydra/overrides.yaml, as Hydra saves them for a job."""
+    hydra_dir = run_dir / ".hydra"
+    hydra_dir.mkdir(exist_ok=True)
+    OmegaConf.save(cfg, hydra_dir / "config.yaml")
+    OmegaConf.save(OmegaConf.create(list(overrides)), hydra_dir / "overrides.yaml")
+
+
+@contextmanager
+def _job_log(run_dir: Path) -> Iterator[logging.Handler]:
+    """eprop's log records (level INFO) into RUN_DIR/eprop.log while the run lasts, as eprop run's job logging."""
+    handler = logging.FileHandler(run_dir / "eprop.log")
+    handler.setFormatter(logging.Formatter(LOG_FORMAT))
+    handler.setLevel(logging.INFO)
+    level = log.level
+    log.addHandler(handler)
+    if log.getEffectiveLevel() > logging.INFO:
+        log.setLevel(logging.INFO)
+    try:
+        yield handler
+    finally:
+        log.removeHandler(handler)
+        log.setLevel(level)
+        handler.close()
+
+
+def _record(message: str) -> logging.LogRecord:
+    """An error line for eprop.log, as eprop run writes it there (cli/run_dir.py: write_to_log)."""
+    return logging.LogRecord("eprop", logging.ERROR, __file__, 0, "%s", (message,), None)
+
+
+def _remove_created(run_dir: Path, created: list[Path]) -> None:
+    """Remove the run directory this call made (only .hydra/ and eprop.log in it) and its new empty parents."""
+    hydra_dir = run_dir / ".hydra"
+    if run_dir not in created or not {p.name for p in run_dir.iterdir()} <= {".hydra", "eprop.log"}:
+        return
+    if hydra_dir.is_dir() and not {p.name for p in hydra_dir.iterdir()} <= {"config.yaml", "overrides.yaml"}:
+        return
+    for name in ("config.yaml", "overrides.yaml"):
+        (hydra_dir / name).unlink(missing_ok=True)
+    if hydra_dir.is_dir():
+        hydra_dir.rmdir()
+    (run_dir / "eprop.log").unlink(missing_ok=True)
+    for directory in created:
+        try:
+            directory.rmdir()  # only if empty
+        except OSError:
+            return
+
+
+# ---------------------------------------------------------------- open, figure
+
+
+def open(path: str | Path) -> Results | Sweep:  # eprop.open, named as io.open; the builtin is not used here
+    """Open saved results: one run's, or a sweep's; needs no NEST.
+
+    Args:
+        path: A results file, a run directory (holding one), or a folder of runs: a multirun
+            directory of `eprop run -m`, or any folder whose subdirectories are run directories.
+
+    Returns:
+        `Results` for a results file or a run directory (open for reading: close it when done,
+        or use a `with` block), else a `Sweep` of the runs under the folder.
+
+    Raises:
+        UserError: `path` does not exist, is not a results file, or holds no run.
+
+    Example:
+        >>> with eprop.open("runs/first") as results:  # doctest: +SKIP
+        ...     print(results.status, results.loss[-1])
+    """
+    from eprop.analysis.jobs import error_files
+    from eprop.analysis.sweep import Sweep
+    from eprop.results import open_results, results_file_in
+
+    path = Path(path).expanduser()
+    if not path.exists():
+        raise UserError(f"{path}: no such file or directory")
+    if path.is_file():
+        return open_results(path)
+    own = results_file_in(path)
+    if own is not None:
+        return open_results(own)
+    errors = error_files(path)
+    if errors:
+        raise UserError(f"{path}: the run holds no results file; it failed before training (see {errors[0]})")
+    return Sweep(path)
+
+
+def figure(results: Results | str | Path, name: str = "loss", *, log: bool | None = None) -> Figure:
+    """One of the figures `eprop plot` draws, as a matplotlib Figure (a notebook shows it).
+
+    Args:
+        results: A `Results`, or a results file or run directory to open.
+        name: The figure's name, one of `eprop plot --only`'s: `loss`, `pattern`, `dynamics_first`,
+            `dynamics_last`, `weight_courses`, `weight_matrices` (regression); `loss_error`,
+            `confusion`, `readout_probabilities`, `input_frames` (classification).
+        log: A logarithmic loss axis (True), a linear one (False), or chosen from the data (None).
+
+    Returns:
+        The matplotlib Figure; save it with `fig.savefig(path)`.
+
+    Raises:
+        UserError: An unknown figure name, or a figure that does not apply to the run (another task
+            kind, or data the run did not record).
+    """
+    from eprop.analysis.figures import FIGURES, FigureUnavailable
+    from eprop.results import Results, open_results
+
+    spec = FIGURES.get(name)
+    if spec is None or spec.draw is None:
+        valid = ", ".join(n for n, s in FIGURES.items() if s.draw is not None)
+        raise UserError(f"{name}: no such figure of a run; valid: {valid}")
+    if not isinstance(results, Results):
+        with open_results(Path(results).expanduser()) as opened:
+            return figure(opened, name, log=log)
+    if reason := spec.why_not(results):
+        raise UserError(reason)
+    try:
+        return spec.draw(results, log)
+    except FigureUnavailable as err:
+        raise UserError(f"{results.path}: figure {name} cannot be drawn: {err}") from None
