@@ -4,6 +4,7 @@
 The Python API (implemented in `eprop.api`):
 
 - `compose(overrides, experiment=...)`: the config `eprop run OVERRIDES` would run, validated.
+- `parameters(cfg, keys)`: its parameters with value, unit and meaning (a DataFrame).
 - `run(cfg_or_overrides, run_dir=None, progress=False)`: one training in this process; its `Results`.
 - `open(path)`: the `Results` of a results file or run directory, or a `Sweep` of a folder of runs.
 - `figure(results, name)`: one of the figures of `eprop plot`, as a matplotlib Figure.
@@ -24,12 +25,13 @@ from eprop.errors import Diverged, Interrupted, UserError
 
 if TYPE_CHECKING:
     from eprop.analysis.sweep import Sweep
-    from eprop.api import compose, figure, open, run
+    from eprop.api import compose, figure, open, parameters, run
     from eprop.results import Results
 
 __all__ = [
     "__version__",
     "compose",
+    "parameters",
     "run",
     "open",
     "figure",
@@ -42,6 +44,7 @@ __all__ = [
 
 _LAZY = {
     "compose": "eprop.api",
+    "parameters": "eprop.api",
     "run": "eprop.api",
     "open": "eprop.api",
     "figure": "eprop.api",

@@ -26,17 +26,18 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from omegaconf import DictConfig, OmegaConf, open_dict, read_write
+from omegaconf import DictConfig, ListConfig, OmegaConf, open_dict, read_write
 
 from eprop.errors import Diverged, UserError, nest_missing, nest_missing_message
 
 if TYPE_CHECKING:
+    import pandas as pd
     from matplotlib.figure import Figure
 
     from eprop.analysis.sweep import Sweep
     from eprop.results import Results
 
-__all__ = ["compose", "run", "open", "figure"]
+__all__ = ["compose", "parameters", "run", "open", "figure"]
 
 log = logging.getLogger("eprop")
 
@@ -213,6 +214,52 @@ def _override_value(value: Any) -> str:
     if re.fullmatch(r"[\w./\-+:@]+", text) and text not in ("null", "true", "false"):
         return text
     return "'" + text.replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
+def parameters(cfg: DictConfig, keys: Sequence[str] | None = None) -> pd.DataFrame:
+    """The config's parameters with their values, units and meanings (`eprop run --params` as a table).
+
+    Args:
+        cfg: A config from `compose`.
+        keys: Dotted keys to show, in this order (e.g. `["optimizer.eta", "neuron.rec.tau_m"]`);
+            default: every parameter of the schema that the config has.
+
+    Returns:
+        A pandas DataFrame indexed by key, with the columns `value` (resolved: a derived value shows
+        what it is computed to), `unit` and `meaning`.
+
+    Raises:
+        UserError: A key that the config does not have.
+    """
+    import pandas as pd
+
+    from eprop.config.schema import schema_field, schema_fields
+
+    target = str(cfg.task.target)
+    if keys is None:
+        keys = [f.key for f in schema_fields(target=target) if not _group_node(cfg, f.key)]
+    rows = []
+    for key in keys:
+        parent, _, name = key.rpartition(".")
+        node = OmegaConf.select(cfg, parent) if parent else cfg
+        if not isinstance(node, DictConfig) or name not in node:
+            raise UserError(f"{key}: no such key in the config")
+        with _config_errors():
+            value = OmegaConf.select(cfg, key)
+        if isinstance(value, (DictConfig, ListConfig)):
+            value = OmegaConf.to_container(value, resolve=True, enum_to_str=True)
+        found = schema_field(key, target)
+        unit = found.unit if found else ""
+        meaning = found.field.metadata.get("doc", "") if found else ""
+        rows.append({"key": key, "value": getattr(value, "value", value), "unit": unit, "meaning": meaning})
+    return pd.DataFrame(rows, columns=["key", "value", "unit", "meaning"]).set_index("key")
+
+
+def _group_node(cfg: DictConfig, key: str) -> bool:
+    """True for a key that holds a group of parameters (a dict) rather than a parameter, or that the config lacks."""
+    parent, _, name = key.rpartition(".")
+    node = OmegaConf.select(cfg, parent) if parent else cfg
+    return not isinstance(node, DictConfig) or name not in node or isinstance(node._get_node(name), DictConfig)
 
 
 # ---------------------------------------------------------------- run

@@ -245,3 +245,16 @@ def test_figure_draws_eprop_plots_figures(tmp_path):
         eprop.figure(path, "nonesuch")
     with pytest.raises(eprop.UserError, match="is a regression run; confusion is drawn for classification runs"):
         eprop.figure(path, "confusion")
+
+
+def test_parameters_give_value_unit_and_meaning():
+    cfg = eprop.compose(["task.n_iter=5"])
+    table = eprop.parameters(cfg, ["task.n_iter", "neuron.rec.V_th", "optimizer.eta", "neuron.rec.adapt_beta"])
+    assert list(table.index) == ["task.n_iter", "neuron.rec.V_th", "optimizer.eta", "neuron.rec.adapt_beta"]
+    assert table.loc["neuron.rec.V_th"].tolist() == [0.03, "mV", "spike threshold"]
+    assert table.loc["task.n_iter", "value"] == 5 and table.loc["optimizer.eta", "value"] == 0.005
+    assert table.loc["neuron.rec.adapt_beta", "value"] == pytest.approx(0.02592088030729177, rel=1e-15)  # derived
+    everything = eprop.parameters(cfg)
+    assert "neuron.rec.tau_m_mean" in everything.index and "neuron.rec" not in everything.index
+    with pytest.raises(eprop.UserError, match=r"^nope\.x: no such key in the config$"):
+        eprop.parameters(cfg, ["nope.x"])
