@@ -290,8 +290,9 @@ def run(
             `compose` takes them (`hydra.run.dir=DIR` among them names the run directory).
         run_dir: The run directory; it must not hold a results file already. Default: the one
             `eprop run` would make, `outputs/<task.name>/<date>/<time>` below the working directory.
-        progress: Show a progress bar (iteration, loss, time left) while training. The config's
-            own `progress` key is left as it is (it is recorded in the results file).
+        progress: Show a progress bar (iteration, loss, time left) on stderr while training (rich's;
+            in Jupyter it needs the package `ipywidgets`). The config's own `progress` key, which
+            `eprop run` reads, is left as it is (it is recorded in the results file).
 
     Returns:
         The run's `Results`, open for reading (its `path` is the results file); close it when done,

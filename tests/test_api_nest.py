@@ -81,14 +81,18 @@ DIVERGING = [
 ]
 
 
-def test_a_diverged_run_returns_its_results(tmp_path):
+def test_a_diverged_run_returns_its_results_and_a_refused_one_leaves_no_directory(tmp_path):
     script = (
         "import json, sys, eprop\n"
+        "try:\n"
+        "    eprop.run(['task.n_iter=1', '+neuron.rec.params.V_th=0.06'], sys.argv[3])\n"
+        "except eprop.UserError as err:\n"
+        "    refused = str(err)\n"
         "r = eprop.run(json.loads(sys.argv[1]), sys.argv[2])\n"
-        "print(json.dumps([r.status, r.n_iter_done, r.attrs['error']]))\n"
+        "print(json.dumps([refused, r.status, r.n_iter_done, r.attrs['error']]))\n"
     )
     proc = subprocess.run(
-        [sys.executable, "-c", script, json.dumps(DIVERGING), str(tmp_path / "run")],
+        [sys.executable, "-c", script, json.dumps(DIVERGING), str(tmp_path / "run"), str(tmp_path / "new" / "run")],
         cwd=ROOT,
         env=eprop_env(),
         capture_output=True,
@@ -96,7 +100,11 @@ def test_a_diverged_run_returns_its_results(tmp_path):
         timeout=600,
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
-    status, done, error = json.loads(proc.stdout.strip().splitlines()[-1])
+    refused, status, done, error = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert refused.startswith(
+        "neuron.rec.params.V_th: shadows the schema field neuron.rec.V_th"
+    )  # found by NEST's side
+    assert not (tmp_path / "new").exists()  # the run directory made for it is gone again
     assert (status, done) == ("diverged", 1)
     assert error.startswith("diverged at iteration 1 of 3: mean recurrent rate ")
     assert error in (tmp_path / "run" / "eprop.log").read_text()
