@@ -251,7 +251,7 @@ def test_parameters_give_value_unit_and_meaning():
     cfg = eprop.compose(["task.n_iter=5"])
     table = eprop.parameters(cfg, ["task.n_iter", "neuron.rec.V_th", "optimizer.eta", "neuron.rec.adapt_beta"])
     assert list(table.index) == ["task.n_iter", "neuron.rec.V_th", "optimizer.eta", "neuron.rec.adapt_beta"]
-    assert table.loc["neuron.rec.V_th"].tolist() == [0.03, "mV", "spike threshold"]
+    assert table.loc["neuron.rec.V_th"].tolist() == [0.03, "mV", "spike threshold (> E_L)"]
     assert table.loc["task.n_iter", "value"] == 5 and table.loc["optimizer.eta", "value"] == 0.005
     assert table.loc["neuron.rec.adapt_beta", "value"] == pytest.approx(0.02592088030729177, rel=1e-15)  # derived
     everything = eprop.parameters(cfg)
