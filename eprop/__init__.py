@@ -9,8 +9,9 @@ The Python API (implemented in `eprop.api`):
 - `open(path)`: the `Results` of a results file or run directory, or a `Sweep` of a folder of runs.
 - `figure(results, name)`: one of the figures of `eprop plot`, as a matplotlib Figure.
 - `Results`, `Sweep`: reading one run, a set of runs (`to_pandas()`).
-- `UserError`: a mistake the user can fix, with the one-line message `eprop` prints; `Diverged`,
-  `Interrupted`: how a training can end early.
+- `EpropError`: the base of eprop's errors, each a one-line message: `UserError` (a mistake in
+  a config or a path, the line `eprop` prints after `eprop: error: `) and `ResultsError` (a results
+  file that cannot be read); `Diverged` and `Interrupted`: how a training can end early.
 
 `import eprop` is cheap: these names are loaded on first use, and NEST only when a run starts.
 """
@@ -21,7 +22,7 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 from eprop._version import __version__
-from eprop.errors import Diverged, Interrupted, UserError
+from eprop.errors import Diverged, EpropError, Interrupted, ResultsError, UserError
 
 if TYPE_CHECKING:
     from eprop.analysis.sweep import Sweep
@@ -37,7 +38,9 @@ __all__ = [
     "figure",
     "Results",
     "Sweep",
+    "EpropError",
     "UserError",
+    "ResultsError",
     "Diverged",
     "Interrupted",
 ]

@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any
 
 from omegaconf import DictConfig, ListConfig, OmegaConf, open_dict, read_write
 
-from eprop.errors import Diverged, UserError, nest_missing, nest_missing_message
+from eprop.errors import Diverged, EpropError, UserError, nest_missing, nest_missing_message
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -352,7 +352,7 @@ def run(
                 train_job(cfg, path, overrides, parent, progress=progress)
         except Diverged as err:  # the results file says so: status diverged, the reason in its error attribute
             handler.handle(_record(str(err)))
-        except UserError as err:
+        except EpropError as err:  # a UserError, or a ResultsError of the writer
             handler.handle(_record(str(err)))
             error = err
         except Interrupted as err:
@@ -462,7 +462,9 @@ def open(path: str | Path) -> Results | Sweep:  # eprop.open, named as io.open; 
         or use a `with` block), else a `Sweep` of the runs under the folder.
 
     Raises:
-        UserError: `path` does not exist, is not a results file, or holds no run.
+        UserError: `path` does not exist or holds no run.
+        ResultsError: A results file that cannot be read (damaged, not an eprop results file, an
+            unsupported schema version, several in one run directory).
 
     Example:
         >>> with eprop.open("runs/first") as results:  # doctest: +SKIP
@@ -502,6 +504,7 @@ def figure(results: Results | str | Path, name: str = "loss", *, log: bool | Non
     Raises:
         UserError: An unknown figure name, or a figure that does not apply to the run (another task
             kind, or data the run did not record).
+        ResultsError: A results file that cannot be read.
     """
     from eprop.analysis.figures import FIGURES, FigureUnavailable
     from eprop.results import Results, open_results

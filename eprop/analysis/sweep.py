@@ -70,8 +70,8 @@ class Sweep:
             The job's `Results`.
 
         Raises:
-            UserError: The job has no results file (it failed before training, see its error.txt),
-                or the file cannot be read.
+            UserError: The job has no results file (it failed before training, see its error.txt).
+            ResultsError: Its results file cannot be read.
         """
         job = self.jobs[i]
         found = results_file_in(job)
