@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any
 
 from omegaconf import DictConfig, ListConfig, OmegaConf, open_dict, read_write
 
-from eprop.errors import Diverged, EpropError, UserError, nest_missing, nest_missing_message
+from eprop.errors import Diverged, EpropError, UserError, nest_missing_message
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -315,7 +315,7 @@ def run(
     from eprop.results import open_results
     from eprop.training.resume import continued_parent, load_parent
 
-    if nest_missing():
+    if _nest_missing():
         raise UserError(nest_missing_message())
     if isinstance(cfg_or_overrides, DictConfig):
         cfg = cfg_or_overrides
@@ -363,6 +363,16 @@ def run(
             _remove_created(path, created)
         raise error
     return open_results(results_file)
+
+
+def _nest_missing() -> bool:
+    """True when `import nest` would not find NEST (NEST is not imported to find out)."""
+    import importlib.util
+
+    try:
+        return importlib.util.find_spec("nest") is None
+    except (ImportError, ValueError):
+        return True
 
 
 def _recorded_overrides(cfg: DictConfig, composition: _Composition | None) -> list[str]:

@@ -112,23 +112,9 @@ class StopRun(BaseException):
 
 
 def nest_missing_message() -> str:
-    """The one line for training without NEST: `eprop run` prints it after `eprop: error: `, `eprop.run()` raises it.
-
-    eprop's core install has no NEST (`eprop eval`, `eprop plot` and `eprop.open` need none); NEST 3.10
-    comes from the `nest` extra, conda-forge or a source build.
-    """
+    """The one line for training where `import nest` cannot find NEST (`eprop run` prints it after
+    `eprop: error: `); NEST 3.10 comes from the `nest` extra's wheel, conda-forge or a source build."""
     return (
-        "eprop run needs NEST 3.10 (Python module nest), which is not installed in this environment; "
-        "install it with pip install 'eprop[nest]', or NEST 3.10 from conda-forge (conda install -c conda-forge nest-simulator=3.10) "
-        "or a source build; eprop eval, eprop plot and eprop.open need no NEST"
+        'eprop run needs NEST 3.10 (the nest-simulator package), which is not installed here: pip install "eprop[nest]" '
+        "on Linux x86_64; elsewhere conda install -c conda-forge nest-simulator, or a source build (for MPI)"
     )
-
-
-def nest_missing() -> bool:
-    """True when the Python module `nest` cannot be found (NEST is not imported to find out)."""
-    import importlib.util
-
-    try:
-        return importlib.util.find_spec("nest") is None
-    except (ImportError, ValueError):
-        return True

@@ -113,7 +113,7 @@ def test_the_default_run_directory_is_eprop_runs(tmp_path):
 
 
 def test_run_without_nest_is_the_one_line(monkeypatch, tmp_path):
-    monkeypatch.setattr(api, "nest_missing", lambda: True)
+    monkeypatch.setattr(api, "_nest_missing", lambda: True)
     with pytest.raises(eprop.UserError) as info:
         eprop.run(["task.n_iter=1"], tmp_path / "run")
     assert str(info.value) == nest_missing_message()
