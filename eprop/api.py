@@ -16,18 +16,14 @@ NEST, h5py or matplotlib.
 from __future__ import annotations
 
 import copy
-import logging
-import math
-import re
-import weakref
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from omegaconf import DictConfig, ListConfig, OmegaConf, open_dict, read_write
 
+from eprop.config.changes import Composition, remember
 from eprop.errors import Diverged, EpropError, UserError, nest_missing_message
 
 if TYPE_CHECKING:
@@ -38,10 +34,6 @@ if TYPE_CHECKING:
     from eprop.results import Results
 
 __all__ = ["compose", "parameters", "run", "open", "figure"]
-
-log = logging.getLogger("eprop")
-
-LOG_FORMAT = "[%(asctime)s][%(levelname)s] %(message)s"  # conf/hydra/job_logging/eprop.yaml's format
 
 
 # ---------------------------------------------------------------- compose
@@ -78,23 +70,9 @@ def compose(overrides: Sequence[str] = (), *, experiment: str | None = None) -> 
     return _compose(_arguments(overrides, experiment))[0]
 
 
-@dataclass
-class _Composition:
-    """What `compose` knows about a config beyond its values: for provenance and the run directory."""
-
-    overrides: list[str]  # the task overrides as Hydra records them (hydra.* left out)
-    values: dict[str, Any]  # the config's values when it was composed (flat, dotted keys, unresolved)
-    run_dir: str  # hydra.run.dir, unresolved (${now:...} is resolved when the run starts)
-    ref: weakref.ref
-
-
-_COMPOSED: list[_Composition] = []  # the latest compositions, newest last
-_KEEP = 64
-
-
 def _arguments(overrides: Sequence[str], experiment: str | None) -> list[str]:
     """The overrides as `eprop run` would get them: strings, `~` expanded, `experiment=` first."""
-    from eprop.cli.run_args import argv_error, expand_home
+    from eprop.config.overrides import argv_error, expand_home
 
     if isinstance(overrides, (str, bytes)) or not isinstance(overrides, Sequence):
         raise TypeError(f"overrides: give a list of strings such as ['task.n_iter=5'], not {type(overrides).__name__}")
@@ -111,21 +89,18 @@ def _arguments(overrides: Sequence[str], experiment: str | None) -> list[str]:
     return args
 
 
-def _compose(args: list[str]) -> tuple[DictConfig, _Composition]:
+def _compose(args: list[str]) -> tuple[DictConfig, Composition]:
     """Compose with Hydra's compose API, resolve a resumed run's config and validate it."""
     from hydra import compose as hydra_compose
     from hydra import initialize_config_dir
     from hydra.core.global_hydra import GlobalHydra
 
-    from eprop.cli.run_job import expand_paths
-    from eprop.cli.show_config import help_groups
     from eprop.config.schema import conf_dir, register_configs, with_plain_choices
     from eprop.config.validation import validate
+    from eprop.training.job import expand_paths
     from eprop.training.resume import resume_config
 
     register_configs()
-    if not OmegaConf.has_resolver("eprop.help_groups"):
-        OmegaConf.register_new_resolver("eprop.help_groups", help_groups)  # as eprop run does (hydra.help.template)
     with _config_errors():
         hydra = GlobalHydra.instance()
         if hydra.is_initialized():
@@ -141,79 +116,18 @@ def _compose(args: list[str]) -> tuple[DictConfig, _Composition]:
             cfg, _ = resume_config(cfg, overrides)
             expand_paths(cfg)
         validate(with_plain_choices(cfg))
-    composition = _Composition(overrides, _flat(cfg), run_dir, weakref.ref(cfg))  # the config itself is not kept
-    _COMPOSED.append(composition)
-    del _COMPOSED[:-_KEEP]
-    return cfg, composition
+    return cfg, remember(cfg, overrides, run_dir)
 
 
 @contextmanager
 def _config_errors() -> Iterator[None]:
-    """Hydra's and OmegaConf's config errors as the UserError `eprop run` prints (cli/boundary.py)."""
-    from eprop.cli.boundary import user_error
-    from eprop.config.hydra_errors import config_error_types
+    """Hydra's and OmegaConf's config errors as the UserError `eprop run` prints (its boundary's translation)."""
+    from eprop.config.hydra_errors import config_error_types, one_line
 
     try:
         yield
     except config_error_types() as err:
-        raise user_error(err) from None
-
-
-def _flat(cfg: DictConfig) -> dict[str, Any]:
-    """The config's values under dotted keys, interpolations unresolved, closed choices as strings."""
-    flat: dict[str, Any] = {}
-
-    def walk(node: Any, prefix: str) -> None:
-        if isinstance(node, dict) and node:
-            for key, value in node.items():
-                walk(value, f"{prefix}{key}.")
-        else:
-            flat[prefix[:-1]] = node
-
-    walk(OmegaConf.to_container(cfg, resolve=False, enum_to_str=True), "")
-    return flat
-
-
-def _composition_of(cfg: DictConfig) -> _Composition | None:
-    """The composition `cfg` came from: itself, else the one it differs least from (a copy of it)."""
-    for composition in reversed(_COMPOSED):
-        if composition.ref() is cfg:
-            return composition
-    values = _flat(cfg)
-    best, fewest = None, math.inf
-    for composition in reversed(_COMPOSED):
-        changed = len(_changes(composition.values, values))
-        if changed < fewest:
-            best, fewest = composition, changed
-    return best if best is not None and fewest < len(values) // 2 else None
-
-
-def _changes(before: dict[str, Any], after: dict[str, Any]) -> list[str]:
-    """Overrides that turn the values `before` into `after`: key=value, +key=value, ~key."""
-    changes = [
-        f"{key}={_override_value(value)}" for key, value in after.items() if key in before and before[key] != value
-    ]
-    changes += [f"+{key}={_override_value(value)}" for key, value in after.items() if key not in before]
-    changes += [f"~{key}" for key in before if key not in after]
-    return changes
-
-
-def _override_value(value: Any) -> str:
-    """A value as Hydra's override grammar writes it."""
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, (int, float)):
-        return repr(value)
-    if isinstance(value, (list, tuple)):
-        return "[" + ",".join(_override_value(v) for v in value) + "]"
-    if isinstance(value, dict):
-        return "{" + ",".join(f"{k}:{_override_value(v)}" for k, v in value.items()) + "}"
-    text = str(value)
-    if re.fullmatch(r"[\w./\-+:@]+", text) and text not in ("null", "true", "false"):
-        return text
-    return "'" + text.replace("\\", "\\\\").replace("'", "\\'") + "'"
+        raise UserError(one_line(err)) from None
 
 
 def parameters(cfg: DictConfig, keys: Sequence[str] | None = None) -> pd.DataFrame:
@@ -310,57 +224,65 @@ def run(
         >>> results = eprop.run(["task.n_iter=5"], "runs/first")  # doctest: +SKIP
         >>> results.loss  # doctest: +SKIP
     """
-    from eprop.cli.run_dir import make_dir
-    from eprop.cli.run_job import train_job
+    from eprop.config.changes import composition_of, recorded_overrides
     from eprop.results import open_results
+    from eprop.training.job import (
+        default_run_dir,
+        error_record,
+        job_log,
+        make_dir,
+        remove_created,
+        train_job,
+        write_hydra_files,
+    )
     from eprop.training.resume import continued_parent, load_parent
 
     if _nest_missing():
         raise UserError(nest_missing_message())
     if isinstance(cfg_or_overrides, DictConfig):
         cfg = cfg_or_overrides
-        composition = _composition_of(cfg)
-        overrides = _recorded_overrides(cfg, composition)
+        composition = composition_of(cfg)
+        overrides = recorded_overrides(cfg, composition)
         pattern = composition.run_dir if composition is not None else None
     else:
         cfg, composition = _compose(_arguments(cfg_or_overrides, None))
         overrides, pattern = composition.overrides, composition.run_dir
     cfg = copy.deepcopy(cfg)  # the caller's config stays as it was (a resumed run's gets paths filled in)
     with _config_errors():
-        from eprop.cli.run_job import expand_paths
         from eprop.config.schema import with_plain_choices
         from eprop.config.validation import validate
+        from eprop.training.job import expand_paths
 
         expand_paths(cfg)
         validate(with_plain_choices(cfg))  # before the run directory is made: a mistake leaves nothing behind
         parent = continued_parent(cfg, load_parent(cfg.resume), str(cfg.resume)) if cfg.resume else None
-    path = Path(run_dir).expanduser() if run_dir is not None else _default_run_dir(cfg, pattern)
+    path = Path(run_dir).expanduser() if run_dir is not None else default_run_dir(cfg, pattern)
     results_file = path.absolute() / str(cfg.output.file)
     if results_file.exists():  # train() says the same; here before .hydra/ and eprop.log of that run are touched
         raise UserError(f"{results_file}: exists already; eprop never overwrites results, choose another run directory")
     created = make_dir("run_dir", path, "run")
     path = path.absolute()
-    _write_hydra_files(path, cfg, overrides)
+    write_hydra_files(path, cfg, overrides)
     from eprop.errors import Interrupted
     from eprop.sweep import SweepCallback
 
     error = None
-    with _job_log(path) as handler:
+    with job_log(path) as handler:
         SweepCallback().on_run_start(cfg)  # the warning of an oversubscribed kernel.threads
         try:
             with _config_errors():
                 train_job(cfg, path, overrides, parent, progress=progress)
         except Diverged as err:  # the results file says so: status diverged, the reason in its error attribute
-            handler.handle(_record(str(err)))
+            handler.handle(error_record(str(err)))
         except EpropError as err:  # a UserError, or a ResultsError of the writer
-            handler.handle(_record(str(err)))
+            handler.handle(error_record(str(err)))
             error = err
         except Interrupted as err:
-            handler.handle(_record(f"interrupted by {err}"))
+            handler.handle(error_record(f"interrupted by {err}"))
             raise
     if error is not None:
         if not results_file.exists():
-            _remove_created(path, created)
+            remove_created(path, created)
         raise error
     return open_results(results_file)
 
@@ -373,88 +295,6 @@ def _nest_missing() -> bool:
         return importlib.util.find_spec("nest") is None
     except (ImportError, ValueError):
         return True
-
-
-def _recorded_overrides(cfg: DictConfig, composition: _Composition | None) -> list[str]:
-    """The overrides a results file records for a config: compose's, then what was changed since."""
-    if composition is None:
-        return []
-    return composition.overrides + _changes(composition.values, _flat(cfg))
-
-
-def _default_run_dir(cfg: DictConfig, pattern: str | None) -> Path:
-    """hydra.run.dir of the composition (default: outputs/${task.name}/${now:%Y-%m-%d}/${now:%H-%M-%S-%f}), resolved now."""
-    import hydra.core.utils  # noqa: F401  (registers the ${now:...} resolver)
-
-    if pattern is None:
-        pattern = _configured_run_dir()
-    probe = OmegaConf.create(OmegaConf.to_container(cfg, resolve=False))  # a new root: ${now:} is not cached yet
-    probe["_eprop_run_dir"] = pattern
-    try:
-        return Path(str(probe["_eprop_run_dir"]))
-    except Exception as err:  # noqa: BLE001 - a pattern that needs Hydra's runtime config (${hydra:...})
-        raise UserError(
-            f"hydra.run.dir={pattern}: cannot be resolved outside eprop run ({type(err).__name__}); give run_dir="
-        ) from None
-
-
-def _configured_run_dir() -> str:
-    """hydra.run.dir as conf/config.yaml sets it, unresolved."""
-    import yaml
-
-    from eprop.config.schema import conf_dir
-
-    return str(yaml.safe_load((Path(conf_dir()) / "config.yaml").read_text())["hydra"]["run"]["dir"])
-
-
-def _write_hydra_files(run_dir: Path, cfg: DictConfig, overrides: list[str]) -> None:
-    """.hydra/config.yaml and .hydra/overrides.yaml, as Hydra saves them for a job."""
-    hydra_dir = run_dir / ".hydra"
-    hydra_dir.mkdir(exist_ok=True)
-    OmegaConf.save(cfg, hydra_dir / "config.yaml")
-    OmegaConf.save(OmegaConf.create(list(overrides)), hydra_dir / "overrides.yaml")
-
-
-@contextmanager
-def _job_log(run_dir: Path) -> Iterator[logging.Handler]:
-    """eprop's log records (level INFO) into RUN_DIR/eprop.log while the run lasts, as eprop run's job logging."""
-    handler = logging.FileHandler(run_dir / "eprop.log")
-    handler.setFormatter(logging.Formatter(LOG_FORMAT))
-    handler.setLevel(logging.INFO)
-    level = log.level
-    log.addHandler(handler)
-    if log.getEffectiveLevel() > logging.INFO:
-        log.setLevel(logging.INFO)
-    try:
-        yield handler
-    finally:
-        log.removeHandler(handler)
-        log.setLevel(level)
-        handler.close()
-
-
-def _record(message: str) -> logging.LogRecord:
-    """An error line for eprop.log, as eprop run writes it there (cli/run_dir.py: write_to_log)."""
-    return logging.LogRecord("eprop", logging.ERROR, __file__, 0, "%s", (message,), None)
-
-
-def _remove_created(run_dir: Path, created: list[Path]) -> None:
-    """Remove the run directory this call made (only .hydra/ and eprop.log in it) and its new empty parents."""
-    hydra_dir = run_dir / ".hydra"
-    if run_dir not in created or not {p.name for p in run_dir.iterdir()} <= {".hydra", "eprop.log"}:
-        return
-    if hydra_dir.is_dir() and not {p.name for p in hydra_dir.iterdir()} <= {"config.yaml", "overrides.yaml"}:
-        return
-    for name in ("config.yaml", "overrides.yaml"):
-        (hydra_dir / name).unlink(missing_ok=True)
-    if hydra_dir.is_dir():
-        hydra_dir.rmdir()
-    (run_dir / "eprop.log").unlink(missing_ok=True)
-    for directory in created:
-        try:
-            directory.rmdir()  # only if empty
-        except OSError:
-            return
 
 
 # ---------------------------------------------------------------- open, figure

@@ -13,7 +13,9 @@ from omegaconf import DictConfig
 import eprop
 from eprop import api
 from eprop.cli import report
+from eprop.config.changes import composition_of, recorded_overrides
 from eprop.errors import nest_missing_message
+from eprop.training.job import default_run_dir
 
 from . import synthetic_results as syn
 from .conftest import data_dir, run_eprop_in_process
@@ -89,10 +91,10 @@ def test_compose_expands_home_in_values(monkeypatch, tmp_path):
 
 def test_run_records_the_overrides_and_the_changes_made_after_compose():
     cfg = eprop.compose(["task.n_iter=3", "optimizer.eta=1e-3"])
-    assert api._recorded_overrides(cfg, api._composition_of(cfg)) == ["task.n_iter=3", "optimizer.eta=1e-3"]
+    assert recorded_overrides(cfg, composition_of(cfg)) == ["task.n_iter=3", "optimizer.eta=1e-3"]
     cfg.optimizer.eta = 5e-3
     cfg.task.name = "my handwriting"
-    assert api._recorded_overrides(cfg, api._composition_of(cfg)) == [
+    assert recorded_overrides(cfg, composition_of(cfg)) == [
         "task.n_iter=3",
         "optimizer.eta=1e-3",
         "task.name='my handwriting'",
@@ -100,16 +102,16 @@ def test_run_records_the_overrides_and_the_changes_made_after_compose():
     ]
     copied = cfg.copy()  # a copy is matched to the composition it differs least from
     copied.seed = 7
-    assert api._recorded_overrides(copied, api._composition_of(copied))[-1] == "seed=7"
+    assert recorded_overrides(copied, composition_of(copied))[-1] == "seed=7"
 
 
 def test_the_default_run_directory_is_eprop_runs(tmp_path):
     cfg = eprop.compose(["task=sine_waves"])
-    path = api._default_run_dir(cfg, None)
+    path = default_run_dir(cfg, None)
     assert path.parts[:2] == ("outputs", "sine_waves") and len(path.parts) == 4
     assert path.parts[2].count("-") == 2 and path.parts[3].count("-") == 3
     _, composition = api._compose(["hydra.run.dir=" + str(tmp_path / "${task.name}")])
-    assert api._default_run_dir(cfg, composition.run_dir) == tmp_path / "sine_waves"
+    assert default_run_dir(cfg, composition.run_dir) == tmp_path / "sine_waves"
 
 
 def test_run_without_nest_is_the_one_line(monkeypatch, tmp_path):
