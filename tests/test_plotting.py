@@ -450,8 +450,10 @@ def test_plot_out_that_cannot_be_written_is_one_line(run_file, tmp_path, capsys)
     blocker = tmp_path / "a_file"
     blocker.write_text("not a folder")
     assert report.plot_main([str(run_file), "--only", "loss", "--out", str(blocker)]) == 2
+    assert capsys.readouterr().err == f"eprop: error: --out {blocker}: is a file, not a directory\n"  # issue 19 item 9
+    assert report.plot_main([str(run_file), "--only", "loss", "--out", str(blocker / "figures")]) == 2
     err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 1 and err[0].startswith(f"eprop: error: {blocker}: cannot write figures there")
+    assert len(err) == 1 and err[0].startswith(f"eprop: error: {blocker / 'figures'}: cannot write figures there")
 
 
 def test_plot_unknown_figure_name_is_a_user_error(run_file, capsys):
