@@ -16,7 +16,7 @@ import os
 import sys
 
 from eprop.cli.boundary import BUG, exit_status, user_error
-from eprop.config.schema import conf_dir  # noqa: F401  (eprop.cli.main.conf_dir for callers)
+from eprop.config.store import conf_dir  # noqa: F401  (eprop.cli.main.conf_dir for callers)
 from eprop.errors import UserError
 
 log = logging.getLogger("eprop")
@@ -55,7 +55,7 @@ def run_main(argv: list[str]) -> int:
     from eprop.cli.run_job import FailedJobsCallback, run_job
     from eprop.cli.run_mode import one_composition
     from eprop.cli.show_config import help_groups, print_params, print_resumed_config
-    from eprop.config.schema import register_configs
+    from eprop.config.store import register_configs
 
     register_configs()
     if not OmegaConf.has_resolver("eprop.help_groups"):

@@ -22,7 +22,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from eprop.cli.boundary import user_error
 from eprop.cli.run_dir import write_to_log
-from eprop.config.schema import with_plain_choices
+from eprop.config.lookup import with_plain_choices
 from eprop.errors import StopRun, UserError  # noqa: F401  (run_job.StopRun for callers)
 from eprop.results import natural_key
 from eprop.sweep import job_objective

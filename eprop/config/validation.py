@@ -20,16 +20,10 @@ from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
 
-from eprop.config.schema import (
-    BOUNDS,
-    FAMILIES,
-    ReadoutLoss,
-    n_recurrent,
-    recurrent_populations,
-    schema_field,
-    schema_fields,
-    typed_schema,
-)
+from eprop.config.choices import ReadoutLoss
+from eprop.config.families import FAMILIES, n_recurrent, recurrent_populations
+from eprop.config.fields import BOUNDS
+from eprop.config.lookup import schema_field, schema_fields, typed_schema
 from eprop.errors import UserError
 
 PHYSICAL = {"ms", "pF", "mV", "pA", "spikes/s"}  # units named in bound messages ("dimensionless" is not)
