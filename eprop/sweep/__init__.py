@@ -201,7 +201,7 @@ def job_objective(cfg: DictConfig, results_path: Path, final_loss: float) -> flo
     final_accuracy), which an optuna search maximizes (`hparams_search=evidence_accumulation`)."""
     if task_kind(cfg) != "classification":
         return final_loss
-    from eprop.analysis.metrics import classification_summary
+    from eprop.analysis.classification import classification_summary
     from eprop.results import open_results
 
     with open_results(results_path) as results:
