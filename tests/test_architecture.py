@@ -115,6 +115,7 @@ SIMULATOR_FORBIDDEN = (
     "eprop.config.store",
     "eprop.config.lookup",
     "eprop.config.families",
+    "eprop.config.bounds",
     "eprop.config.translate",
     "eprop.training",
     "eprop.results",
