@@ -36,7 +36,8 @@ def compose(*overrides: str):
     from hydra.core.global_hydra import GlobalHydra
 
     from eprop.cli.main import conf_dir
-    from eprop.config.schema import register_configs, with_plain_choices
+    from eprop.config.lookup import with_plain_choices
+    from eprop.config.store import register_configs
 
     register_configs()
     GlobalHydra.instance().clear()

@@ -53,7 +53,8 @@ def main() -> None:
     from hydra import compose, initialize_config_dir
 
     from eprop.cli.main import conf_dir
-    from eprop.config.schema import register_configs, with_plain_choices
+    from eprop.config.lookup import with_plain_choices
+    from eprop.config.store import register_configs
     from eprop.results import open_results
     from eprop.training.loop import train
 

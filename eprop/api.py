@@ -95,7 +95,8 @@ def _compose(args: list[str]) -> tuple[DictConfig, Composition]:
     from hydra import initialize_config_dir
     from hydra.core.global_hydra import GlobalHydra
 
-    from eprop.config.schema import conf_dir, register_configs, with_plain_choices
+    from eprop.config.lookup import with_plain_choices
+    from eprop.config.store import conf_dir, register_configs
     from eprop.config.validation import validate
     from eprop.training.job import expand_paths
     from eprop.training.resume import resume_config
@@ -147,7 +148,7 @@ def parameters(cfg: DictConfig, keys: Sequence[str] | None = None) -> pd.DataFra
     """
     import pandas as pd
 
-    from eprop.config.schema import schema_field, schema_fields
+    from eprop.config.lookup import schema_field, schema_fields
 
     target = str(cfg.task.target)
     if keys is None:
@@ -249,7 +250,7 @@ def run(
         overrides, pattern = composition.overrides, composition.run_dir
     cfg = copy.deepcopy(cfg)  # the caller's config stays as it was (a resumed run's gets paths filled in)
     with _config_errors():
-        from eprop.config.schema import with_plain_choices
+        from eprop.config.lookup import with_plain_choices
         from eprop.config.validation import validate
         from eprop.training.job import expand_paths
 

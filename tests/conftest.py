@@ -122,7 +122,7 @@ def compose():
     from hydra.core.global_hydra import GlobalHydra
 
     from eprop.cli.main import conf_dir
-    from eprop.config.schema import register_configs
+    from eprop.config.store import register_configs
 
     register_configs()
 

@@ -112,6 +112,12 @@ def test_nest_and_h5py_each_behind_one_package():
 SIMULATOR_FORBIDDEN = (
     "eprop.config.validation",
     "eprop.config.schema",
+    "eprop.config.choices",
+    "eprop.config.resolvers",
+    "eprop.config.store",
+    "eprop.config.lookup",
+    "eprop.config.families",
+    "eprop.config.bounds",
     "eprop.training.translate",
     "eprop.training",
     "eprop.results",

@@ -20,8 +20,8 @@ from eprop.analysis.figures import FIGURES, confusion_figure, dynamics_figure
 from eprop.analysis.figures.classification import classification_loss_figure, readout_probabilities_figure
 from eprop.analysis.figures.style import PALETTE
 from eprop.analysis.jobs import summarize_runs, table_rows
-from eprop.analysis.metrics import summarize_run
 from eprop.analysis.plot import plot_path
+from eprop.analysis.summary import summarize_run
 from eprop.errors import UserError
 from eprop.results import open_results
 

@@ -362,8 +362,8 @@ def test_a_closed_choice_fails_at_composition_listing_the_valid_values(compose, 
 
 
 def test_bounds_units_and_meanings_come_from_the_field_metadata():
+    from eprop.config.lookup import schema_field
     from eprop.config.params_doc import field_docs
-    from eprop.config.schema import schema_field
 
     tau = schema_field("neuron.readout.tau_m")
     assert (tau.unit, tau.meta["positive"]) == ("ms", True)
@@ -378,7 +378,7 @@ def test_closed_choices_are_spelt_as_nest_spells_them():
     """OmegaConf matches a typed value against an Enum member's name, NEST gets its value: they must agree."""
     from enum import Enum
 
-    from eprop.config import schema as config
+    from eprop.config import choices as config
 
     enums = [
         v

@@ -13,8 +13,10 @@ import numpy as np
 import pytest
 
 from eprop.analysis.jobs import sort_rows, summarize_runs
-from eprop.analysis.metrics import firing_rates, parse_overrides, recompute_loss, summarize_run
+from eprop.analysis.metrics import firing_rates, recompute_loss
+from eprop.analysis.summary import summarize_run
 from eprop.cli import report
+from eprop.config.overrides import key_values as parse_overrides
 from eprop.errors import UserError
 from eprop.results import open_results
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from eprop.config.schema import n_recurrent, recurrent_populations
+from eprop.config.families import n_recurrent, recurrent_populations
 from eprop.config.timing import make_timing
 from eprop.config.validation import validate
 from eprop.errors import UserError

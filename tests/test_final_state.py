@@ -28,7 +28,8 @@ from nest.lib.hl_api_types import SynapseCollection
 from eprop import simulator
 from eprop.simulator import synapse_state
 from eprop.cli.main import conf_dir
-from eprop.config.schema import register_configs, with_plain_choices
+from eprop.config.lookup import with_plain_choices
+from eprop.config.store import register_configs
 from eprop.training.loop import train
 
 register_configs()

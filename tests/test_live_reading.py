@@ -16,7 +16,7 @@ import time
 import numpy as np
 import pytest
 
-from eprop.analysis.metrics import summarize_run
+from eprop.analysis.summary import summarize_run
 from eprop.results import open_results
 
 from .conftest import ROOT, eprop_env, run_eprop

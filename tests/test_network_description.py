@@ -11,7 +11,7 @@ import dataclasses
 
 import pytest
 
-from eprop.config.schema import with_plain_choices
+from eprop.config.lookup import with_plain_choices
 from eprop.simulator.description import NetworkDescription, PassThrough
 from eprop.training.translate import describe_network
 

@@ -14,8 +14,8 @@ from eprop.analysis.figures import FIGURES, confusion_figure, dynamics_figure, f
 from eprop.analysis.figures.classification import classification_loss_figure
 from eprop.analysis.figures.frames import input_frames_figure, sample_frames
 from eprop.analysis.figures.style import TEN_COLORS
-from eprop.analysis.metrics import summarize_run
 from eprop.analysis.plot import plot_path
+from eprop.analysis.summary import summarize_run
 from eprop.results import open_results
 
 from . import synthetic_results as syn

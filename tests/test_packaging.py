@@ -50,7 +50,7 @@ def test_installed_wheel_composes_from_its_packaged_configs(wheel, tmp_path):
         capture_output=True,
     )
     probe = (
-        "from eprop.cli.main import conf_dir; from eprop.config.schema import register_configs; "
+        "from eprop.cli.main import conf_dir; from eprop.config.store import register_configs; "
         "from hydra import compose, initialize_config_dir; register_configs(); d = conf_dir(); "
         "initialize_config_dir(config_dir=d, version_base='1.3'); "
         "c = compose('config', overrides=['task=infinite_loop']); print(d); print(c.task.sequence_steps)"

@@ -89,8 +89,8 @@ def test_the_longest_schedule_bounds_the_run():
 
 # ---------------------------------------------------------------------------- the training loop (fake simulator)
 
+from eprop.analysis.classification import classification_summary  # noqa: E402
 from eprop.analysis.figures.classification import classification_loss_figure  # noqa: E402
-from eprop.analysis.metrics import classification_summary  # noqa: E402
 from eprop.config.validation import validate  # noqa: E402
 from eprop.errors import Interrupted, UserError  # noqa: E402
 from eprop.results import open_results  # noqa: E402

@@ -47,6 +47,8 @@ def test_only_results_py_knows_the_hdf5_layout():
 def test_no_copy_of_the_projection_table_on_the_read_side():
     for name in (
         "analysis/metrics.py",
+        "analysis/classification.py",
+        "analysis/summary.py",
         "analysis/jobs.py",
         "analysis/plot.py",
         "cli/report.py",

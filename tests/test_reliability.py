@@ -591,7 +591,7 @@ def test_a_failing_sweep_job_leaves_the_others_complete(runs, tmp_path):
     assert rows["2"]["final_loss"] == reference[1]
     assert proc.stderr.strip() == "eprop: warning: job 1: failed: error.txt: task.n_iter=0: must be an integer >= 1"
 
-    summary = sweep / "summary.csv"  # written by the sweep callback (eprop/sweep/__init__.py)
+    summary = sweep / "summary.csv"  # written by the sweep callback (eprop/sweep/summary.py)
     if summary.exists():
         import csv
 

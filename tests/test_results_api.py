@@ -16,7 +16,7 @@ import pandas as pd
 import pytest
 from omegaconf import DictConfig
 
-from eprop.analysis.metrics import summarize_run
+from eprop.analysis.summary import summarize_run
 from eprop.cli import report
 from eprop.cli.boundary import exit_status
 from eprop.errors import EpropError, ResultsError, UserError

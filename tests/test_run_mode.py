@@ -13,7 +13,7 @@ import pytest
 import yaml
 
 from eprop.cli.run_mode import mode_is_null
-from eprop.config.schema import conf_dir
+from eprop.config.store import conf_dir
 from tests.conftest import run_eprop_in_process
 
 

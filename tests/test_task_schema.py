@@ -269,7 +269,7 @@ def constant_task(monkeypatch, tmp_path):
     (here in a directory on Hydra's search path); the registry and the ConfigStore are restored after."""
     from hydra.core.config_store import ConfigStore
 
-    from eprop.config.schema import register_configs
+    from eprop.config.store import register_configs
 
     monkeypatch.setitem(TASKS, "constant", Constant)
     conf = tmp_path / "conf"

@@ -12,7 +12,8 @@ from typing import Any
 
 import yaml
 
-from eprop.analysis.metrics import parse_overrides, summarize_file
+from eprop.analysis.summary import summarize_file
+from eprop.config.overrides import key_values as parse_overrides
 from eprop.errors import EpropError, UserError, user_error_boundary
 from eprop.results import RESULTS_FILE, find_result_files, natural_key, results_file_in
 

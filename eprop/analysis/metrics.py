@@ -1,8 +1,9 @@
-"""Numbers that say how one run went: losses, firing rates, weight changes, runtimes.
+"""Numbers that say how one run went: losses (recomputed and checked against /loss), firing
+rates, weight changes, durations.
 
 Every function here takes an open `Results` and returns plain data; nothing prints. It reads
-the file through `Results` methods only and never imports NEST. `summarize_run` is what
-`eprop eval` reports about one run; `jobs.py` collects it over the jobs of a multirun.
+the file through `Results` methods only and never imports NEST. The classification summaries
+are in classification.py, the run summary `eprop eval` reports (`summarize_run`) in summary.py.
 
 Conventions:
     iterations are 0-based in arguments and arrays, 1-based in what a person reads
@@ -12,19 +13,13 @@ Conventions:
 
 from __future__ import annotations
 
-import math
-from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from eprop.config.overrides import key_values as parse_overrides  # noqa: F401  (jobs and figures import it from here)
-from eprop.config.phases import TEST, TRAINING
 from eprop.config.projections import PROJECTIONS
 from eprop.errors import UserError
-from eprop.results import LossHistory, Results, open_results
-from eprop.results.iterations import phase_name
+from eprop.results import Results
 
 LOSS_FIELDS = ("senders", "readout_signal", "target_signal")
 TIMING_KEYS = ("timing_build_s", "timing_simulate_s", "timing_write_s")
@@ -120,118 +115,6 @@ def _window_loss(results: Results, term) -> np.ndarray:
             t = ev["target_signal"][mine].reshape(-1, sequence)[:, -window:]
             loss[i, k] = term(y, t, len(readouts))
     return loss
-
-
-LAST_ITERATIONS = (
-    10  # without a test phase: the final accuracy and the confusion matrix use the last 10 training iterations
-)
-
-
-def phase_names(results: Results) -> list[str]:
-    """The names of the phase codes of /phase: the root attribute phase_names, else eprop/config/phases.py's."""
-    return results.phase_names
-
-
-@dataclass(frozen=True)
-class FinalIterations:
-    """The iterations the final accuracy and the confusion matrix come from (0-based indices into
-    the phases they were chosen from: this file's, or a resumed run's whole history)."""
-
-    indices: np.ndarray
-    phase: str  # "test", or "training" when the run has no test phase
-    description: str  # for a person: "test phase, 4 iterations" or "last 10 training iterations (no test phase)"
-
-
-def final_iterations(results: Results, phases: np.ndarray | None = None) -> FinalIterations:
-    """The test phase's iterations; without a test phase, the last LAST_ITERATIONS training iterations
-    (the last LAST_ITERATIONS iterations of any phase if there was no training iteration either).
-    `phases`: the phase codes to choose from (default: this file's, `results.phases()`)."""
-    phases = results.phases() if phases is None else phases
-    names = phase_names(results)
-    test = np.flatnonzero(phases == TEST)
-    if test.size:
-        return FinalIterations(test, phase_name(names, TEST), f"test phase, {_iterations(test.size)}")
-    training = np.flatnonzero(phases == TRAINING)
-    if training.size:
-        chosen = training[-LAST_ITERATIONS:]
-        return FinalIterations(
-            chosen, phase_name(names, TRAINING), f"last {_iterations(chosen.size, 'training ')} (no test phase)"
-        )
-    chosen = np.arange(len(phases))[-LAST_ITERATIONS:]
-    return FinalIterations(chosen, "any", f"last {_iterations(chosen.size)} (no test or training phase)")
-
-
-def _iterations(n: int, kind: str = "") -> str:
-    return f"{n} {kind}iteration{'s' if n != 1 else ''}"
-
-
-def classification_summary(results: Results, history: LossHistory | None = None) -> dict[str, Any]:
-    """Classification: accuracy per iteration and per phase, the final (test) accuracy; {} for other files.
-
-    Keys: accuracy (list), phase (list of phase names), final_accuracy and final_error (mean over the
-    test phase's iterations; without a test phase over the last LAST_ITERATIONS training iterations),
-    final_accuracy_phase ("test" or "training"), final_accuracy_iterations, final_accuracy_from (which
-    iterations, for a person), test_accuracy and test_error (None without a test phase),
-    accuracy_per_phase, error_per_phase, loss_per_phase (mean cross-entropy) and n_iter_per_phase
-    ({phase name: value}, phases that occur, in code order), max_accuracy and its 1-based iteration.
-    Errors are 1 - accuracy. A resumed run is counted with its parents' iterations
-    (`Results.history_loss`; pass `history` if it was read already), as its loss is: the phases and
-    the final accuracy are the whole training's.
-    """
-    if results.task_kind != "classification" or results.accuracy is None:
-        return {}
-    history = results.classification_history(history)
-    accuracy = history.accuracy
-    if accuracy.size == 0:
-        return {
-            "accuracy": [],
-            "phase": [],
-            "final_accuracy": None,
-            "final_error": None,
-            "final_accuracy_phase": None,
-            "final_accuracy_iterations": 0,
-            "final_accuracy_from": "no iteration finished",
-            "test_accuracy": None,
-            "test_error": None,
-            "accuracy_per_phase": {},
-            "error_per_phase": {},
-            "loss_per_phase": {},
-            "n_iter_per_phase": {},
-            "max_accuracy": None,
-            "max_accuracy_iteration": None,
-        }
-    phases, names, loss = history.phase, phase_names(results), np.asarray(history.loss, dtype=float)
-    final = final_iterations(results, phases)
-    final_accuracy = float(np.mean(accuracy[final.indices]))
-    per_phase: dict[str, Any] = {
-        "accuracy_per_phase": {},
-        "error_per_phase": {},
-        "loss_per_phase": {},
-        "n_iter_per_phase": {},
-    }
-    for code in sorted(set(phases.tolist())):
-        mine = phases == code
-        name = phase_name(names, code)
-        per_phase["accuracy_per_phase"][name] = float(np.mean(accuracy[mine]))
-        per_phase["error_per_phase"][name] = 1.0 - per_phase["accuracy_per_phase"][name]
-        per_phase["loss_per_phase"][name] = float(np.mean(loss[mine]))
-        per_phase["n_iter_per_phase"][name] = int(np.count_nonzero(mine))
-    has_test = final.phase == phase_name(names, TEST)
-    best = int(np.argmax(accuracy))
-    return {
-        "accuracy": [float(a) for a in accuracy],
-        "phase": [phase_name(names, c) for c in phases.tolist()],
-        "final_accuracy": final_accuracy,
-        "final_error": 1.0 - final_accuracy,
-        "final_accuracy_phase": final.phase,
-        "final_accuracy_iterations": int(final.indices.size),
-        "final_accuracy_from": final.description,
-        "test_accuracy": final_accuracy if has_test else None,
-        "test_error": 1.0 - final_accuracy if has_test else None,
-        **per_phase,
-        "max_accuracy": float(accuracy[best]),
-        "max_accuracy_iteration": history.first_iteration + best + 1,
-    }
 
 
 def loss_check(results: Results) -> float | None:
@@ -357,137 +240,3 @@ def weight_change_norms(results: Results) -> dict[str, dict[str, float]]:
             w1 = results.weight_matrix("final", projection)
             out[projection] = {"change": float(np.linalg.norm(w1 - w0)), "initial": float(np.linalg.norm(w0))}
     return out
-
-
-# ---------------------------------------------------------------- one run
-
-
-def loss_function(results: Results) -> str:
-    """What /loss is: the file's `loss_function` attribute (task=nmnist: mean_squared_error), else
-    cross_entropy for a classification task and mean_squared_error for a regression task."""
-    given = results.attrs.get("loss_function")
-    if given:
-        return str(given)
-    return "cross_entropy" if results.task_kind == "classification" else "mean_squared_error"
-
-
-def summarize_run(results: Results, check_loss: bool = True) -> dict[str, Any]:
-    """Everything `eprop eval` reports about one run, as JSON-ready plain values.
-
-    A resumed run is reported with its parents' history (`Results.history_loss`): n_iter_done
-    counts every iteration of the chain, `loss` starts at iteration `first_iteration` + 1 (1-based;
-    0 unless a parent is missing, which `history_note` explains), and `parent_runs` lists the
-    parents' files, oldest first. `iterations_in_file` is this file's own count.
-
-    Keys: path, status, n_iter_done, n_iter, task, overrides, overrides_parsed, loss (list), loss_function,
-    first/final/min_loss, min_loss_iteration (1-based), relative_loss_reduction (1 - final/first),
-    final_loss_per_output, rate_* (recurrent neurons, the last iteration whose events are in the
-    file, spikes/s) and rate_iteration (its 1-based number), f_target (spikes/s), weight_change
-    (per projection, Frobenius norm in pA), timing_*_s, runtime_s, peak_rss_mb, seed,
-    nest_version, loss_recomputed_max_rel_diff (over the iterations with events; None if not
-    checked), events_iterations (how many of this file's iterations kept their recorder events:
-    fewer than iterations_in_file under a recording schedule), and error (the file's error line)
-    for a failed or diverged run.
-    """
-    attrs = results.attrs
-    history = results.history_loss()
-    loss = history.loss
-    loss_per_output = results.loss_per_output
-    summary: dict[str, Any] = {
-        "path": str(results.path),
-        "status": results.status,
-        "n_iter_done": history.n_iter_done,
-        "iterations_in_file": results.n_iter_done,
-        "first_iteration": history.first_iteration,
-        "parent_runs": [str(path) for path, _, _ in history.segments[:-1]],
-        "history_note": history.note,
-        "n_iter": attrs.get("n_iter"),
-        "n_iter_bound": phase_schedule_bound(results, history),
-        "task": results.task_name,
-        "overrides": results.overrides,
-        "overrides_parsed": parse_overrides(results.overrides),
-    }
-    if attrs.get("error"):  # a failed or diverged run: the one line that says why
-        summary["error"] = str(attrs["error"])
-    summary.update(loss_summary(loss, history.first_iteration))
-    summary["final_loss_per_output"] = [float(v) for v in loss_per_output[:, -1]] if loss_per_output.shape[1] else []
-    summary["task_kind"] = results.task_kind
-    summary["loss_function"] = loss_function(results)
-    summary.update(classification_summary(results, history))  # accuracy, final_accuracy, final_error, ...
-    summary["loss"] = [float(v) for v in loss]
-    summary["rate_iteration"] = None
-    spiking = (
-        results.recorded_iterations("spike_recorder") if "spike_recorder" in results.recorders else np.zeros(0, int)
-    )
-    if spiking.size and results.population("recurrent").size:
-        last = int(spiking[-1])  # the last iteration whose spikes are in the file
-        summary["rate_iteration"] = results.first_iteration + last + 1
-        summary.update(rate_summary(firing_rates(results, iteration=last)))
-    summary["events_iterations"] = (
-        int(results.recorded_iterations("multimeter_out").size) if "multimeter_out" in results.recorders else 0
-    )
-    summary["f_target"] = target_rate(results)
-    summary["weight_change"] = weight_change_norms(results)
-    for key in TIMING_KEYS + ("peak_rss_mb", "seed", "nest_version", "total_num_virtual_procs"):
-        summary[key] = attrs.get(key)
-    timings = [attrs[key] for key in TIMING_KEYS if isinstance(attrs.get(key), (int, float))]
-    summary["runtime_s"] = float(sum(timings)) if timings else None
-    summary["loss_recomputed_max_rel_diff"] = loss_check(results) if check_loss and results.n_iter_done else None
-    return _json_ready(summary)
-
-
-def phase_schedule_bound(results: Results, history=None) -> int | None:
-    """With phases (phases.*): the most iterations the run's schedule can still reach after the
-    phases and errors of its iterations, its parents' included (its end, if the schedule is over);
-    None without phases, or for a resumed run whose parents' files do not all give their phases."""
-    config = results.config
-    if not config.get("phases") or results.task_kind != "classification":
-        return None
-    from omegaconf import OmegaConf
-
-    from eprop.config.phases import PhaseSchedule
-
-    schedule = PhaseSchedule.from_config(OmegaConf.create(config))
-    if schedule.trains_only:
-        return None
-    if results.first_iteration:  # a resumed run: the schedule began in its parents' files
-        history = results.classification_history(history)
-        if history.first_iteration or history.phase is None or history.accuracy is None:
-            return None
-        phases, accuracy = np.asarray(history.phase, int), np.asarray(history.accuracy, float)
-    else:
-        phases, accuracy = results.phases(), results.accuracy
-        accuracy = None if accuracy is None else np.asarray(accuracy[: results.n_iter_done], float)
-    errors = [] if accuracy is None else (1.0 - accuracy).tolist()
-    try:
-        return int(schedule.max_iterations(phases.tolist(), errors))
-    except ValueError:  # phases that do not follow the stored config's schedule: say nothing
-        return None
-
-
-def summarize_file(path: Path, check_loss: bool = True) -> dict[str, Any]:
-    """`summarize_run` of the file at `path` (ResultsError if it cannot be opened, UserError if it is damaged)."""
-    with open_results(path) as results:
-        try:
-            return summarize_run(results, check_loss=check_loss)
-        except (KeyError, IndexError, ValueError, OSError) as exc:
-            raise UserError(damaged_file_message(path, exc)) from None
-
-
-def damaged_file_message(path: str | Path, exc: Exception) -> str:
-    """One line for a file that opened but whose content does not follow the schema or is damaged."""
-    detail = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-    return f"{path}: damaged or not following the results schema ({type(exc).__name__}: {detail})"
-
-
-def _json_ready(value: Any) -> Any:
-    """Replace numpy scalars by Python ones and non-finite floats by None (valid JSON)."""
-    if isinstance(value, dict):
-        return {str(k): _json_ready(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_json_ready(v) for v in value]
-    if isinstance(value, np.generic):
-        value = value.item()
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    return value

@@ -15,7 +15,7 @@ from matplotlib.figure import Figure
 
 from eprop.analysis.figures import FIGURE_NAMES, FIGURES, MULTIRUN_FIGURES, RUN_FIGURES, FigureUnavailable
 from eprop.analysis.figures.comparison import loss_comparison_figure, override_labels
-from eprop.analysis.metrics import damaged_file_message
+from eprop.analysis.summary import damaged_file_message
 from eprop.errors import EpropError, UserError, user_error_boundary
 from eprop.results import Results, find_result_files, open_results
 

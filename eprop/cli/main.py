@@ -18,7 +18,7 @@ import click
 
 from eprop.cli.boundary import invoke
 from eprop.cli.options import HELP_OPTIONS, Context, parse_in
-from eprop.config.schema import conf_dir
+from eprop.config.store import conf_dir
 from eprop.errors import UserError
 
 log = logging.getLogger("eprop")
@@ -138,7 +138,7 @@ def run_main(argv: list[str]) -> int:
     from eprop.cli.run_dir import RunDirCallback, shown
     from eprop.cli.run_job import FailedJobsCallback
     from eprop.cli.show_config import help_groups, print_params, print_resumed_config
-    from eprop.config.schema import register_configs
+    from eprop.config.store import register_configs
 
     argv = [expand_home(arg) for arg in argv]
     if message := argv_error(argv):

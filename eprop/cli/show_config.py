@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from eprop.config.schema import conf_dir
+from eprop.config.store import conf_dir
 
 
 def help_groups() -> str:
@@ -25,7 +25,7 @@ def compose_config(overrides: list[str]):
     from hydra import compose, initialize_config_dir
     from hydra.core.global_hydra import GlobalHydra
 
-    from eprop.config.schema import register_configs
+    from eprop.config.store import register_configs
 
     register_configs()
     GlobalHydra.instance().clear()

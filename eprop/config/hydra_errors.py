@@ -117,7 +117,7 @@ def deleted_key(full_key: str) -> str:
 def choice_error(key: str, value: object, target: str | None = None) -> str:
     """`key=value: must be one of a, b, c` for a closed choice of the schema (with the field's note);
     a task.* key in task TARGET's schema."""
-    from eprop.config.schema import schema_field
+    from eprop.config.lookup import schema_field
 
     found = schema_field(key, target)
     valid = [member.value for member in found.choices] if found and found.choices else []
@@ -127,14 +127,14 @@ def choice_error(key: str, value: object, target: str | None = None) -> str:
 
 def _task_target(parent: str, object_type: str | None) -> str | None:
     """The task whose schema class OmegaConf's message names, for a key directly under task; else None."""
-    from eprop.config.schema import target_of_schema
+    from eprop.config.lookup import target_of_schema
 
     return target_of_schema(object_type) if parent == "task" and object_type else None
 
 
 def _tasks_with_key(key: str) -> list[str]:
     """The tasks whose schema has task.KEY (in TASKS order)."""
-    from eprop.config.schema import task_schemas
+    from eprop.config.lookup import task_schemas
 
     return [target for target in task_schemas() if key in schema_keys("task", target)]
 
@@ -152,7 +152,7 @@ def schema_keys(path: str, target: str | None = None) -> list[str]:
     those of task TARGET (None: the keys every task has)."""
     from omegaconf import OmegaConf
 
-    from eprop.config.schema import typed_schema
+    from eprop.config.lookup import typed_schema
 
     node = typed_schema(target)
     selected = OmegaConf.select(node, path) if path else node

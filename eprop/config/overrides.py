@@ -124,7 +124,7 @@ def missing_sweep_extra(argv: list[str]) -> str | None:
 
 def argv_error(argv: list[str]) -> str | None:
     """The one-line message for an override Hydra would fail on with a traceback or no hint, else None."""
-    from eprop.config.schema import conf_dir
+    from eprop.config.store import conf_dir
 
     if message := missing_sweep_extra(argv):
         return message

@@ -16,7 +16,7 @@ from omegaconf import DictConfig, ListConfig, OmegaConf
 def field_docs(target: str | None = None) -> dict[str, str]:
     """Dotted config key -> "unit, meaning", for every field of the schema (config.Config); task.*:
     the fields of task TARGET (None: of every task)."""
-    from eprop.config.schema import schema_fields
+    from eprop.config.lookup import schema_fields
 
     return {found.key: _doc(found) for found in schema_fields(target=target)}
 
@@ -30,7 +30,7 @@ def other_task_keys(target: str) -> list[str]:
     schema that task TARGET's schema does not have (its schema default; A: the tasks with that schema)."""
     import dataclasses
 
-    from eprop.config.schema import schema_fields, task_schemas
+    from eprop.config.lookup import schema_fields, task_schemas
 
     own = {found.key for found in schema_fields(target=target)}
     by_schema: dict[type, list[str]] = {}

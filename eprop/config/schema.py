@@ -1,181 +1,40 @@
-"""Config schemas: the dataclasses every YAML option extends, with their closed choices (Enums),
-units, meanings and bounds (field metadata), and the derived-value resolvers.
+"""Config schemas: the dataclasses every YAML option extends, with their units, meanings and
+bounds (field metadata).
 
 Every YAML option in conf/ extends one of the dataclasses below (registered in Hydra's
-ConfigStore as `<group>/_schema`), so an unknown key, a wrong type or a value outside a closed
-choice fails when the config is composed, naming the key (config_errors.py makes that one
-line). Each field's metadata (`param(default, doc, unit=..., min_int=..., positive=...)`) is the
-one place for its unit, meaning and bounds: validation.py checks the bounds, params_doc.py
-shows unit and meaning (`eprop run --params`).
+ConfigStore as `<group>/_schema` by store.py), so an unknown key, a wrong type or a value outside
+a closed choice (choices.py) fails when the config is composed, naming the key (config_errors.py
+makes that one line). Each field's metadata (`param(default, doc, unit=..., min_int=...,
+positive=...)`, fields.py) is the one place for its unit, meaning and bounds: validation.py
+checks the bounds, params_doc.py shows unit and meaning (`eprop run --params`).
 
 The `task` group is the exception: each task declares its own keys in its module (a dataclass
-extending schema_base.TaskConfig, named by the Task as `config_schema`). `task_schemas()` gives
-each of them `target` as a closed choice of every task name and register_configs() stores it as
-`task/_schema_<target>`, which that task's YAML names in its defaults list. Whatever needs the
-task keys (typed_schema, schema_fields, validation, error messages, resume) picks them by
+extending fields.TaskConfig, named by the Task as `config_schema`). `lookup.task_schemas()` gives
+each of them `target` as a closed choice of every task name and store.register_configs() stores
+it as `task/_schema_<target>`, which that task's YAML names in its defaults list. Whatever needs
+the task keys (typed_schema, schema_fields, validation, error messages, resume) picks them by
 `task.target`.
 
-Derived values are computed by OmegaConf resolvers, not pasted as numbers:
-
-- `${eprop.adapt_beta:adapt_tau,tau_m_mean,scale,dt}`
-  = scale * (1 - exp(-dt/adapt_tau)) / (1 - exp(-dt/tau_m_mean)), the seed's prefactor of
-  the adaptive threshold (scale 1.7 in the seed).
-- `${eprop.div:a,b}` = a / b, used for NEST 3.10's surrogate_gradient_height = gamma / V_th
-  (the seed's `gamma`, which NEST 3.10 removed).
-- `${eprop.mul:a,b}` = a * b, `${eprop.sub:a,b}` = a - b and `${eprop.pow:a,b}` = a ** b, for
-  derived values such as the event-based family's (1 - kappa) scalings.
-- `${eprop.task_loss:${task.target}}` = cross_entropy for a classification task, else
-  mean_squared_error: the bsshslm_2020 readout's `loss`, so that the neuron options fit every task.
-- `${eprop.kappa_weight_factor:scale|divide_by,neuron model,kappa,projection}` = 1 - kappa or 1:
-  the weight scaling NEST's event-based scripts apply to a projection for that neuron model.
+Derived values are computed by OmegaConf resolvers (resolvers.py), not pasted as numbers.
 """
 
 from __future__ import annotations
 
-import dataclasses
-import functools
-import math
-import typing
 from dataclasses import dataclass, field
-from enum import Enum, StrEnum
-from pathlib import Path
 from typing import Any
 
-from omegaconf import MISSING, DictConfig, OmegaConf
+from omegaconf import MISSING
 
-from eprop.config.fields import BOUNDS, TaskConfig, param  # noqa: F401  (validation and params_doc read BOUNDS here)
-from eprop.errors import UserError
-from eprop.tasks import TASKS
-
-# ---------------------------------------------------------------------------- resolvers
-
-
-def _adapt_beta(adapt_tau: float, tau_m_mean: float, scale: float, dt: float) -> float:
-    if adapt_tau is None:
-        return None  # a model without adaptation
-    if min(adapt_tau, tau_m_mean, dt) <= 0:
-        return float("nan")  # validate() names the offending input
-    return scale * (1.0 - math.exp(-dt / adapt_tau)) / (1.0 - math.exp(-dt / tau_m_mean))
-
-
-def _div(a: float, b: float) -> float:
-    if b == 0:  # validate() names the values it is computed from (a non-finite value fails its bound)
-        return math.nan if a == 0 else math.copysign(math.inf, a) * math.copysign(1.0, b)
-    return a / b
-
-
-def _mul(a: float, b: float) -> float:
-    return a * b
-
-
-def _sub(a: float, b: float) -> float:
-    return a - b
-
-
-def _pow(a: float, b: float) -> float:
-    return a**b
-
-
-# NEST's event-based scripts scale the drawn weights by (1 - kappa), the factor of the
-# eligibility trace's low-pass filter: LIF models (eprop_iaf, eprop_iaf_adapt) multiply all four
-# projections by it; the psc_delta models multiply rec_out by it and divide out_rec by it.
-_KAPPA_SCALED = {
-    "multiply": {"in_rec", "rec_rec", "rec_out", "out_rec"},
-    "psc_delta_multiply": {"rec_out"},
-    "psc_delta_divide": {"out_rec"},
-}
-
-
-def _kappa_weight_factor(how: str, model: str, kappa: float, projection: str) -> float:
-    """(1 - kappa) or 1.0: NEST's event-based weight scaling of `projection` for `model`.
-
-    `how` is "scale" (the factor the drawn weights are multiplied by) or "divide_by".
-    """
-    if kappa is None:
-        return 1.0
-    psc_delta = "psc_delta" in str(model)
-    if how == "scale":
-        chosen = _KAPPA_SCALED["psc_delta_multiply" if psc_delta else "multiply"]
-    else:
-        chosen = _KAPPA_SCALED["psc_delta_divide"] if psc_delta else set()
-    return 1.0 - kappa if projection in chosen else 1.0
-
-
-def _task_loss(target: str) -> str:
-    """The readout loss a task needs: cross_entropy for a classification task, else mean_squared_error."""
-    task = TASKS.get(str(target))
-    return "cross_entropy" if task is not None and task.kind == "classification" else "mean_squared_error"
-
-
-def register_resolvers() -> None:
-    """Register eprop's OmegaConf resolvers (idempotent)."""
-    resolvers = (
-        ("eprop.task_loss", _task_loss),
-        ("eprop.adapt_beta", _adapt_beta),
-        ("eprop.div", _div),
-        ("eprop.mul", _mul),
-        ("eprop.sub", _sub),
-        ("eprop.pow", _pow),
-        ("eprop.kappa_weight_factor", _kappa_weight_factor),
-    )
-    for name, fn in resolvers:
-        if not OmegaConf.has_resolver(name):
-            OmegaConf.register_new_resolver(name, fn)
-
-
-# ---------------------------------------------------------------------------- field metadata
-
-# param() and BOUNDS live in schema_base.py, which the task modules import too.
-
-
-# Closed choices: a value outside them fails at composition with "must be one of ...".
-# StrEnum members compare, hash and format as their string value.
-
-
-# The task names come from the task registry (tasks/__init__.py), the one place that lists them;
-# task_schemas() types every task schema's `target` with it.
-Target = StrEnum("Target", {name: name for name in TASKS})
-
-
-class SurrogateGradient(StrEnum):  # NEST 3.10's surrogate_gradient_function values
-    piecewise_linear = "piecewise_linear"
-    exponential = "exponential"
-    fast_sigmoid_derivative = "fast_sigmoid_derivative"
-    arctan_derivative = "arctan_derivative"
-
-
-class ReadoutLoss(StrEnum):
-    mean_squared_error = "mean_squared_error"
-    cross_entropy = "cross_entropy"
-
-
-class OptimizerType(StrEnum):
-    adam = "adam"
-    gradient_descent = "gradient_descent"
-
-
-class Family(StrEnum):
-    bsshslm_2020 = "bsshslm_2020"
-    eprop = "eprop"
-
-
-class RecurrentVariable(StrEnum):  # recordable by some recurrent e-prop model
-    V_m = "V_m"
-    surrogate_gradient = "surrogate_gradient"
-    learning_signal = "learning_signal"
-    V_th_adapt = "V_th_adapt"
-    adaptation = "adaptation"
-    eprop_history_duration = "eprop_history_duration"
-
-
-class ReadoutVariable(StrEnum):  # recordable by some e-prop readout model
-    V_m = "V_m"
-    readout_signal = "readout_signal"
-    readout_signal_unnorm = "readout_signal_unnorm"
-    target_signal = "target_signal"
-    error_signal = "error_signal"
-    eprop_history_duration = "eprop_history_duration"
-
+from eprop.config.choices import (
+    Family,
+    OptimizerType,
+    ReadoutLoss,
+    ReadoutVariable,
+    RecurrentVariable,
+    SurrogateGradient,
+    WeightInit,
+)
+from eprop.config.fields import TaskConfig, param
 
 # ---------------------------------------------------------------------------- schemas
 
@@ -319,12 +178,6 @@ class ModelConfig:
         unit="dimensionless",
         positive=True,
     )
-
-
-class WeightInit(StrEnum):
-    normal_fan_in = "normal_fan_in"  # N(0, 1) / sqrt(n_source)
-    normal = "normal"  # N(0, 1)
-    glorot_uniform = "glorot_uniform"  # U(+-sqrt(3 / max(1, (n_source + n_target) / 2)))
 
 
 @dataclass
@@ -475,207 +328,3 @@ GROUP_SCHEMAS = {
     "recording": RecordingConfig,
     "kernel": KernelConfig,
 }
-
-# The NEST models of each e-prop family: recurrent neuron models (the `neuron=` options of
-# that family), readout, synapse and feedback (learning-signal) connection.
-FAMILIES = {
-    "bsshslm_2020": {
-        "recurrent": ("eprop_iaf_adapt_bsshslm_2020", "eprop_iaf_bsshslm_2020"),
-        "neuron_options": ("alif", "lif"),
-        "readout": "eprop_readout_bsshslm_2020",
-        "synapse": "eprop_synapse_bsshslm_2020",
-        "learning_signal": "eprop_learning_signal_connection_bsshslm_2020",
-    },
-    "eprop": {
-        "recurrent": ("eprop_iaf", "eprop_iaf_adapt", "eprop_iaf_psc_delta", "eprop_iaf_psc_delta_adapt"),
-        "neuron_options": ("eprop_iaf", "eprop_iaf_adapt", "eprop_iaf_psc_delta", "eprop_iaf_psc_delta_adapt"),
-        "readout": "eprop_readout",
-        "synapse": "eprop_synapse",
-        "learning_signal": "eprop_learning_signal_connection",
-    },
-}
-
-
-def register_configs() -> None:
-    """Register the schemas in Hydra's ConfigStore and the resolvers in OmegaConf."""
-    from hydra.core.config_store import ConfigStore
-
-    register_resolvers()
-    cs = ConfigStore.instance()
-    cs.store(name="_config_schema", node=Config)
-    for group, schema in GROUP_SCHEMAS.items():
-        if group != "task":
-            cs.store(group=group, name="_schema", node=schema)
-    for target, schema in task_schemas().items():
-        cs.store(group="task", name=f"_schema_{target}", node=schema)
-
-
-# ---------------------------------------------------------------------------- task schemas
-
-
-@functools.lru_cache(maxsize=4)
-def _task_schemas(tasks: tuple[tuple[str, type], ...]) -> dict[str, type]:
-    names = [name for name, _ in tasks]
-    targets = (
-        Target if names == [t.value for t in Target] else StrEnum("Target", {n: n for n in names}, module=__name__)
-    )
-    target_doc = next(f for f in dataclasses.fields(TaskConfig) if f.name == "target").metadata["doc"]
-    made: dict[type, type] = {}
-    for _, task in tasks:
-        schema = task.config_schema
-        if schema not in made:  # one class per schema, even if several tasks share it
-            typed = dataclasses.make_dataclass(
-                schema.__name__, [("target", targets, param(MISSING, target_doc))], bases=(schema,)
-            )
-            typed.__module__, typed.__qualname__, typed.__doc__ = schema.__module__, schema.__qualname__, schema.__doc__
-            made[schema] = typed
-    return {name: made[task.config_schema] for name, task in tasks}
-
-
-def task_schemas() -> dict[str, type]:
-    """target -> the schema of that task's keys: its Task's `config_schema`, with `target` the closed
-    choice of every task name (so that `task.target=typo` fails at composition, listing them).
-
-    Built from the task registry when asked, so that a task added to TASKS (e.g. by a test) is seen.
-    """
-    return _task_schemas(tuple(TASKS.items()))
-
-
-def task_schema(target: Any = None) -> type:
-    """The schema of task.* for TARGET; the keys of every task (schema_base.TaskConfig) for None or an unknown target."""
-    return task_schemas().get(str(target), TaskConfig) if target is not None else TaskConfig
-
-
-def target_of_schema(class_name: str) -> str | None:
-    """The (first) task target whose schema class is named CLASS_NAME (as OmegaConf's messages name it), else None."""
-    return next((target for target, schema in task_schemas().items() if schema.__name__ == class_name), None)
-
-
-# ---------------------------------------------------------------------------- schema lookups
-
-
-def typed_schema(target: Any = None) -> DictConfig:
-    """The whole config schema, with each group's dataclass filled in (values MISSING where required);
-    task.* is the schema of task TARGET (task_schema(target))."""
-    schema = OmegaConf.structured(Config)
-    for group, group_schema in GROUP_SCHEMAS.items():
-        schema[group] = OmegaConf.structured(task_schema(target) if group == "task" else group_schema)
-    return schema
-
-
-@dataclass(frozen=True)
-class SchemaField:
-    """One leaf of the schema: its dotted key, the dataclass field, and its metadata."""
-
-    key: str
-    field: dataclasses.Field
-    type: Any
-
-    @property
-    def meta(self) -> dict[str, Any]:
-        return dict(self.field.metadata)
-
-    @property
-    def unit(self) -> str:
-        return self.field.metadata.get("unit", "")
-
-    @property
-    def choices(self) -> type[Enum] | None:
-        """The Enum of a closed choice (also of a list of choices or an optional choice), else None."""
-        kinds = [self.type, *typing.get_args(self.type)]
-        return next((k for k in kinds if isinstance(k, type) and issubclass(k, Enum)), None)
-
-
-def schema_fields(cls: type = None, prefix: str = "", target: Any = None):
-    """Every field of the schema (config.Config and the group schemas), nested ones included.
-
-    task.*: the fields of task TARGET's schema; with target=None, those of every task (each key
-    once, the first task in TASKS that has it giving its metadata).
-    """
-    if cls is None:
-        cls = Config
-    hints = typing.get_type_hints(cls)
-    for f in dataclasses.fields(cls):
-        if cls is Config and f.name == "task":
-            schemas = [task_schema(target)] if target is not None else list(dict.fromkeys(task_schemas().values()))
-            seen = set()
-            for schema in schemas:
-                for found in schema_fields(schema, "task."):
-                    if found.key not in seen:
-                        seen.add(found.key)
-                        yield found
-            continue
-        kind = GROUP_SCHEMAS.get(f.name, hints[f.name]) if cls is Config else hints[f.name]
-        yield SchemaField(prefix + f.name, f, kind)
-        if dataclasses.is_dataclass(kind):
-            yield from schema_fields(kind, f"{prefix}{f.name}.")
-
-
-@functools.lru_cache(maxsize=16)
-def _fields_by_key(target: str | None, tasks: tuple) -> dict[str, SchemaField]:
-    return {f.key: f for f in schema_fields(target=target)}
-
-
-def schema_field(key: str, target: Any = None) -> SchemaField | None:
-    """The schema field at a dotted key (e.g. neuron.rec.V_th), or None; a task.* key in task
-    TARGET's schema (target=None: in the first task's schema that has it)."""
-    return _fields_by_key(None if target is None else str(target), tuple(TASKS.items())).get(key)
-
-
-def recurrent_populations(cfg: DictConfig) -> list[tuple[str, DictConfig]]:
-    """(config key, resolved neuron config) of each recurrent population, in NEST's creation order.
-
-    neuron.rec first, then each neuron.rec_extra[i]: neuron.rec's (resolved) values with the
-    entry's model, n and overrides. The recurrent layer is their concatenation, node ids in
-    this order.
-    """
-
-    def plain(merged: DictConfig) -> DictConfig:  # NEST takes str, not the schema's Enum
-        return OmegaConf.create(OmegaConf.to_container(merged, enum_to_str=True))
-
-    rec = OmegaConf.to_container(cfg.neuron.rec, resolve=True, enum_to_str=True)
-    pops = [("neuron.rec", plain(OmegaConf.merge(OmegaConf.structured(RecurrentNeuronConfig), rec)))]
-    for i, extra in enumerate(cfg.neuron.get("rec_extra") or []):
-        key = f"neuron.rec_extra[{i}]"
-        overrides = OmegaConf.to_container(extra.overrides, resolve=True)
-        for name in ("model", "n"):
-            if name in overrides:
-                raise UserError(f"{key}.overrides.{name}: give it as {key}.{name}")
-        unknown = sorted(set(overrides) - {f.name for f in dataclasses.fields(RecurrentNeuronConfig)})
-        if unknown:
-            raise UserError(
-                f"{key}.overrides.{unknown[0]}: not a key of neuron.rec (overrides set neuron.rec's keys for this population)"
-            )
-        try:
-            merged = OmegaConf.merge(
-                OmegaConf.structured(RecurrentNeuronConfig), rec, {"model": extra.model, "n": extra.n, **overrides}
-            )
-        except Exception as err:  # a value of the wrong type; OmegaConf's message names the key
-            raise UserError(f"{key}.overrides: {' '.join(str(err).split())[:200]}")
-        pops.append((key, plain(merged)))
-    return pops
-
-
-def n_recurrent(cfg: DictConfig) -> int:
-    """Neurons in the recurrent layer: neuron.rec.n plus every neuron.rec_extra[i].n."""
-    return int(cfg.neuron.rec.n) + sum(int(extra.n) for extra in (cfg.neuron.get("rec_extra") or []))
-
-
-def conf_dir() -> str:
-    """The config directory: packaged in the wheel, or conf/ at the top of a source checkout."""
-    package = Path(__file__).resolve().parents[1]
-    for candidate in (package / "conf", package.parent / "conf"):
-        if (candidate / "config.yaml").is_file():
-            return str(candidate)
-    raise RuntimeError(f"eprop's conf/ directory was not found in or next to {package}")
-
-
-def with_plain_choices(cfg: DictConfig) -> DictConfig:
-    """The config with each closed choice (Enum) as its plain string, interpolations kept.
-
-    NEST (and h5py) take `str`, not an Enum; the run gets this copy after the schema has checked
-    the choices at composition. Struct mode stays on, so a misspelt key still fails.
-    """
-    plain = OmegaConf.create(OmegaConf.to_container(cfg, resolve=False, enum_to_str=True))
-    OmegaConf.set_struct(plain, True)
-    return plain

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from omegaconf import DictConfig, OmegaConf
 
-from eprop.config.schema import with_plain_choices
+from eprop.config.lookup import with_plain_choices
 from eprop.errors import UserError
 from eprop.training.loop import train as train_run
 
@@ -139,7 +139,7 @@ def configured_run_dir() -> str:
     """hydra.run.dir as conf/config.yaml sets it, unresolved."""
     import yaml
 
-    from eprop.config.schema import conf_dir
+    from eprop.config.store import conf_dir
 
     return str(yaml.safe_load((Path(conf_dir()) / "config.yaml").read_text())["hydra"]["run"]["dir"])
 

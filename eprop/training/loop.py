@@ -32,9 +32,9 @@ import numpy as np
 from omegaconf import DictConfig
 
 import eprop.simulator as simulator
+from eprop.config.families import n_recurrent
 from eprop.config.phases import PHASE_NAMES, PhaseSchedule, learning_rate
 from eprop.config.projections import PROJECTIONS
-from eprop.config.schema import n_recurrent
 from eprop.config.timing import Timing, make_timing
 from eprop.config.validation import validate
 from eprop.errors import Diverged, Interrupted, UserError

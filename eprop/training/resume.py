@@ -26,9 +26,10 @@ from pathlib import Path
 import numpy as np
 from omegaconf import DictConfig, OmegaConf
 
+from eprop.config.lookup import typed_schema
 from eprop.config.overrides import key_of, parse
 from eprop.config.phases import PhaseSchedule
-from eprop.config.schema import GROUP_SCHEMAS, typed_schema
+from eprop.config.schema import GROUP_SCHEMAS
 from eprop.errors import UserError
 from eprop.results import MAX_PARENTS, RESULTS_FILE, open_results, results_file_in
 

@@ -18,7 +18,7 @@ from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
 
-from eprop.config.schema import FAMILIES, recurrent_populations
+from eprop.config.families import FAMILIES, recurrent_populations
 from eprop.config.validation import shadowed_field
 from eprop.errors import UserError
 from eprop.simulator.description import (

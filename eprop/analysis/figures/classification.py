@@ -8,6 +8,7 @@ from __future__ import annotations
 import numpy as np
 from matplotlib.figure import Figure
 
+from eprop.analysis.classification import final_iterations, phase_names
 from eprop.analysis.figures.style import (
     BENEATH_NOTE,
     BLUE,
@@ -22,8 +23,8 @@ from eprop.analysis.figures.style import (
     new_figure,
     spans_decades,
 )
-from eprop.analysis.metrics import final_iterations, phase_name, phase_names
 from eprop.results import Results
+from eprop.results.iterations import phase_name
 
 # phase code -> (colour, marker): training, validation, early stopping, test (the example's blue, red, green, gold)
 PHASE_STYLES = ((BLUE, "o"), (RED, "s"), ("#2a9d55", "^"), ("#e69f00", "D"))
@@ -89,7 +90,7 @@ def classification_loss_figure(results: Results, log: bool | None = False) -> Fi
 
 def confusion_figure(results: Results) -> Figure:
     """Counts of (label, predicted class) over the test phase's sequences; without a test phase over
-    the last training iterations (metrics.final_iterations), as the title says. The colour is the
+    the last training iterations (analysis.classification.final_iterations), as the title says. The colour is the
     fraction of a label's sequences (each row sums to 1, the diagonal is the recall of the class), so
     that rare classes read as well as frequent ones; the numbers are the counts (0 in grey). A tie (no
     prediction) has no cell: the title counts the ties, and a row with ties sums to less than 1; the

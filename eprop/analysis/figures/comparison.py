@@ -16,7 +16,7 @@ from eprop.analysis.figures.style import (
     spans_decades,
     viridis,
 )
-from eprop.analysis.metrics import parse_overrides
+from eprop.config.overrides import key_values as parse_overrides
 
 
 def loss_comparison_figure(

@@ -10,6 +10,7 @@ import numpy as np
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 
+from eprop.analysis.classification import phase_names
 from eprop.analysis.figures.style import (
     BENEATH_NOTE,
     BLUE,
@@ -25,8 +26,8 @@ from eprop.analysis.figures.style import (
     split_by_sender,
     trace_colors,
 )
-from eprop.analysis.metrics import phase_name, phase_names
 from eprop.results import Results
+from eprop.results.iterations import phase_name
 
 
 @dataclass(frozen=True)

@@ -20,10 +20,11 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 
+from eprop.analysis.classification import phase_names
 from eprop.analysis.figures.dynamics import input_lead_ms
 from eprop.analysis.figures.style import BLUE, RED, TWO_COLUMNS, FigureUnavailable, house_style, new_figure
-from eprop.analysis.metrics import phase_name, phase_names
 from eprop.results import Results
+from eprop.results.iterations import phase_name
 
 SHOWN_SAMPLES = 3  # samples of the iteration drawn, from its first
 BLOCKED_COLOR = "#ffffff"  # pixels without an input neuron
