@@ -35,7 +35,7 @@ def handwriting_file() -> Path:
 @pytest.fixture(scope="session")
 def nmnist_dir(tmp_path_factory) -> Path:
     """A tiny N-MNIST-format data set (2 samples per digit and split, 300 events each) for task=nmnist configs."""
-    from .nmnist_samples import write_synthetic_dataset
+    from tests.support.nmnist_samples import write_synthetic_dataset
 
     return write_synthetic_dataset(tmp_path_factory.mktemp("nmnist_small") / "nmnist", n_per_digit=2, n_events=300)
 

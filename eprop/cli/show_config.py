@@ -50,8 +50,8 @@ def resumed_config(overrides: list[str]):
 
 def print_params(overrides: list[str]) -> int:
     """`eprop run --params [OVERRIDES]`: `key = value  # unit, meaning` for every parameter."""
+    from eprop.config.lookup import with_plain_choices
     from eprop.config.params_doc import render
-    from eprop.config.schema import with_plain_choices
     from eprop.config.validation import validate
 
     cfg = resumed_config(overrides)

@@ -87,7 +87,7 @@ def _config(overrides: list[str]):
 
 
 def _config_checked(overrides: list[str]) -> None:
-    from eprop.config.schema import with_plain_choices
+    from eprop.config.lookup import with_plain_choices
     from eprop.config.validation import validate
 
     validate(with_plain_choices(_config(overrides)))
@@ -96,7 +96,7 @@ def _config_checked(overrides: list[str]) -> None:
 def _check_values(base, job_overrides) -> None:
     from omegaconf import OmegaConf
 
-    from eprop.config.schema import with_plain_choices
+    from eprop.config.lookup import with_plain_choices
     from eprop.config.validation import validate
 
     cfg = base.copy()

@@ -93,7 +93,7 @@ def group_options(group: str) -> list[str]:
     """The options of config group GROUP (its conf/GROUP/*.yaml, private ones left out); [] for no group."""
     from pathlib import Path
 
-    from eprop.config.schema import conf_dir
+    from eprop.config.store import conf_dir
 
     folder = Path(conf_dir()) / group
     if group == "hydra" or not folder.is_dir():
