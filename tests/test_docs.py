@@ -1,13 +1,14 @@
-"""The documentation site builds in strict mode (a broken link or reference fails), with the
-parameter reference generated from the schema and the API reference from the docstrings.
-
-Slow tier: it needs the docs extra (`pip install -e '.[docs]'`, which `make test` installs).
+"""The documentation: the site builds in strict mode (a broken link or reference fails), with the
+parameter reference generated from the schema and the API reference from the docstrings (slow
+tier: it needs the docs extra, `pip install -e '.[docs]'`, which `make test` installs); the README
+stays a front page whose links into the docs hold.
 """
 
 from __future__ import annotations
 
 import importlib.util
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -16,13 +17,10 @@ import pytest
 
 REPO = Path(__file__).resolve().parent.parent
 
-pytestmark = [
-    pytest.mark.slow,
-    pytest.mark.skipif(
-        importlib.util.find_spec("mkdocs") is None,
-        reason="mkdocs is not installed: install the docs extra (pip install -e '.[docs]')",
-    ),
-]
+needs_mkdocs = pytest.mark.skipif(
+    importlib.util.find_spec("mkdocs") is None,
+    reason="mkdocs is not installed: install the docs extra (pip install -e '.[docs]')",
+)
 
 
 @pytest.fixture(scope="module")
@@ -41,6 +39,8 @@ def site(tmp_path_factory) -> Path:
     return out
 
 
+@pytest.mark.slow
+@needs_mkdocs
 def test_the_config_reference_is_generated_from_the_schema(site):
     page = (site / "configuration" / "reference" / "index.html").read_text()
     row = page[page.index("<code>neuron.rec.tau_m_mean</code>") :]
@@ -50,12 +50,27 @@ def test_the_config_reference_is_generated_from_the_schema(site):
     assert "<code>task.n_cues</code>" in page  # a task's own key, in its task schema's section
 
 
+@pytest.mark.slow
+@needs_mkdocs
 def test_the_api_page_documents_eprop_open(site):
     page = (site / "api" / "index.html").read_text()
     assert 'id="eprop.open"' in page  # mkdocstrings' entry for the function, not just a mention
 
 
+@pytest.mark.slow
+@needs_mkdocs
 def test_every_page_of_the_nav_is_built(site):
     for page in ("getting-started", "commands", "tasks", "results", "sweeps", "troubleshooting", "architecture"):
         assert (site / page / "index.html").is_file(), page
-    assert (site / "benchmarks" / "index.html").is_file()
+    for page in ("benchmarks", "nest-tests", "tutorial", "configuration"):
+        assert (site / page / "index.html").is_file(), page
+
+
+def test_the_readme_is_a_front_page_whose_links_hold():
+    readme = (REPO / "README.md").read_text()
+    assert len(readme.splitlines()) <= 150
+    assert "make run" in readme and "make test" in readme and "make docs" in readme
+    links = re.findall(r"\]\(([^)#]+)(?:#[^)]*)?\)", readme)
+    local = [link for link in links if "://" not in link]
+    assert "docs/commands.md" in local
+    assert [link for link in local if not (REPO / link).exists()] == []
