@@ -127,12 +127,71 @@ VALIDATION_CASES = [
         "output.file=sub/r.h5: must be a plain file name (it is written inside the run directory)",
     ),
     ("output.file=''", "output.file=: must be a plain file name (it is written inside the run directory)"),
+    # issue 19, item 1: every float finite (one message), the physical bounds, named where set
+    ("neuron.rec.V_th=nan", "neuron.rec.V_th=nan: must be a finite number"),
+    ("neuron.rec.V_th=inf", "neuron.rec.V_th=inf: must be a finite number"),
+    ("neuron.rec.gamma=nan", "neuron.rec.gamma=nan: must be a finite number"),
+    ("neuron.rec.c_reg=nan", "neuron.rec.c_reg=nan: must be a finite number"),
+    ("neuron.rec.c_reg=-1", "neuron.rec.c_reg=-1.0: must be >= 0"),
+    ("neuron.rec.gamma=0", "neuron.rec.gamma=0.0: must be > 0"),
+    ("neuron.rec.I_e=-inf", "neuron.rec.I_e=-inf: must be a finite number"),
+    ("optimizer.eta=nan", "optimizer.eta=nan: must be a finite number"),
+    ("neuron.rec.tau_m_mean=nan", "neuron.rec.tau_m_mean=nan: must be a finite number"),
+    (
+        "neuron.rec.V_th=-0.03",
+        "neuron.rec.V_th=-0.03: must be > neuron.rec.E_L=0.0 mV (the threshold above the resting potential; "
+        "NEST's e-prop neurons start and reset at E_L)",
+    ),
+    (
+        "neuron.rec.E_L=-70 neuron.rec.V_th=-55",  # bsshslm_2020: height = gamma / V_th, width = V_th
+        "neuron.rec.gamma=0.3, neuron.rec.V_th=-55.0: give neuron.rec.surrogate_gradient_height=-0.00545455 "
+        "(derived), which must be > 0",
+    ),
+    (
+        "model=eprop neuron=eprop_iaf_psc_delta neuron.rec.V_reset=0.6",
+        "neuron.rec.V_reset=0.6: must be < neuron.rec.V_th=0.5 mV (NEST 3.10's V_reset < V_th)",
+    ),
+    ("model=eprop neuron=eprop_iaf neuron.rec.kappa=1.5", "neuron.rec.kappa=1.5: must be a probability in [0, 1]"),
+    (
+        "model=eprop neuron=eprop_iaf neuron.rec.surrogate_gradient_height=0",
+        "neuron.rec.surrogate_gradient_height=0.0: must be > 0",
+    ),
+    ("+neuron.rec.params.V_min=nan", "neuron.rec.params.V_min=nan: must be a number"),
+    # issue 19, item 8: a key the chosen option does not use is refused, not ignored
+    (
+        "optimizer=gradient_descent optimizer.beta_1=0.5",
+        "optimizer.beta_1: not used by optimizer=gradient_descent (only by adam)",
+    ),
+    (
+        "optimizer=gradient_descent optimizer.epsilon=1e-6",
+        "optimizer.epsilon: not used by optimizer=gradient_descent (only by adam)",
+    ),
+    (
+        "neuron=lif_alif +neuron.rec_extra.0.overrides.V_th=nan",
+        "neuron.rec_extra[0].overrides.V_th=nan: must be a finite number",
+    ),
 ]
+
+
+def test_an_infinite_value_passes_where_the_schema_allows_it(compose):
+    validate(compose("model=eprop", "neuron=eprop_iaf", "neuron.rec.eprop_isi_trace_cutoff=inf"))  # NEST's default
+    with pytest.raises(UserError) as info:
+        validate(compose("model=eprop", "neuron=eprop_iaf", "neuron.rec.eprop_isi_trace_cutoff=nan"))
+    assert str(info.value) == "neuron.rec.eprop_isi_trace_cutoff=nan: must be a number"
+
+
+def test_an_integer_written_as_a_float_is_refused_without_quoting_a_value_never_typed(compose):
+    with pytest.raises(UserError) as info:
+        compose("task.n_iter=1e3")
+    assert str(info.value) == (
+        "task.n_iter: must be an integer; write task.n_iter=1000 "
+        "(a value with an exponent or a decimal point, such as 1e3, is a float)"
+    )
 
 
 @pytest.mark.parametrize("override,message", VALIDATION_CASES)
 def test_validation_errors_name_the_key(compose, override, message):
-    cfg = compose(override)
+    cfg = compose(*override.split())
     with pytest.raises(UserError) as info:
         validate(cfg)
     assert str(info.value) == message

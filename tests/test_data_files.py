@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -111,3 +113,28 @@ def test_cli_without_data_and_network_prints_one_line(tmp_path):
     assert line.startswith("eprop: error: chaos_handwriting.txt: not found and the download failed (")
     assert f"put the file in {tmp_path / 'cache'} or point EPROP_DATA_DIR at a folder holding it" in line
     assert not (tmp_path / "run" / "results.h5").exists()
+
+
+def test_a_failed_download_leaves_no_empty_cache_folder(monkeypatch, tmp_path):
+    """Issue 19, item 14: an offline run without EPROP_DATA_DIR left an empty data/ behind."""
+    import pooch
+
+    from eprop.data import nmnist
+
+    def offline(*args, path=None, **kwargs):
+        Path(path).mkdir(parents=True, exist_ok=True)  # as pooch does before it downloads
+        raise ConnectionError("no network")
+
+    monkeypatch.delenv("EPROP_DATA_DIR", raising=False)
+    monkeypatch.setenv("EPROP_CACHE_DIR", str(tmp_path / "data"))
+    monkeypatch.setattr(pooch, "retrieve", offline)
+    with pytest.raises(UserError):
+        data.handwriting_file()
+    assert not (tmp_path / "data").exists()
+    with pytest.raises(UserError):
+        nmnist.dataset_root()
+    assert not (tmp_path / "data").exists()
+    (tmp_path / "data").mkdir()  # a cache folder that was there before stays
+    with pytest.raises(UserError):
+        data.handwriting_file()
+    assert (tmp_path / "data").is_dir()

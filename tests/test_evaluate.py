@@ -352,3 +352,52 @@ def test_a_file_without_events_recorded_has_every_iteration_recorded(run_file):
     with open_results(run_file) as results:
         assert results.recorded_iterations("multimeter_out").tolist() == [0, 1, 2] and results.events_complete
         assert summarize_run(results)["loss_recomputed_max_rel_diff"] < 1e-12
+
+
+def test_eval_of_a_run_with_nan_final_weights_is_a_table_not_a_traceback(tmp_path, capsys):
+    """Issue 19, item 1: NaN weights made the run table divide None by a float."""
+    path = syn.write_run(tmp_path / "results.h5")
+    with h5py.File(path, "r+") as f:
+        weight = f["weights"]["final"]["in_rec"]["weight"]
+        weight[...] = np.nan
+    code, out, err = run_eval([path], capsys)
+    assert (code, err) == (0, "")
+    assert "‖W_final − W_initial‖_F, in_rec (pA)" in out and "not finite (NaN or inf weights)" in out
+
+
+def test_eval_of_a_regression_and_a_classification_run_never_ranks_their_losses_together(tmp_path, capsys):
+    """Issue 19, item 12: one "final loss" column sorted a cross-entropy against a squared error, and the
+    task column showed "—" for the run whose command line did not name its task."""
+    regression = syn.write_run(tmp_path / "reg" / "results.h5", overrides=["optimizer.eta=0.001"])
+    classification = syn.write_classification_run(
+        tmp_path / "cls" / "results.h5", overrides=["task=evidence_accumulation"]
+    )
+    regression_2 = syn.write_run(tmp_path / "reg2" / "results.h5", overrides=["optimizer.eta=0.01"], loss_scale=0.5)
+    summaries = summarize_runs([regression.parent, classification.parent, regression_2.parent])
+    from eprop.analysis.jobs import override_columns, sort_summaries, table_rows
+
+    ordered = sort_summaries(summaries, "final_loss")
+    kinds = [s["loss_function"] for s in ordered]
+    assert kinds in (
+        ["mean_squared_error", "mean_squared_error", "cross_entropy"],
+        ["cross_entropy", "mean_squared_error", "mean_squared_error"],
+    )  # the two squared errors next to each other, in order
+    squared = [s["final_loss"] for s in ordered if s["loss_function"] == "mean_squared_error"]
+    assert squared == sorted(squared)
+    assert override_columns(summaries)[0] == "task"
+    _, rows = table_rows(summaries)
+    assert [row["task"] for row in rows] == ["handwriting", "evidence_accumulation", "handwriting"]
+    code, out, err = run_eval([regression.parent, classification.parent, regression_2.parent], capsys)
+    assert code == 0
+    cells = [line.split("│") for line in out.splitlines() if line.startswith("│")]
+    assert sorted(cell[6].strip() for cell in cells) == ["CE", "MSE", "MSE"]  # the loss column beside the final loss
+    assert sorted(cell[3].strip()[:4] for cell in cells) == ["evid", "hand", "hand"]  # the file's task, never "—"
+
+
+def test_a_loss_that_is_nan_throughout_has_no_minimum():
+    from eprop.analysis.metrics import loss_summary
+
+    s = loss_summary(np.array([np.nan, np.nan]))
+    assert (s["min_loss"], s["min_loss_iteration"]) == (None, None)  # not "iteration 1"
+    s = loss_summary(np.array([3.0, np.inf, 2.0, np.nan]), first_iteration=4)
+    assert (s["min_loss"], s["min_loss_iteration"]) == (2.0, 7)

@@ -123,6 +123,34 @@ def test_outcome_is_cross_entropy_accuracy_labels_and_predictions(compose):
     assert outcome.per_sequence["labels"].tolist() == [0, 1] and outcome.per_sequence["predicted"].tolist() == [0, 0]
 
 
+def test_a_tie_is_no_prediction_and_counted_wrong(compose):
+    """Issue 19, item 4: equal readouts (a silent network: softmax 0.5 each) were the class-0 prediction."""
+    cfg = compose(PRESET, "task.batch_size=2", "task.n_iter=1")
+    task = task_for(cfg)
+    timing = make_timing(cfg.task, 1.0, 2250, 150)
+    readout = np.full((2, 2, 2250), 0.5)  # (sequence, output, step): every readout equal
+    target = np.zeros_like(readout)
+    target[0, 0], target[1, 1] = 1.0, 1.0  # labels 0, 1
+    ids = np.array([42, 43])
+    events = {
+        "senders": np.tile(ids, 2 * 2250),
+        "readout_signal": readout.transpose(0, 2, 1).reshape(-1),
+        "target_signal": target.transpose(0, 2, 1).reshape(-1),
+    }
+    outcome = task.iteration_outcome(events, ids, timing)
+    assert outcome.metrics == {"accuracy": 0.0}  # argmax would have given 0.5 (label 0 "predicted")
+    assert outcome.per_sequence["labels"].tolist() == [0, 1]
+    assert outcome.per_sequence["predicted"].tolist() == [ea.NO_PREDICTION, ea.NO_PREDICTION] == [-1, -1]
+    window = np.zeros(2250, dtype=bool)
+    window[-150:] = True
+    three = np.array([[[0.3], [0.3], [0.1]], [[0.2], [0.5], [0.5]], [[0.1], [0.2], [0.7]]])  # a tie of two of three
+    assert ea.predicted_class(three, np.array([True])).tolist() == [-1, -1, 2]
+    assert ea.accuracy(np.array([-1, 1]), np.array([-1, 1])) == 0.5  # a tie is wrong even against label -1
+    from eprop.analysis.figures.classification import confusion_counts
+
+    assert confusion_counts(np.array([0, 1]), np.array([-1, 1]), 2).tolist() == [[0, 0], [0, 1]]  # no cell for a tie
+
+
 @pytest.mark.parametrize(
     "overrides,message",
     [

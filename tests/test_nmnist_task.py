@@ -15,6 +15,7 @@ from eprop.config.phases import EARLY_STOPPING, TEST, TRAINING, VALIDATION
 from eprop.config.timing import Timing
 from eprop.config.validation import validate
 from eprop.data import nmnist as data
+from eprop.errors import UserError
 from eprop.results import open_results
 from eprop.tasks import task_for
 from eprop.tasks.nmnist import Nmnist, mean_squared_error_loss
@@ -183,6 +184,33 @@ def test_loss_and_accuracy_are_the_examples(compose, hand_data):
     assert mean_squared_error_loss(target, target, np.ones(6, dtype=bool)).tolist() == [0.0] * 10
 
 
+def test_a_silent_network_predicts_no_class(compose, hand_data):
+    """Issue 19, item 4: ten equal readouts (a silent network) were counted as the prediction "0"."""
+    task = drawn_task(hand_config(compose, hand_data, "task.sample_ms=6.0", "task.learning_window_ms=2.0"))
+    timing = Timing(
+        dt=1.0,
+        sequence=6,
+        batch_size=2,
+        n_iter=1,
+        offset_gen=1,
+        delay_in_rec=1,
+        delay_rec_out=0,
+        delay_out_norm=0,
+        extension_sim=1,
+    )
+    target = np.zeros((2, 10, 6))
+    target[0, 0], target[1, 7] = 1.0, 1.0  # labels 0 and 7
+    ids = np.arange(11, 21)
+    readout = {
+        "senders": np.tile(ids, 12),
+        "readout_signal": np.zeros(120),  # every readout 0 in every step
+        "target_signal": target.transpose(0, 2, 1).reshape(-1),
+    }
+    outcome = task.iteration_outcome(readout, ids, timing)
+    assert outcome.metrics == {"accuracy": 0.0}  # argmax: 0.5, for the sample labelled 0
+    assert outcome.per_sequence["predicted"].tolist() == [-1, -1]
+
+
 def test_a_run_stores_the_pixels_classes_and_one_row_per_group(compose, hand_data, tmp_path):
     cfg = hand_config(
         compose, hand_data, "task.n_iter=2", "phases.validate_every=2", "phases.n_early_stop=1", "phases.n_test=1"
@@ -305,3 +333,32 @@ def test_the_examples_settings_are_the_preset(compose, nmnist_dir):
     assert (cfg.weights.in_rec.scale, cfg.weights.rec_rec.scale, cfg.weights.out_rec.scale) == (1.0, 1.0, 1.0)
     small = compose("experiment=nmnist_small", f"task.data_dir={nmnist_dir}")
     assert (small.task.group_size, small.task.n_train, small.task.n_test, small.kernel.threads) == (20, 1000, 200, 1)
+
+
+def test_a_truncated_sample_stops_the_run_before_its_results_file(compose, hand_data, tmp_path):
+    """Issue 19, item 5: a corrupt sample was found only when its iteration read it."""
+    root, _ = hand_data
+    sample = root / "Train" / "7" / "b.bin"
+    sample.write_bytes(sample.read_bytes()[:-2])
+    cfg = hand_config(compose, hand_data, "task.n_iter=2")
+    with pytest.raises(UserError) as info:
+        train(cfg, tmp_path / "run", sim=FakeSimulator())
+    assert str(info.value) == (
+        f"{sample}: 13 bytes is not a whole number of 5-byte events; the file is truncated or not an N-MNIST sample"
+    )
+    assert not (tmp_path / "run" / "results.h5").exists()
+
+
+def test_a_corrupt_sample_found_in_the_first_iteration_leaves_no_results_file(compose, hand_data, tmp_path):
+    """Issue 19, item 5: a run that failed before its first iteration ended kept a results file of 0 iterations."""
+    root, _ = hand_data
+    data.write_events(root / "Train" / "3" / "a.bin", [1], [0], [0], [0])
+    raw = bytearray((root / "Train" / "3" / "a.bin").read_bytes())
+    raw[0] = 40  # x = 40: outside the 34 x 34 sensor, a size the up-front check accepts
+    (root / "Train" / "3" / "a.bin").write_bytes(bytes(raw))
+    with pytest.raises(UserError) as info:
+        train(hand_config(compose, hand_data, "task.n_iter=2"), tmp_path / "run", sim=FakeSimulator())
+    assert str(info.value).endswith(
+        "event 0 has pixel (x=40, y=0) outside the 34 x 34 sensor; the file is corrupt or not an N-MNIST sample"
+    )
+    assert not (tmp_path / "run" / "results.h5").exists()

@@ -345,3 +345,36 @@ def test_a_schedule_of_training_only_checks_the_history_without_replaying_it():
     assert schedule.max_iterations([TRAINING], [0.5]) == 3
     with pytest.raises(ValueError, match="^iteration 1 has phase validation, this schedule gives training$"):
         schedule.next_phase([TRAINING, VALIDATION], [0.5])
+
+
+def test_eval_of_a_resumed_classification_run_counts_its_schedule_not_task_n_iter(compose, tmp_path, capsys):
+    """Issue 19, item 13: a resumed run with phases said "iterations done: 13 of 8" (task.n_iter counts
+    training iterations only)."""
+    from eprop.analysis.jobs import summarize_runs
+    from eprop.cli import report
+
+    def sigint_in_validation(k: int) -> None:
+        if k == 4:
+            signal.raise_signal(signal.SIGINT)
+
+    with pytest.raises(Interrupted):
+        train(
+            compose(*TINY, *PHASES),
+            tmp_path / "parent",
+            sim=FakeSimulator(wrong=WRONG, on_simulate=sigint_in_validation),
+        )
+    cfg, parent = resume_config(compose(*TINY, f"resume={tmp_path / 'parent'}"), [])
+    train(cfg, tmp_path / "child", parent=parent, sim=FakeSimulator(wrong={7 - 5}))
+    (s,) = summarize_runs([tmp_path / "child"])
+    assert (s["status"], s["n_iter_done"], s["n_iter"], s["n_iter_bound"]) == ("complete", 10, 6, 10)
+
+    def iterations_row(summary) -> str:
+        table = report.run_table(summary)
+        row = table.columns[0]._cells.index("iterations done")
+        return table.columns[1]._cells[row]
+
+    assert iterations_row(s) == "10, the end of the phase schedule (task.n_iter = 6 training iterations at most)"
+    (tmp_path / "parent" / "results.h5").unlink()  # the schedule's start is gone: no bound, and never "10 of 6"
+    (s,) = summarize_runs([tmp_path / "child"])
+    assert (s["n_iter_done"], s["n_iter_bound"]) == (10, None)
+    assert iterations_row(s) == "10 (task.n_iter = 6 training iterations, validation, early stopping and test)"

@@ -326,11 +326,16 @@ RUN_CASES = [  # (id, overrides, first line of stderr); {tmp} is the test's dire
     # found by the fuzz test or by hand; these printed tracebacks or two lines before
     ("seed above 32 bits", ["seed=4294967296"], "seed=4294967296: must be an integer in [1, 4294967295]"),
     ("infinite rate", ["optimizer.eta=inf"], "optimizer.eta=inf: must be a finite number > 0"),
+    (  # issue 19: the key the user set, not the surrogate_gradient_height derived from it
+        "threshold at the resting potential",
+        ["neuron.rec.V_th=0"],
+        "neuron.rec.V_th=0.0: must be > neuron.rec.E_L=0.0 mV (the threshold above the resting potential; "
+        "NEST's e-prop neurons start and reset at E_L)",
+    ),
     (
         "derived value fails",
-        ["neuron.rec.V_th=0"],
-        "neuron.rec.surrogate_gradient_height: cannot be derived (ZeroDivisionError: float division by zero); "
-        "check the values it is computed from (eprop run --cfg job)",
+        ["model=eprop", "neuron=eprop_iaf_psc_delta", "neuron.rec.kappa=1"],
+        "neuron.rec.kappa=1.0: gives neuron.rec.c_reg=inf (derived), which must be a finite number",
     ),
     ("deleted key", ["~seed"], "seed: missing; the run needs this key (was it deleted with ~seed?)"),
     ("group option as a number", ["task=0"], f"task=0: no such option; valid options: {VALID_TASKS}"),

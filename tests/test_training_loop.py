@@ -164,12 +164,12 @@ def test_a_nan_loss_ends_the_run_as_diverged_with_the_pending_update(small, tmp_
 
 
 def test_a_saturated_rate_ends_the_run_as_diverged(small, tmp_path):
-    # 5 spikes per neuron in a 20 ms iteration: 250 spikes/s > 0.2 x 1000 spikes/s
+    # 19 spikes per neuron in a 20 ms iteration: 950 spikes/s > 0.9 x 1000 spikes/s
     with pytest.raises(Diverged) as info:
-        train(small("task.n_iter=4"), tmp_path, sim=FakeSimulator(spikes={0: 5}))
+        train(small("task.n_iter=4"), tmp_path, sim=FakeSimulator(spikes={0: 19}))
     assert str(info.value) == (
-        "diverged at iteration 1 of 4: mean recurrent rate 250 spikes/s exceeds "
-        f"recording.saturated_rate=0.2 x 1000 spikes/s (the maximal rate); results kept in {tmp_path}"
+        "diverged at iteration 1 of 4: mean recurrent rate 950 spikes/s exceeds "
+        f"recording.saturated_rate=0.9 x 1000 spikes/s (the maximal rate); results kept in {tmp_path}"
     )
     with open_results(tmp_path) as res:
         assert (res.status, res.n_iter_done) == ("diverged", 1)
@@ -384,3 +384,114 @@ def test_iterations_after_task_n_iter_keep_events_only_by_the_schedule(compose):
     assert kept == [1, *range(50, 626, 50)]  # and the run's last iteration, which the loop adds
     with_last = EventSchedule(every=0, first=0, last=2, n_iter=500)
     assert [i + 1 for i in range(626) if with_last.records(i)] == [499, 500]
+
+
+def test_memory_does_not_grow_with_n_iter_and_a_signal_works_from_the_first_iteration(small, tmp_path):
+    """Issue 19, item 3: nothing is built per requested iteration before the first one (task.n_iter=1e9
+    reserved 18.9 GB, and the first SIGINT went unheard while it did)."""
+    import tracemalloc
+
+    tracemalloc.start()
+    try:
+        with pytest.raises(Interrupted) as info:
+            train(small("task.n_iter=1000000000"), tmp_path, sim=FakeSimulator(on_simulate=sigint_in(0)))
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert str(info.value).startswith("SIGINT after 1 of 1000000000 iterations; ")
+    assert peak < 50e6  # bytes; a list of 1e9 chunk ends alone is 36 GB
+    t = Timing(
+        dt=1.0,
+        sequence=20,
+        batch_size=2,
+        n_iter=3,
+        offset_gen=1,
+        delay_in_rec=1,
+        delay_rec_out=1,
+        delay_out_norm=1,
+        extension_sim=5,
+    )
+    assert [t.chunk_end(k, lag=1) for k in range(3)] == t.chunk_ends(lag=1) == [45, 85, 129]
+
+
+def test_a_busy_network_runs_to_the_end_with_one_warning_line(small, tmp_path, caplog):
+    """Issue 19, item 2: 250 spikes/s (25% of the maximal rate; NEST's own scripts run at 22%) is no divergence."""
+    train(small("task.n_iter=3"), tmp_path, sim=FakeSimulator(spikes={0: 5, 1: 5}))
+    with open_results(tmp_path) as res:
+        assert (res.status, res.n_iter_done) == ("complete", 3)
+    warnings = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert warnings == [
+        "mean recurrent rate 250 spikes/s in iteration 1 (25% of the maximal 1000 spikes/s): a busy "
+        "network; the run goes on (it ends as diverged above recording.saturated_rate=0.9 of it)"
+    ]
+
+
+def test_a_network_silent_at_the_end_says_so_in_one_warning_line(small, tmp_path, caplog):
+    train(small("task.n_iter=3"), tmp_path, sim=FakeSimulator(spikes={1: 0, 2: 0}))
+    with open_results(tmp_path) as res:
+        assert res.status == "complete"
+    warnings = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert warnings == [
+        "no recurrent neuron spiked in iteration 3, the run's last (silent since iteration 2): the network "
+        "is silent and cannot learn through its recurrent layer; check neuron.rec.V_th, the input and the weights"
+    ]
+
+
+def test_nan_final_weights_end_the_run_as_diverged(small, tmp_path):
+    """Issue 19, item 1: NaN weights (e.g. in_rec, whose NaN silences the network and leaves the loss finite) are never complete."""
+
+    class NanWeights(FakeSimulator):
+        def read_weights(self, net):
+            weights, state = super().read_weights(net)
+            weights["in_rec"]["weight"][:] = np.nan
+            return weights, state
+
+    with pytest.raises(Diverged) as info:
+        train(small("task.n_iter=2"), tmp_path, sim=NanWeights())
+    assert (
+        str(info.value)
+        == f"diverged at iteration 2 of 2: 20 of 20 final in_rec weights are nan; results kept in {tmp_path}"
+    )
+    with open_results(tmp_path) as res:
+        assert (res.status, res.n_iter_done) == ("diverged", 2)
+
+
+def test_a_nan_recorded_weight_ends_the_run_as_diverged_at_once():
+    from eprop.training.divergence import divergence
+
+    cfg = SimpleNamespace(recording=SimpleNamespace(spikes_recurrent=False, saturated_rate=0.9))
+    events = {"weight_recorder": {"senders": np.array([1, 2]), "weights": np.array([0.5, np.nan])}}
+    t = Timing(
+        dt=1.0,
+        sequence=20,
+        batch_size=1,
+        n_iter=3,
+        offset_gen=1,
+        delay_in_rec=1,
+        delay_rec_out=1,
+        delay_out_norm=1,
+        extension_sim=1,
+    )
+    assert divergence(cfg, np.array([1.0]), None, np.array([1]), t, events) == "a recorded weight is nan"
+    events = {"multimeter_rec": {"senders": np.array([1]), "times": np.array([1.0]), "V_m": np.array([np.inf])}}
+    assert divergence(cfg, np.array([1.0]), None, np.array([1]), t, events) == "a recorded recurrent V_m is inf"
+
+
+def test_a_resume_that_resizes_the_network_names_the_key_and_the_parents_size(small, tmp_path):
+    """Issue 19, item 6: `resume=RUN neuron.rec.n=50` blamed weights.load, which the user never typed."""
+    from eprop.training.resume import resume_config
+
+    train(small("task.n_iter=2"), tmp_path / "parent", sim=FakeSimulator())
+    for override, message in (
+        ("neuron.rec.n=50", "neuron.rec.n=50: the parent run (resume={p}) has neuron.rec.n=5"),
+        ("task.n_in=7", "task.n_in=7: the parent run (resume={p}) has task.n_in=4"),
+    ):
+        with pytest.raises(UserError) as info:
+            resume_config(
+                small(f"resume={tmp_path / 'parent'}", override, "task.n_iter=4"), [override, "task.n_iter=4"]
+            )
+        assert str(info.value) == message.format(p=tmp_path / "parent") + (
+            "; a resumed run continues from the parent's weights, so the network keeps its size"
+        )
+    cfg, parent = resume_config(small(f"resume={tmp_path / 'parent'}", "task.n_iter=4"), ["task.n_iter=4"])
+    assert (cfg.neuron.rec.n, parent.n_iter_done) == (5, 2)

@@ -74,28 +74,36 @@ def default_of(cfg, key: str) -> str:
 
 
 def bounds_of(found) -> str:
-    """The bounds that eprop.config.validation checks, and the closed choice of an Enum field."""
-    meta = found.meta
+    """The bounds that eprop.config.validation checks (`field_bounds`: a float field is finite unless
+    it allows inf), and the closed choice of an Enum field."""
+    try:
+        from eprop.config.validation import field_bounds
+    except ImportError:  # an eprop without it: the metadata as written
+        meta = found.meta
+    else:
+        meta = field_bounds(found)
     parts = []
     if "min_int" in meta:
         parts.append(f"integer ≥ {meta['min_int']}")
     if meta.get("positive"):
-        parts.append("> 0, finite")
+        parts.append("> 0")
     if meta.get("nonnegative"):
         parts.append("≥ 0")
     if meta.get("probability"):
-        parts.append("[0, 1]")
+        parts.append("in [0, 1]")
     if meta.get("below_one"):
-        parts.append("[0, 1)")
-    if meta.get("finite"):
-        parts.append("finite")
+        parts.append("in [0, 1)")
     if meta.get("finite_nonzero"):
-        parts.append("finite, ≠ 0")
+        parts.append("≠ 0")
+    if meta.get("finite") or meta.get("positive") or meta.get("finite_nonzero"):
+        parts.append("finite")
+    if meta.get("allow_inf"):
+        parts.append("inf allowed, not NaN")
     choices = found.choices
     if choices is not None:
         note = meta.get("choices_note")
         parts.append("one of " + ", ".join(f"`{c.value}`" for c in choices) + (f" ({note})" if note else ""))
-    return "; ".join(parts)
+    return ", ".join(parts)
 
 
 def _cell(text: str) -> str:
@@ -204,7 +212,8 @@ def render() -> str:
         "  change some of them: `eprop run --params neuron=lif` lists the values of a choice.",
         "- **unit**: empty for names, flags and counts.",
         "- **bounds**: what `eprop run` checks before anything runs; a value outside them is one line",
-        "  with exit code 2. `null` passes every bound.",
+        "  with exit code 2. `null` passes every bound. Checks across fields (for example",
+        "  `neuron.rec.V_th` > `neuron.rec.E_L`) and each task's own checks come on top.",
         "",
         "See [Configuration](index.md) for the groups, their options and the presets.",
     ]

@@ -210,9 +210,25 @@ def flat_row(summary: dict[str, Any]) -> dict[str, Any]:
     return row
 
 
-def table_rows(summaries: list[dict[str, Any]]) -> tuple[list[str], list[dict[str, Any]]]:
-    """Flat rows and the union of their columns, in first-seen order."""
+def flat_rows(summaries: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """flat_row of each summary; where the jobs differ in task or in loss function, also `task` (from
+    each file, also where the command line did not name it) and `loss_function` in every row, so that
+    the table says which loss each job's loss is (and sort_order never ranks different losses together)."""
     rows = [flat_row(s) for s in summaries]
+    tasks = {s.get("task") for s in summaries if s.get("task")}
+    if len(tasks) > 1 or any("task" in row for row in rows):
+        for row, summary in zip(rows, summaries):
+            if summary.get("task"):
+                row["task"] = summary["task"]
+    if len({s.get("loss_function") for s in summaries if s.get("loss_function")}) > 1:
+        for row, summary in zip(rows, summaries):
+            row["loss_function"] = summary.get("loss_function")
+    return rows
+
+
+def table_rows(summaries: list[dict[str, Any]]) -> tuple[list[str], list[dict[str, Any]]]:
+    """Flat rows (flat_rows) and the union of their columns, in first-seen order."""
+    rows = flat_rows(summaries)
     columns: list[str] = []
     for row in rows:
         columns.extend(key for key in row if key not in columns)
@@ -220,15 +236,23 @@ def table_rows(summaries: list[dict[str, Any]]) -> tuple[list[str], list[dict[st
 
 
 def override_columns(summaries: list[dict[str, Any]]) -> list[str]:
-    """The override keys of all jobs, in first-seen order (the table's override columns)."""
+    """The override keys of all jobs, in first-seen order (the table's override columns); `task`
+    first when the jobs' files hold different tasks (flat_rows fills it from the file)."""
     keys: list[str] = []
     for summary in summaries:
         keys.extend(k for k in (summary.get("overrides_parsed") or {}) if k not in keys)
+    if len({s.get("task") for s in summaries if s.get("task")}) > 1:
+        keys = ["task", *(k for k in keys if k != "task")]
     return keys
+
+
+LOSS_COLUMNS = ("final_loss", "min_loss", "first_loss")  # compared only between jobs of one loss_function
 
 
 def sort_order(rows: list[dict[str, Any]], key: str = "final_loss") -> list[int]:
     """Indices that sort rows ascending by `key` ("-key" for descending); rows lacking it go last.
+    A loss column (LOSS_COLUMNS) sorts the jobs of each loss function among themselves, one group
+    after the other (the group of the best job first), never a cross-entropy against a squared error.
 
     Numbers sort numerically, text alphabetically, numbers before text.
     """
@@ -240,6 +264,11 @@ def sort_order(rows: list[dict[str, Any]], key: str = "final_loss") -> list[int]
     present = [i for i, row in enumerate(rows) if _sortable(row.get(key))]
     missing = [i for i, row in enumerate(rows) if not _sortable(row.get(key))]
     present.sort(key=lambda i: _sort_key(rows[i][key]), reverse=descending)
+    if (
+        key in LOSS_COLUMNS
+    ):  # a cross-entropy and a squared error are not comparable: each loss function's jobs together
+        kinds = list(dict.fromkeys(str(rows[i].get("loss_function") or "") for i in present))
+        present.sort(key=lambda i: kinds.index(str(rows[i].get("loss_function") or "")))  # stable: sorted within
     return present + missing
 
 
@@ -250,7 +279,7 @@ def sort_rows(rows: list[dict[str, Any]], key: str = "final_loss") -> list[dict[
 
 def sort_summaries(summaries: list[dict[str, Any]], key: str = "final_loss") -> list[dict[str, Any]]:
     """Summaries sorted by a column of their flat rows, see `sort_order`."""
-    return [summaries[i] for i in sort_order([flat_row(s) for s in summaries], key)]
+    return [summaries[i] for i in sort_order(flat_rows(summaries), key)]
 
 
 def _sortable(value: Any) -> bool:

@@ -279,12 +279,13 @@ def loss_summary(loss: np.ndarray, first_iteration: int = 0) -> dict[str, Any]:
             "relative_loss_reduction": None,
         }
     first, final = float(loss[0]), float(loss[-1])
-    best = int(np.nanargmin(loss)) if np.isfinite(loss).any() else 0
+    finite = np.isfinite(loss).any()  # a run whose every loss is NaN (diverged) has no minimum
+    best = int(np.nanargmin(np.where(np.isfinite(loss), loss, np.nan))) if finite else 0
     return {
         "first_loss": first,
         "final_loss": final,
-        "min_loss": float(loss[best]),
-        "min_loss_iteration": first_iteration + best + 1,
+        "min_loss": float(loss[best]) if finite else None,
+        "min_loss_iteration": first_iteration + best + 1 if finite else None,
         "relative_loss_reduction": 1.0 - final / first if first != 0 else None,
     }
 
@@ -365,6 +366,15 @@ def weight_change_norms(results: Results) -> dict[str, dict[str, float]]:
 # ---------------------------------------------------------------- one run
 
 
+def loss_function(results: Results) -> str:
+    """What /loss is: the file's `loss_function` attribute (task=nmnist: mean_squared_error), else
+    cross_entropy for a classification task and mean_squared_error for a regression task."""
+    given = results.attrs.get("loss_function")
+    if given:
+        return str(given)
+    return "cross_entropy" if results.task_kind == "classification" else "mean_squared_error"
+
+
 def summarize_run(results: Results, check_loss: bool = True) -> dict[str, Any]:
     """Everything `eprop eval` reports about one run, as JSON-ready plain values.
 
@@ -373,7 +383,7 @@ def summarize_run(results: Results, check_loss: bool = True) -> dict[str, Any]:
     0 unless a parent is missing, which `history_note` explains), and `parent_runs` lists the
     parents' files, oldest first. `iterations_in_file` is this file's own count.
 
-    Keys: path, status, n_iter_done, n_iter, task, overrides, overrides_parsed, loss (list),
+    Keys: path, status, n_iter_done, n_iter, task, overrides, overrides_parsed, loss (list), loss_function,
     first/final/min_loss, min_loss_iteration (1-based), relative_loss_reduction (1 - final/first),
     final_loss_per_output, rate_* (recurrent neurons, the last iteration whose events are in the
     file, spikes/s) and rate_iteration (its 1-based number), f_target (spikes/s), weight_change
@@ -396,7 +406,7 @@ def summarize_run(results: Results, check_loss: bool = True) -> dict[str, Any]:
         "parent_runs": [str(path) for path, _, _ in history.segments[:-1]],
         "history_note": history.note,
         "n_iter": attrs.get("n_iter"),
-        "n_iter_bound": phase_schedule_bound(results),
+        "n_iter_bound": phase_schedule_bound(results, history),
         "task": results.task_name,
         "overrides": results.overrides,
         "overrides_parsed": parse_overrides(results.overrides),
@@ -406,6 +416,7 @@ def summarize_run(results: Results, check_loss: bool = True) -> dict[str, Any]:
     summary.update(loss_summary(loss, history.first_iteration))
     summary["final_loss_per_output"] = [float(v) for v in loss_per_output[:, -1]] if loss_per_output.shape[1] else []
     summary["task_kind"] = results.task_kind
+    summary["loss_function"] = loss_function(results)
     summary.update(classification_summary(results, history))  # accuracy, final_accuracy, final_error, ...
     summary["loss"] = [float(v) for v in loss]
     summary["rate_iteration"] = None
@@ -429,12 +440,12 @@ def summarize_run(results: Results, check_loss: bool = True) -> dict[str, Any]:
     return _json_ready(summary)
 
 
-def phase_schedule_bound(results: Results) -> int | None:
+def phase_schedule_bound(results: Results, history=None) -> int | None:
     """With phases (phases.*): the most iterations the run's schedule can still reach after the
-    phases and errors in the file (its end, if the schedule is over); None without phases, or for
-    a resumed run (whose schedule began in its parents' files)."""
+    phases and errors of its iterations, its parents' included (its end, if the schedule is over);
+    None without phases, or for a resumed run whose parents' files do not all give their phases."""
     config = results.config
-    if not config.get("phases") or results.first_iteration or results.task_kind != "classification":
+    if not config.get("phases") or results.task_kind != "classification":
         return None
     from omegaconf import OmegaConf
 
@@ -443,10 +454,17 @@ def phase_schedule_bound(results: Results) -> int | None:
     schedule = PhaseSchedule.from_config(OmegaConf.create(config))
     if schedule.trains_only:
         return None
-    accuracy = results.accuracy
-    errors = [] if accuracy is None else (1.0 - np.asarray(accuracy[: results.n_iter_done], float)).tolist()
+    if results.first_iteration:  # a resumed run: the schedule began in its parents' files
+        history = results.classification_history(history)
+        if history.first_iteration or history.phase is None or history.accuracy is None:
+            return None
+        phases, accuracy = np.asarray(history.phase, int), np.asarray(history.accuracy, float)
+    else:
+        phases, accuracy = results.phases(), results.accuracy
+        accuracy = None if accuracy is None else np.asarray(accuracy[: results.n_iter_done], float)
+    errors = [] if accuracy is None else (1.0 - accuracy).tolist()
     try:
-        return int(schedule.max_iterations(results.phases().tolist(), errors))
+        return int(schedule.max_iterations(phases.tolist(), errors))
     except ValueError:  # phases that do not follow the stored config's schedule: say nothing
         return None
 

@@ -192,7 +192,12 @@ def run_table(s: dict[str, Any]) -> Table:
     n_iter = s.get("n_iter")
     table.add_row("status", fmt(s.get("status")))
     bound = s.get("n_iter_bound")
-    if bound is None:
+    if bound is None and isinstance(n_iter, int) and (s.get("n_iter_done") or 0) > n_iter:  # phases, bound unknown
+        table.add_row(
+            "iterations done",
+            f"{fmt(s.get('n_iter_done'))} (task.n_iter = {fmt(n_iter)} training iterations, validation, early stopping and test)",
+        )
+    elif bound is None:
         table.add_row("iterations done", f"{fmt(s.get('n_iter_done'))} of {fmt(n_iter)}")
     elif s.get("status") == "complete":
         table.add_row(
@@ -246,10 +251,13 @@ def run_table(s: dict[str, Any]) -> Table:
         )
     table.add_row("target firing rate f_target (spikes/s)", fmt(s.get("f_target"), ".3g"))
     for projection, norms in (s.get("weight_change") or {}).items():
-        relative = norms["change"] / norms["initial"] if norms["initial"] else None
+        change = norms["change"]  # None: not finite (NaN or inf weights; the summary is JSON)
+        relative = change / norms["initial"] if change is not None and norms["initial"] else None
         table.add_row(
             f"‖W_final − W_initial‖_F, {projection} (pA)",
-            fmt(norms["change"]) + ("" if relative is None else f" ({100 * relative:.1f} % of ‖W_initial‖_F)"),
+            "not finite (NaN or inf weights)"
+            if change is None
+            else fmt(change) + ("" if relative is None else f" ({100 * relative:.1f} % of ‖W_initial‖_F)"),
         )
     table.add_row(
         "runtime: build / simulate / write (s)",
@@ -281,6 +289,7 @@ JOB_COLUMNS = {  # column -> (header, number format); override columns are added
     "job": ("job", ""),
     "status": ("status", ""),
     "n_iter_done": ("iter.", ""),
+    "loss_function": ("loss", ""),
     "final_loss": ("final loss", ".4g"),
     "min_loss": ("min loss", ".4g"),
     "min_loss_iteration": ("at iter.", ""),
@@ -297,6 +306,7 @@ JOB_WIDTH = 100  # characters of a job's name that the several-jobs table always
 
 
 CLASSIFICATION_COLUMNS = ("final_accuracy", "final_error", "final_accuracy_phase")
+LOSS_NAMES = {"mean_squared_error": "MSE", "cross_entropy": "CE"}  # the loss column of jobs of several loss functions
 
 
 def jobs_table(rows: list[dict[str, Any]], override_keys: list[str]) -> Table:
@@ -305,6 +315,8 @@ def jobs_table(rows: list[dict[str, Any]], override_keys: list[str]) -> Table:
     columns = ["job", "status"] + override_keys + [k for k in JOB_COLUMNS if k not in ("job", "status")]
     if not any(row.get("final_accuracy") is not None for row in rows):  # no classification job among them
         columns = [k for k in columns if k not in CLASSIFICATION_COLUMNS]
+    if len({row.get("loss_function") for row in rows if row.get("loss_function")}) < 2:  # one loss: no column
+        columns = [k for k in columns if k != "loss_function"]
     longest_job = max((len(fmt(row.get("job"))) for row in rows), default=0)
     for key in columns:
         header = JOB_COLUMNS.get(key, (key, ""))[0]
@@ -313,7 +325,8 @@ def jobs_table(rows: list[dict[str, Any]], override_keys: list[str]) -> Table:
         else:
             table.add_column(header, justify="left" if key == "status" else "right")
     for row in rows:
-        table.add_row(*(fmt(row.get(k), JOB_COLUMNS.get(k, (k, ""))[1] or ".4g") for k in columns))
+        shown = {**row, "loss_function": LOSS_NAMES.get(row.get("loss_function"), row.get("loss_function"))}
+        table.add_row(*(fmt(shown.get(k), JOB_COLUMNS.get(k, (k, ""))[1] or ".4g") for k in columns))
     return table
 
 

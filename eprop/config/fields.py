@@ -15,15 +15,26 @@ from typing import Any
 
 from omegaconf import MISSING
 
-BOUNDS = ("min_int", "positive", "nonnegative", "probability", "below_one", "finite", "finite_nonzero")
+BOUNDS = (
+    "min_int",
+    "positive",
+    "nonnegative",
+    "probability",
+    "below_one",
+    "finite",
+    "finite_nonzero",
+    "allow_inf",
+)
 
 
 def param(default: Any = MISSING, doc: str = "", *, unit: str = "", factory: Any = None, **meta: Any) -> Any:
     """A schema field with its meaning (`doc`), `unit` and bounds (see BOUNDS) in its metadata.
 
     Bounds: min_int=N (an integer >= N), positive (> 0 and finite), nonnegative (>= 0),
-    probability ([0, 1]), below_one ([0, 1)), finite, finite_nonzero. `choices_note` is added to
-    the "must be one of" message of an Enum field. None (null) passes every bound.
+    probability ([0, 1]), below_one ([0, 1)), finite, finite_nonzero. A float field must be finite
+    (not NaN, not +-inf) whatever its other bounds, unless it says allow_inf=True (then +-inf pass,
+    NaN still fails). `choices_note` is added to the "must be one of" message of an Enum field.
+    None (null) passes every bound.
     """
     unknown = set(meta) - set(BOUNDS) - {"choices_note"}
     if unknown:

@@ -72,9 +72,23 @@ def one_line(err: BaseException) -> str:
         text,
     ):
         value, kind, full_key = m.groups()
+        if kind == "Integer" and (whole := _whole_float(value)) is not None:  # Hydra reads 1e3 as the float 1000.0
+            return (
+                f"{full_key}: must be an integer; write {full_key}={whole} "
+                "(a value with an exponent or a decimal point, such as 1e3, is a float)"
+            )
         return f"{full_key}={value}: not a valid {kind.lower()}"
     first = str(chain[0]).strip().splitlines()
     return " ".join(first[0].split()) if first else type(chain[0]).__name__
+
+
+def _whole_float(text: str) -> int | None:
+    """The integer of a float spelled like "1000.0" (what Hydra makes of 1e3), else None."""
+    try:
+        value = float(text)
+    except ValueError:
+        return None
+    return int(value) if value.is_integer() else None
 
 
 def deleted_key(full_key: str) -> str:

@@ -59,6 +59,8 @@ def _adapt_beta(adapt_tau: float, tau_m_mean: float, scale: float, dt: float) ->
 
 
 def _div(a: float, b: float) -> float:
+    if b == 0:  # validate() names the values it is computed from (a non-finite value fails its bound)
+        return math.nan if a == 0 else math.copysign(math.inf, a) * math.copysign(1.0, b)
     return a / b
 
 
@@ -183,14 +185,14 @@ class RecurrentNeuronConfig:
     model: str = param("eprop_iaf_adapt_bsshslm_2020", "NEST model name")
     n: int = param(200, "number of recurrent neurons", min_int=1)
     C_m: float = param(250.0, "membrane capacitance", unit="pF", positive=True)
-    c_reg: float = param(150.0, "firing-rate regularization scaling", unit="dimensionless")
+    c_reg: float = param(150.0, "firing-rate regularization scaling", unit="dimensionless", nonnegative=True)
     E_L: float = param(0.0, "leak / resting potential", unit="mV")
     f_target: float = param(20.0, "regularization target rate", unit="spikes/s", nonnegative=True)
     gamma: float | None = param(
-        0.3, "seed's pseudo-derivative scale; NEST 3.10: height = gamma / V_th", unit="dimensionless"
+        0.3, "seed's pseudo-derivative scale; NEST 3.10: height = gamma / V_th", unit="dimensionless", positive=True
     )
-    surrogate_gradient_height: float = param(MISSING, "derived in YAML", unit="dimensionless")
-    surrogate_gradient_width: float = param(MISSING, "derived in YAML (= V_th)", unit="mV")
+    surrogate_gradient_height: float = param(MISSING, "derived in YAML", unit="dimensionless", positive=True)
+    surrogate_gradient_width: float = param(MISSING, "derived in YAML (= V_th)", unit="mV", positive=True)
     surrogate_gradient_function: SurrogateGradient = param(
         SurrogateGradient.piecewise_linear, "pseudo-derivative shape"
     )
@@ -204,22 +206,31 @@ class RecurrentNeuronConfig:
         2.0, "std of the per-neuron membrane time constant (NEST rng)", unit="ms", nonnegative=True
     )
     V_m: float = param(0.0, "initial membrane potential", unit="mV")
-    V_th: float = param(0.03, "spike threshold", unit="mV")
-    V_reset: float | None = param(None, "reset potential (psc_delta models); null: not passed", unit="mV")
+    V_th: float = param(0.03, "spike threshold (> E_L)", unit="mV")
+    V_reset: float | None = param(None, "reset potential (psc_delta models, < V_th); null: not passed", unit="mV")
     adapt_tau: float | None = param(2000.0, "adaptation time constant (adaptive models only)", unit="ms", positive=True)
-    adapt_beta_scale: float = param(1.7, "prefactor of adapt_beta", unit="dimensionless")
-    adapt_beta: float | None = param(None, "derived in YAML (adaptive models only)", unit="dimensionless")
+    adapt_beta_scale: float = param(1.7, "prefactor of adapt_beta", unit="dimensionless", nonnegative=True)
+    adapt_beta: float | None = param(
+        None, "derived in YAML (adaptive models only)", unit="dimensionless", nonnegative=True
+    )
     adaptation: float | None = param(
         None, "initial threshold adaptation (adaptive models); null: not passed", unit="mV"
     )
     kappa: float | None = param(
-        None, "eligibility-trace low-pass filter (model=eprop); null: not passed", unit="dimensionless"
+        None,
+        "eligibility-trace low-pass filter (model=eprop); null: not passed",
+        unit="dimensionless",
+        probability=True,
     )
     kappa_reg: float | None = param(
-        None, "firing-rate low-pass filter for regularization (model=eprop)", unit="dimensionless"
+        None, "firing-rate low-pass filter for regularization (model=eprop)", unit="dimensionless", probability=True
     )
     eprop_isi_trace_cutoff: float | None = param(
-        None, "cutoff of the trace integration between spikes (model=eprop)", unit="ms"
+        None,
+        "cutoff of the trace integration between spikes (model=eprop; inf: none)",
+        unit="ms",
+        nonnegative=True,
+        allow_inf=True,
     )
     params: dict[str, Any] = param(doc="further NEST parameters, passed through", factory=dict)
 
@@ -243,7 +254,11 @@ class ReadoutNeuronConfig:
     )
     V_m: float = param(0.0, "initial membrane potential", unit="mV")
     eprop_isi_trace_cutoff: float | None = param(
-        None, "cutoff of the trace integration between spikes (model=eprop)", unit="ms"
+        None,
+        "cutoff of the trace integration between spikes (model=eprop; inf: none)",
+        unit="ms",
+        nonnegative=True,
+        allow_inf=True,
     )
     params: dict[str, Any] = param(doc="further NEST parameters, passed through", factory=dict)
 
@@ -367,8 +382,9 @@ class RecordingConfig:
     )
     interval: float = param(1.0, "multimeter sampling interval", unit="ms", positive=True)
     saturated_rate: float = param(
-        0.2,
-        "fraction of the maximal rate 1000 / max(kernel.resolution, t_ref) spikes/s; a mean recurrent rate above it ends the run as diverged",
+        0.9,
+        "fraction of the maximal rate 1000 / max(kernel.resolution, t_ref) spikes/s; a mean recurrent rate above it "
+        "(nearly every neuron spiking nearly every step) ends the run as diverged; above 0.2 of it a warning line only",
     )
     # The recording schedule (eprop/training/event_schedule.py): whose recorder events are written; /loss is written for every iteration.
     events_every: int = param(

@@ -68,17 +68,21 @@ class Timing:
         # Exact products (dt = 1.0, 0.5, ...) are unchanged.
         return round(steps * self.dt, 9)
 
-    def chunk_ends(self, lag: int = 1) -> list[int]:
-        """Step at which each iteration's Simulate chunk ends.
+    def chunk_end(self, k: int, lag: int = 1) -> int:
+        """Step at which iteration k's Simulate chunk ends.
 
         Iteration k's readout samples carry the times (total_offset + k*iteration,
         total_offset + (k+1)*iteration], and NEST hands a multimeter its samples `lag` steps
         late (the min_delay), so the chunk runs `lag` steps past the last sample. The last
-        chunk also covers the extension that closes the simulated interval.
+        chunk also covers the extension that closes the simulated interval. Computed per
+        iteration, so that nothing is held per requested iteration (task.n_iter can be huge).
         """
-        ends = [self.total_offset + (k + 1) * self.iteration + lag for k in range(self.n_iter)]
-        ends[-1] = max(ends[-1], self.sim)
-        return ends
+        end = self.total_offset + (k + 1) * self.iteration + lag
+        return max(end, self.sim) if k == self.n_iter - 1 else end
+
+    def chunk_ends(self, lag: int = 1) -> list[int]:
+        """chunk_end(k) of every iteration (a list of n_iter steps: for tests and short runs only)."""
+        return [self.chunk_end(k, lag) for k in range(self.n_iter)]
 
 
 def make_timing(

@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import functools
 import math
+import re
+import typing
 from pathlib import Path
 from typing import Any
 
@@ -39,12 +41,30 @@ def unit_of(key: str) -> str:
     return found.unit if found else ""
 
 
+def is_float_field(found) -> bool:
+    """A float field (float or float | None): finite unless its metadata says allow_inf."""
+    return found.type is float or float in typing.get_args(found.type)
+
+
+def field_bounds(found) -> dict[str, Any]:
+    """The bounds of a schema field: its metadata, with `finite` added for a float field (the default)."""
+    meta = found.meta
+    if is_float_field(found) and not meta.get("allow_inf"):
+        meta.setdefault("finite", True)
+    return meta
+
+
 def bound_error(key: str, value: Any, meta: dict[str, Any]) -> str | None:
-    """The message if `value` breaks a bound of the field's metadata (config.param), else None."""
+    """The message if `value` breaks a bound of the field's metadata (config.param), else None.
+
+    NaN fails every float field with one message; +-inf fails unless the field says allow_inf.
+    """
     unit = meta.get("unit", "")
     shown_unit = f" {unit}" if unit in PHYSICAL else ""
-    if value is None:
+    if value is None or isinstance(value, bool):
         return None
+    if isinstance(value, float) and math.isnan(value):
+        return f"{key}={value}: must be a {'number' if meta.get('allow_inf') else 'finite number'}"
     if "min_int" in meta and value < meta["min_int"]:
         return f"{key}={value}: must be an integer >= {meta['min_int']}"
     if meta.get("positive") and (not value > 0 or value == math.inf):
@@ -63,25 +83,122 @@ def bound_error(key: str, value: Any, meta: dict[str, Any]) -> str | None:
 
 
 @functools.lru_cache(maxsize=16)
-def bounded_fields(target: str | None = None, tasks: tuple = ()) -> tuple:
-    """The schema fields with a bound in their metadata, in schema order (task.*: task TARGET's)."""
-    return tuple(f for f in schema_fields(target=target) if f.meta.keys() & set(BOUNDS))
+def bounded_fields(target: str | None = None, tasks: tuple = ()) -> tuple[tuple[str, dict[str, Any]], ...]:
+    """(key, bounds) of the schema fields with a bound, every float field included (finite by
+    default), in schema order (task.*: task TARGET's)."""
+    found = ((f.key, field_bounds(f)) for f in schema_fields(target=target))
+    return tuple((key, meta) for key, meta in found if meta.keys() & set(BOUNDS))
 
 
-def check_bounds(cfg: DictConfig) -> None:
+_REFERENCE = re.compile(r"\$\{(\.*[A-Za-z_][\w.]*)\}")
+
+
+def interpolation_sources(cfg: DictConfig, key: str) -> list[str]:
+    """`key=value` of each set (not derived) key that the derived value at KEY is computed from,
+    following derived keys it names; e.g. neuron.rec.gamma=0.3 and neuron.rec.V_th=-0.03 for
+    neuron.rec.surrogate_gradient_height."""
+    found: list[str] = []
+    todo, seen = [key], set()
+    while todo:
+        current = todo.pop(0)
+        if current in seen:
+            continue
+        seen.add(current)
+        parent, _, name = current.rpartition(".")
+        container = OmegaConf.select(cfg, parent) if parent else cfg
+        if container is None or name not in container:
+            continue
+        if not OmegaConf.is_interpolation(container, name):
+            found.append(f"{current}={container[name]}")
+            continue
+        for ref in _REFERENCE.findall(str(container._get_node(name)._value())):
+            if ref.startswith("."):  # relative to the key's parent: .V_th, ..x
+                dots = len(ref) - len(ref.lstrip("."))
+                base = parent.split(".") if parent else []
+                base = base[: len(base) - (dots - 1)] if dots > 1 else base
+                ref = ".".join([*base, ref.lstrip(".")])
+            todo.append(ref)
+    return found
+
+
+def check_bounds(cfg: DictConfig, derived: bool | None = None) -> None:
     """Every bound of the schema's field metadata: set values first, then derived ones (`${...}`),
-    so that a bad value is named where it was written, not where it was copied to."""
+    so that a bad value is named where it was written, not where it was copied to. A derived value
+    that breaks a bound is named by the set values it is computed from. `derived`: only set
+    (False) or only derived (True) values; None: both."""
     from eprop.tasks import TASKS
 
     bounded = bounded_fields(str(cfg.task.target), tuple(TASKS.items()))
-    for derived in (False, True):
-        for found in bounded:
-            parent, _, name = found.key.rpartition(".")
+    for is_derived in (False, True) if derived is None else (derived,):
+        for key, meta in bounded:
+            parent, _, name = key.rpartition(".")
             container = OmegaConf.select(cfg, parent) if parent else cfg
-            if container is None or name not in container or OmegaConf.is_interpolation(container, name) != derived:
+            if container is None or name not in container or OmegaConf.is_interpolation(container, name) != is_derived:
                 continue
-            if message := bound_error(found.key, container[name], found.meta):
+            if message := bound_error(key, container[name], meta):
+                if is_derived and (sources := interpolation_sources(cfg, key)):
+                    _, _, why = message.partition(": ")
+                    verb = "gives" if len(sources) == 1 else "give"
+                    message = f"{', '.join(sources)}: {verb} {key}={container[name]:.6g} (derived), which {why}"
                 raise UserError(message)
+    if derived is not True:
+        _check_extra_population_bounds(cfg)
+
+
+def _check_extra_population_bounds(cfg: DictConfig) -> None:
+    """The bounds of neuron.rec's fields on the values of neuron.rec_extra[i].overrides."""
+    for i, extra in enumerate(cfg.neuron.get("rec_extra") or []):
+        overrides = extra.get("overrides") or {}
+        for name in overrides:
+            found = schema_field(f"neuron.rec.{name}")
+            if found is None or OmegaConf.is_interpolation(overrides, name):
+                continue
+            if isinstance(overrides[name], bool) or not isinstance(overrides[name], (int, float)):
+                continue  # not a number: the merge into neuron.rec's schema names it (schema.recurrent_populations)
+            if message := bound_error(f"neuron.rec_extra[{i}].overrides.{name}", overrides[name], field_bounds(found)):
+                raise UserError(message)
+
+
+def check_physics(cfg: DictConfig) -> None:
+    """The recurrent neurons' voltages, as NEST 3.10's e-prop models need them: V_th > E_L (NEST
+    resets v_m - E_L to 0, so a threshold at or below E_L fires every step), and V_reset < V_th
+    (psc_delta models). Reads set values only (a derived one is checked with the derived bounds)."""
+    pops = [("neuron.rec", cfg.neuron.rec, {})]
+    pops += [
+        (f"neuron.rec_extra[{i}].overrides", cfg.neuron.rec, extra.get("overrides") or {})
+        for i, extra in enumerate(cfg.neuron.get("rec_extra") or [])
+    ]
+    for prefix, rec, overrides in pops:
+
+        def value(name: str) -> tuple[str, Any]:
+            """(key, value) of NAME for this population; value None if derived or not a number."""
+            key, source = (f"{prefix}.{name}", overrides) if name in overrides else (f"neuron.rec.{name}", rec)
+            if OmegaConf.is_interpolation(source, name):
+                return key, None
+            v = source.get(name)
+            return key, v if isinstance(v, (int, float)) and not isinstance(v, bool) else None
+
+        (th_key, v_th), (el_key, e_l), (reset_key, v_reset) = value("V_th"), value("E_L"), value("V_reset")
+        if v_th is not None and e_l is not None and not v_th > e_l:
+            raise UserError(
+                f"{th_key}={v_th}: must be > {el_key}={e_l} mV (the threshold above the resting potential; "
+                "NEST's e-prop neurons start and reset at E_L)"
+            )
+        if v_th is not None and v_reset is not None and not v_reset < v_th:
+            raise UserError(f"{reset_key}={v_reset}: must be < {th_key}={v_th} mV (NEST 3.10's V_reset < V_th)")
+
+
+def check_params_numbers(cfg: DictConfig) -> None:
+    """The numbers of the pass-through `params` dicts (neuron.rec.params, optimizer.params, ...):
+    not NaN. +-inf pass (NEST has infinite defaults, e.g. V_min); NEST checks the rest."""
+    for section in ("neuron.rec", "neuron.readout", "optimizer", "synapse", "kernel"):
+        params = OmegaConf.select(cfg, f"{section}.params")
+        for name in params or {}:
+            if OmegaConf.is_interpolation(params, name):
+                continue
+            v = params[name]
+            if isinstance(v, float) and math.isnan(v):
+                raise UserError(f"{section}.params.{name}={v}: must be a number")
 
 
 def unknown_keys(cfg: Any, schema: Any, prefix: str = "") -> list[str]:
@@ -133,8 +250,11 @@ def validate(cfg: DictConfig) -> None:
     extra = unknown_keys(cfg, schema)
     if extra:
         raise UserError(f"{extra[0]}: unknown key; the schema has no such field (see `eprop run --cfg job`)")
-    _check_family(cfg)  # first: the derived values of a wrong neuron= for the family do not resolve
-    check_bounds(cfg)
+    check_bounds(cfg, derived=False)  # set values only: named before anything derived from them is resolved
+    check_physics(cfg)
+    check_params_numbers(cfg)
+    _check_family(cfg)  # before the derived values: those of a wrong neuron= for the family do not resolve
+    check_bounds(cfg, derived=True)
     _check_kernel(cfg)
     check_task(cfg)
     w = cfg.weights
@@ -143,6 +263,7 @@ def validate(cfg: DictConfig) -> None:
             f"weights.load={w.load}: no such results file (give a results.h5 or a run directory holding one)"
         )
     o = cfg.optimizer
+    _check_optimizer_keys(o)
     if not o.Wmin < o.Wmax:
         raise UserError(
             f"optimizer.Wmin={o.Wmin}, optimizer.Wmax={o.Wmax}: Wmin must be < Wmax ({unit_of('optimizer.Wmin')})"
@@ -156,6 +277,18 @@ def validate(cfg: DictConfig) -> None:
     _check_model_fits_task(cfg)
     _check_phases(cfg)
     _check_divergence_bound(cfg)
+
+
+OPTIMIZER_ONLY = {"beta_1": "adam", "beta_2": "adam", "epsilon": "adam"}  # keys one optimizer type uses
+
+
+def _check_optimizer_keys(o: DictConfig) -> None:
+    """Refuse a key the chosen optimizer does not use, set to other than its default (it would be ignored)."""
+    for name, user in OPTIMIZER_ONLY.items():
+        if str(o.type) == user or OmegaConf.is_interpolation(o, name):
+            continue
+        if o[name] != schema_field(f"optimizer.{name}").field.default:
+            raise UserError(f"optimizer.{name}: not used by optimizer={o.type} (only by {user})")
 
 
 def _check_kernel(cfg: DictConfig) -> None:

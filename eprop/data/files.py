@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import hashlib
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -32,6 +34,22 @@ def cache_dir() -> Path:
     return Path(os.environ.get("EPROP_CACHE_DIR", Path.cwd() / "data"))
 
 
+@contextmanager
+def removed_if_left_empty(*folders: Path) -> Iterator[None]:
+    """The FOLDERS (innermost first) that do not exist yet are removed again, if empty, when the body
+    fails: a failed download leaves no empty data/ behind."""
+    new = [folder for folder in folders if not folder.exists()]
+    try:
+        yield
+    except BaseException:
+        for folder in new:
+            try:
+                folder.rmdir()
+            except OSError:  # not empty, or never made
+                pass
+        raise
+
+
 def pinned_file(name: str, url: str, sha256: str, mismatch_hint: str) -> Path:
     """A verified copy of NEST's data file NAME: $EPROP_DATA_DIR/NAME, the cache, or a pinned download.
 
@@ -51,7 +69,10 @@ def pinned_file(name: str, url: str, sha256: str, mismatch_hint: str) -> Path:
 
     pooch.get_logger().setLevel("WARNING")  # its "Downloading ..." line would precede our error line
     try:
-        fetched = pooch.retrieve(url, known_hash=f"sha256:{sha256}", fname=name, path=cache_dir(), progressbar=False)
+        with removed_if_left_empty(cache_dir()):
+            fetched = pooch.retrieve(
+                url, known_hash=f"sha256:{sha256}", fname=name, path=cache_dir(), progressbar=False
+            )
     except Exception as err:  # network errors come in many types (requests, urllib, OSError)
         raise UserError(
             f"{name}: not found and the download failed ({type(err).__name__}); put the file in "

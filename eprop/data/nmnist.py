@@ -70,7 +70,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from eprop.data.files import cache_dir, pinned_file
+from eprop.data.files import cache_dir, pinned_file, removed_if_left_empty
 from eprop.errors import UserError
 
 # --- the sensor and the event format -------------------------------------------------------
@@ -145,6 +145,23 @@ def decode_events(data: bytes, name: str) -> Events:
     polarity = rows[:, 2] >> 7
     t_us = ((rows[:, 2] & 0x7F) << 16) | (rows[:, 3] << 8) | rows[:, 4]
     return Events(x.copy(), y.copy(), polarity, t_us)
+
+
+def check_sample_files(paths: Sequence[Path]) -> None:
+    """The cheap checks of `decode_events` on each sample file's size (one stat each, no read): not
+    missing, not empty, a whole number of events. Done before a run, so that a truncated sample
+    stops it before its results file is made, not when the sample is read at its iteration."""
+    for path in paths:
+        try:
+            size = os.stat(path).st_size
+        except OSError as err:
+            raise UserError(f"{path}: cannot read the sample file ({err.strerror or type(err).__name__})")
+        if size == 0:
+            raise UserError(f"{path}: empty sample file; expected N-MNIST events of {EVENT_BYTES} bytes each")
+        if size % EVENT_BYTES:
+            raise UserError(
+                f"{path}: {size} bytes is not a whole number of {EVENT_BYTES}-byte events; the file is truncated or not an N-MNIST sample"
+            )
 
 
 def read_events(path: str | Path) -> Events:
@@ -302,7 +319,8 @@ def dataset_root(data_dir: str | Path | None = None, key: str = "task.data_dir")
         if _has_layout(root):
             return root
     try:
-        download_dataset(cached)
+        with removed_if_left_empty(cached, cache_dir()):
+            download_dataset(cached)
     except UserError:
         raise
     except Exception as err:  # network and archive errors come in many types

@@ -180,14 +180,26 @@ def cross_entropy_loss(readout: np.ndarray, target: np.ndarray, window_mask: np.
     return float(-np.mean(np.sum(t * np.log(r), axis=1)))
 
 
+NO_PREDICTION = -1  # the predicted class of a tie: stored in /predicted, counted wrong
+
+
 def predicted_class(readout: np.ndarray, window_mask: np.ndarray) -> np.ndarray:
-    """(batch,) argmax over outputs of the readout signal averaged over the window (the example's rule)."""
-    return np.argmax(np.mean(readout[..., window_mask], axis=-1), axis=1)
+    """(batch,) the output whose readout signal averaged over the window is the largest (the example's
+    argmax), or NO_PREDICTION (-1) where several outputs share the largest mean: a tie, such as the
+    equal readouts of a silent network, is no prediction (the example's argmax takes it for class 0,
+    an accuracy the network did not earn). `accuracy` counts it wrong."""
+    means = np.mean(readout[..., window_mask], axis=-1)
+    predicted = np.argmax(means, axis=1)
+    tied = np.count_nonzero(means == means.max(axis=1, keepdims=True), axis=1) > 1
+    predicted[tied] = NO_PREDICTION
+    return predicted
 
 
 def accuracy(predicted: np.ndarray, labels: np.ndarray) -> float:
-    """Fraction of sequences whose predicted class is the label (the example's error is 1 - this)."""
-    return float(np.mean(np.asarray(predicted) == np.asarray(labels)))
+    """Fraction of sequences whose predicted class is the label (the example's error is 1 - this); a
+    tie (NO_PREDICTION) is wrong."""
+    predicted = np.asarray(predicted)
+    return float(np.mean((predicted == np.asarray(labels)) & (predicted != NO_PREDICTION)))
 
 
 # ---------------------------------------------------------------------------- the Task

@@ -6,7 +6,8 @@ events are spike times of the inputs (one input per pixel and polarity that NEST
 keeps: 1196), the target of readout k is 1 during a sample of digit k and 0 otherwise, and the
 learning signals are on only in the last `task.learning_window_ms` of each sample (the
 learning-window rate generator on the readouts' receptor 1). Loss: the example's mean squared
-error over the windows; accuracy: argmax over readouts of the mean readout signal in a window.
+error over the windows; accuracy: argmax over readouts of the mean readout signal in a window, a tie
+(equal readouts, e.g. a silent network) being no prediction (/predicted -1), counted wrong.
 
 Draws (one numpy RandomState seeded with `seed`; see datasets/nmnist.py and docs/nmnist.md):
 weights 1-4, the masks of `weights.<projection>.sparsity` (5-7 with the example's levels), then
@@ -241,6 +242,20 @@ class Nmnist(Task):
         for split, n_use in (("Train", t.n_train), ("Test", t.n_test)):
             self._loaders[split] = data.ShuffledLoader(len(self.samples[split][0]), self.group_size, rng, n_use)
         self._next = 0
+        self.check_samples()
+
+    def check_samples(self) -> None:
+        """The size of every sample the run can play (data.check_sample_files: one stat each), before the
+        run starts: the training loader's first task.n_iter groups, and the test loader's samples if
+        phases.* has validation or test iterations."""
+        paths, _ = self.samples["Train"]
+        loader = self._loaders["Train"]
+        n_train = min(len(loader.order), int(self.cfg.task.n_iter) * self.group_size)
+        data.check_sample_files([paths[i] for i in loader.order[:n_train]])
+        p = self.cfg.get("phases")
+        if p is not None and (p.validate_every > 0 or p.n_test > 0):
+            paths, _ = self.samples["Test"]
+            data.check_sample_files([paths[i] for i in self._loaders["Test"].order])
 
     def _split(self, phase: int) -> str:
         return "Train" if phase == TRAINING else "Test"

@@ -39,7 +39,7 @@ from eprop.config.validation import validate
 from eprop.errors import Diverged, Interrupted, UserError
 from eprop.results import ResultsWriter
 from eprop.tasks import IterationSignals, Task, task_for
-from eprop.training.divergence import divergence
+from eprop.training.divergence import DivergenceCheck, weights_not_finite
 from eprop.training.event_schedule import EventSchedule
 from eprop.training.provenance import now, peak_rss_mb, run_attributes
 from eprop.training.resume import Parent
@@ -209,8 +209,9 @@ def simulate_iterations(
     task, timing, first, schedule = inputs.task, inputs.timing, inputs.first_iteration, inputs.schedule
     readout_ids = np.asarray(net.populations["readout"].tolist())
     recurrent_ids = np.asarray(net.populations["recurrent"].tolist())
-    chunk_ends = timing.chunk_ends(lag=sim.min_delay_steps(timing))
+    lag = sim.min_delay_steps(timing)
     recording = EventSchedule.from_config(cfg)
+    check = DivergenceCheck(cfg, recurrent_ids, timing)
     progress = Progress(total=first + timing.n_iter)
     signals: dict[int, IterationSignals] = {}
     phases, errors = list(inputs.history_phases), list(inputs.history_errors)
@@ -236,12 +237,12 @@ def simulate_iterations(
                 )
             sim.simulate_until(net, boundary)
             sim.set_learning_rate(net, learning_rate(following, eta))
-        sim.simulate_until(net, chunk_ends[k])
-        progress.now = chunk_ends[k]
+        sim.simulate_until(net, timing.chunk_end(k, lag))
+        progress.now = timing.chunk_end(k, lag)
         events = sim.read_and_clear(net)
         t2 = time.perf_counter()
         outcome = task.iteration_outcome(events["multimeter_out"], readout_ids, timing)
-        what = divergence(cfg, outcome.loss, events.get("spike_recorder"), recurrent_ids, timing)
+        what = check.check(first + k, outcome.loss, events)
         ends_run = following is None or k == timing.n_iter - 1 or stop.requested or bool(what)
         writer.append_iteration(
             outcome.loss,
@@ -264,6 +265,7 @@ def simulate_iterations(
         phase = following
         k += 1
     progress.over = phase is None
+    check.at_end()  # one warning line if the recurrent layer is silent at the end
     return progress
 
 
@@ -295,6 +297,9 @@ def finish(
     if writer.n_iter_done < inputs.timing.n_iter:  # the final-update spike comes after the longest schedule
         progress.now = sim.apply_pending_updates(net, progress.now)
     final_weights, optimizer_state = sim.read_weights(net)
+    done = inputs.first_iteration + writer.n_iter_done
+    if not progress.diverged and (bad := weights_not_finite(final_weights)):  # e.g. NaN learnt in a silent network
+        progress.diverged = f"diverged at iteration {done} of {of_total(inputs, progress)}: {bad}"
     writer.write_weights("final", final_weights)
     writer.write_optimizer_state(optimizer_state)
     timings = {
@@ -305,7 +310,6 @@ def finish(
         "peak_rss_mb": peak_rss_mb(),
         "finished": now(),
     }
-    done = inputs.first_iteration + writer.n_iter_done
     if progress.diverged:
         writer.finish("diverged", {**timings, "error": progress.diverged})
         raise Diverged(f"{progress.diverged}; results kept in {run_dir}")
@@ -348,6 +352,7 @@ def train(
     net = build(cfg, inputs, sim)
     attrs = run_attributes(cfg, overrides, inputs.task, sim, inputs.first_iteration, parent.run_dir if parent else None)
     writer = ResultsWriter(path, inputs.task.n_outputs, attrs, cfg.output.compress_events)
+    no_results = False  # a failure before the first iteration ends: the file is removed
     try:
         start_results(writer, inputs, net, parent, sim)
         t_build = time.perf_counter() - started  # s
@@ -359,6 +364,9 @@ def train(
     except BaseException as err:
         status = "interrupted" if isinstance(err, KeyboardInterrupt) else "failed"
         writer.finish(status, {"error": f"{type(err).__name__}: {err}", "peak_rss_mb": peak_rss_mb()})
+        no_results = status == "failed" and writer.n_iter_done == 0  # the error line says it all; no empty file
         raise
     finally:
         writer.close()
+        if no_results:
+            path.unlink(missing_ok=True)

@@ -104,6 +104,24 @@ def chain_history(results_file: Path) -> tuple[np.ndarray, np.ndarray]:
     raise UserError(f"resume: more than {MAX_PARENTS} resumed runs in the chain of {results_file}")
 
 
+SIZE_KEYS = ("neuron.rec.n", "task.n_in")  # with neuron.rec_extra[i].n: the keys that size the network's weights
+
+
+def _check_same_size(merged: DictConfig, parent_cfg: DictConfig, resume: str) -> None:
+    """A resumed run starts from the parent's weights: refuse an override that resizes the network,
+    naming the key and the parent's value (not weights.load, which the user did not set)."""
+    keys = list(SIZE_KEYS)
+    extras = max(len(merged.neuron.get("rec_extra") or []), len(parent_cfg.neuron.get("rec_extra") or []))
+    keys += [f"neuron.rec_extra[{i}].n" for i in range(extras)]
+    for key in keys:
+        ours, theirs = OmegaConf.select(merged, key), OmegaConf.select(parent_cfg, key)
+        if theirs is not None and ours != theirs:  # None: a parent file without the key (an older eprop)
+            raise UserError(
+                f"{key}={ours}: the parent run (resume={resume}) has {key}={theirs}; a resumed run continues "
+                "from the parent's weights, so the network keeps its size"
+            )
+
+
 def resume_config(cfg: DictConfig, overrides: list[str]) -> tuple[DictConfig, Parent]:
     """The config of a resumed run: the parent's, plus this command line's value overrides."""
     parent = load_parent(cfg.resume)
@@ -131,6 +149,7 @@ def resume_config(cfg: DictConfig, overrides: list[str]) -> tuple[DictConfig, Pa
     for key in set(parent_cfg.task.keys()) - set(schema.task.keys()):
         del parent_cfg.task[key]
     merged = OmegaConf.merge(schema, parent_cfg, patch)
+    _check_same_size(merged, parent_cfg, cfg.resume)
     merged.resume = str(parent.run_dir)
     # the directory, unless the file has another name than results.h5: then the file itself, which
     # config.validate's check of weights.load (a file, or a directory holding results.h5) accepts

@@ -130,7 +130,9 @@ def confusion_figure(results: Results) -> Figure:
 def confusion_counts(labels: np.ndarray, predicted: np.ndarray, n: int) -> np.ndarray:
     """(n, n) int: counts[label, predicted] over all sequences given."""
     counts = np.zeros((n, n), dtype=int)
-    np.add.at(counts, (np.ravel(labels), np.ravel(predicted)), 1)
+    labels, predicted = np.ravel(labels), np.ravel(predicted)
+    made = predicted >= 0  # a tie (-1, tasks/evidence_accumulation.py: NO_PREDICTION) predicts no class
+    np.add.at(counts, (labels[made], predicted[made]), 1)
     return counts
 
 
