@@ -1,21 +1,72 @@
 """The exceptions that end eprop with a one-line message instead of a traceback.
 
-A `UserError` is a mistake the user can fix: one line, exit code 2 (or its `exit_code`, e.g. 3
-for a diverged run, `Diverged`). An `Interrupted` run exits with 130. boundary.py turns any
-exception into the line printed and the exit code. This module imports nothing of eprop.
+Every error eprop raises on purpose is an `EpropError`; its message is one line. Two kinds:
+
+- `UserError`: a mistake the user of the command line can fix (a config value, a path): one
+  line, exit code 2 (or its `exit_code`, e.g. 3 for a diverged run, `Diverged`).
+- `ResultsError`: the library's reader or writer of results files (`eprop.results`) refuses a
+  file (missing, truncated, not an eprop file, an unsupported schema version, several candidates
+  in one directory, one that exists already). It does not know the command line; the command
+  line's error boundary (eprop/cli/boundary.py) prints it like a `UserError`, exit code 2.
+
+An `Interrupted` run exits with 130. boundary.py turns any exception into the line printed and
+the exit code. This module imports nothing of eprop.
 """
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
+
+F = TypeVar("F", bound=Callable)
 
 
-class UserError(Exception):
+class EpropError(Exception):
+    """Base of the errors eprop raises on purpose: a one-line message, no traceback needed.
+
+    `exit_code` is the command line's exit status for it (2).
+    """
+
+    exit_code = 2
+
+
+class ResultsError(EpropError):
+    """A results file cannot be read or written as asked: missing, damaged, not an eprop results file,
+    an unsupported schema version, ambiguous (several in one directory) or already there.
+
+    Raised by `eprop.results` (the reader `open_results`/`Results`, the writer `ResultsWriter`, the file
+    discovery); the message names the path and says what is wrong, in one line.
+    """
+
+
+class UserError(EpropError):
     """A mistake in the user's input: a config value, a file, a path."""
 
     def __init__(self, message: str, exit_code: int = 2):
         super().__init__(message)
         self.exit_code = exit_code
+
+
+def as_user_error(exc: EpropError) -> UserError:
+    """The command line's `UserError` for an eprop error: `exc` itself if it is one, else a UserError
+    with the same one-line message (a `ResultsError`: the same line and exit code 2)."""
+    return exc if isinstance(exc, UserError) else UserError(str(exc), exit_code=exc.exit_code)
+
+
+def user_error_boundary(function: F) -> F:
+    """Decorate a function that the command line calls expecting UserErrors (`eprop plot`, `eprop eval`):
+    a ResultsError it raises comes out as a UserError with the same line (`as_user_error`)."""
+
+    @functools.wraps(function)
+    def wrapper(*args, **kwargs):
+        try:
+            return function(*args, **kwargs)
+        except ResultsError as exc:
+            raise as_user_error(exc) from None
+
+    return wrapper  # type: ignore[return-value]
 
 
 class Diverged(UserError):

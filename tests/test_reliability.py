@@ -22,7 +22,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from eprop.results import PROJECTIONS, open_results
+from eprop.config.projections import PROJECTIONS
+from eprop.results import open_results
 
 from . import synthetic_results as synth
 from .conftest import ROOT, eprop_env, run_eprop, run_eprop_in_process

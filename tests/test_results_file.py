@@ -9,7 +9,7 @@ import h5py
 import numpy as np
 import pytest
 
-from eprop.errors import UserError
+from eprop.errors import ResultsError
 from eprop.results import SCHEMA_VERSION, ResultsWriter, find_result_files, open_results
 
 
@@ -91,7 +91,7 @@ def test_the_writer_caches_at_most_two_chunks_per_dataset(tmp_path, compress, ca
 def test_writer_never_overwrites(tmp_path):
     path = tmp_path / "results.h5"
     write_two_iterations(path).close()
-    with pytest.raises(UserError) as info:
+    with pytest.raises(ResultsError) as info:
         ResultsWriter(path, n_out=2, attrs={})
     assert str(info.value) == f"{path}: exists already; eprop never overwrites results, choose another run directory"
     with open_results(path) as res:
@@ -99,30 +99,30 @@ def test_writer_never_overwrites(tmp_path):
 
 
 def test_reader_refusals(tmp_path):
-    with pytest.raises(UserError, match=r"no such results file"):
+    with pytest.raises(ResultsError, match=r"no such results file"):
         open_results(tmp_path / "missing.h5")
     text = tmp_path / "text.h5"
     text.write_text("not hdf5")
-    with pytest.raises(UserError) as info:
+    with pytest.raises(ResultsError) as info:
         open_results(text)
     assert str(info.value) == f"{text}: not a readable HDF5 results file (truncated, or not HDF5)"
     good = tmp_path / "good.h5"
     write_two_iterations(good).close()
     truncated = tmp_path / "truncated.h5"
     truncated.write_bytes(good.read_bytes()[:1000])
-    with pytest.raises(UserError, match="truncated"):
+    with pytest.raises(ResultsError, match="truncated"):
         open_results(truncated)
     future = tmp_path / "future.h5"
     write_two_iterations(future).close()
     with h5py.File(future, "a") as f:
         f.attrs["schema_version"] = 99
-    with pytest.raises(UserError) as info:
+    with pytest.raises(ResultsError) as info:
         open_results(future)
     assert str(info.value) == f"{future}: schema_version 99 is not supported; this eprop reads version {SCHEMA_VERSION}"
     foreign = tmp_path / "foreign.h5"
     with h5py.File(foreign, "w") as f:
         f["x"] = 1
-    with pytest.raises(UserError, match="not an eprop results file"):
+    with pytest.raises(ResultsError, match="not an eprop results file"):
         open_results(foreign)
 
 
@@ -135,9 +135,9 @@ def test_find_result_files(tmp_path):
     found = find_result_files(tmp_path)
     assert [p.parent.name for p in found] == ["0", "2", "10", "x"]  # numbers first, then names
     assert find_result_files(tmp_path / "2") == [tmp_path / "2" / "results.h5"]
-    with pytest.raises(UserError, match="no such file or directory"):
+    with pytest.raises(ResultsError, match="no such file or directory"):
         find_result_files(tmp_path / "nope")
     (tmp_path / "x" / "results.h5").unlink()
     (tmp_path / "empty").mkdir()
-    with pytest.raises(UserError, match="contains no results.h5"):
+    with pytest.raises(ResultsError, match="contains no results.h5"):
         find_result_files(tmp_path / "empty")

@@ -2,7 +2,10 @@
 
 PyNEST imports matplotlib at start-up for its spatial-layer plots (0.15 s); simulator.nest()
 hides it while NEST loads, so a run without a progress bar loads neither matplotlib (nor PIL,
-which matplotlib pulls in) nor rich, and matplotlib stays importable afterwards.
+which matplotlib pulls in) nor rich, and matplotlib stays importable afterwards. pandas is not
+checked: NEST imports it itself whenever it is installed (nest/lib/hl_api_types.py), and it is
+one of eprop's dependencies (Results.to_pandas); eprop.results imports it only in to_pandas
+(tests/test_results_api.py).
 """
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ SCRIPT = r"""
 import json, sys
 from eprop.cli import main as cli
 code = cli.main(["run", "task.n_iter=1", "recording=minimal", "progress=false", "hydra.run.dir=" + sys.argv[1]])
-loaded = sorted({m.split(".")[0] for m in sys.modules} & {"matplotlib", "PIL", "rich", "pandas"})
+loaded = sorted({m.split(".")[0] for m in sys.modules} & {"matplotlib", "PIL", "rich"})
 import matplotlib.pyplot
 print(json.dumps({"code": code, "loaded": loaded, "importable": matplotlib.pyplot.__name__}))
 """

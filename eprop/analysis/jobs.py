@@ -13,10 +13,11 @@ from typing import Any
 import yaml
 
 from eprop.analysis.metrics import parse_overrides, summarize_file
-from eprop.errors import UserError
+from eprop.errors import EpropError, UserError, user_error_boundary
 from eprop.results import RESULTS_FILE, find_result_files, natural_key, results_file_in
 
 
+@user_error_boundary
 def summarize_runs(paths: Iterable[str | Path], check_loss: bool = True) -> list[dict[str, Any]]:
     """One summary per job found under `paths` (files, run directories, multirun directories).
 
@@ -33,7 +34,7 @@ def summarize_runs(paths: Iterable[str | Path], check_loss: bool = True) -> list
     for given in paths:
         try:
             summaries.extend(summarize_path(given, check_loss=check_loss))
-        except UserError as exc:
+        except EpropError as exc:  # a UserError, or the reader's ResultsError
             if len(paths) == 1:
                 raise
             summaries.append(
@@ -98,7 +99,7 @@ def _left_empty(job_dir: Path) -> bool:
 def find_result_files_or_none(path: Path) -> list[Path]:
     try:
         return find_result_files(path)
-    except UserError:
+    except EpropError:
         return []
 
 
@@ -112,14 +113,14 @@ def summarize_job(job_dir: Path, multirun_dir: Path, check_loss: bool = True) ->
     job = str(job_dir.relative_to(multirun_dir)) if job_dir != multirun_dir else "."
     try:
         results_file = results_file_in(job_dir)
-    except UserError as exc:  # several candidate files
+    except EpropError as exc:  # several candidate files
         results_file, ambiguous = None, str(exc)
     else:
         ambiguous = ""
     if results_file is not None:
         try:
             summary = summarize_file(results_file, check_loss=check_loss)
-        except UserError as exc:
+        except EpropError as exc:
             summary = {
                 "path": str(results_file),
                 "status": "unreadable",

@@ -20,10 +20,11 @@ from typing import Any
 import numpy as np
 
 from eprop.config.overrides import key_values as parse_overrides  # noqa: F401  (jobs and figures import it from here)
-from eprop.config.phases import PHASE_NAMES, TEST, TRAINING
+from eprop.config.phases import TEST, TRAINING
 from eprop.config.projections import PROJECTIONS
 from eprop.errors import UserError
 from eprop.results import LossHistory, Results, open_results
+from eprop.results.iterations import phase_name
 
 LOSS_FIELDS = ("senders", "readout_signal", "target_signal")
 TIMING_KEYS = ("timing_build_s", "timing_simulate_s", "timing_write_s")
@@ -128,12 +129,7 @@ LAST_ITERATIONS = (
 
 def phase_names(results: Results) -> list[str]:
     """The names of the phase codes of /phase: the root attribute phase_names, else eprop/config/phases.py's."""
-    names = results.attr_json("phase_names")
-    return [str(n) for n in names] if isinstance(names, list) and names else list(PHASE_NAMES)
-
-
-def phase_name(names: list[str], code: int) -> str:
-    return names[code] if 0 <= code < len(names) else f"phase {code}"
+    return results.phase_names
 
 
 @dataclass(frozen=True)
@@ -470,7 +466,7 @@ def phase_schedule_bound(results: Results, history=None) -> int | None:
 
 
 def summarize_file(path: Path, check_loss: bool = True) -> dict[str, Any]:
-    """`summarize_run` of the file at `path` (raises UserError if it cannot be read)."""
+    """`summarize_run` of the file at `path` (ResultsError if it cannot be opened, UserError if it is damaged)."""
     with open_results(path) as results:
         try:
             return summarize_run(results, check_loss=check_loss)

@@ -16,7 +16,7 @@ from matplotlib.figure import Figure
 from eprop.analysis.figures import FIGURE_NAMES, FIGURES, MULTIRUN_FIGURES, RUN_FIGURES, FigureUnavailable
 from eprop.analysis.figures.comparison import loss_comparison_figure, override_labels
 from eprop.analysis.metrics import damaged_file_message
-from eprop.errors import UserError
+from eprop.errors import EpropError, UserError, user_error_boundary
 from eprop.results import Results, find_result_files, open_results
 
 FORMATS = ("png", "pdf", "svg")
@@ -115,7 +115,7 @@ def plot_multirun(
                     firsts[path] = history.first_iteration
                 except (KeyError, OSError) as exc:
                     raise UserError(damaged_file_message(path, exc)) from None
-        except UserError as exc:
+        except EpropError as exc:
             report.skipped.append(("loss_all_jobs", str(exc)))
     finished = [(p, o, loss) for p, o, loss in jobs if len(loss) and np.isfinite(loss[-1])]
     if not finished:
@@ -140,6 +140,7 @@ def plot_multirun(
     return report
 
 
+@user_error_boundary
 def plot_path(
     path: str | Path,
     out_dir: str | Path | None = None,

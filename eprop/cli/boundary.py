@@ -1,25 +1,29 @@
 """The one error boundary: any exception that ends eprop -> (line printed on stderr, exit code).
 
 `exit_status` is called by the CLI and by the Hydra job function. User errors (config errors
-translated to one line by config_errors.py), interrupts and diverged runs get their line and
-code; anything else is a bug: `BUG`, and the caller re-raises it with its traceback.
+translated to one line by config_errors.py, results files that eprop.results refuses with a
+ResultsError), interrupts and diverged runs get their line and code; anything else is a bug:
+`BUG`, and the caller re-raises it with its traceback.
 """
 
 from __future__ import annotations
 
 from eprop.config.hydra_errors import config_error_types, one_line
-from eprop.errors import Interrupted, StopRun, UserError
+from eprop.errors import EpropError, Interrupted, StopRun, UserError, as_user_error
 
 BUG = ("", 1)  # exit_status of an exception that is a bug: the caller re-raises it
 
 
 def user_error(exc: BaseException) -> Exception | None:
-    """`exc` as the error a user can act on: a UserError (config errors translated), an
-    Interrupted run, or None if `exc` is a bug (or not an error at all)."""
+    """`exc` as the error a user can act on: a UserError (config errors and the results reader's
+    ResultsError translated, same line), an Interrupted run, or None if `exc` is a bug (or not an
+    error at all)."""
     if isinstance(exc, StopRun):
         exc = exc.error
     if isinstance(exc, (UserError, Interrupted)):
         return exc
+    if isinstance(exc, EpropError):  # ResultsError: the library's refusal of a results file
+        return as_user_error(exc)
     if isinstance(exc, config_error_types()):
         return UserError(one_line(exc))
     return None

@@ -43,7 +43,7 @@ from typing import Any
 
 from omegaconf import DictConfig, OmegaConf, open_dict
 
-from eprop.errors import UserError
+from eprop.errors import EpropError, UserError
 
 log = logging.getLogger(__name__)
 
@@ -347,7 +347,7 @@ class SweepCallback(_hydra_callback_base()):
         sweep_dir = Path(config.hydra.sweep.dir)
         try:
             write_summary(sweep_dir)
-        except (UserError, OSError) as err:
+        except (EpropError, OSError) as err:
             log.warning("no sweep summary written in %s: %s", sweep_dir, err)
 
 
@@ -399,7 +399,7 @@ def end_of_failed_search(config: DictConfig, err: Exception) -> None:
     sweep_dir = Path(config.hydra.sweep.dir)
     try:
         write_summary(sweep_dir)
-    except (UserError, OSError) as summary_err:
+    except (EpropError, OSError) as summary_err:
         log.warning("no sweep summary written in %s: %s", sweep_dir, summary_err)
     if isinstance(err, TrialFailed):
         raise err

@@ -77,8 +77,7 @@ def input_spikes_recorded(results: Results, iteration: int) -> bool:
     """True if the spike recorder holds spikes of input neurons in this iteration (0-based)."""
     if "spike_recorder" not in results.recorders:
         return False
-    senders = results.events("spike_recorder", ["senders"], iteration=iteration)["senders"]
-    return bool(np.isin(senders, results.population("input")).any())
+    return results.spikes("input", iteration=iteration).senders.size > 0
 
 
 def sample_frames(results: Results, iteration: int, samples: list[int]) -> list[SampleFrames]:

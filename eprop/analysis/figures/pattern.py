@@ -18,7 +18,6 @@ from eprop.analysis.figures.style import (
     new_figure,
     readout_ids,
     require_iterations,
-    split_by_sender,
 )
 from eprop.results import Results
 
@@ -39,12 +38,15 @@ def pattern_figure(results: Results) -> Figure:
     if not {"readout_signal", "target_signal"} <= set(results.fields("multimeter_out")):
         raise FigureUnavailable("multimeter_out lacks readout_signal or target_signal")
     ids = readout_ids(results)
-    fields = ("readout_signal", "target_signal")
     iterations = first_and_last(recorded)
     per_iteration = []
     for k in iterations:
-        events = results.events("multimeter_out", ("senders", "times") + fields, iteration=k)
-        per_iteration.append((k, [split_by_sender(events, sender, fields) for sender in ids]))
+        signals = results.readout_signals(iteration=k)  # one row per readout, in the order of ids
+        outputs = [
+            {"times": signals.times, "readout_signal": signals.readout[j], "target_signal": signals.target[j]}
+            for j in range(len(ids))
+        ]
+        per_iteration.append((k, outputs))
     y_axis_down = bool(results.display.get("y_axis_down"))
     first, n_total = results.first_iteration, results.first_iteration + results.n_iter_done
     with house_style():

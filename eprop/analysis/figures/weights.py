@@ -165,7 +165,7 @@ def projection_of(populations: dict[str, np.ndarray], sender: int, target: int) 
 def _initial_weight_lookup(results: Results) -> dict[tuple[str, int, int], float]:
     lookup = {}
     for projection in results.weight_projections("initial"):
-        w = results.weights("initial", projection)
+        w = results.connections(projection, when="initial")
         for s, t, value in zip(w["source"].tolist(), w["target"].tolist(), w["weight"].tolist()):
             lookup[(projection, s, t)] = value
     return lookup
