@@ -403,15 +403,55 @@ def test_dynamics_groups_the_inputs_and_shades_the_recall_window(phased):
     window = probabilities.axes[0].patches[0]
     assert (window.get_x(), window.get_width()) == (11.0, 3.0)  # the same window, the same clock
     assert fig._suptitle.get_text() == "iteration 10 of 10 (test phase), sequence 1 of 4"
-    assert (
-        probabilities.axes[0].get_title(loc="left")
-        == "iteration 10 (test phase), first sequence;\ntargets $\\pi^*_k$ dashed"
+    assert probabilities.axes[0].get_title(loc="left") == (
+        "iteration 10 (test phase), first sequence;\ntargets $\\pi^*_k$ dashed; "
+        "where curves coincide, the wider lies beneath"
     )
     assert [t.get_text() for t in probabilities.axes[0].get_legend().get_texts()] == [
         "$\\pi_\\mathrm{left}$",
         "$\\pi_\\mathrm{right}$",
         "recall window",
     ]
+
+
+def test_readout_probabilities_that_coincide_stay_visible_and_the_figure_says_so(phased):
+    """Issue 19, 17: pi_left and pi_right, both 0 before the recall window, hid one another without a hint."""
+    with open_results(phased) as res:
+        ax = readout_probabilities_figure(res).axes[0]
+    left, left_target, right, right_target = ax.get_lines()
+    np.testing.assert_array_equal(left.get_ydata()[:1], right.get_ydata()[:1])  # both 0 before the window
+    assert left.get_linewidth() > right.get_linewidth()  # the one beneath is wider: a rim of it shows
+    assert left_target.get_linewidth() > right_target.get_linewidth()
+    assert ax.get_title(loc="left").endswith("; where curves coincide, the wider lies beneath")
+    handles = ax.get_legend().legend_handles
+    assert [h.get_linewidth() for h in handles[:2]] == [left.get_linewidth(), right.get_linewidth()]
+
+
+def test_an_empty_confusion_cell_says_0(tmp_path):
+    """Issue 19, 17: a cell without sequences printed nothing instead of 0."""
+    path = syn.write_classification_run(tmp_path / "r" / "results.h5", correct=[4] * 10)  # every sequence right
+    with open_results(path) as res:
+        ax = confusion_figure(res).axes[0]
+    cells = {tuple(int(v) for v in t.get_position()): t.get_text() for t in ax.texts}
+    assert cells == {(0, 0): "4", (1, 0): "0", (0, 1): "0", (1, 1): "4"}  # (predicted, label) of the 2 test iterations
+
+
+def test_the_confusion_figure_counts_ties_wrong_and_says_how_many(tmp_path):
+    """A tie (predicted -1, issue 19 item 4) has no cell; the title counts it, the accuracy counts it wrong
+    (as eval does), and the colour stays the fraction of all of the label's sequences."""
+    import h5py
+
+    path = syn.write_classification_run(tmp_path / "r" / "results.h5", correct=[4] * 10)  # every sequence right
+    with h5py.File(path, "r+") as f:
+        f["predicted"][9, 0] = -1  # the last test iteration's first sequence (label 0): a tie
+    with open_results(path) as res:
+        ax = confusion_figure(res).axes[0]
+    cells = {tuple(int(v) for v in t.get_position()): t.get_text() for t in ax.texts}
+    assert cells == {(0, 0): "3", (1, 0): "0", (0, 1): "0", (1, 1): "4"}
+    assert ax.get_title(loc="left") == (
+        "test phase, 2 iterations:\n8 sequences (1 tie: no prediction, no cell), accuracy 0.875"
+    )
+    assert ax.images[0].get_array()[0, 0] == pytest.approx(3 / 4)  # of label 0's 4 sequences, the tie too
 
 
 def test_eval_counts_the_iterations_of_a_phased_run_against_its_schedule(phased):

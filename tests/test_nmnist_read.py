@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from matplotlib.backends.backend_agg import FigureCanvasAgg
 
 from eprop.analysis.figures import FIGURES, confusion_figure, dynamics_figure, figure_kinds
 from eprop.analysis.figures.classification import classification_loss_figure
@@ -83,11 +84,14 @@ def test_confusion_counts_ten_classes_over_the_test_phase(nmnist):
         fig = confusion_figure(res)
     ax = fig.axes[0]
     shown = np.zeros((10, 10), dtype=int)
-    for text in ax.texts:  # one number per non-zero cell, at (column, row)
+    for text in ax.texts:  # one number per cell, at (column, row)
         x, y = text.get_position()
         shown[int(y), int(x)] = int(text.get_text())
     assert np.array_equal(shown, expected) and expected.sum() == 8 and np.trace(expected) == 5
-    assert len(ax.texts) == np.count_nonzero(expected)
+    assert len(ax.texts) == 100  # issue 19, 17: an empty cell says 0, it is not left blank
+    label, predicted = np.argwhere(expected == 0)[0]
+    empty = next(t for t in ax.texts if t.get_position() == (predicted, label))
+    assert empty.get_text() == "0"
     colour = ax.images[0].get_array()  # each row of the colour is the fraction of that label's samples
     rows = expected.sum(axis=1, keepdims=True)
     assert np.allclose(colour, expected / np.maximum(rows, 1))
@@ -114,6 +118,17 @@ def test_frames_sum_the_input_spikes_of_each_sample_per_polarity(nmnist):
     blocked = ~shown[0].has_input
     assert blocked.sum() == 2 * 34 * 34 - syn.nmnist_kept_pixels().size
     assert blocked[1, 17, 17] and not blocked[0, 17, 17] and blocked[0, 0, 0]
+
+
+def test_input_frames_name_a_tie_no_prediction(nmnist):
+    """A tie (predicted -1, issue 19 item 4) is not a class: the title says so instead of 'predicted ?'."""
+    import h5py
+
+    with h5py.File(nmnist, "r+") as f:
+        f["predicted"][6, 0] = -1
+    with open_results(nmnist) as res:
+        fig = input_frames_figure(res)
+    assert fig.axes[2].get_title(loc="left") == "sample 1: label 4, no prediction (a tie) (wrong)"
 
 
 def test_input_frames_figure_names_what_it_shows(nmnist):
@@ -180,8 +195,22 @@ def test_ten_readouts_get_ten_colours_and_squared_error_labels(nmnist):
     with open_results(nmnist) as res:
         dynamics = dynamics_figure(res, -1)
         loss = classification_loss_figure(res)
-    readout_panel = next(ax for ax in dynamics.axes if ax.get_ylabel() == "$y_k$")
+    readout_panel = next(ax for ax in dynamics.axes if ax.get_ylabel() == "$y_k$\n(mV)")
     assert [line.get_color() for line in readout_panel.lines] == list(TEN_COLORS)
     assert [t.get_text() for t in readout_panel.get_legend().get_texts()] == [str(c) for c in range(10)]
     assert dynamics.axes[0].texts[0].get_text() == "learning\nwindow"
+    # issue 19, 17: the legend beside the panel stays clear of every tick label (it crowded the last one)
+    renderer = FigureCanvasAgg(dynamics).get_renderer()
+    dynamics.canvas.draw()
+    legend = readout_panel.get_legend().get_window_extent(renderer)
+    # wherever a tick falls, even on the right edge of the axes (300 ms in a real run), its label stays clear
+    widest = max(t.get_window_extent(renderer).width for t in dynamics.axes[-1].get_xticklabels() if t.get_text())
+    assert legend.x0 - readout_panel.get_window_extent(renderer).x1 > widest / 2
+    for ax in dynamics.axes:
+        (x0, x1), (y0, y1) = sorted(ax.get_xlim()), sorted(ax.get_ylim())
+        labels = [t for t in ax.get_xticklabels() if x0 <= t.get_position()[0] <= x1]  # the drawn ones
+        labels += [t for t in ax.get_yticklabels() if y0 <= t.get_position()[1] <= y1]
+        for label in labels:
+            if label.get_visible() and label.get_text():
+                assert not legend.overlaps(label.get_window_extent(renderer)), label.get_text()
     assert loss.axes[0].get_ylabel().startswith("squared error (mV$^2$)")

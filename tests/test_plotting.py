@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import json
 
+import h5py
 import numpy as np
 import pytest
+from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.image import AxesImage
 
 from eprop.analysis.figures import (
@@ -45,6 +47,13 @@ def minimal_results(tmp_path):
         yield res
 
 
+def drawn(fig):
+    """The figure drawn on an Agg canvas (constrained layout done): its renderer, for window extents and pixels."""
+    canvas = FigureCanvasAgg(fig)
+    canvas.draw()
+    return canvas.get_renderer()
+
+
 def lines_with_data(ax):
     return [line for line in ax.get_lines() if len(line.get_xdata())]
 
@@ -61,9 +70,53 @@ def test_loss_figure_shows_total_and_per_output_loss(results):
         np.testing.assert_array_equal(line.get_xdata(), [1, 2, 3])  # iterations are 1-based
         np.testing.assert_allclose(line.get_ydata(), expected)
     assert ax.get_xlabel() == "training iteration"
-    assert ax.get_ylabel().startswith("loss $E")
+    assert ax.get_ylabel() == "squared-error loss $E$ (mV$^2$)\n" r"$E = \frac{1}{2}\sum_{k,t}(y_k - y^*_k)^2$"
     assert ax.get_yscale() == "linear"
     assert loss_figure(results, log=True).axes[0].get_yscale() == "log"
+
+
+def legend_clear_of_the_data(ax) -> None:
+    """The legend lies outside the axes (beside them), so it covers no curve."""
+    renderer = drawn(ax.figure)
+    legend, frame = ax.get_legend().get_window_extent(renderer), ax.get_window_extent(renderer)
+    assert legend.x0 >= frame.x1  # beside the axes, right of them
+    for line in ax.get_lines():
+        points = ax.transData.transform(np.column_stack([line.get_xdata(), line.get_ydata()]))
+        assert not any(legend.contains(x, y) for x, y in points[np.isfinite(points).all(axis=1)])
+
+
+def test_loss_legend_beside_the_curves_of_a_resumed_run(tmp_path):
+    """Issue 19, 15: the legend covered the curve's end (infinite_loop, resumed runs, a sweep's best job)."""
+    parent = syn.write_run(tmp_path / "parent" / "results.h5")
+    child = syn.write_run(
+        tmp_path / "child" / "results.h5", attrs={"first_iteration": 3, "parent_run": str(parent.parent)}
+    )
+    with open_results(child) as res:
+        ax = loss_figure(res).axes[0]
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == ["$E_0$", "$E_1$", "$E$", "resumed"]
+    legend_clear_of_the_data(ax)
+
+
+def write_one_output_run(path):
+    from eprop.results import ResultsWriter
+
+    writer = ResultsWriter(path, n_out=1, attrs={"n_iter": 3, "steps_per_sequence": syn.STEPS, "overrides": []})
+    writer.write_neurons({"input": syn.INPUT, "recurrent": syn.RECURRENT, "readout": syn.READOUT[:1]})
+    for loss in (3.0, 2.0, 1.0):
+        writer.append_iteration(np.array([loss]), {})
+    writer.finish("complete", {})
+    writer.close()
+    return path
+
+
+def test_one_output_loss_is_one_curve_named_e_equals_e0(tmp_path):
+    """Issue 19, 15: with one output E_0 = E, and its dashed line hid beneath E's."""
+    with open_results(write_one_output_run(tmp_path / "results.h5")) as res:
+        ax = loss_figure(res).axes[0]
+    (line,) = ax.get_lines()
+    assert line.get_label() == "$E = E_0$"
+    np.testing.assert_allclose(line.get_ydata(), [3.0, 2.0, 1.0])
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == ["$E = E_0$"]
 
 
 # ---------------------------------------------------------------- pattern
@@ -79,7 +132,8 @@ def test_pattern_figure_plane_of_first_and_last_iteration(results):
         np.testing.assert_allclose(target.get_ydata(), syn.target_signal(1))
         np.testing.assert_allclose(readout.get_xdata(), syn.target_signal(0) + syn.OFFSETS[0, k])
         np.testing.assert_allclose(readout.get_ydata(), syn.target_signal(1) + syn.OFFSETS[1, k])
-        assert ax.get_xlabel() == r"$y_0$, $y^*_0$" and ax.get_ylabel() == r"$y_1$, $y^*_1$"
+        assert ax.get_xlabel() == r"$y_0$, $y^*_0$ (mV)"
+        assert ax.get_ylabel() == "$y_1$, $y^*_1$ (mV)\naxis inverted: grows downward"  # said, not only drawn
         assert ax.get_ylim()[0] > ax.get_ylim()[1]  # handwriting: y points down
     assert fig.axes[0].get_xlim() == fig.axes[1].get_xlim()  # same scale in both panels
 
@@ -88,6 +142,7 @@ def test_pattern_figure_y_up_for_other_tasks(tmp_path):
     with open_results(syn.write_run(tmp_path / "results.h5", task="infinite_loop")) as res:
         ax = pattern_figure(res).axes[0]
     assert ax.get_ylim()[0] < ax.get_ylim()[1]
+    assert ax.get_ylabel() == "$y_1$, $y^*_1$ (mV)"  # no note where the axis is not inverted
 
 
 # ---------------------------------------------------------------- dynamics
@@ -104,9 +159,9 @@ def test_dynamics_figure_has_every_recorded_panel(results):
         "$A_j$\n(mV)",
         "$L_j$\n(pA)",
         "$v_k$\n(mV)",
-        "$y^*_k$",
-        "$y_k$",
-        "$y_k - y^*_k$",
+        "$y^*_k$\n(mV)",
+        "$y_k$\n(mV)",
+        "$y_k - y^*_k$\n(mV)",
     ]
     assert all(lines_with_data(ax) for ax in fig.axes)  # no empty panel
     assert fig.axes[-1].get_xlabel() == "$t$ since iteration start (ms)"
@@ -133,8 +188,37 @@ def test_dynamics_last_iteration_rasters_and_traces(results):
 
 def test_dynamics_minimal_recording_has_only_recorded_panels(minimal_results):
     fig = dynamics_figure(minimal_results, 0)
-    assert [ax.get_ylabel() for ax in fig.axes] == ["$z_j$\nrecurrent\nneuron", "$y^*_k$", "$y_k$"]
+    assert [ax.get_ylabel() for ax in fig.axes] == ["$z_j$\nrecurrent\nneuron", "$y^*_k$\n(mV)", "$y_k$\n(mV)"]
     assert all(lines_with_data(ax) for ax in fig.axes)
+
+
+def test_dynamics_names_the_readouts_beside_the_panel(results):
+    """Issue 19, 15: two readout colours and no legend said which is y_0 and which y_1."""
+    fig = dynamics_figure(results, -1)
+    readout = next(ax for ax in fig.axes if ax.get_ylabel() == "$y_k$\n(mV)")
+    legend = readout.get_legend()
+    assert legend.get_title().get_text().startswith("output $k$")
+    assert [t.get_text() for t in legend.get_texts()] == ["0", "1"]
+    assert [h.get_color() for h in legend.legend_handles] == [line.get_color() for line in readout.get_lines()]
+    assert [ax.get_legend() is not None for ax in fig.axes].count(True) == 1  # one legend, on the y_k panel
+    renderer = drawn(fig)
+    assert legend.get_window_extent(renderer).x0 >= readout.get_window_extent(renderer).x1  # beside, not over
+
+
+def test_a_silent_raster_shows_neuron_indices_and_says_no_spikes(tmp_path):
+    """Issue 19, 17: a raster without spikes showed the ticks -0.05..0.05 instead of neuron indices."""
+    path = syn.write_run(tmp_path / "results.h5")
+    with h5py.File(path, "r+") as f:
+        f["events/spike_recorder/senders"][:] = syn.INPUT[
+            0
+        ]  # every spike from input neuron 1: the recurrent are silent
+    with open_results(path) as res:
+        fig = dynamics_figure(res, -1)
+    raster = next(ax for ax in fig.axes if ax.get_ylabel() == "$z_j$\nrecurrent\nneuron")
+    assert not lines_with_data(raster)
+    assert raster.get_ylim() == (-0.5, len(syn.RECURRENT) - 0.5)
+    assert raster.get_yticks().tolist() == [0, 1, 2, 3]  # the recurrent neurons' indices
+    assert [t.get_text() for t in raster.texts] == ["no spikes"]
 
 
 # ---------------------------------------------------------------- weights
@@ -178,7 +262,7 @@ def test_weight_matrices_share_one_symmetric_colour_scale(results):
     colorbars = [ax for ax in fig.axes if not ax.get_images() and ax.get_ylabel() == "weight (pA)\ngrey: no connection"]
     assert len(colorbars) == 1
     in_rec_before = images[0].get_array()
-    assert in_rec_before.shape == (len(syn.INPUT), len(syn.RECURRENT))  # input neurons on y
+    assert in_rec_before.shape == (len(syn.RECURRENT), len(syn.INPUT))  # postsynaptic (recurrent) neurons on y
     assert in_rec_before[0, 0] == pytest.approx(0.01 * 1 + 0.001 * 4)
     rec_out_after = images[5].get_array()
     assert rec_out_after[1, 0] == pytest.approx(0.01 * 4 + 0.001 * 9 + syn.WEIGHT_DELTA["rec_out"])
@@ -187,15 +271,111 @@ def test_weight_matrices_share_one_symmetric_colour_scale(results):
     assert not np.any(rec_rec_before.mask[~np.eye(len(syn.RECURRENT), dtype=bool)])
 
 
+def test_weight_matrices_put_presynaptic_neurons_on_x_in_every_panel(results):
+    """Issue 19, 16: input -> recurrent had the presynaptic neurons on y, the other panels on x."""
+    fig = weight_matrices_figure(results)
+    panels = [ax for ax in fig.axes if ax.get_images()]
+    assert len(panels) == 6
+    assert all(ax.get_xlabel().endswith("neuron (presyn.)") for ax in panels)
+    assert all(ax.get_ylabel().endswith("neuron\n(postsyn.)") for ax in panels)
+    assert [ax.get_xlabel() for ax in panels[::2]] == [
+        "input neuron (presyn.)",
+        "recurrent neuron (presyn.)",
+        "recurrent neuron (presyn.)",
+    ]
+    for ax in panels:  # integer neuron indices as ticks
+        assert all(float(t).is_integer() for t in [*ax.get_xticks(), *ax.get_yticks()])
+
+
+def write_one_readout_run(path):
+    """3 iterations, 3 inputs, 4 recurrent neurons and one readout, with initial and final weights."""
+    from eprop.results import ResultsWriter
+
+    one = syn.READOUT[:1]
+    keep = {"rec_out": lambda w: np.isin(w["target"], one), "out_rec": lambda w: np.isin(w["source"], one)}
+
+    def weights(stage):
+        return {name: {k: v[keep[name](w)] if name in keep else v for k, v in w.items()} for name, w in stage.items()}
+
+    writer = ResultsWriter(path, n_out=1, attrs={"n_iter": 3, "steps_per_sequence": syn.STEPS, "overrides": []})
+    writer.write_neurons({"input": syn.INPUT, "recurrent": syn.RECURRENT, "readout": one})
+    writer.write_weights("initial", weights(syn.initial_weights()))
+    for loss in (3.0, 2.0, 1.0):
+        writer.append_iteration(np.array([loss]), {})
+    writer.write_weights("final", weights(syn.final_weights()))
+    writer.finish("complete", {})
+    writer.close()
+    return path
+
+
+def test_one_readout_has_one_tick_zero_not_half_integers(tmp_path):
+    """Issue 19, 16: the recurrent -> readout panel of one readout showed the ticks -0.5, 0, 0.5."""
+    with open_results(write_one_readout_run(tmp_path / "results.h5")) as res:
+        fig = weight_matrices_figure(res)
+    renderer = drawn(fig)
+    readout = [ax for ax in fig.axes if ax.get_images() and ax.get_title(loc="left") == "recurrent → readout"]
+    assert len(readout) == 2
+    assert [ax.get_yticks().tolist() for ax in readout] == [[0], [0]]
+    assert [t.get_text() for t in readout[0].get_yticklabels() if t.get_window_extent(renderer).height] == ["0"]
+    with open_results(tmp_path / "results.h5") as res:  # and its loss: one curve, E = E_0
+        assert [line.get_label() for line in loss_figure(res).axes[0].get_lines()] == ["$E = E_0$"]
+
+
+def test_a_projection_that_would_look_blank_gets_its_own_colour_scale(run_file):
+    """Issue 19, 16: N-MNIST's recurrent -> readout weights, 40 times smaller than the others, looked blank."""
+    with h5py.File(run_file, "r+") as f:
+        for stage in ("initial", "final"):
+            f[f"weights/{stage}/rec_out/weight"][:] *= 1e-3
+    with open_results(run_file) as res:
+        fig = weight_matrices_figure(res)
+        own = max(np.abs(res.weights(stage, "rec_out")["weight"]).max() for stage in ("initial", "final"))
+        shared = max(
+            np.abs(res.weights(stage, p)["weight"]).max()
+            for stage in ("initial", "final")
+            for p in ("in_rec", "rec_rec")
+        )
+    images = [image for ax in fig.axes for image in ax.get_images()]
+    clims = [limit for image in images for limit in image.get_clim()]
+    assert clims == pytest.approx([-shared, shared] * 4 + [-own, own] * 2)
+    bars = [ax.get_ylabel() for ax in fig.axes if not ax.get_images()]
+    assert bars == ["weight (pA)\ngrey: no connection", "own scale:\nweight (pA)"]
+
+
+def test_nan_weights_are_black_and_the_colour_bar_says_so(run_file):
+    """Issue 19, 16: NaN weights were drawn in the grey that the colour bar says means "no connection"."""
+    with h5py.File(run_file, "r+") as f:
+        f["weights/final/in_rec/weight"][0] = np.nan  # source 1 (input 0) -> target 4 (recurrent 0)
+    with open_results(run_file) as res:
+        fig = weight_matrices_figure(res)
+    renderer = drawn(fig)
+    pixels = np.asarray(renderer.buffer_rgba())
+
+    def colour_at(ax, x, y):  # the RGB of the drawn cell at data (x, y)
+        px, py = ax.transData.transform((x, y))
+        return pixels[int(round(pixels.shape[0] - py)), int(round(px)), :3].tolist()
+
+    panels = [ax for ax in fig.axes if ax.get_images()]
+    in_rec_after, rec_rec_before = panels[1], panels[2]
+    assert colour_at(in_rec_after, 0, 0) == [0, 0, 0]  # the NaN weight: black
+    assert colour_at(rec_rec_before, 0, 0) == [200, 200, 200]  # an autapse, no connection: grey
+    assert colour_at(panels[0], 0, 0) not in ([0, 0, 0], [200, 200, 200])  # the same synapse before: a weight
+    assert [t.get_text() for t in in_rec_after.texts if t.get_text().startswith("NaN")] == ["NaN: 1 of 12 weights"]
+    (bar,) = [ax for ax in fig.axes if not ax.get_images()]
+    assert bar.get_ylabel() == "weight (pA)\ngrey: no connection; black: NaN weight"
+
+
 # ---------------------------------------------------------------- several jobs
 
 
 def test_override_labels_show_what_differs():
     labels, common = override_labels(
-        [["optimizer.eta=0.001", "task.n_iter=3"], ["optimizer.eta=0.01", "task.n_iter=3"]]
+        [
+            ["optimizer.eta=0.001", "task.n_iter=3", "progress=False", "hydra.sweep.dir=/x", "output.file=r.h5"],
+            ["optimizer.eta=0.01", "task.n_iter=3", "progress=False", "hydra.sweep.dir=/x", "output.file=r.h5"],
+        ]
     )
     assert labels == ["optimizer.eta=0.001", "optimizer.eta=0.01"]
-    assert common == "task.n_iter=3"
+    assert common == "task.n_iter=3"  # issue 19, 17: not progress=False and the like, which change no number
 
 
 def test_loss_comparison_figure_overlays_jobs():
@@ -203,6 +383,42 @@ def test_loss_comparison_figure_overlays_jobs():
     (ax,) = fig.axes
     assert [line.get_label() for line in ax.get_lines()] == ["a", "b (best)"]
     np.testing.assert_allclose(ax.get_lines()[1].get_ydata(), [3.0, 1.0])
+
+
+def test_the_best_jobs_figures_say_which_job_and_the_title_only_what_matters(tmp_path, monkeypatch):
+    """Issue 19, 17: the best job's figures did not say which job they show; loss_all_jobs' title listed
+    progress=False."""
+    from eprop.analysis import plot
+
+    root = tmp_path / "multirun"
+    common = ["task.n_iter=3", "progress=False"]
+    syn.write_run(root / "0" / "results.h5", overrides=["optimizer.eta=0.001", *common], loss_scale=2.0)
+    syn.write_run(root / "1" / "results.h5", overrides=["optimizer.eta=0.01", *common])
+    figures = {}
+
+    def keep(fig, path, dpi):
+        figures[path.stem] = fig
+        return path
+
+    monkeypatch.setattr(plot, "save_figure", keep)
+    plot_path(root, only={"loss_all_jobs", "loss", "pattern", "weight_matrices"})
+    assert sorted(figures) == ["best_loss", "best_pattern", "best_weight_matrices", "loss_all_jobs"]
+    for name in ("best_loss", "best_pattern", "best_weight_matrices"):
+        assert figures[name].get_suptitle() == "best of 2 jobs (lowest final loss): job 1, optimizer.eta=0.01"
+    (ax,) = figures["loss_all_jobs"].axes
+    assert ax.get_title(loc="left") == "every job: task.n_iter=3"
+    assert ax.get_ylabel() == "squared-error loss $E$ (mV$^2$)"
+
+
+def test_the_loss_axis_of_several_jobs_names_its_unit_when_they_share_one():
+    from eprop.analysis.plot import jobs_loss_label
+
+    regression = ("regression", "mean_squared_error")
+    assert jobs_loss_label([regression, regression]) == "squared-error loss $E$ (mV$^2$)"
+    assert jobs_loss_label([("classification", "cross_entropy")]) == "cross-entropy loss $E$"
+    assert jobs_loss_label([regression, ("classification", "cross_entropy")]) == (
+        "loss $E$ (its kind and unit differ between jobs)"
+    )
 
 
 # ---------------------------------------------------------------- eprop plot

@@ -272,14 +272,14 @@ def test_weight_matrix_panels_carry_their_own_axis_labels(run_file):
     panels = [ax for ax in fig.axes if ax.get_images()]
     labels = [(ax.get_title(loc="left"), ax.get_xlabel(), ax.get_ylabel()) for ax in panels]
     assert labels == [
-        ("input → recurrent", "recurrent neuron (postsyn.)", "input neuron\n(presyn.)"),
-        ("input → recurrent", "recurrent neuron (postsyn.)", "input neuron\n(presyn.)"),
+        ("input → recurrent", "input neuron (presyn.)", "recurrent neuron\n(postsyn.)"),
+        ("input → recurrent", "input neuron (presyn.)", "recurrent neuron\n(postsyn.)"),
         ("recurrent → recurrent", "recurrent neuron (presyn.)", "recurrent neuron\n(postsyn.)"),
         ("recurrent → recurrent", "recurrent neuron (presyn.)", "recurrent neuron\n(postsyn.)"),
         ("recurrent → readout", "recurrent neuron (presyn.)", "readout neuron\n(postsyn.)"),
         ("recurrent → readout", "recurrent neuron (presyn.)", "readout neuron\n(postsyn.)"),
     ]
-    assert panels[0].get_images()[0].get_array().shape == (len(syn.INPUT), len(syn.RECURRENT))
+    assert panels[0].get_images()[0].get_array().shape == (len(syn.RECURRENT), len(syn.INPUT))  # (post, pre)
 
 
 def test_one_outlier_weight_does_not_wash_out_the_colour_scale(run_file):

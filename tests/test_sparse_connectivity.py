@@ -218,7 +218,7 @@ def test_the_weight_matrices_figure_greys_the_missing_connections(small, tmp_pat
             np.abs(res.weights(stage, name)["weight"]).max() for stage in ("initial", "final") for name in present
         )
     images = [image for ax in fig.axes for image in ax.get_images()]
-    drawn = {"in_rec": present["in_rec"].T, "rec_rec": present["rec_rec"], "rec_out": present["rec_out"]}
+    drawn = present  # every matrix (postsynaptic, presynaptic), as the file's connections
     for image, name in zip(images, ("in_rec", "in_rec", "rec_rec", "rec_rec", "rec_out", "rec_out")):
         assert np.array_equal(~np.ma.getmaskarray(image.get_array()), drawn[name]), name
         assert image.get_clim() == pytest.approx((-limit, limit))  # from the existing connections only

@@ -61,9 +61,10 @@ def plot_run(
     log: bool | None = None,
     prefix: str = "",
     report: PlotReport | None = None,
+    caption: str = "",
 ) -> PlotReport:
     """Write every run figure that applies to the file's task kind (or those of them in `only`)
-    as out_dir/<prefix><name>.<fmt>.
+    as out_dir/<prefix><name>.<fmt>; `caption` (e.g. which job of a multirun) heads every figure.
 
     Every figure is drawn and its size checked against `dpi` before the first file is written.
     """
@@ -83,11 +84,37 @@ def plot_run(
             continue
         except (KeyError, IndexError, ValueError, OSError) as exc:
             raise UserError(damaged_file_message(results.path, exc)) from None
+        if caption:
+            add_caption(fig, caption)
         check_dpi(prefix + name, fig, dpi)
         figures.append((name, fig))
     for name, fig in figures:
         report.written.append(save_figure(fig, out_dir / f"{prefix}{name}.{fmt}", dpi))
     return report
+
+
+def add_caption(fig: Figure, caption: str) -> None:
+    """`caption` as the first line of the figure's title (above a title it has)."""
+    title = fig.get_suptitle()
+    fig.suptitle(f"{caption}\n{title}" if title else caption, fontsize=8)
+
+
+def best_job_caption(path: Path, label: str, n_jobs: int) -> str:
+    """The line that heads the best job's figures: which job of how many, and its overrides that differ."""
+    return f"best of {n_jobs} jobs (lowest final loss): job {path.parent.name}, {label}"
+
+
+LOSS_LABELS = {  # (task kind, readout loss) -> the loss axis of loss_all_jobs, with its unit
+    ("regression", "mean_squared_error"): "squared-error loss $E$ (mV$^2$)",
+    ("classification", "mean_squared_error"): "squared-error loss $E$ (mV$^2$)",
+    ("classification", "cross_entropy"): "cross-entropy loss $E$",
+}
+
+
+def jobs_loss_label(kinds: list[tuple[str, str]]) -> str:
+    """The loss axis of jobs with these (task kind, readout loss): the loss and its unit if they share one."""
+    labels = {LOSS_LABELS.get(kind, "loss $E$") for kind in kinds}
+    return labels.pop() if len(labels) == 1 else "loss $E$ (its kind and unit differ between jobs)"
 
 
 def plot_multirun(
@@ -106,6 +133,7 @@ def plot_multirun(
     report = PlotReport()
     jobs: list[tuple[Path, list[str], np.ndarray]] = []
     firsts: dict[Path, int] = {}
+    kinds: dict[Path, tuple[str, str]] = {}
     for path in files:
         try:
             with open_results(path) as results:
@@ -113,6 +141,7 @@ def plot_multirun(
                     history = results.history_loss()
                     jobs.append((path, results.overrides, history.loss))
                     firsts[path] = history.first_iteration
+                    kinds[path] = (results.task_kind, results.readout_loss)
                 except (KeyError, OSError) as exc:
                     raise UserError(damaged_file_message(path, exc)) from None
         except EpropError as exc:
@@ -131,12 +160,24 @@ def plot_multirun(
             log=log,
             title=common,
             first_iterations=[firsts[p] for p, _, _ in finished],
+            ylabel=jobs_loss_label([kinds[p] for p, _, _ in finished]),
         )
         report.written.append(save_figure(fig, out_dir / f"loss_all_jobs.{fmt}", dpi))
     run_only = None if only is None else only & set(RUN_FIGURES)
     if run_only is None or run_only:
         with open_results(report.best_job) as results:
-            plot_run(results, out_dir, fmt=fmt, only=run_only, dpi=dpi, log=log, prefix="best_", report=report)
+            caption = best_job_caption(report.best_job, labels[best], len(finished))
+            plot_run(
+                results,
+                out_dir,
+                fmt=fmt,
+                only=run_only,
+                dpi=dpi,
+                log=log,
+                prefix="best_",
+                report=report,
+                caption=caption,
+            )
     return report
 
 

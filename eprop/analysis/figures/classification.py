@@ -9,11 +9,14 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from eprop.analysis.figures.style import (
+    BENEATH_NOTE,
     BLUE,
     ONE_COLUMN,
     PALETTE,
     RED,
     FigureUnavailable,
+    beneath_widths,
+    coinciding,
     house_style,
     iteration_start_ms,
     new_figure,
@@ -88,39 +91,45 @@ def confusion_figure(results: Results) -> Figure:
     """Counts of (label, predicted class) over the test phase's sequences; without a test phase over
     the last training iterations (metrics.final_iterations), as the title says. The colour is the
     fraction of a label's sequences (each row sums to 1, the diagonal is the recall of the class), so
-    that rare classes read as well as frequent ones; the numbers are the counts (none where 0)."""
+    that rare classes read as well as frequent ones; the numbers are the counts (0 in grey). A tie (no
+    prediction) has no cell: the title counts the ties, and a row with ties sums to less than 1; the
+    accuracy counts them wrong, as `eprop eval` does."""
     labels, predicted = results.per_sequence("labels"), results.per_sequence("predicted")
     if labels is None or predicted is None or results.n_iter_done == 0:
         raise FigureUnavailable("no iteration finished")
     chosen = final_iterations(results)
     labels, predicted = labels[chosen.indices], predicted[chosen.indices]
     n = int(results.attrs.get("n_out", 2))
-    counts = confusion_counts(labels, predicted, n)
-    fraction = counts / np.maximum(counts.sum(axis=1, keepdims=True), 1)
+    counts = confusion_counts(labels, predicted, n)  # a tie (no prediction) has no cell
+    per_label = np.bincount(np.ravel(labels), minlength=n)[:n, None]  # every sequence of the label, ties too
+    fraction = counts / np.maximum(per_label, 1)
     names = _class_names(results, n)
-    accuracy = np.trace(counts) / max(counts.sum(), 1)
+    accuracy = np.trace(counts) / max(labels.size, 1)  # a tie is wrong, as in eval
+    ties = labels.size - int(counts.sum())
     many = n > 4
     with house_style():
         fig = new_figure(ONE_COLUMN * (1.1 if many else 0.95), ONE_COLUMN * (1.0 if many else 0.8))
         ax = fig.add_subplot()
         image = ax.imshow(fraction, cmap="Blues", vmin=0.0, vmax=1.0)
-        for (i, j), c in np.ndenumerate(counts):
-            if c:
-                ax.text(
-                    j,
-                    i,
-                    str(c),
-                    ha="center",
-                    va="center",
-                    fontsize=5.5 if many else 7,
-                    color="white" if fraction[i, j] > 0.6 else "black",
-                )
+        for (i, j), c in np.ndenumerate(counts):  # every cell, 0 too: an empty cell is a count, not a gap
+            ax.text(
+                j,
+                i,
+                str(c),
+                ha="center",
+                va="center",
+                fontsize=5.5 if many else 7,
+                color="white" if fraction[i, j] > 0.6 else ("black" if c else "#888888"),
+            )
         ax.set_xticks(range(n), names)
         ax.set_yticks(range(n), names)
         ax.tick_params(length=0)
         ax.set_xlabel("predicted class")
         ax.set_ylabel("label")
-        ax.set_title(f"{chosen.description}:\n{labels.size} sequences, accuracy {accuracy:.3f}", loc="left", fontsize=6)
+        tied = f" ({ties} {'tie' if ties == 1 else 'ties'}: no prediction, no cell)" if ties else ""
+        ax.set_title(
+            f"{chosen.description}:\n{labels.size} sequences{tied}, accuracy {accuracy:.3f}", loc="left", fontsize=6
+        )
         bar = fig.colorbar(image, ax=ax, shrink=0.8, pad=0.03)
         bar.set_label("fraction of the label's sequences\n(numbers: counts)", fontsize=6)
         bar.ax.tick_params(labelsize=6)
@@ -161,13 +170,19 @@ def readout_probabilities_figure(results: Results) -> Figure:
         ax = fig.add_subplot()
         shown = slice(max(0, sequence - window - window // 3), sequence)  # the window and the third of a window before
         origin = iteration_start_ms(results, float(ev["times"].min())) if len(ev["times"]) else 0.0
-        t = np.zeros(0)
-        for k, node in enumerate(readouts):
+        curves = []
+        for node in readouts:
             mine = ev["senders"] == node
             t, y, target = (ev[name][mine][:sequence][shown] for name in ("times", "readout_signal", "target_signal"))
-            t = t - origin
-            ax.plot(t, y, c=colors[k % len(colors)], label=f"$\\pi_\\mathrm{{{names[k]}}}$")
-            ax.plot(t, target, c=colors[k % len(colors)], ls="--", lw=0.8)
+            curves.append((t - origin, y, target))
+        t = curves[-1][0] if curves else np.zeros(0)
+        # readouts (or targets) that coincide, e.g. all 0 before the window: each drawn wider than the next
+        beneath = coinciding([y for _, y, _ in curves]) or coinciding([target for _, _, target in curves])
+        widths = beneath_widths(len(curves), 1.0, 0.9) if beneath else [1.0] * len(curves)
+        for k, (tk, y, target) in enumerate(curves):
+            color = colors[k % len(colors)]
+            ax.plot(tk, y, c=color, lw=widths[k], label=f"$\\pi_\\mathrm{{{names[k]}}}$")
+            ax.plot(tk, target, c=color, ls="--", lw=0.8 * widths[k])
         if len(t) >= window:
             step = float(results.attrs.get("resolution_ms", 1.0))  # the sample at t covers the step (t - step, t]
             ax.axvspan(t[-window] - step, t[-1], color="#dddddd", zorder=0, label="recall window")
@@ -176,7 +191,8 @@ def readout_probabilities_figure(results: Results) -> Figure:
         ax.set_ylabel("readout probability $\\pi_k$")
         ax.set_ylim(-0.02, 1.02)
         ax.set_title(
-            f"iteration {results.first_iteration + last + 1} ({phase} phase), first sequence;\ntargets $\\pi^*_k$ dashed",
+            f"iteration {results.first_iteration + last + 1} ({phase} phase), first sequence;\ntargets $\\pi^*_k$ dashed"
+            + (f"; {BENEATH_NOTE}" if beneath else ""),
             loc="left",
             fontsize=6,
         )

@@ -11,11 +11,15 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 
 from eprop.analysis.figures.style import (
+    BENEATH_NOTE,
     BLUE,
     PALETTE,
     TWO_COLUMNS,
     FigureUnavailable,
+    beneath_widths,
+    coinciding,
     house_style,
+    index_ticks,
     iteration_start_ms,
     new_figure,
     split_by_sender,
@@ -41,9 +45,9 @@ DYNAMICS_PANELS = (
     Panel("multimeter_rec", "V_th_adapt", "$A_j$\n(mV)"),
     Panel("multimeter_rec", "learning_signal", "$L_j$\n(pA)"),
     Panel("multimeter_out", "V_m", "$v_k$\n(mV)"),
-    Panel("multimeter_out", "target_signal", "$y^*_k$"),
-    Panel("multimeter_out", "readout_signal", "$y_k$"),
-    Panel("multimeter_out", "error_signal", "$y_k - y^*_k$"),
+    Panel("multimeter_out", "target_signal", "$y^*_k$\n(mV)"),
+    Panel("multimeter_out", "readout_signal", "$y_k$\n(mV)"),
+    Panel("multimeter_out", "error_signal", "$y_k - y^*_k$\n(mV)"),
 )
 
 
@@ -228,6 +232,14 @@ def dynamics_figure(results: Results, iteration: int) -> Figure:
         """The samples or spikes of the sequence shown; input spikes (lead > 0) lead the readout's samples."""
         return np.ones(len(times), bool) if view is None else (times > view.start - lead) & (times <= view.stop - lead)
 
+    legend_panel = _legend_panel(panels)
+    classes = list(results.display.get("classes") or [])
+    # readouts that coincide (e.g. all 0 outside the recall window): each drawn wider than the next, so none hides
+    beneath = any(
+        coinciding([values[shown(times - origin)] for times, values in data])
+        for p, data in panels
+        if p.recorder == "multimeter_out" and not p.raster and len(data) >= 2
+    )
     heights = [1.6 if p.raster else 1.0 for p, _ in panels]
     with house_style():
         fig = new_figure(TWO_COLUMNS, 0.1 + 0.62 * sum(heights))
@@ -249,14 +261,16 @@ def dynamics_figure(results: Results, iteration: int) -> Figure:
                     _draw_input_groups(ax, times, neuron, groups)
                 else:
                     ax.plot(times, neuron, ls="", marker="|", ms=1.5, mew=0.5, c=BLUE)
+                    _population_axis(ax, len(results.population(panel.field)), silent=len(times) == 0)
                 spans = [times]
             else:
                 spans = []
                 colors = trace_colors(len(data))
+                widths = _trace_widths(len(data), beneath and panel.recorder == "multimeter_out")
                 for j, (times, values) in enumerate(data):
                     times = times - origin
                     keep = shown(times)
-                    ax.plot(times[keep], values[keep], c=colors[j], lw=0.7)
+                    ax.plot(times[keep], values[keep], c=colors[j], lw=widths[j])
                     spans.append(times[keep])
             for t in spans:
                 if len(t):
@@ -267,29 +281,8 @@ def dynamics_figure(results: Results, iteration: int) -> Figure:
             if grouped:
                 ylabel = "$z_i$"  # the populations name the rows
             ax.set_ylabel(ylabel, rotation=0, ha="right", va="center")
-            if view is not None and (panel.recorder, panel.field) == ("multimeter_out", "readout_signal"):
-                classes = results.display.get("classes") or []
-                if len(classes) == len(data):  # which colour is which class
-                    colors = trace_colors(len(data))
-                    many = len(data) > len(PALETTE)  # beside the panel, in two columns, not over the traces
-                    ax.legend(
-                        [Line2D([], [], c=colors[j]) for j in range(len(data))],
-                        classes,
-                        fontsize=6,
-                        handlelength=1.0,
-                        **(
-                            {
-                                "loc": "center left",
-                                "bbox_to_anchor": (1.0, 0.5),
-                                "ncol": 2,
-                                "title": "class",
-                                "title_fontsize": 6,
-                                "columnspacing": 0.8,
-                            }
-                            if many
-                            else {"loc": "upper left"}
-                        ),
-                    )
+            if panel is legend_panel:  # which colour is which readout (class), beside the panel, not over the traces
+                _readout_legend(ax, len(data), classes if view is not None else None, beneath)
         if view is not None:
             axes[0].set_xlim(view.start - view.input_lead, view.stop)
             axes[0].text(
@@ -315,3 +308,59 @@ def dynamics_figure(results: Results, iteration: int) -> Figure:
         fig.suptitle(title, fontsize=8)
         fig.align_ylabels(axes)
     return fig
+
+
+# the readout panel that carries the legend: the first of these fields drawn
+READOUT_FIELDS = ("readout_signal", "target_signal", "error_signal", "V_m")
+
+
+def _legend_panel(panels: list) -> Panel | None:
+    """The readout panel that names the readouts' colours: y_k if drawn, else y*_k, y_k - y*_k or v_k; None
+    for a single readout (nothing to tell apart)."""
+    found = {p.field: p for p, data in panels if p.recorder == "multimeter_out" and len(data) >= 2}
+    return next((found[f] for f in READOUT_FIELDS if f in found), None)
+
+
+# legend font sizes between the panel's right edge and a legend beside it: clear of the last tick label
+LEGEND_PAD = 2.0
+TRACE_WIDTH = 0.7  # points, a recorded trace
+
+
+def _trace_widths(n: int, beneath: bool) -> list[float]:
+    """Line widths of n traces: all TRACE_WIDTH, or (beneath) each wider than the next (style.beneath_widths)."""
+    return beneath_widths(n, TRACE_WIDTH, 2.4 / max(n - 1, 1) if n > 3 else 0.6) if beneath else [TRACE_WIDTH] * n
+
+
+def _readout_legend(ax, n: int, classes: list | None, beneath: bool = False) -> None:
+    """Beside the panel: the colour of each readout, named by its class (classification runs whose file
+    names the classes) or by its output index k (regression: y_0, y_1, ...); with `beneath` (readouts that
+    coincide are drawn each wider than the next) the widths too, and the title says so."""
+    colors, widths = trace_colors(n), _trace_widths(n, beneath)
+    names = [str(c) for c in classes] if classes and len(classes) == n else [str(j) for j in range(n)]
+    title = "class" if classes and len(classes) == n else "output $k$"
+    if beneath:
+        title += "\n" + BENEATH_NOTE.replace(", ", ",\n")
+    ax.legend(
+        [Line2D([], [], c=colors[j], lw=widths[j]) for j in range(n)],
+        names,
+        fontsize=6,
+        handlelength=1.0,
+        loc="center left",
+        bbox_to_anchor=(1.0, 0.5),
+        borderaxespad=LEGEND_PAD,
+        ncol=2 if n > len(PALETTE) else 1,
+        title=title,
+        title_fontsize=6,
+        columnspacing=0.8,
+    )
+
+
+def _population_axis(ax, n: int, silent: bool) -> None:
+    """A raster's y axis: the population's neuron indices 0..n-1 (integers), also when no neuron spiked;
+    then the panel says so."""
+    if n <= 0:
+        return
+    ax.set_ylim(-0.5, n - 0.5)
+    ax.set_yticks(index_ticks(n))
+    if silent:
+        ax.text(0.5, 0.5, "no spikes", transform=ax.transAxes, ha="center", va="center", fontsize=6, color="#777777")

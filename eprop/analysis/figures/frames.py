@@ -27,7 +27,8 @@ from eprop.results import Results
 
 SHOWN_SAMPLES = 3  # samples of the iteration drawn, from its first
 BLOCKED_COLOR = "#ffffff"  # pixels without an input neuron
-POLARITY_NAMES = {1: "ON", 0: "OFF"}  # polarity bit 1: brighter; drawn in this order
+POLARITY_NAMES = {1: "ON", 0: "OFF"}
+NO_PREDICTION = -1  # /predicted of a tie (tasks/evidence_accumulation.py NO_PREDICTION): no class predicted  # polarity bit 1: brighter; drawn in this order
 
 
 @dataclass(frozen=True)
@@ -197,8 +198,9 @@ def input_frames_figure(results: Results, iteration: int = -1, n_samples: int = 
             verdict = "right" if sample.label == sample.predicted else "wrong"
             label = names[sample.label] if 0 <= sample.label < len(names) else "?"
             guess = names[sample.predicted] if 0 <= sample.predicted < len(names) else "?"
+            prediction = "no prediction (a tie)" if sample.predicted == NO_PREDICTION else f"predicted {guess}"
             ax_out.set_title(
-                f"sample {row + 1}: label {label}, predicted {guess} ({verdict})",
+                f"sample {row + 1}: label {label}, {prediction} ({verdict})",
                 loc="left",
                 fontsize=7,
                 color="black" if verdict == "right" else RED,

@@ -21,6 +21,10 @@ from eprop.analysis.figures.style import (
 )
 from eprop.results import Results
 
+PLANE_XLABEL = r"$y_0$, $y^*_0$ (mV)"
+PLANE_YLABEL = r"$y_1$, $y^*_1$ (mV)"
+Y_DOWN_NOTE = "\naxis inverted: grows downward"  # said where the axis is, so nobody reads the trace upside down
+
 
 def pattern_figure(results: Results) -> Figure:
     """Readout y against target y* in the first and the last iteration whose events are in the file
@@ -30,7 +34,8 @@ def pattern_figure(results: Results) -> Figure:
     and readout in red (one dot per sample, not joined): the readout starts at 0 in every
     sequence, and a line would draw a straight stroke from (0, 0) into the trajectory; dots show
     that transient for what it is, sparse samples on the way in. The y axis points down when the
-    file's `display` says so (`y_axis_down`, the handwriting task: as in the handwriting data).
+    file's `display` says so (`y_axis_down`, the handwriting task: as in the handwriting data), and its
+    label says so. Readout and target in mV (NEST's readout signals).
     One output: y(t) and y*(t) against time since the iteration's first sample (ms).
     Iterations are numbered over the whole training (a resumed run's parents included).
     """
@@ -79,8 +84,8 @@ def pattern_figure(results: Results) -> Figure:
                     label="readout $y$ (one dot per sample;\nstarts at 0 in each sequence)",
                 )
                 ax.set_title(f"iteration {first + k + 1} of {n_total}")
-                ax.set_xlabel(r"$y_0$, $y^*_0$")
-                ax.set_ylabel(r"$y_1$, $y^*_1$")
+                ax.set_xlabel(PLANE_XLABEL)
+                ax.set_ylabel(PLANE_YLABEL + (Y_DOWN_NOTE if y_axis_down else ""))
                 ax.set_xlim(*xlim)
                 ax.set_ylim(*ylim)
                 ax.set_aspect("equal", adjustable="box")
@@ -93,7 +98,7 @@ def pattern_figure(results: Results) -> Figure:
                 ax.plot(t, outputs[0]["target_signal"], c=BLUE, label="target $y^*$")
                 ax.plot(t, outputs[0]["readout_signal"], c=RED, label="readout $y$")
                 ax.set_title(f"iteration {first + k + 1} of {n_total}")
-                ax.set_ylabel(r"$y$, $y^*$")
+                ax.set_ylabel(r"$y$, $y^*$ (mV)")
             axes[-1].set_xlabel("time since iteration start (ms)")
             axes[0].legend(loc="best")
     return fig

@@ -149,3 +149,44 @@ def trace_colors(n: int) -> tuple[str, ...]:
     """Colours for n traces or classes: PALETTE when it has enough, else TEN_COLORS (cycled beyond ten)."""
     colors = PALETTE if n <= len(PALETTE) else TEN_COLORS
     return tuple(colors[j % len(colors)] for j in range(n))
+
+
+COINCIDE_SPAN = 0.01  # two curves closer than this fraction of the axis' data span look like one line
+COINCIDE_SAMPLES = 0.1  # ... and hide one another where they do so on at least this fraction of the samples
+
+
+def coinciding(curves: list[np.ndarray]) -> bool:
+    """True if two of the curves (sampled at the same times) lie on one another for COINCIDE_SAMPLES of the
+    samples or more, within COINCIDE_SPAN of the curves' joint span: drawn alike, one would hide the other."""
+    curves = [np.asarray(c, dtype=float) for c in curves if len(c)]
+    if len(curves) < 2:
+        return False
+    n = min(len(c) for c in curves)
+    stacked = np.array([c[:n] for c in curves])
+    finite = stacked[np.isfinite(stacked)]
+    span = float(finite.max() - finite.min()) if finite.size else 0.0
+    tolerance = COINCIDE_SPAN * span if span > 0 else 1e-12
+    for a in range(len(stacked)):
+        close = np.abs(stacked[a + 1 :] - stacked[a]) <= tolerance
+        if close.size and (close.mean(axis=1) >= COINCIDE_SAMPLES).any():
+            return True
+    return False
+
+
+def beneath_widths(n: int, top: float, step: float) -> list[float]:
+    """Line widths for n curves drawn in order: each wider than the next, so that where curves coincide the
+    one beneath shows as a coloured rim around the one on top (the last curve drawn has width `top`)."""
+    return [top + step * (n - 1 - j) for j in range(n)]
+
+
+BENEATH_NOTE = "where curves coincide, the wider lies beneath"
+
+
+def index_ticks(n: int, nbins: int = 3) -> list[int]:
+    """Tick positions for the indices 0..n-1 of n neurons: integers only (one neuron: [0], never -0.5/0/0.5)."""
+    from matplotlib.ticker import MaxNLocator
+
+    if n <= 1:
+        return [0]
+    ticks = MaxNLocator(nbins=nbins, integer=True).tick_values(0, n - 1)
+    return [int(t) for t in ticks if 0 <= t <= n - 1]

@@ -7,7 +7,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+from matplotlib.colors import ListedColormap
 from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
 
 from eprop.analysis.figures.style import (
     BLUE,
@@ -19,6 +21,7 @@ from eprop.analysis.figures.style import (
     WEIGHT_CMAP,
     FigureUnavailable,
     house_style,
+    index_ticks,
     new_figure,
 )
 from eprop.config.projections import PROJECTIONS
@@ -238,23 +241,40 @@ def robust_limit(matrices: list[np.ndarray]) -> tuple[float, bool]:
     return full, False
 
 
-WEIGHT_AXES = {  # projection -> (y label, x label) of its matrix as drawn (in_rec transposed)
-    "in_rec": ("input neuron\n(presyn.)", "recurrent neuron (postsyn.)"),
+WEIGHT_AXES = {  # projection -> (y label, x label): postsynaptic neurons on y, presynaptic on x in every panel
+    "in_rec": ("recurrent neuron\n(postsyn.)", "input neuron (presyn.)"),
     "rec_rec": ("recurrent neuron\n(postsyn.)", "recurrent neuron (presyn.)"),
     "rec_out": ("readout neuron\n(postsyn.)", "recurrent neuron (presyn.)"),
 }
 
+STAGES = ("initial", "final")
+NAN_WEIGHT = "#000000"  # black: a connection whose weight is NaN (diverged), unlike the grey of no connection
+OWN_SCALE_RATIO = 0.1  # a projection whose |w| stay below this fraction of the others' scale gets its own colour bar
+
+
+def colour_scales(matrices: dict[tuple[str, str], np.ndarray], projections: list[str]) -> list[list[str]]:
+    """The projections grouped by colour scale: one shared scale, except for a projection whose weights
+    (`robust_limit` of its matrices) stay below OWN_SCALE_RATIO of the shared scale (N-MNIST's recurrent →
+    readout weights, 40 times smaller than the input weights): on the shared scale it would look blank,
+    so it gets a scale (and a colour bar) of its own."""
+    overall, _ = robust_limit(list(matrices.values()))
+    own = [p for p in projections if robust_limit([matrices[p, s] for s in STAGES])[0] < OWN_SCALE_RATIO * overall]
+    shared = [p for p in projections if p not in own]
+    return ([shared] if shared else []) + [[p] for p in own]
+
 
 def weight_matrices_figure(results: Results) -> Figure:
-    """Weight matrices before and after training with one shared, zero-centred colour scale (pA).
+    """Weight matrices before and after training on a zero-centred colour scale (pA), before and after
+    of one projection always on the same scale.
 
-    Rows: input→recurrent (input neurons on y, postsynaptic recurrent neurons on x),
-    recurrent→recurrent (target on y, source on x), recurrent→readout (readout neurons on y,
-    presynaptic recurrent neurons on x); every panel carries its own axis labels. The colour
-    scale runs to max |w|, unless one outlier would wash out the rest (`robust_limit`): then it
-    stops at the 99th percentile of |w|, darker weights saturate, and the colour bar says so.
-    Pairs without a connection (the autapses, the pairs a sparsity mask removed) are grey and
-    count in no limit.
+    Every panel has the postsynaptic neurons on y and the presynaptic neurons on x (W[post, pre]; rows
+    input → recurrent, recurrent → recurrent, recurrent → readout), labelled so, with integer neuron
+    indices as ticks. The projections share one colour scale, except one whose weights would look
+    blank on it (`colour_scales`): it gets its own colour bar, which names it. A scale runs to max |w|,
+    unless one outlier would wash out the rest (`robust_limit`): then it stops at the 99th percentile
+    of |w|, darker weights saturate, and the colour bar says so. Pairs without a connection (the
+    autapses, the pairs a sparsity mask removed) are grey, connections whose weight is NaN black; the
+    colour bar says which is which, and neither counts in a limit.
     """
     stages = results.weight_stages
     if "initial" not in stages or "final" not in stages:
@@ -263,39 +283,87 @@ def weight_matrices_figure(results: Results) -> Figure:
     projections = [p for p in LEARNED_PROJECTIONS if p in in_both]
     if not projections:
         raise FigureUnavailable("no learned projection in the weight snapshots")
-    matrices = {}
+    matrices, nan_weights = {}, {}
     for projection in projections:
-        for stage in ("initial", "final"):
-            m = results.weight_matrix(stage, projection, missing=np.nan)
-            matrices[projection, stage] = m.T if projection == "in_rec" else m  # recurrent neurons on x
-    limit, clipped = robust_limit(list(matrices.values()))
+        for stage in STAGES:
+            m = results.weight_matrix(stage, projection, missing=np.nan)  # (postsynaptic, presynaptic)
+            matrices[projection, stage] = m
+            nan_weights[projection, stage] = np.isnan(m) & results.connected(stage, projection)
+    scales = colour_scales(matrices, projections)
     cmap = WEIGHT_CMAP.with_extremes(bad=NO_CONNECTION)
-    missing = any(np.isnan(m).any() for m in matrices.values())
+    nan_cmap = ListedColormap([NAN_WEIGHT]).with_extremes(bad=(0.0, 0.0, 0.0, 0.0))
     rows = [matrices[p, "initial"].shape[0] for p in projections]
-    heights = [max(r, 0.2 * max(rows)) for r in rows]
+    heights = [max(r, 0.35 * max(rows)) for r in rows]
     with house_style():
         fig = new_figure(TWO_COLUMNS, 1.0 + 1.7 * len(projections))
         axes = fig.subplots(len(projections), 2, sharey="row", squeeze=False, gridspec_kw={"height_ratios": heights})
-        image = None
-        for i, projection in enumerate(projections):
-            ylabel, xlabel = WEIGHT_AXES[projection]
-            for j, stage in enumerate(("initial", "final")):
-                m = matrices[projection, stage]
-                image = axes[i, j].imshow(
-                    m,
-                    cmap=cmap,
-                    vmin=-limit,
-                    vmax=limit,
-                    aspect="auto",
-                    interpolation="nearest",
-                    origin="lower",
-                    extent=(-0.5, m.shape[1] - 0.5, -0.5, m.shape[0] - 0.5),
-                )
-                axes[i, j].set_title(PROJECTION_TITLES[projection], loc="left")
-                axes[i, j].yaxis.get_major_locator().set_params(integer=True)
-                axes[i, j].xaxis.get_major_locator().set_params(integer=True)
-                axes[i, j].set_xlabel(xlabel)
-                axes[i, j].set_ylabel(ylabel)
+        for group in scales:
+            limit, clipped = robust_limit([matrices[p, stage] for p in group for stage in STAGES])
+            image = None
+            for projection in group:
+                i = projections.index(projection)
+                ylabel, xlabel = WEIGHT_AXES[projection]
+                for j, stage in enumerate(STAGES):
+                    m, ax = matrices[projection, stage], axes[i, j]
+                    extent = (-0.5, m.shape[1] - 0.5, -0.5, m.shape[0] - 0.5)
+                    image = ax.imshow(
+                        m,
+                        cmap=cmap,
+                        vmin=-limit,
+                        vmax=limit,
+                        aspect="auto",
+                        interpolation="nearest",
+                        origin="lower",
+                        extent=extent,
+                    )
+                    if nan_weights[projection, stage].any():
+                        overlay = ax.imshow(
+                            np.where(nan_weights[projection, stage], 1.0, np.nan),
+                            cmap=nan_cmap,
+                            vmin=0.0,
+                            vmax=1.0,
+                            aspect="auto",
+                            interpolation="nearest",
+                            origin="lower",
+                            extent=extent,
+                        )
+                        overlay.set_label("NaN weights")
+                        n_nan, n_conn = int(nan_weights[projection, stage].sum()), int(np.isfinite(m).sum())
+                        ax.text(
+                            0.98,
+                            0.95,
+                            f"NaN: {n_nan} of {n_nan + n_conn} weights",
+                            transform=ax.transAxes,
+                            ha="right",
+                            va="top",
+                            fontsize=6,
+                            bbox={"facecolor": "white", "edgecolor": "none", "pad": 1.0},
+                        )
+                    ax.set_title(PROJECTION_TITLES[projection], loc="left")
+                    ax.set_yticks(index_ticks(m.shape[0]))
+                    ax.set_xticks(index_ticks(m.shape[1], nbins=5))
+                    ax.set_xlabel(xlabel)
+                    ax.set_ylabel(ylabel)
+            label = f"weight (pA), clipped at p99 = {limit:.3g} pA" if clipped else "weight (pA)"
+            own = len(scales) > 1 and len(group) == 1
+            if own:  # short: the bar is one row high
+                label = "own scale:\n" + label.replace(", clipped at", ",\nclipped at")
+            notes = []
+            if any((np.isnan(matrices[p, stage]) & ~nan_weights[p, stage]).any() for p in group for stage in STAGES):
+                notes.append("grey: no connection")
+            if any(nan_weights[p, stage].any() for p in group for stage in STAGES):
+                notes.append("black: NaN weight")
+            if notes:
+                label += "\n" + "; ".join(notes)
+            bar = fig.colorbar(
+                image,
+                ax=[axes[projections.index(p), j] for p in group for j in (0, 1)],
+                label=label,
+                shrink=0.6 if len(group) > 1 else 1.0,
+                extend="both" if clipped else "neither",
+            )
+            if own:  # three round ticks on a bar one row high
+                bar.ax.yaxis.set_major_locator(MaxNLocator(nbins=2, symmetric=True))
         n = results.first_iteration + results.n_iter_done
         axes[0, 0].annotate(
             "before training",
@@ -317,8 +385,4 @@ def weight_matrices_figure(results: Results) -> Figure:
             va="bottom",
             fontsize=9,
         )
-        label = f"weight (pA), clipped at p99 = {limit:.3g} pA" if clipped else "weight (pA)"
-        if missing:
-            label += "\ngrey: no connection"
-        fig.colorbar(image, ax=axes, label=label, shrink=0.6, extend="both" if clipped else "neither")
     return fig
