@@ -1,6 +1,7 @@
 """A fake simulator for the fast tier: the functions training.train calls, without NEST.
 
-Like PyNN's mock backend, it keeps the interface (training.Simulator) and makes the events up,
+Like PyNN's mock backend, it keeps the interface (eprop.simulator.protocol.Simulator: it gets
+the same plain NetworkDescription as NEST's simulator, never the config) and makes the events up,
 deterministically, so that the training loop's logic (stops, pending updates, statuses,
 resumed counters, divergence) is tested in milliseconds:
 
@@ -30,6 +31,8 @@ import numpy as np
 
 from eprop.config.projections import PROJECTIONS
 from eprop.config.timing import Timing
+from eprop.simulator.description import KernelSettings, NetworkDescription
+from eprop.simulator.protocol import GeneratorSignals, OptimizerState, Weights
 from eprop.training.weights import as_connections
 
 
@@ -65,7 +68,7 @@ class FakeSimulator:
 
     # ------------------------------------------------------------ kernel and network
 
-    def reset_kernel(self, cfg, timing: Timing) -> None:
+    def reset_kernel(self, kernel: KernelSettings, timing: Timing) -> None:
         self.calls.append(("reset_kernel", timing.n_iter))
 
     def nest_info(self) -> dict[str, Any]:
@@ -74,25 +77,31 @@ class FakeSimulator:
     def num_virtual_procs(self) -> int:
         return 1
 
-    def build_network(self, cfg, timing: Timing, weights: dict[str, np.ndarray], masks=None) -> FakeNetwork:
+    def build_network(
+        self,
+        network: NetworkDescription,
+        timing: Timing,
+        weights: dict[str, np.ndarray],
+        masks: Mapping[str, np.ndarray | None] | None = None,
+    ) -> FakeNetwork:
         self.calls.append(("build_network", {name: w.shape for name, w in weights.items()}))
         n_in, n_rec, n_out = weights["in_rec"].shape[1], weights["in_rec"].shape[0], weights["rec_out"].shape[0]
         ids = np.arange(1, n_in + n_rec + n_out + 1)
         populations = {"input": ids[:n_in], "recurrent": ids[n_in : n_in + n_rec], "readout": ids[n_in + n_rec :]}
         fields = {"multimeter_out": ["senders", "times", "readout_signal", "target_signal"]}
-        if cfg.recording.spikes_recurrent or cfg.recording.spikes_input:
+        if network.recording.spikes_recurrent or network.recording.spikes_input:
             fields["spike_recorder"] = ["senders", "times"]
-        self.calls.append(("build_eta", float(cfg.optimizer.eta)))
+        self.calls.append(("build_eta", float(network.synapses.eta)))
         return FakeNetwork(
             timing,
             {k: np.array(w, dtype=np.float64) for k, w in weights.items()},
             populations,
             fields,
             masks=dict(masks or {}),
-            eta=float(cfg.optimizer.eta),
+            eta=float(network.synapses.eta),
         )
 
-    def set_optimizer_state(self, net: FakeNetwork, state) -> None:
+    def set_optimizer_state(self, net: FakeNetwork, state: OptimizerState) -> None:
         self.calls.append(("set_optimizer_state", sorted(state)))
         net.optimizer_state = state
 
@@ -101,7 +110,7 @@ class FakeSimulator:
 
     # ------------------------------------------------------------ simulation
 
-    def load_generators(self, net: FakeNetwork, signals, now_step: int) -> None:
+    def load_generators(self, net: FakeNetwork, signals: Mapping[int, GeneratorSignals], now_step: int) -> None:
         self.calls.append(("load_generators", (sorted(signals), now_step)))
         net.loaded = dict(signals)
 
@@ -156,7 +165,7 @@ class FakeSimulator:
         net.pending = 0
         return now_step + 1 + net.timing.offset_gen + net.timing.extension_sim
 
-    def read_weights(self, net: FakeNetwork):
+    def read_weights(self, net: FakeNetwork) -> tuple[Weights, OptimizerState]:
         now = {name: w + (net.applied if PROJECTIONS[name].plastic else 0) for name, w in net.weights.items()}
         np.fill_diagonal(now["rec_rec"], 0.0)
         weights = as_connections(now, net.populations, net.masks)

@@ -1,4 +1,6 @@
-"""Fast tier: the package's shape: no import cycle, NEST and h5py each behind one package.
+"""Fast tier: the package's shape: no import cycle, NEST and h5py each behind one package, a
+simulator that receives plain values (no config schema, OmegaConf or Hydra), and the simulator
+interface (eprop/simulator/protocol.py) that NEST's simulator and the fake implement.
 
 The import graph counts every import, the lazy ones inside functions included: a cycle that
 only closes at run time is still a cycle.
@@ -21,8 +23,8 @@ def modules() -> dict[str, Path]:
     return found
 
 
-def imported(module: str, path: Path, known: dict[str, Path]) -> set[str]:
-    """The package modules that `module` imports anywhere in its source."""
+def absolute_imports(module: str, path: Path) -> set[str]:
+    """Every module name `module` imports anywhere in its source (relative imports made absolute)."""
     package = module.split(".") if path.name == "__init__.py" else module.split(".")[:-1]
     names = set()
     for node in ast.walk(ast.parse(path.read_text())):
@@ -35,7 +37,12 @@ def imported(module: str, path: Path, known: dict[str, Path]) -> set[str]:
             names |= {base} | {f"{base}.{alias.name}" for alias in node.names}
         elif isinstance(node, ast.Import):
             names |= {alias.name for alias in node.names}
-    return {name for name in names if name in known and name != module}
+    return names
+
+
+def imported(module: str, path: Path, known: dict[str, Path]) -> set[str]:
+    """The package modules that `module` imports anywhere in its source."""
+    return {name for name in absolute_imports(module, path) if name in known and name != module}
 
 
 def import_cycles(graph: dict[str, set[str]]) -> list[list[str]]:
@@ -95,3 +102,65 @@ def test_nest_and_h5py_each_behind_one_package():
         for library, names in users.items()
     }
     assert outside == {"nest": set(), "h5py": set()} and all(users.values())
+    assert users["nest"] == {"eprop.simulator.kernel"}  # imported lazily in one place: simulator.nest()
+
+
+# What the simulator must not know: the config's schema and validation, the layers above it,
+# and the config libraries. It receives plain values (eprop/simulator/description.py).
+SIMULATOR_FORBIDDEN = (
+    "eprop.config.validation",
+    "eprop.config.schema",
+    "eprop.config.translate",
+    "eprop.training",
+    "eprop.results",
+    "eprop.analysis",
+    "eprop.cli",
+    "eprop.sweep",
+    "omegaconf",
+    "hydra",
+)
+# The small value modules it may use besides its own.
+SIMULATOR_ALLOWED = ("eprop.simulator", "eprop.config.timing", "eprop.config.projections", "eprop.errors")
+
+
+def test_the_simulator_imports_no_config_schema_nor_the_layers_above():
+    simulator = {name: path for name, path in modules().items() if name.split(".")[:2] == ["eprop", "simulator"]}
+    assert {"eprop.simulator", "eprop.simulator.protocol", "eprop.simulator.description"} <= set(simulator)
+    for name, path in simulator.items():
+        imports = absolute_imports(name, path)
+        bad = sorted(i for i in imports for f in SIMULATOR_FORBIDDEN if i == f or i.startswith(f + "."))
+        assert bad == [], f"{name} imports {bad}"
+        ours = {i for i in imports if i == "eprop" or i.startswith("eprop.")}
+        outside = sorted(i for i in ours if not any(i == a or i.startswith(a + ".") for a in SIMULATOR_ALLOWED))
+        assert outside == [], f"{name} imports {outside}"
+
+
+def test_simulator_modules_stay_small():
+    for name, path in modules().items():
+        if name.split(".")[:2] == ["eprop", "simulator"]:
+            assert len(path.read_text().splitlines()) <= 400, name
+
+
+def test_the_nest_simulator_and_the_fake_implement_the_protocol():
+    """Every method of protocol.Simulator, with the same parameter names, in eprop.simulator and
+    tests/fake_simulator.FakeSimulator; the protocol module itself imports no NEST."""
+    import inspect
+    import subprocess
+    import sys
+
+    from eprop import simulator
+    from eprop.simulator.protocol import Simulator
+
+    from .fake_simulator import FakeSimulator
+
+    methods = {
+        name: list(inspect.signature(member).parameters)[1:]
+        for name, member in vars(Simulator).items()
+        if inspect.isfunction(member) and not name.startswith("_")
+    }
+    assert "build_network" in methods and "read_weights" in methods
+    for name, parameters in methods.items():
+        assert list(inspect.signature(getattr(simulator, name)).parameters) == parameters, name
+        assert list(inspect.signature(getattr(FakeSimulator(), name)).parameters) == parameters, name
+    probe = "import sys, eprop.simulator.protocol, eprop.simulator; print('nest' in sys.modules)"
+    assert subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout == "False\n"

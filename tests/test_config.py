@@ -295,8 +295,10 @@ def test_params_that_shadow_a_schema_field_are_refused(section, params, message)
 
 
 def test_recurrent_pass_through_is_checked_for_shadowing_after_nests_names(monkeypatch, compose):
-    """simulator.recurrent_params refuses +neuron.rec.params.V_th (NEST's names and types are checked first)."""
-    from eprop import simulator
+    """The simulator refuses +neuron.rec.params.V_th (NEST's names and types are checked first): the
+    translated description carries the shadowing error, simulator.parameters raises it."""
+    from eprop.config.translate import describe_network
+    from eprop.simulator import parameters
 
     class FakeNest:
         class random:
@@ -324,12 +326,13 @@ def test_recurrent_pass_through_is_checked_for_shadowing_after_nests_names(monke
         )
     }
     defaults.update(surrogate_gradient_function="piecewise_linear", regular_spike_arrival=False)
-    monkeypatch.setattr(simulator, "nest", lambda: FakeNest)
-    monkeypatch.setattr(simulator, "model_defaults", lambda model: defaults)
-    cfg = compose("+neuron.rec.params.V_th=0.06")
+    monkeypatch.setattr(parameters, "nest", lambda: FakeNest)
+    monkeypatch.setattr(parameters, "model_defaults", lambda model: defaults)
+    (rec,) = describe_network(compose("+neuron.rec.params.V_th=0.06")).recurrent
     with pytest.raises(UserError, match=r"^neuron.rec.params.V_th: shadows the schema field neuron.rec.V_th;"):
-        simulator.recurrent_params(cfg.neuron.rec, 1000.0)
-    assert simulator.recurrent_params(compose("+neuron.rec.params.V_min=-1.0").neuron.rec, 1000.0)["V_min"] == -1.0
+        parameters.recurrent_params(rec, 1000.0)
+    (rec,) = describe_network(compose("+neuron.rec.params.V_min=-1.0")).recurrent
+    assert parameters.recurrent_params(rec, 1000.0)["V_min"] == -1.0
 
 
 @pytest.mark.parametrize(

@@ -1,7 +1,7 @@
 """Reading the final weights and optimizer state from NEST (simulator.read_weights).
 
 NEST builds each connection's whole status dictionary whatever keys are asked, so the state is
-read in blocks of simulator.STATUS_BLOCK connections: reading the 39 800 recurrent synapses at
+read in blocks of simulator.synapse_state.STATUS_BLOCK connections: reading the 39 800 recurrent synapses at
 once raised the peak memory at the end of a run by about 140 MB. The script below trains two
 iterations in its own process (NEST is one kernel per process) with a block of 399 connections,
 which leaves a block of one connection in the 400-connection projections, and compares every
@@ -26,6 +26,7 @@ import numpy as np
 from hydra import compose, initialize_config_dir
 from nest.lib.hl_api_types import SynapseCollection
 from eprop import simulator
+from eprop.simulator import synapse_state
 from eprop.cli.main import conf_dir
 from eprop.config.schema import register_configs, with_plain_choices
 from eprop.training.loop import train
@@ -45,10 +46,10 @@ report = {}
 blocked_read = simulator.read_weights
 def read_twice(net):
     sizes.clear()
-    simulator.STATUS_BLOCK = 399
+    synapse_state.STATUS_BLOCK = 399
     weights, state = blocked_read(net)
     report["largest_get"] = max(sizes)
-    simulator.STATUS_BLOCK = 10 ** 9
+    synapse_state.STATUS_BLOCK = 10 ** 9
     whole_weights, whole_state = blocked_read(net)
     report["weights_equal"] = {p: all(np.array_equal(weights[p][k], whole_weights[p][k]) for k in whole_weights[p])
                                and sorted(weights[p]) == sorted(whole_weights[p]) for p in whole_weights}

@@ -217,7 +217,8 @@ def shadowed_field(section: str, names) -> None:
     """Refuse a `params` entry named like a field of its section (`neuron.rec.params.V_th`): it would
     bypass the field and what is derived from it (e.g. the surrogate gradient from V_th).
 
-    Called where the pass-through names are checked against NEST (simulator.py), after the
+    config/translate.py keeps its message in the network description; the simulator raises it
+    where the pass-through names are checked against NEST (simulator/parameters.py), after the
     checks that the name exists and the value is a number, so those mistakes are named first.
     """
     for name in sorted(names):

@@ -14,18 +14,19 @@ a directory and returns the final loss. Its stages:
 - `finish`: the pending updates of an early stop, the final weights, the status and how the run
   ended (a return value, `Diverged` or `Interrupted`).
 
-Every call into the simulator goes through `sim`, an object with the functions of `Simulator`
-(default: the NEST module eprop.simulator; the fast tests pass tests/fake_simulator.py).
+Every call into the simulator goes through `sim`, an object with the functions of
+eprop.simulator.protocol.Simulator (default: the NEST package eprop.simulator; the fast tests
+pass tests/fake_simulator.py). The simulator gets the config translated into plain values
+(eprop/config/translate.py), never the config itself.
 """
 
 from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Protocol
 
 import numpy as np
 from omegaconf import DictConfig
@@ -35,9 +36,11 @@ from eprop.config.phases import PHASE_NAMES, PhaseSchedule, learning_rate
 from eprop.config.projections import PROJECTIONS
 from eprop.config.schema import n_recurrent
 from eprop.config.timing import Timing, make_timing
+from eprop.config.translate import describe_network
 from eprop.config.validation import validate
 from eprop.errors import Diverged, Interrupted, UserError
 from eprop.results import ResultsWriter
+from eprop.simulator.protocol import Simulator
 from eprop.tasks import IterationSignals, Task, task_for
 from eprop.training.divergence import DivergenceCheck, weights_not_finite
 from eprop.training.event_schedule import EventSchedule
@@ -55,27 +58,6 @@ from eprop.training.weights import (
 )
 
 log = logging.getLogger(__name__)
-
-
-class Simulator(Protocol):
-    """What training needs from a simulator. `build_network` returns a network object with
-    `populations` ({"input", "recurrent", "readout"}: node ids with .tolist()) and
-    `recorder_fields` ({recorder: [field, ...]}); the other functions take that object."""
-
-    def reset_kernel(self, cfg, timing: Timing) -> None: ...
-    def build_network(
-        self, cfg, timing: Timing, weights: dict[str, np.ndarray], masks: Mapping[str, np.ndarray | None] | None = None
-    ) -> Any: ...
-    def nest_info(self) -> dict[str, Any]: ...
-    def num_virtual_procs(self) -> int: ...
-    def set_optimizer_state(self, net, state: dict[str, dict[str, np.ndarray]]) -> None: ...
-    def min_delay_steps(self, timing: Timing) -> int: ...
-    def load_generators(self, net, signals: Mapping[int, IterationSignals], now_step: int) -> None: ...
-    def simulate_until(self, net, step: int) -> None: ...
-    def set_learning_rate(self, net, eta: float) -> None: ...
-    def read_and_clear(self, net) -> dict[str, dict[str, np.ndarray]]: ...
-    def apply_pending_updates(self, net, now_step: int) -> int: ...
-    def read_weights(self, net) -> tuple[dict, dict]: ...
 
 
 @dataclass
@@ -159,15 +141,14 @@ def parent_history(parent: Parent | None) -> tuple[list[int], list[float]]:
 def build(cfg: DictConfig, inputs: Inputs, sim: Simulator):
     """A fresh kernel with the network of `inputs`; returns the simulator's network object.
 
-    The synapses get the learning rate of the first phase before they are connected (0 if the
-    run starts with a validation): NEST 3.10 uses the first rate ever set for a synapse's first step.
+    The simulator gets the config as plain values (config/translate.py). The synapses get the
+    learning rate of the first phase before they are connected (0 if the run starts with a
+    validation): NEST 3.10 uses the first rate ever set for a synapse's first step.
     """
-    sim.reset_kernel(cfg, inputs.timing)
-    eta = learning_rate(inputs.first_phase, cfg.optimizer.eta)
-    if eta != cfg.optimizer.eta:
-        cfg = cfg.copy()
-        cfg.optimizer.eta = eta
-    return sim.build_network(cfg, inputs.timing, inputs.weights, inputs.masks)
+    network = describe_network(cfg)
+    sim.reset_kernel(network.kernel, inputs.timing)
+    network = network.with_learning_rate(learning_rate(inputs.first_phase, cfg.optimizer.eta))
+    return sim.build_network(network, inputs.timing, inputs.weights, inputs.masks)
 
 
 def start_results(writer: ResultsWriter, inputs: Inputs, net, parent: Parent | None, sim: Simulator) -> None:

@@ -42,7 +42,7 @@ mask that keeps every pair; NEST's N-MNIST example does that for rec->out (its l
 `weights.in_rec.sparsity=0.75 weights.rec_rec.sparsity=0.99 weights.rec_out.sparsity=0`.
 The task's draws follow the last mask drawn (they are numbered 5, ... in the task modules,
 which count a run without masks). The removed pairs' weights are set to 0 and the rec_rec
-diagonal stays unconnected; simulator.py connects the kept pairs one to one, row by row
+diagonal stays unconnected; simulator/build.py connects the kept pairs one to one, row by row
 (target-major, as numpy's nonzero lists them).
 
 A mask that removes every input->recurrent connection, or every recurrent->readout connection
