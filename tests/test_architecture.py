@@ -11,6 +11,8 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
+import pytest
+
 PACKAGE = Path(__file__).resolve().parents[1] / "eprop"
 
 
@@ -110,7 +112,7 @@ def test_nest_and_h5py_each_behind_one_package():
 SIMULATOR_FORBIDDEN = (
     "eprop.config.validation",
     "eprop.config.schema",
-    "eprop.config.translate",
+    "eprop.training.translate",
     "eprop.training",
     "eprop.results",
     "eprop.analysis",
@@ -164,3 +166,85 @@ def test_the_nest_simulator_and_the_fake_implement_the_protocol():
         assert list(inspect.signature(getattr(FakeSimulator(), name)).parameters) == parameters, name
     probe = "import sys, eprop.simulator.protocol, eprop.simulator; print('nest' in sys.modules)"
     assert subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout == "False\n"
+
+
+# ---------------------------------------------------------------------------- layers
+# Data flows one way: config -> tasks and data -> simulator -> training -> results -> analysis and
+# sweep; the command line sits on top and nothing imports it. Each package, with the packages it
+# must not import (a package stands for every module under it).
+UPSTREAM = (
+    "eprop.training",
+    "eprop.simulator",
+    "eprop.results",
+    "eprop.analysis",
+    "eprop.sweep",
+    "eprop.cli",
+    "eprop.api",
+)
+LAYERS = {
+    "eprop.config": UPSTREAM,
+    "eprop.tasks": UPSTREAM,
+    "eprop.data": ("eprop.config", "eprop.tasks", *UPSTREAM),
+    "eprop.results": (
+        "eprop.tasks",
+        "eprop.training",
+        "eprop.simulator",
+        "eprop.analysis",
+        "eprop.sweep",
+        "eprop.cli",
+        "eprop.api",
+    ),
+    "eprop.analysis": ("eprop.training", "eprop.simulator", "eprop.sweep", "eprop.cli", "eprop.api"),
+    "eprop.sweep": ("eprop.training", "eprop.simulator", "eprop.cli", "eprop.api"),
+    "eprop.training": ("eprop.analysis", "eprop.sweep", "eprop.cli", "eprop.api"),
+}
+
+
+def inside(name: str, package: str) -> bool:
+    return name == package or name.startswith(package + ".")
+
+
+def offenders(package: str, forbidden: tuple[str, ...]) -> list[str]:
+    return sorted(
+        f"{module} imports {name}"
+        for module, path in modules().items()
+        if inside(module, package)
+        for name in absolute_imports(module, path)
+        if any(inside(name, f) for f in forbidden)
+    )
+
+
+@pytest.mark.parametrize("package", sorted(LAYERS))
+def test_each_layer_imports_nothing_upstream(package):
+    assert offenders(package, LAYERS[package]) == []
+
+
+def test_nothing_imports_the_command_line():
+    found = [
+        line
+        for package in (
+            "eprop.config",
+            "eprop.tasks",
+            "eprop.data",
+            "eprop.simulator",
+            "eprop.training",
+            "eprop.results",
+            "eprop.analysis",
+            "eprop.sweep",
+            "eprop.api",
+            "eprop.errors",
+        )
+        for line in offenders(package, ("eprop.cli",))
+    ]
+    assert found == []
+
+
+def test_analysis_reads_results_and_never_runs_anything():
+    modules_ = {name: path for name, path in modules().items() if inside(name, "eprop.analysis")}
+    reads = set().union(*(absolute_imports(name, path) for name, path in modules_.items()))
+    assert any(inside(name, "eprop.results") for name in reads)
+    assert offenders("eprop.analysis", ("eprop.simulator", "eprop.training", "nest")) == []
+
+
+def test_every_module_stays_about_400_lines_or_less():
+    assert sorted(name for name, path in modules().items() if len(path.read_text().splitlines()) > 420) == []

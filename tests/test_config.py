@@ -297,8 +297,8 @@ def test_params_that_shadow_a_schema_field_are_refused(section, params, message)
 def test_recurrent_pass_through_is_checked_for_shadowing_after_nests_names(monkeypatch, compose):
     """The simulator refuses +neuron.rec.params.V_th (NEST's names and types are checked first): the
     translated description carries the shadowing error, simulator.parameters raises it."""
-    from eprop.config.translate import describe_network
     from eprop.simulator import parameters
+    from eprop.training.translate import describe_network
 
     class FakeNest:
         class random:

@@ -1,4 +1,4 @@
-"""Fast tier: the config translated into the simulator's plain NetworkDescription (eprop/config/translate.py).
+"""Fast tier: the config translated into the simulator's plain NetworkDescription (eprop/training/translate.py).
 
 The NEST tier shows the network NEST builds from it is the one it built from the config (the
 bit-exact tests); here: plain values only, the config keys the simulator's errors name, the
@@ -12,8 +12,8 @@ import dataclasses
 import pytest
 
 from eprop.config.schema import with_plain_choices
-from eprop.config.translate import describe_network
 from eprop.simulator.description import NetworkDescription, PassThrough
+from eprop.training.translate import describe_network
 
 PLAIN = (str, int, float, bool, type(None))
 

@@ -270,10 +270,6 @@ FAMILY_ERRORS = [
     ),
     (("model.family=tf",), "model.family=tf: must be one of bsshslm_2020, eprop"),
     (("weights.out_rec.divide_by=0",), "weights.out_rec.divide_by=0.0: must be a finite non-zero number"),
-    (
-        ("weights.load=/no/such/run",),
-        "weights.load=/no/such/run: no such results file (give a results.h5 or a run directory holding one)",
-    ),
     (("task=sine_waves", "task.sine_periods=[100,0]"), "task.sine_periods=0: must be an integer >= 1"),
     (("task.data_format=deltas",), "task.data_format=deltas: must be one of increments, samples"),
     (("optimizer.batch_size=0",), "optimizer.batch_size=0: must be an integer >= 1"),
@@ -285,6 +281,18 @@ def test_family_and_weight_errors_name_the_key(compose, overrides, message):
     with pytest.raises(UserError) as info:
         validate(compose(*overrides))
     assert str(info.value) == message
+
+
+def test_a_missing_weights_source_names_the_key(compose):
+    """Checked by the training layer right after validate (the config package reads no results files)."""
+    from eprop.training.weights import check_weights_source
+
+    validate(cfg := compose("weights.load=/no/such/run"))
+    with pytest.raises(UserError) as info:
+        check_weights_source(cfg.weights.load)
+    assert str(info.value) == (
+        "weights.load=/no/such/run: no such results file (give a results.h5 or a run directory holding one)"
+    )
 
 
 def test_nest_reference_presets_are_plain_configs(compose):

@@ -15,7 +15,6 @@ import functools
 import math
 import re
 import typing
-from pathlib import Path
 from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
@@ -258,11 +257,6 @@ def validate(cfg: DictConfig) -> None:
     check_bounds(cfg, derived=True)
     _check_kernel(cfg)
     check_task(cfg)
-    w = cfg.weights
-    if w.load is not None and not _holds_results(Path(w.load).expanduser()):
-        raise UserError(
-            f"weights.load={w.load}: no such results file (give a results.h5 or a run directory holding one)"
-        )
     o = cfg.optimizer
     _check_optimizer_keys(o)
     if not o.Wmin < o.Wmax:
@@ -306,13 +300,6 @@ def _check_kernel(cfg: DictConfig) -> None:
             f"kernel.total_num_virtual_procs={k.total_num_virtual_procs}: must equal kernel.threads={k.threads} "
             "(this NEST build has no MPI, so each virtual process is one thread)"
         )
-
-
-def _holds_results(path: Path) -> bool:
-    """A results file, or a run directory holding one (whatever its name)."""
-    from eprop.results import results_file_in
-
-    return path.is_file() or (path.is_dir() and results_file_in(path) is not None)
 
 
 def check_task(cfg: DictConfig) -> None:

@@ -1,6 +1,6 @@
 """The network the simulator builds, as plain values: what `build_network` and `reset_kernel` receive.
 
-eprop/config/translate.py makes a `NetworkDescription` from the composed config; the
+eprop/training/translate.py makes a `NetworkDescription` from the composed config; the
 simulator reads nothing else of the config (as PyNN's backends receive translated values).
 Every value is the one the config gives, unchanged (the same floats, the same dict order),
 so the translation changes no number NEST computes. Units are NEST's: ms, mV, pF, pA, spikes/s.

@@ -17,7 +17,7 @@ a directory and returns the final loss. Its stages:
 Every call into the simulator goes through `sim`, an object with the functions of
 eprop.simulator.protocol.Simulator (default: the NEST package eprop.simulator; the fast tests
 pass tests/fake_simulator.py). The simulator gets the config translated into plain values
-(eprop/config/translate.py), never the config itself.
+(eprop/training/translate.py), never the config itself.
 """
 
 from __future__ import annotations
@@ -36,7 +36,6 @@ from eprop.config.phases import PHASE_NAMES, PhaseSchedule, learning_rate
 from eprop.config.projections import PROJECTIONS
 from eprop.config.schema import n_recurrent
 from eprop.config.timing import Timing, make_timing
-from eprop.config.translate import describe_network
 from eprop.config.validation import validate
 from eprop.errors import Diverged, Interrupted, UserError
 from eprop.results import ResultsWriter
@@ -47,10 +46,12 @@ from eprop.training.event_schedule import EventSchedule
 from eprop.training.provenance import now, peak_rss_mb, run_attributes
 from eprop.training.resume import Parent
 from eprop.training.stop import StopRequest
+from eprop.training.translate import describe_network
 from eprop.training.weights import (
     apply_masks,
     as_connections,
     check_masks,
+    check_weights_source,
     draw_masks,
     draw_weights,
     replace_with_loaded,
@@ -324,6 +325,7 @@ def train(
     started = time.perf_counter()
     sim = simulator if sim is None else sim
     validate(cfg)
+    check_weights_source(cfg.weights.load)
     run_dir = Path(run_dir)
     path = run_dir / cfg.output.file
     if path.exists():

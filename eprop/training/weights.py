@@ -65,7 +65,7 @@ import numpy as np
 
 from eprop.config.projections import PROJECTIONS
 from eprop.errors import UserError
-from eprop.results import open_results
+from eprop.results import open_results, results_file_in
 
 
 def draw_matrix(rng: np.random.RandomState, init: str, shape: tuple[int, int], fan_in: int, fan_out: int) -> np.ndarray:
@@ -206,6 +206,19 @@ def load_connections(path: str | Path, stage: str = "final") -> tuple[dict[str, 
 def load_final_weights(path: str | Path) -> dict[str, np.ndarray]:
     """The final weights of a previous run: {projection: (n_target, n_source) matrix in pA}."""
     return load_weights(path, "final")
+
+
+def check_weights_source(load: str | None) -> None:
+    """`weights.load` names a results file, or a run directory holding one (whatever its name).
+
+    Checked with the config, before the run directory is used (training.train calls it right after
+    validate); the file's shapes are checked when it is read (replace_with_loaded).
+    """
+    if load is None:
+        return
+    path = Path(load).expanduser()
+    if not (path.is_file() or (path.is_dir() and results_file_in(path) is not None)):
+        raise UserError(f"weights.load={load}: no such results file (give a results.h5 or a run directory holding one)")
 
 
 def replace_with_loaded(
