@@ -109,3 +109,12 @@ class StopRun(BaseException):
     def __init__(self, error: Exception):
         super().__init__(error)
         self.error = error
+
+
+def nest_missing_message() -> str:
+    """The one line for training where `import nest` cannot find NEST (`eprop run` prints it after
+    `eprop: error: `); NEST 3.10 comes from the `nest` extra's wheel, conda-forge or a source build."""
+    return (
+        'eprop run needs NEST 3.10 (the nest-simulator package), which is not installed here: pip install "eprop[nest]" '
+        "on Linux x86_64; elsewhere conda install -c conda-forge nest-simulator, or a source build (for MPI)"
+    )

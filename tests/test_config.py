@@ -232,10 +232,10 @@ def test_cli_unknown_key_lists_the_valid_keys(tmp_path):
     )
 
 
-def test_cli_without_command_prints_usage_and_exits_2():
-    proc = run_eprop_in_process(check=False)
-    assert proc.returncode == 2
-    assert proc.stdout.startswith("usage: eprop {run,plot,eval}")
+def test_cli_without_command_is_one_line_and_exits_2():
+    proc = run_eprop_in_process(check=False)  # issue 19 item 10: one line, not the usage block
+    assert (proc.returncode, proc.stdout) == (2, "")
+    assert proc.stderr == "eprop: error: no command given; valid commands: run, plot, eval\n"
     proc = run_eprop_in_process("frobnicate", check=False)
     assert proc.returncode == 2
     assert proc.stderr.strip() == "eprop: error: unknown command 'frobnicate'; valid commands: run, plot, eval"

@@ -145,8 +145,7 @@ def test_resume_of_a_directory_without_any_results_file_names_it(tmp_path):
 
 
 def test_plot_help_reads_the_registry(capsys):
-    with pytest.raises(SystemExit):
-        report.plot_parser().parse_args(["--help"])
+    assert report.plot_main(["--help"]) == 0
     text = " ".join(capsys.readouterr().out.split())
     assert (
         "names: pattern, loss, loss_error, confusion, readout_probabilities, input_frames, dynamics_first, "

@@ -321,10 +321,11 @@ def test_loss_axis_is_chosen_from_the_data(run_file):
 
 
 def test_plot_log_and_linear_are_exclusive(run_file, capsys):
-    with pytest.raises(SystemExit) as info:
-        report.plot_main([str(run_file), "--log", "--linear"])
-    assert info.value.code == 2
-    assert "argument --linear: not allowed with argument --log" in capsys.readouterr().err
+    # issue 19 item 10: one line, not argparse's usage block
+    assert report.plot_main([str(run_file), "--log", "--linear"]) == 2
+    assert capsys.readouterr().err == (
+        "eprop: error: --log --linear: not allowed together; valid: one of them, or neither (chosen from the data)\n"
+    )
 
 
 def test_files_written_before_swmr_in_the_old_hdf5_format_still_read(run_file, tmp_path):

@@ -1,28 +1,31 @@
-"""The `eprop` command: dispatches to `run` (Hydra), `plot` and `eval` (argparse), `--version`.
+"""The `eprop` command: a click group of `run` (Hydra), `plot` and `eval` (report.py), and `--version`.
 
-`eprop run ARGS` hands ARGS to `@hydra.main`: Hydra owns that argv (overrides, `-m`,
-`--cfg job`, `hydra.run.dir=...`). Before that, run_args.py expands `~` in values and refuses
-the overrides Hydra would fail on with a traceback; `--params` and `resume=DIR --cfg job` are
-answered by show_config.py without running. User errors, whether Hydra finds them while
-composing or eprop finds them while validating, end as one line on stderr and exit code 2
-(errors.exit_status, the one map from an exception to the printed line and the exit code);
-a run that ends names its directory on stdout (`eprop: results in DIR`, run_dir.py).
+`eprop run ARGS` hands ARGS untouched to `@hydra.main` (hydra_internals.hydra_main): Hydra owns
+that argv (overrides, `-m`, `--cfg job`, `--help`, `hydra.run.dir=...`). Before that, run_args.py
+expands `~` in values and refuses the overrides Hydra would fail on with a traceback;
+`--params` and `resume=DIR --cfg job` are answered by show_config.py without running, and a run
+without NEST installed is one line (nest_install.py). Every command runs through the one
+boundary (boundary.invoke), which prints an error as one line on stderr with its exit code; a
+run that ends names its directory on stdout (`eprop: results in DIR`, run_dir.py).
 """
 
 from __future__ import annotations
 
 import logging
-import os
 import sys
 
-from eprop.cli.boundary import BUG, exit_status, user_error
-from eprop.config.schema import conf_dir  # noqa: F401  (eprop.cli.main.conf_dir for callers)
+import click
+
+from eprop.cli.boundary import invoke
+from eprop.cli.options import HELP_OPTIONS, Context, parse_in
+from eprop.config.schema import conf_dir
 from eprop.errors import UserError
 
 log = logging.getLogger("eprop")
 
-USAGE = """usage: eprop {run,plot,eval} ...
+COMMANDS = ("run", "plot", "eval")
 
+USAGE = """\b
   eprop run [OVERRIDES...]          train a network (Hydra overrides, -m for sweeps, --help for the config)
   eprop run --params [OVERRIDES...] every parameter of the composed config with its unit and meaning
   eprop plot PATH [options]         figures from a results file, run directory or multirun directory
@@ -34,57 +37,128 @@ USAGE = """usage: eprop {run,plot,eval} ...
 def version_line() -> str:
     """eprop's, NEST's and Python's versions, read from the package metadata (NEST is not imported)."""
     import platform
-    from importlib import metadata
 
     from eprop import __version__
+    from eprop.cli.nest_install import nest_version_text
 
-    try:
-        nest = metadata.version("nest-simulator")
-    except metadata.PackageNotFoundError:
-        nest = "not installed"
-    return f"eprop {__version__}, NEST {nest}, Python {platform.python_version()}"
+    return f"eprop {__version__}, NEST {nest_version_text()}, Python {platform.python_version()}"
+
+
+class Eprop(click.Group):
+    """The command group: `plot` and `eval` are imported only when used (they load rich and the readers);
+    no command, or an unknown one, is one line naming the commands."""
+
+    context_class = Context
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return list(COMMANDS)
+
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        if name in ("plot", "eval"):
+            from eprop.cli import report
+
+            return report.plot_command() if name == "plot" else report.eval_command()
+        return super().get_command(ctx, name)
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        if not args:
+            raise click.UsageError(f"no command given; valid commands: {', '.join(COMMANDS)}", ctx)
+        return parse_in(self, super().parse_args, ctx, args)
+
+    def resolve_command(self, ctx: click.Context, args: list[str]):
+        name = args[0]
+        if not name.startswith("-") and self.get_command(ctx, name) is None:
+            raise click.UsageError(f"unknown command {name!r}; valid commands: {', '.join(COMMANDS)}", ctx)
+        return super().resolve_command(ctx, args)
+
+
+class HydraArgv(click.Command):
+    """`eprop run`'s arguments as typed: click parses nothing (not even `--`); Hydra owns them."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        ctx.args = list(args)
+        return ctx.args
+
+
+def _print_version(ctx: click.Context, param: click.Parameter, value: bool) -> None:
+    if value and not ctx.resilient_parsing:
+        print(version_line())
+        ctx.exit(0)
+
+
+@click.group(
+    cls=Eprop,
+    context_settings=dict(help_option_names=HELP_OPTIONS),
+    help=f"e-prop learning in spiking networks simulated with NEST.\n\n{USAGE}",
+)
+@click.option(
+    "--version",
+    "-V",
+    is_flag=True,
+    expose_value=False,
+    is_eager=True,
+    callback=_print_version,
+    help="eprop's, NEST's and Python's versions",
+)
+def eprop_command() -> None:
+    pass
+
+
+@eprop_command.command(
+    "run",
+    cls=HydraArgv,
+    context_settings=dict(ignore_unknown_options=True, allow_extra_args=True, help_option_names=[]),
+    short_help="train a network (Hydra overrides, -m for sweeps, --help for the config)",
+)
+@click.pass_context
+def run(ctx: click.Context) -> int:
+    """Train a network; the arguments are Hydra's (eprop run --help)."""
+    from eprop.cli.boundary import run_started
+    from eprop.cli.run_dir import RunDirCallback, after_error
+
+    RunDirCallback.reset()  # nothing of an earlier run in this process is this run's to clean up
+    run_started(after_error)
+    return run_main(ctx.args)
+
+
+def run_task(cfg):
+    """The function `@hydra.main` runs for each job (its module names Hydra's job: `main`)."""
+    from eprop.cli.run_job import run_job
+
+    return run_job(cfg)
 
 
 def run_main(argv: list[str]) -> int:
-    """`eprop run`: compose the config with Hydra and train."""
-    import hydra
+    """`eprop run`: compose the config with Hydra and train. Errors are raised for the boundary."""
     from omegaconf import OmegaConf
 
-    from eprop.cli.run_args import argv_error, expand_home, resumed_cfg_job
+    from eprop.cli.hydra_internals import hydra_main
+    from eprop.cli.nest_install import require_nest
+    from eprop.cli.run_args import argv_error, expand_home, resumed_cfg_job, trains
     from eprop.cli.run_dir import RunDirCallback, shown
-    from eprop.cli.run_job import FailedJobsCallback, run_job
-    from eprop.cli.run_mode import one_composition
+    from eprop.cli.run_job import FailedJobsCallback
     from eprop.cli.show_config import help_groups, print_params, print_resumed_config
     from eprop.config.schema import register_configs
 
+    argv = [expand_home(arg) for arg in argv]
+    if message := argv_error(argv):
+        raise UserError(message)
     register_configs()
     if not OmegaConf.has_resolver("eprop.help_groups"):
         OmegaConf.register_new_resolver("eprop.help_groups", help_groups)  # used by hydra.help.template
-    os.environ["HYDRA_FULL_ERROR"] = "1"  # let errors reach us, so we can print one line
-
-    @hydra.main(version_base="1.3", config_path=conf_dir(), config_name="config")
-    def _entry(cfg):
-        return run_job(cfg)
-
-    argv = [expand_home(arg) for arg in argv]
-    if message := argv_error(argv):
-        print(f"eprop: error: {message}", file=sys.stderr)
-        return 2
     if "--params" in argv:
         return print_params([arg for arg in argv if arg != "--params"])
     if (overrides := resumed_cfg_job(argv)) is not None:
         return print_resumed_config(overrides, resolve="--resolve" in argv)
+    if trains(argv):
+        require_nest()  # before anything is composed or a run directory made
     FailedJobsCallback.failed = []  # a failed earlier multirun in this process must not count
-    RunDirCallback.reset()
-    saved_argv = sys.argv
-    sys.argv = ["eprop run", *argv]
     try:
-        with one_composition(argv):  # Hydra would compose once more only to read hydra.mode
-            _entry()
-    except BaseException as exc:  # noqa: B902 - one boundary: exit_status decides what is a user error and what a bug
-        return _run_ended(exc)
-    finally:
-        sys.argv = saved_argv
+        hydra_main(run_task, argv, config_dir=conf_dir(), config_name="config")
+    except OSError as exc:
+        if RunDirCallback.error is None:
+            raise
+        raise RunDirCallback.error from exc  # Hydra could not make the run or sweep directory
     if FailedJobsCallback.failed:
         dirs = ", ".join(str(d) for d in FailedJobsCallback.failed)
         print(
@@ -99,60 +173,9 @@ def run_main(argv: list[str]) -> int:
     return 0
 
 
-def _run_ended(exc: BaseException) -> int:
-    """Print how the run ended (errors.exit_status) and return the exit code; a bug is re-raised.
-
-    A single run's directory that holds no results after an error is removed (run_dir.py); a
-    results file written before the error is named on a second line, on stdout.
-    """
-    from eprop.cli.run_dir import RunDirCallback, discard_if_empty, results_written, shown
-    from eprop.sweep import SUMMARY_FILE
-
-    if isinstance(exc, OSError) and RunDirCallback.error is not None:
-        exc = RunDirCallback.error  # Hydra could not make the run or sweep directory
-    message, code = exit_status(exc)
-    if (message, code) == BUG:  # keep the traceback, and say where the run's results are
-        if results_written():
-            print(f"eprop: results in {shown(results_written())}")
-        raise exc
-    if message:
-        print(message, file=sys.stderr)
-    if isinstance(exc, SystemExit):
-        return code
-    if isinstance(exc, KeyboardInterrupt):
-        if not exc.args:  # before the training loop: nothing to keep
-            discard_if_empty()
-        elif results_written():
-            print(f"eprop: results in {shown(results_written())}")
-        return code
-    if isinstance(user_error(exc), UserError):
-        sweep_dir = RunDirCallback.sweep_dir
-        if not discard_if_empty() and results_written():
-            print(f"eprop: results in {shown(results_written())}")
-        elif sweep_dir is not None and (sweep_dir / SUMMARY_FILE).is_file():
-            print(f"eprop: results in {shown(sweep_dir)}")
-    return code
-
-
 def main(argv: list[str] | None = None) -> int:
-    argv = list(sys.argv[1:] if argv is None else argv)
-    if not argv or argv[0] in ("-h", "--help"):
-        print(USAGE, end="")
-        return 0 if argv else 2
-    if argv[0] in ("--version", "-V"):
-        print(version_line())
-        return 0
-    command, rest = argv[0], argv[1:]
-    if command == "run":
-        code = run_main(rest)
-    elif command in ("plot", "eval"):
-        from eprop.cli import report
-
-        code = (report.plot_main if command == "plot" else report.eval_main)(rest)
-    else:
-        print(f"eprop: error: unknown command {command!r}; valid commands: run, plot, eval", file=sys.stderr)
-        code = 2
-    return code
+    """`eprop ARGV` (default: the process's command line); returns the exit code (a bug raises)."""
+    return invoke(eprop_command, sys.argv[1:] if argv is None else list(argv), "eprop")
 
 
 def _console_main() -> None:

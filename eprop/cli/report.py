@@ -1,13 +1,14 @@
-"""`eprop plot` and `eprop eval`: argument parsing and printing (rich tables, CSV) over plot.py and jobs.py.
+"""`eprop plot` and `eprop eval`: click commands and printing (rich tables, CSV) over plot.py and jobs.py.
 
-Both read only results files (never NEST). A mistake in the input (a missing, truncated or
-foreign file, an unknown option value) is one line on stderr, `eprop: error: <message>`, and
-exit code 2.
+Both read only results files (never NEST). They catch no errors: a mistake in the input (a
+missing, truncated or foreign file, an unknown option value) is raised, and the boundary
+(boundary.py) prints it as one line on stderr, `eprop: error: <message>`, with exit code 2.
+`plot_main(argv)` and `eval_main(argv)` run one command through that boundary and return its
+exit code (what `eprop plot ...` and `eprop eval ...` do).
 """
 
 from __future__ import annotations
 
-import argparse
 import csv
 import json
 import sys
@@ -15,48 +16,89 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+import click
 from rich.console import Console
 from rich.table import Table
 
 from eprop.analysis.jobs import override_columns, sort_summaries, summarize_runs, table_rows
+from eprop.cli.boundary import invoke
+from eprop.cli.options import Argument, Command, OneOf, PositiveInt
 from eprop.errors import UserError
 
 # ---------------------------------------------------------------- eprop plot
 
 
-def plot_parser() -> argparse.ArgumentParser:
+def plot_command() -> click.Command:
+    """`eprop plot` as a click command; the figure names and formats come from the figure registry."""
     from eprop.analysis.figures import FIGURE_NAMES, figure_kinds
     from eprop.analysis.plot import FORMATS
 
-    parser = argparse.ArgumentParser(
-        prog="eprop plot",
-        description="Draw the figures of a run (or of the best job of a multirun and all its loss curves) "
-        "from its results file; needs no NEST.",
+    @click.command("plot", cls=Command, short_help="figures from a results file, run directory or multirun directory")
+    @click.argument(
+        "path", metavar="PATH", cls=Argument, description="a results.h5, a run directory or a multirun directory"
     )
-    parser.add_argument("path", metavar="PATH", help="a results.h5, a run directory or a multirun directory")
-    parser.add_argument("--out", metavar="DIR", help="output directory (default: <run or multirun dir>/figures)")
-    parser.add_argument("--format", default="png", choices=FORMATS, help="file format (default: png)")
-    parser.add_argument(
+    @click.option("--out", metavar="DIR", help="output directory (default: <run or multirun dir>/figures)")
+    @click.option(
+        "--format",
+        "fmt",
+        default="png",
+        metavar="[" + "|".join(FORMATS) + "]",
+        type=OneOf(FORMATS, "format"),
+        help="file format (default: png)",
+    )
+    @click.option(
         "--only",
         metavar="NAME,...",
         help=f"draw only these figures; names: {', '.join(FIGURE_NAMES)} (a figure that does "
         f"not apply to the run's task kind is not drawn: {figure_kinds()})",
     )
-    parser.add_argument(
+    @click.option(
         "--dpi",
-        type=int,
         default=300,
+        metavar="N",
+        type=PositiveInt("a positive number of dots per inch"),
         help="resolution of raster output in dots per inch (default: 300; every figure must stay "
         "within 10000 x 10000 pixels)",
     )
-    scale = parser.add_mutually_exclusive_group()
-    scale.add_argument(
+    @click.option(
         "--log",
-        action="store_true",
+        is_flag=True,
         help="logarithmic loss axis (default: chosen from the data, log when the loss spans more than 1.5 decades)",
     )
-    scale.add_argument("--linear", action="store_true", help="linear loss axis")
-    return parser
+    @click.option("--linear", is_flag=True, help="linear loss axis")
+    def plot(path: str, out: str | None, fmt: str, only: str | None, dpi: int, log: bool, linear: bool) -> int:
+        """Draw the figures of a run (or of the best job of a multirun and all its loss curves) from its
+        results file; needs no NEST.
+
+        PATH: a results.h5, a run directory or a multirun directory.
+        """
+        return plot_figures(path, out=out, fmt=fmt, only=only, dpi=dpi, log=log, linear=linear)
+
+    return plot
+
+
+def plot_figures(path: str, out: str | None, fmt: str, only: str | None, dpi: int, log: bool, linear: bool) -> int:
+    """Draw the figures and print what was written; errors are raised for the boundary to print."""
+    from eprop.analysis.plot import plot_path
+
+    if log and linear:
+        raise click.UsageError(
+            "--log --linear: not allowed together; valid: one of them, or neither (chosen from the data)"
+        )
+    names = {name.strip() for name in only.split(",") if name.strip()} if only else None
+    try:
+        report = plot_path(
+            path, out_dir=out, fmt=fmt, only=names, dpi=dpi, log=True if log else (False if linear else None)
+        )
+    except OSError as exc:  # the output folder cannot be made or written: the user's to fix
+        raise UserError(f"{exc.filename or out}: cannot write figures there ({exc.strerror or exc})") from exc
+    for name, reason in report.skipped:
+        print(f"eprop: skipped {name}: {reason}", file=sys.stderr)
+    if report.best_job is not None:
+        print(f"best job (lowest final loss): {report.best_job}")
+    for written in report.written:
+        print(written)
+    return 0
 
 
 def plot_main(argv: Sequence[str] | None = None) -> int:
@@ -64,77 +106,70 @@ def plot_main(argv: Sequence[str] | None = None) -> int:
 
     Returns the exit code: 0 on success, 2 on a user error (printed as one line on stderr).
     """
-    from eprop.analysis.plot import plot_path
-
-    args = plot_parser().parse_args(argv)
-    only = {name.strip() for name in args.only.split(",") if name.strip()} if args.only else None
-    try:
-        if args.dpi <= 0:
-            raise UserError(f"--dpi {args.dpi}: must be a positive number of dots per inch")
-        log = True if args.log else (False if args.linear else None)
-        report = plot_path(args.path, out_dir=args.out, fmt=args.format, only=only, dpi=args.dpi, log=log)
-    except UserError as exc:
-        return _fail(exc)
-    except OSError as exc:  # the output folder cannot be made or written
-        return _fail(UserError(f"{exc.filename or args.out}: cannot write figures there ({exc.strerror or exc})"))
-    for name, reason in report.skipped:
-        print(f"eprop: skipped {name}: {reason}", file=sys.stderr)
-    if report.best_job is not None:
-        print(f"best job (lowest final loss): {report.best_job}")
-    for path in report.written:
-        print(path)
-    return 0
+    return invoke(plot_command(), sys.argv[1:] if argv is None else argv, "eprop plot")
 
 
 # ---------------------------------------------------------------- eprop eval
 
 
-def eval_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="eprop eval",
-        description="Summarize runs from their results files: losses, firing rates, weight changes, runtimes; "
-        "needs no NEST.",
+def eval_command() -> click.Command:
+    """`eprop eval` as a click command."""
+
+    @click.command(
+        "eval",
+        cls=Command,
+        short_help="metrics table from results files or directories",
     )
-    parser.add_argument(
-        "paths", metavar="PATH", nargs="+", help="results files, run directories or multirun directories"
+    @click.argument(
+        "paths",
+        metavar="PATH...",
+        nargs=-1,
+        required=True,
+        cls=Argument,
+        description="one or more results files, run directories or multirun directories",
     )
-    parser.add_argument(
-        "--json", action="store_true", help="print JSON instead of a table (an object for one run, a list for several)"
+    @click.option(
+        "--json",
+        "as_json",
+        is_flag=True,
+        help="print JSON instead of a table (an object for one run, a list for several)",
     )
-    parser.add_argument("--csv", metavar="FILE", help="also write the table (one row per job) as CSV")
-    parser.add_argument(
+    @click.option("--csv", "csv_file", metavar="FILE", help="also write the table (one row per job) as CSV")
+    @click.option(
         "--sort",
         metavar="KEY",
         default="final_loss",
         help="column to sort jobs by, e.g. final_loss, rate_mean, runtime_s or an override key "
         "such as optimizer.eta (default: final_loss; ascending, jobs lacking it last)",
     )
-    parser.add_argument("--descending", action="store_true", help="sort in descending order")
-    return parser
+    @click.option("--descending", is_flag=True, help="sort in descending order")
+    def evaluate(paths: tuple[str, ...], as_json: bool, csv_file: str | None, sort: str, descending: bool) -> int:
+        """Summarize runs from their results files: losses, firing rates, weight changes, runtimes; needs no NEST.
+
+        PATH...: results files, run directories or multirun directories.
+        """
+        return eval_table(list(paths), as_json=as_json, csv_file=csv_file, sort=sort, descending=descending)
+
+    return evaluate
 
 
-def eval_main(argv: Sequence[str] | None = None) -> int:
-    """`eprop eval PATH... [--json] [--csv FILE] [--sort KEY] [--descending]`.
+def eval_table(paths: list[str], as_json: bool, csv_file: str | None, sort: str, descending: bool) -> int:
+    """Print the table (or JSON) of `paths`; returns the exit code (errors are raised for the boundary).
 
-    Returns the exit code: 0 on success, 2 on a user error (printed as one line on stderr).
     Of several PATHs, one that cannot be read is a table row with status "unreadable" and one
     line `eprop: error: <reason>` on stderr; the others are still reported and the exit code is
     2, because a file the user named explicitly was not evaluated. Unreadable, failed or diverged
     jobs are warnings with their error line (exit 0): a sweep's crashed job is an expected result.
     """
-    args = eval_parser().parse_args(argv)
-    try:
-        summaries = sort_summaries(summarize_runs(args.paths), ("-" if args.descending else "") + args.sort)
-        bad_given = [s for s in summaries if s.get("given")]
-        if bad_given and len(bad_given) == len(summaries):  # nothing could be read: only the reasons
-            for summary in bad_given:
-                print(f"eprop: error: {summary['error']}", file=sys.stderr)
-            return 2
-        columns, rows = table_rows(summaries)
-        if args.csv:
-            write_csv(Path(args.csv), columns, rows)
-    except UserError as exc:
-        return _fail(exc)
+    summaries = sort_summaries(summarize_runs(paths), ("-" if descending else "") + sort)
+    bad_given = [s for s in summaries if s.get("given")]
+    if bad_given and len(bad_given) == len(summaries):  # nothing could be read: only the reasons
+        for summary in bad_given:
+            print(f"eprop: error: {summary['error']}", file=sys.stderr)
+        return 2
+    columns, rows = table_rows(summaries)
+    if csv_file:
+        write_csv(Path(csv_file), columns, rows)
     for summary in summaries:
         if summary.get("given"):
             print(f"eprop: error: {summary['error']}", file=sys.stderr)
@@ -146,7 +181,7 @@ def eval_main(argv: Sequence[str] | None = None) -> int:
         elif summary.get("history_note"):
             print(f"eprop: warning: {summary['path']}: {summary['history_note']}", file=sys.stderr)
     code = 2 if bad_given else 0
-    if args.json:
+    if as_json:
         payload: Any = summaries[0] if len(summaries) == 1 else summaries
         print(json.dumps(payload, indent=2))
         return code
@@ -156,6 +191,14 @@ def eval_main(argv: Sequence[str] | None = None) -> int:
     else:
         console.print(jobs_table(rows, override_columns(summaries)))
     return code
+
+
+def eval_main(argv: Sequence[str] | None = None) -> int:
+    """`eprop eval PATH... [--json] [--csv FILE] [--sort KEY] [--descending]`.
+
+    Returns the exit code: 0 on success, 2 on a user error (printed as one line on stderr).
+    """
+    return invoke(eval_command(), sys.argv[1:] if argv is None else argv, "eprop eval")
 
 
 def write_csv(path: Path, columns: list[str], rows: list[dict[str, Any]]) -> None:
@@ -332,8 +375,3 @@ def jobs_table(rows: list[dict[str, Any]], override_keys: list[str]) -> Table:
 
 def _console() -> Console:
     return Console(width=None if sys.stdout.isatty() else 200, highlight=False)
-
-
-def _fail(exc: UserError) -> int:
-    print(f"eprop: error: {exc}", file=sys.stderr)
-    return exc.exit_code

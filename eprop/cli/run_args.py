@@ -116,3 +116,12 @@ def resumed_cfg_job(argv: list[str]) -> list[str] | None:
     if not any(o.startswith("resume=") and o not in ("resume=null", "resume=") for o in overrides):
         return None
     return overrides
+
+
+# Hydra's options that show something (help, a config, info, completion, its version) and run no job
+SHOWING = ("--help", "-h", "--hydra-help", "--cfg", "-c", "--info", "-i", "--shell-completion", "-sc", "--version")
+
+
+def trains(argv: list[str]) -> bool:
+    """True when `eprop run ARGV` runs jobs (and so needs NEST); False when Hydra only shows something."""
+    return not any(arg.split("=", 1)[0] in SHOWING for arg in argv)

@@ -9,10 +9,12 @@ without results, named when the run ends.
   file, no permission) is kept as `RunDirCallback.error`, a one-line UserError naming the
   key, which the CLI prints when Hydra's own mkdir then fails.
 
-The CLI then asks `discard_if_empty()` after an error of a single run: a run directory that
-this call created and that holds nothing but Hydra's `.hydra/` and `eprop.log` is removed
-(and so are the empty parents this call created), so mistakes do not leave directories that
-look like runs. Nothing else is ever removed.
+When `eprop run` ends with an error, the boundary (boundary.py) calls `after_error`: after an
+error of a single run, `discard_if_empty()` removes a run directory that this call created and
+that holds nothing but Hydra's `.hydra/` and `eprop.log` (and the empty parents this call
+created), so mistakes do not leave directories that look like runs; a results file written
+before the error is named instead (`eprop: results in DIR`, on stdout). Nothing else is ever
+removed.
 """
 
 from __future__ import annotations
@@ -136,6 +138,30 @@ def discard_if_empty() -> bool:
         except OSError:
             break
     return True
+
+
+def after_error(exc: BaseException, bug: bool) -> None:
+    """What `eprop run` leaves when it ends with `exc` (called by the boundary after its line).
+
+    A bug or a second signal: the results written so far are named. A signal before the first
+    iteration: the empty run directory goes. A user error: the empty run directory goes, or the
+    results written (a single run's, or a multirun's summary.csv) are named. An interrupted run
+    (its line names the directory) and Hydra's own exits leave everything as it is.
+    """
+    from eprop.cli.boundary import user_error
+    from eprop.sweep import SUMMARY_FILE
+
+    if bug or (isinstance(exc, KeyboardInterrupt) and exc.args):
+        if results_written():
+            print(f"eprop: results in {shown(results_written())}")
+    elif isinstance(exc, KeyboardInterrupt):  # before the training loop: nothing to keep
+        discard_if_empty()
+    elif isinstance(user_error(exc), UserError):
+        sweep_dir = RunDirCallback.sweep_dir
+        if not discard_if_empty() and results_written():
+            print(f"eprop: results in {shown(results_written())}")
+        elif sweep_dir is not None and (sweep_dir / SUMMARY_FILE).is_file():
+            print(f"eprop: results in {shown(sweep_dir)}")
 
 
 def results_written() -> Path | None:

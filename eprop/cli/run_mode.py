@@ -6,14 +6,11 @@ run without `-m` and a multirun with it. eprop's configs never set hydra.mode (t
 composes every preset to check), so its value can come only from the command line: an override of
 `hydra.mode`, or one that makes Hydra read other config files (`hydra.searchpath`,
 `--config-dir`/`-cd`, `--config-path`/`-cp`, `--config-name`/`-cn`). Without those,
-`one_composition` tells Hydra the mode is null without composing; with any of them Hydra's
-own composition decides, as before.
+hydra_internals.one_composition tells Hydra the mode is null without composing; with any of
+them Hydra's own composition decides, as before.
 """
 
 from __future__ import annotations
-
-from collections.abc import Iterator
-from contextlib import contextmanager
 
 from eprop.config.overrides import key_of
 
@@ -33,19 +30,3 @@ def mode_is_null(argv: list[str]) -> bool:
         if any(key == k or key.startswith(k + ".") for k in MODE_KEYS):
             return False
     return True
-
-
-@contextmanager
-def one_composition(argv: list[str]) -> Iterator[None]:
-    """Within the block, Hydra's get_mode answers "null" without composing, when `mode_is_null(argv)`."""
-    from hydra._internal.hydra import Hydra
-
-    if not mode_is_null(argv):
-        yield
-        return
-    composing = Hydra.get_mode
-    Hydra.get_mode = lambda self, config_name, overrides: None
-    try:
-        yield
-    finally:
-        Hydra.get_mode = composing

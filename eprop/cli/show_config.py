@@ -1,15 +1,13 @@
 """Configs shown without running: `eprop run --params`, `--cfg job` of a resumed run, `--help`'s groups.
 
 Composed with Hydra's compose API, which is fine here because nothing runs (a real run goes
-through `@hydra.main`).
+through `@hydra.main`). A config error is raised; the boundary (boundary.py) prints it as one line.
 """
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
-from eprop.cli.boundary import BUG, exit_status
 from eprop.config.schema import conf_dir
 
 
@@ -54,25 +52,13 @@ def print_params(overrides: list[str]) -> int:
     """`eprop run --params [OVERRIDES]`: `key = value  # unit, meaning` for every parameter."""
     from eprop.config.params_doc import render
 
-    return _print(lambda: render(resumed_config(overrides)))
+    print(render(resumed_config(overrides)), end="")
+    return 0
 
 
 def print_resumed_config(overrides: list[str], resolve: bool) -> int:
     """`eprop run resume=DIR --cfg job [--resolve]`: the config the resumed run will run."""
     from omegaconf import OmegaConf
 
-    return _print(lambda: OmegaConf.to_yaml(resumed_config(overrides), resolve=resolve))
-
-
-def _print(make_text) -> int:
-    """Print `make_text()` on stdout (exit code 0), or its user error as one line (exit code 2)."""
-    try:
-        text = make_text()
-    except Exception as exc:
-        message, code = exit_status(exc)
-        if (message, code) == BUG:
-            raise
-        print(message, file=sys.stderr)
-        return code
-    print(text, end="")
+    print(OmegaConf.to_yaml(resumed_config(overrides), resolve=resolve), end="")
     return 0

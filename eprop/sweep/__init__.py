@@ -371,11 +371,13 @@ def failed_trial_launcher(launcher):
 
         def launch(self, job_overrides, initial_job_idx):
             returns = self.inner.launch(job_overrides, initial_job_idx)
-            for ret in returns:
-                value = ret._return_value
-                if ret.status == JobStatus.COMPLETED and isinstance(value, float) and math.isnan(value):
+            for ret in returns:  # JobReturn's public status and return_value (read only when completed)
+                if ret.status != JobStatus.COMPLETED:
+                    continue
+                value = ret.return_value
+                if isinstance(value, float) and math.isnan(value):
                     ret.status = JobStatus.FAILED
-                    ret._return_value = TrialFailed(_failure_message(ret))
+                    ret.return_value = TrialFailed(_failure_message(ret))
             return returns
 
     return FailedTrialLauncher(launcher)
