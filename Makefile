@@ -9,15 +9,15 @@ $(BIN)/python:
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
 run: $(BIN)/python
-	$(BIN)/python -m pip install --quiet .
+	$(BIN)/python -m pip install --quiet '.[nest]'
 	$(BIN)/eprop run task=handwriting
 
 test: $(BIN)/python
-	$(BIN)/python -m pip install --quiet -e '.[test,sweep,docs]'
+	$(BIN)/python -m pip install --quiet -e '.[nest,test,sweep,docs]'
 	$(BIN)/python -m pytest -q
 
 fast-test: $(BIN)/python
-	$(BIN)/python -m pip install --quiet -e '.[test,sweep]'
+	$(BIN)/python -m pip install --quiet -e '.[nest,test,sweep]'
 	$(BIN)/python -m pytest -q -m "not nest and not slow" -n auto
 
 docs: $(BIN)/python

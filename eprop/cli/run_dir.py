@@ -28,6 +28,7 @@ from hydra.experimental.callback import Callback
 from omegaconf import DictConfig
 
 from eprop.errors import UserError
+from eprop.training.job import make_dir
 
 HYDRA_FILES = {".hydra", "eprop.log"}  # what Hydra and the job's logging put into every run directory
 
@@ -69,36 +70,6 @@ class RunDirCallback(Callback):
             RunDirCallback.error = err
             return
         RunDirCallback.sweep_dir = path.absolute()
-
-
-def make_dir(key: str, path: Path, kind: str) -> list[Path]:
-    """Create `path` (and its parents); returns the directories that did not exist before.
-
-    A directory that cannot be made is a UserError naming `key`.
-    """
-    absolute = path.absolute()
-    try:
-        missing = [p for p in (absolute, *absolute.parents) if not p.exists()]
-        absolute.mkdir(parents=True, exist_ok=True)
-    except OSError as err:
-        raise UserError(
-            f"{key}={path}: cannot create the {kind} directory ({_reason(absolute, err)}); "
-            "choose a directory you can write to"
-        )
-    return missing
-
-
-def _reason(path: Path, err: OSError) -> str:
-    for ancestor in (path, *path.parents):
-        try:
-            if ancestor.exists():
-                if not ancestor.is_dir():
-                    return f"{ancestor} is a file, not a directory"
-                break
-        except OSError:
-            continue
-    where = f": {err.filename}" if err.filename else ""
-    return f"{(err.strerror or type(err).__name__).lower()}{where}"
 
 
 def write_to_log(message: str) -> None:

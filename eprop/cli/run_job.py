@@ -22,52 +22,14 @@ from omegaconf import DictConfig, OmegaConf
 
 from eprop.cli.boundary import user_error
 from eprop.cli.run_dir import write_to_log
-from eprop.config.schema import with_plain_choices
 from eprop.errors import StopRun, UserError  # noqa: F401  (run_job.StopRun for callers)
 from eprop.results import natural_key
 from eprop.sweep import job_objective
+from eprop.training.job import PATH_KEYS, expand_paths, train_job  # noqa: F401  (run_job.expand_paths for callers)
 from eprop.training.loop import train
 from eprop.training.resume import resume_config
 
 log = logging.getLogger(__name__)
-
-
-def _progress(cfg: DictConfig):
-    """A rich progress bar on stderr with iteration, last loss and ETA (None if disabled)."""
-    if not cfg.progress:
-        return None
-    from rich.console import Console
-    from rich.progress import (
-        BarColumn,
-        MofNCompleteColumn,
-        Progress,
-        TextColumn,
-        TimeElapsedColumn,
-        TimeRemainingColumn,
-    )
-
-    return Progress(
-        TextColumn("[bold]{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TextColumn("loss {task.fields[loss]}"),
-        TimeElapsedColumn(),
-        TextColumn("ETA"),
-        TimeRemainingColumn(),
-        console=Console(stderr=True),
-        transient=False,
-    )
-
-
-PATH_KEYS = ("task.data_file", "weights.load", "resume")
-
-
-def expand_paths(cfg: DictConfig) -> None:
-    """`~` and `~user` in the path keys of the config (e.g. a preset's task.data_file=~/x.csv)."""
-    for key in PATH_KEYS:
-        value = OmegaConf.select(cfg, key)
-        if isinstance(value, str) and value.startswith("~"):
-            OmegaConf.update(cfg, key, str(Path(value).expanduser()))
 
 
 def run_job(cfg: DictConfig) -> float:
@@ -81,26 +43,7 @@ def run_job(cfg: DictConfig) -> float:
         if cfg.resume:
             cfg, parent = resume_config(cfg, overrides)
             expand_paths(cfg)
-        cfg = with_plain_choices(cfg)  # NEST takes str, not the schema's Enums
-        progress = _progress(cfg)
-        if progress is None:
-            return job_objective(cfg, run_dir / cfg.output.file, train(cfg, run_dir, overrides, parent=parent))
-        bars = []
-
-        def show(k: int, loss: float, total: int) -> None:
-            # The bar appears with the first finished iteration, so that an error found while
-            # the data is loaded or the network is built stays a single line. With phases, `total`
-            # is the most iterations the schedule can still give; it shrinks as the run goes.
-            if not bars:
-                progress.start()
-                bars.append(progress.add_task(cfg.task.name, total=total, completed=k, loss="–"))
-            progress.update(bars[0], total=total, completed=k + 1, loss=f"{loss:.4g}")
-
-        try:
-            final_loss = train(cfg, run_dir, overrides, parent=parent, on_iteration=show)
-        finally:
-            if bars:  # a bar that never started would still print an empty line
-                progress.stop()
+        cfg, final_loss = train_job(cfg, run_dir, overrides, parent, progress=bool(cfg.progress), trainer=train)
         return job_objective(cfg, run_dir / cfg.output.file, final_loss)
     except Exception as exc:
         err = user_error(exc)  # a UserError (config errors translated), an Interrupted run, or None: a bug

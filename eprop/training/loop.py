@@ -31,7 +31,7 @@ from pathlib import Path
 import numpy as np
 from omegaconf import DictConfig
 
-from eprop import simulator
+import eprop.simulator as simulator
 from eprop.config.phases import PHASE_NAMES, PhaseSchedule, learning_rate
 from eprop.config.projections import PROJECTIONS
 from eprop.config.schema import n_recurrent

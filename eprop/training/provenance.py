@@ -13,7 +13,7 @@ from typing import Any
 
 from omegaconf import OmegaConf
 
-from eprop import __version__
+from eprop._version import __version__
 
 PACKAGES = ("nest-simulator", "numpy", "h5py", "hydra-core", "omegaconf", "matplotlib", "rich", "pooch")
 

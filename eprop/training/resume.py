@@ -155,6 +155,12 @@ def resume_config(cfg: DictConfig, overrides: list[str]) -> tuple[DictConfig, Pa
     # config.validate's check of weights.load (a file, or a directory holding results.h5) accepts
     named = parent.results_file.name == RESULTS_FILE
     merged.weights.load = str(parent.run_dir if named else parent.results_file)
+    return merged, continued_parent(merged, parent, cfg.resume)
+
+
+def continued_parent(merged: DictConfig, parent: Parent, given: str) -> Parent:
+    """`parent` with the phases and errors of its chain when `merged`'s schedule needs them; refuses a
+    parent that has finished the schedule, or whose iterations reach `task.n_iter`. `given`: resume= as typed."""
     schedule = PhaseSchedule.from_config(merged)
     if schedule.trains_only:
         with open_results(parent.results_file) as res:
@@ -166,18 +172,18 @@ def resume_config(cfg: DictConfig, overrides: list[str]) -> tuple[DictConfig, Pa
             following = schedule.next_phase(phases, errors)
         except ValueError as err:
             raise UserError(
-                f"resume={cfg.resume}: the parent runs' phases do not follow this schedule "
+                f"resume={given}: the parent runs' phases do not follow this schedule "
                 f"(task.n_iter={merged.task.n_iter}, phases.*): {err}"
             )
         if following is None:
             raise UserError(
-                f"resume={cfg.resume}: the parent runs have finished their phase schedule "
+                f"resume={given}: the parent runs have finished their phase schedule "
                 f"({len(phases)} iterations, the test phase included); nothing is left to run"
             )
-        return merged, parent
+        return parent
     if merged.task.n_iter <= parent.n_iter_done:
         raise UserError(
             f"task.n_iter={merged.task.n_iter}: the parent run has done {parent.n_iter_done} iterations already; "
             f"ask for a larger total (task.n_iter={parent.n_iter_done + merged.task.n_iter} continues for {merged.task.n_iter} more)"
         )
-    return merged, parent
+    return parent
