@@ -2,7 +2,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: run test fast-test bench clean
+.PHONY: run test fast-test docs bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -13,12 +13,16 @@ run: $(BIN)/python
 	$(BIN)/eprop run task=handwriting
 
 test: $(BIN)/python
-	$(BIN)/python -m pip install --quiet -e '.[nest,test,sweep]'
+	$(BIN)/python -m pip install --quiet -e '.[nest,test,sweep,docs]'
 	$(BIN)/python -m pytest -q
 
 fast-test: $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e '.[nest,test,sweep]'
 	$(BIN)/python -m pytest -q -m "not nest and not slow" -n auto
+
+docs: $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e '.[docs]'
+	$(BIN)/python -m mkdocs build --strict --site-dir site
 
 clean:
 	rm -rf $(VENV) build dist *.egg-info

@@ -4,7 +4,7 @@ This package is the only part of eprop that knows the layout and imports h5py; e
 reads through `Results` methods. It imports nothing of the simulator, the training loop, the
 analysis or the command line. Its modules:
 
-- schema.py: the layout (`SCHEMA`, the README's "HDF5 schema" table) and every dataset's units
+- schema.py: the layout (`SCHEMA`, the "HDF5 schema" table of docs/results.md) and every dataset's units
 - writer.py: `ResultsWriter`, which appends one iteration at a time and survives a kill
 - files.py: finding the results file of a run directory or the files under a multirun directory
 - base.py: opening a file for reading, and what every part of the reader shares

@@ -1,4 +1,4 @@
-"""`python -m eprop.results --schema-markdown`: print the README's "HDF5 schema" table."""
+"""`python -m eprop.results --schema-markdown`: print the "HDF5 schema" table of docs/results.md."""
 
 from eprop.results.schema import main
 

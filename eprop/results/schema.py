@@ -1,7 +1,7 @@
 """The layout of a results file (schema version 1): the `SCHEMA` table and the units of every dataset.
 
-`SCHEMA` is the README's "HDF5 schema" table (`python -m eprop.results --schema-markdown` prints
-it, `schema_markdown()` returns it; tests/test_read_layout.py checks that the README holds it
+`SCHEMA` is the "HDF5 schema" table of docs/results.md (`python -m eprop.results --schema-markdown`
+prints it, `schema_markdown()` returns it; tests/test_read_layout.py checks that the page holds it
 unchanged). `UNITS` gives every dataset the `units` and one-line `description` attributes the
 writer stores with it. Pure data: no HDF5 here.
 """
@@ -14,8 +14,8 @@ SCHEMA_VERSION = 1  # the layout version written to, and accepted from, the root
 
 
 # The layout of a results file: (path, shape and type, content), one row per dataset group.
-# README's "HDF5 schema" table is this table (`python -m eprop.results --schema-markdown`
-# prints it; tests/test_read_layout.py checks that the README holds it unchanged).
+# The "HDF5 schema" table of docs/results.md is this table (`python -m eprop.results --schema-markdown`
+# prints it; tests/test_read_layout.py checks that the page holds it unchanged).
 SCHEMA: tuple[tuple[str, str, str], ...] = (
     (
         "`/loss`",
@@ -90,7 +90,7 @@ SCHEMA: tuple[tuple[str, str, str], ...] = (
 
 
 def schema_markdown() -> str:
-    """SCHEMA as the Markdown table of the README's "HDF5 schema" section."""
+    """SCHEMA as the Markdown table of the "HDF5 schema" section of docs/results.md."""
     lines = ["| path | shape, type | content |", "|---|---|---|"]
     lines += [f"| {path} | {shape} | {content} |" for path, shape, content in SCHEMA]
     return "\n".join(lines)
@@ -174,7 +174,7 @@ def units_of(path: str) -> tuple[str, str] | None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """`python -m eprop.results --schema-markdown`: print the README's schema table."""
+    """`python -m eprop.results --schema-markdown`: print the schema table of docs/results.md."""
     import sys
 
     args = sys.argv[1:] if argv is None else argv

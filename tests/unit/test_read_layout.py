@@ -24,9 +24,9 @@ REPO = Path(__file__).resolve().parents[2]
 PACKAGE = REPO / "eprop"
 
 
-def test_readme_schema_table_is_the_one_results_py_declares():
-    readme = (REPO / "README.md").read_text()
-    section = readme[readme.index("## HDF5 schema") : readme.index("\n## ", readme.index("## HDF5 schema") + 1)]
+def test_docs_schema_table_is_the_one_results_py_declares():
+    page = (REPO / "docs" / "results.md").read_text()
+    section = page[page.index("## HDF5 schema") : page.index("\n## ", page.index("## HDF5 schema") + 1)]
     table = "\n".join(line for line in section.splitlines() if line.startswith("|"))
     assert table == schema_markdown()
     assert [row[0] for row in SCHEMA][:3] == ["`/loss`", "`/loss_per_output`", "`/target`"]
