@@ -74,14 +74,11 @@ def default_of(cfg, key: str) -> str:
 
 
 def bounds_of(found) -> str:
-    """The bounds that eprop.config.validation checks (`field_bounds`: a float field is finite unless
+    """The bounds that eprop.config.bounds checks (`field_bounds`: a float field is finite unless
     it allows inf), and the closed choice of an Enum field."""
-    try:
-        from eprop.config.validation import field_bounds
-    except ImportError:  # an eprop without it: the metadata as written
-        meta = found.meta
-    else:
-        meta = field_bounds(found)
+    from eprop.config.bounds import field_bounds
+
+    meta = field_bounds(found)
     parts = []
     if "min_int" in meta:
         parts.append(f"integer ≥ {meta['min_int']}")
@@ -123,7 +120,7 @@ def _leaves(target: Any = None):
     """The schema's leaf fields (a nested dataclass is no row; its fields are)."""
     import dataclasses
 
-    from eprop.config.schema import schema_fields
+    from eprop.config.lookup import schema_fields
 
     return [f for f in schema_fields(target=target) if not dataclasses.is_dataclass(f.type)]
 
@@ -166,7 +163,7 @@ def task_sections(compose) -> list[str]:
     import dataclasses
 
     from eprop.config.fields import TaskConfig
-    from eprop.config.schema import task_schemas
+    from eprop.config.lookup import task_schemas
 
     by_schema: dict[type, list[str]] = {}
     for name, schema in task_schemas().items():
