@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING
 from omegaconf import DictConfig, ListConfig, OmegaConf, open_dict, read_write
 
 from eprop.config.changes import Composition, remember
-from eprop.errors import Diverged, EpropError, UserError, nest_missing_message
+from eprop.errors import Diverged, EpropError, ResultsError, UserError, nest_missing_message
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -313,9 +313,9 @@ def open(path: str | Path) -> Results | Sweep:  # eprop.open, named as io.open; 
         or use a `with` block), else a `Sweep` of the runs under the folder.
 
     Raises:
-        UserError: `path` does not exist or holds no run.
-        ResultsError: A results file that cannot be read (damaged, not an eprop results file, an
-            unsupported schema version, several in one run directory).
+        ResultsError: `path` does not exist or holds no run, or a results file cannot be read
+            (damaged, not an eprop results file, an unsupported schema version, several in one
+            run directory): the reader's errors, with the line `eprop eval` prints.
 
     Example:
         >>> with eprop.open("runs/first") as results:  # doctest: +SKIP
@@ -327,7 +327,7 @@ def open(path: str | Path) -> Results | Sweep:  # eprop.open, named as io.open; 
 
     path = Path(path).expanduser()
     if not path.exists():
-        raise UserError(f"{path}: no such file or directory")
+        raise ResultsError(f"{path}: no such file or directory")
     if path.is_file():
         return open_results(path)
     own = results_file_in(path)
@@ -335,8 +335,11 @@ def open(path: str | Path) -> Results | Sweep:  # eprop.open, named as io.open; 
         return open_results(own)
     errors = error_files(path)
     if errors:
-        raise UserError(f"{path}: the run holds no results file; it failed before training (see {errors[0]})")
-    return Sweep(path)
+        raise ResultsError(f"{path}: the run holds no results file; it failed before training (see {errors[0]})")
+    try:
+        return Sweep(path)
+    except UserError as exc:  # a folder without runs: the job discovery's line, as the reader's error
+        raise ResultsError(str(exc)) from None
 
 
 def figure(results: Results | str | Path, name: str = "loss", *, log: bool | None = None) -> Figure:

@@ -166,15 +166,15 @@ def test_open_gives_results_for_a_file_or_run_directory(tmp_path):
 
 
 def test_open_refuses_what_is_not_a_run(tmp_path):
-    with pytest.raises(eprop.UserError) as info:
+    with pytest.raises(eprop.ResultsError) as info:
         eprop.open(tmp_path / "missing")
     assert str(info.value) == f"{tmp_path / 'missing'}: no such file or directory"
     (tmp_path / "empty").mkdir()
-    with pytest.raises(eprop.UserError, match="contains no results.h5"):
+    with pytest.raises(eprop.ResultsError, match="contains no results.h5"):
         eprop.open(tmp_path / "empty")
     (tmp_path / "failed").mkdir()
     (tmp_path / "failed" / "error.txt").write_text("boom\n")
-    with pytest.raises(eprop.UserError, match="failed before training"):
+    with pytest.raises(eprop.ResultsError, match="failed before training"):
         eprop.open(tmp_path / "failed")
 
 
