@@ -1,7 +1,7 @@
 """Everything eprop relies on in Hydra beyond its public API, in this one module.
 
 Tested with hydra-core 1.3.8 and hydra-optuna-sweeper 1.3.0 (pyproject allows hydra-core
->=1.3.2,<1.4); tests/test_hydra_internals.py fails loudly when a Hydra release changes any
+>=1.3.2,<1.4); tests/unit/test_hydra_internals.py fails loudly when a Hydra release changes any
 of these:
 
 1. `hydra._internal.hydra.Hydra.get_mode(self, config_name, overrides)` (private). Before a
@@ -9,7 +9,7 @@ of these:
    composes it again to run: about 0.2 s of every run's start. `one_composition` replaces the
    method, for the duration of one `eprop run`, by one that answers None ("not set")
    without composing, when the command line cannot set `hydra.mode` (run_mode.mode_is_null;
-   eprop's configs never set it, tests/test_run_mode.py checks every preset). With None,
+   eprop's configs never set it, tests/unit/test_run_mode.py checks every preset). With None,
    Hydra's `hydra._internal.utils._run_app` (private) runs a single run without `-m` and a
    multirun with it: the answer a composition would have given. Hydra has no public way to
    skip that composition.

@@ -2,7 +2,7 @@
 
 `@hydra.main` composes the whole config once only to read `hydra.mode` (Hydra.get_mode), then
 again to run: about 0.2 s of every run's start. When `hydra.mode` is null, Hydra runs a single
-run without `-m` and a multirun with it. eprop's configs never set hydra.mode (tests/test_run_mode.py
+run without `-m` and a multirun with it. eprop's configs never set hydra.mode (tests/unit/test_run_mode.py
 composes every preset to check), so its value can come only from the command line: an override of
 `hydra.mode`, or one that makes Hydra read other config files (`hydra.searchpath`,
 `--config-dir`/`-cd`, `--config-path`/`-cp`, `--config-name`/`-cn`). Without those,

@@ -1,7 +1,7 @@
 """The layout of a results file (schema version 1): the `SCHEMA` table and the units of every dataset.
 
 `SCHEMA` is the "HDF5 schema" table of docs/results.md (`python -m eprop.results --schema-markdown`
-prints it, `schema_markdown()` returns it; tests/test_read_layout.py checks that the page holds it
+prints it, `schema_markdown()` returns it; tests/unit/test_read_layout.py checks that the page holds it
 unchanged). `UNITS` gives every dataset the `units` and one-line `description` attributes the
 writer stores with it. Pure data: no HDF5 here.
 """
@@ -15,7 +15,7 @@ SCHEMA_VERSION = 1  # the layout version written to, and accepted from, the root
 
 # The layout of a results file: (path, shape and type, content), one row per dataset group.
 # The "HDF5 schema" table of docs/results.md is this table (`python -m eprop.results --schema-markdown`
-# prints it; tests/test_read_layout.py checks that the page holds it unchanged).
+# prints it; tests/unit/test_read_layout.py checks that the page holds it unchanged).
 SCHEMA: tuple[tuple[str, str, str], ...] = (
     (
         "`/loss`",

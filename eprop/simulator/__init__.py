@@ -3,7 +3,7 @@
 It receives a plain NetworkDescription (description.py; eprop/training/translate.py makes it
 from the config) besides the timing, the weights and the task's signals, and imports nothing
 of the config schema, OmegaConf or Hydra. The functions below form the `Simulator` interface
-the training loop calls (protocol.py); tests/fake_simulator.py implements it without NEST.
+the training loop calls (protocol.py); tests/support/fake_simulator.py implements it without NEST.
 
 Its modules:
 

@@ -1,7 +1,7 @@
 """The simulator interface the training loop calls (`Simulator`), without NEST.
 
 Two implementations: the package eprop.simulator (NEST; its functions, re-exported by
-eprop/simulator/__init__.py) and tests/fake_simulator.py's FakeSimulator (the fast tier).
+eprop/simulator/__init__.py) and tests/support/fake_simulator.py's FakeSimulator (the fast tier).
 The loop calls them in this order:
 
     reset_kernel -> build_network -> nest_info, num_virtual_procs -> [set_optimizer_state]

@@ -16,7 +16,7 @@ a directory and returns the final loss. Its stages:
 
 Every call into the simulator goes through `sim`, an object with the functions of
 eprop.simulator.protocol.Simulator (default: the NEST package eprop.simulator; the fast tests
-pass tests/fake_simulator.py). The simulator gets the config translated into plain values
+pass tests/support/fake_simulator.py). The simulator gets the config translated into plain values
 (eprop/training/translate.py), never the config itself.
 """
 

@@ -76,7 +76,7 @@ DIVERGING = [
     "neuron=lif",
     "weights.in_rec.scale=100",
     "weights.rec_rec.scale=100",
-    "recording.saturated_rate=0.4",  # as tests/test_numbers_nest.py: 421 spikes/s is above 0.4 x 1000 spikes/s
+    "recording.saturated_rate=0.4",  # as tests/nest/test_numbers_nest.py: 421 spikes/s is above 0.4 x 1000 spikes/s
     "progress=false",
 ]
 

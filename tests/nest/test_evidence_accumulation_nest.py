@@ -5,7 +5,7 @@
   (rtol 1e-8), from the config alone;
 - on top of it, seed=, task.n_iter=, task.batch_size= and optimizer.eta= give what the NEST
   oracle (tests/oracle/evidence_accumulation.py, checked against the same reference losses in
-  tests/test_oracle_evidence_accumulation.py) gives for the same setup: losses, labels,
+  tests/nest/test_oracle_evidence_accumulation.py) gives for the same setup: losses, labels,
   predictions, accuracy and final weights;
 - /accuracy equals the accuracy recomputed here from the stored readout events and /labels.
 """

@@ -18,7 +18,7 @@ from tests.conftest import ROOT, data_dir
 pytestmark = pytest.mark.nest
 
 NOTEBOOK = ROOT / "docs" / "tutorial.ipynb"
-FINAL_LOSS = 173.97540479  # handwriting, 5 iterations: the seed tutorial's loss (README, tests/test_run_nest.py)
+FINAL_LOSS = 173.97540479  # handwriting, 5 iterations: the seed tutorial's loss (README, tests/nest/test_run_nest.py)
 
 
 def execute(notebook: Path, workdir: Path, timeout: float = 600):

@@ -1,6 +1,6 @@
 """Fast tier: eval, sweep summary and figures of classification runs with phases (no NEST).
 
-The files are synthetic (tests/synthetic_results.py, `write_classification_run`): 10 iterations of 4
+The files are synthetic (tests/support/synthetic_results.py, `write_classification_run`): 10 iterations of 4
 sequences with the phases 1 0 0 0 1 2 2 0 3 3 (validation, training x3, validation, early stopping x2,
 training, test x2) and 1 2 3 4 2 3 4 4 3 1 sequences predicted right, so every number below is
 counted by hand from those two lists.

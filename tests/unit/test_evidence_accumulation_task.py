@@ -2,7 +2,7 @@
 
 The draws are compared with the NEST oracle's pure-numpy functions (tests/oracle/
 evidence_accumulation.py), which follow NEST's test line by line; the NEST tier
-(tests/test_evidence_accumulation_nest.py) checks the numbers of whole runs.
+(tests/nest/test_evidence_accumulation_nest.py) checks the numbers of whole runs.
 """
 
 from __future__ import annotations

@@ -117,7 +117,7 @@ def test_the_schema_fields_and_the_pass_through_stay_apart(compose):
     ],
 )
 def test_a_shadowing_entry_is_described_not_raised(compose, override, where, message):
-    """The simulator raises it after NEST has accepted the names (tests/test_models.py runs it)."""
+    """The simulator raises it after NEST has accepted the names (tests/nest/test_models.py runs it)."""
     assert where(describe_network(compose(override))).shadow_error == message
 
 

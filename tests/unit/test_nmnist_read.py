@@ -1,5 +1,5 @@
 """Fast tier: eval and plot of an N-MNIST-like classification run (ten classes, squared-error readouts,
-input frames), on synthetic files (tests/synthetic_results.py, `write_nmnist_run`): 7 iterations of 4
+input frames), on synthetic files (tests/support/synthetic_results.py, `write_nmnist_run`): 7 iterations of 4
 samples with the phases 0 0 1 0 0 3 3 and NM_WRONG = 4 3 2 2 1 1 2 samples predicted wrong, so every
 number below is counted from those lists and from `nmnist_sample_spikes`.
 """

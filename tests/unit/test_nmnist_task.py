@@ -1,6 +1,6 @@
 """Fast tier: task=nmnist's signals (spike times, targets, learning windows, loaders by phase),
 its loss and accuracy, what it stores, and its one-line refusals. No NEST: the training-loop
-tests use tests/fake_simulator.py."""
+tests use tests/support/fake_simulator.py."""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 """The phase schedule (eprop/config/phases.py) against the example's loop as the oracle runs it.
 
-The oracle's runs (tests/test_oracle_evidence_accumulation.py, NEST tier) give, at batch 1
+The oracle's runs (tests/nest/test_oracle_evidence_accumulation.py, NEST tier) give, at batch 1
 and `--n-iter-train 6 --validate-every 3 --n-early-stop 2 --n-test 2`, the errors
 1 1 0 0 1 0 0 1 0 0 and the phases 1 0 0 0 1 2 2 0 3 3 (`--stop-crit 0.6`) and
 1 0 0 0 1 2 2 0 0 0 3 3 (`--stop-crit 0.5`, errors of iterations 8-11 not needed here).

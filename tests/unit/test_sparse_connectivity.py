@@ -2,7 +2,7 @@
 
 The masks' draw order against a hand-written numpy replica of NEST's N-MNIST example, the
 default that draws nothing, the results file's connection lists, `weights.load` between sparse
-and dense runs, the refusals and the weight-matrix figure. No NEST (tests/fake_simulator.py).
+and dense runs, the refusals and the weight-matrix figure. No NEST (tests/support/fake_simulator.py).
 """
 
 from __future__ import annotations

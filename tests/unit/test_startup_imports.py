@@ -6,7 +6,7 @@ hides it while NEST loads, so a run without a progress bar loads neither matplot
 which matplotlib pulls in) nor rich, and matplotlib stays importable afterwards. pandas is not
 checked: NEST imports it itself whenever it is installed (nest/lib/hl_api_types.py), and it is
 one of eprop's dependencies (Results.to_pandas); eprop.results imports it only in to_pandas
-(tests/test_results_api.py).
+(tests/unit/test_results_api.py).
 """
 
 from __future__ import annotations

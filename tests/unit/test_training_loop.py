@@ -1,5 +1,5 @@
 """Fast tier: the training loop (eprop/training/loop.py) against the fake simulator of
-tests/fake_simulator.py: statuses, signals, pending updates, resumed counters, divergence,
+tests/support/fake_simulator.py: statuses, signals, pending updates, resumed counters, divergence,
 the generators one iteration ahead, and the spike times the NEST simulator is given. No NEST.
 """
 
