@@ -23,7 +23,7 @@ PHYSICAL = {"ms", "pF", "mV", "pA", "spikes/s"}  # units named in bound messages
 
 
 def unit_of(key: str) -> str:
-    """The unit of a schema field, as its metadata gives it (config.param)."""
+    """The unit of a schema field, as its metadata gives it (config.fields.param)."""
     found = schema_field(key)
     return found.unit if found else ""
 
@@ -42,7 +42,7 @@ def field_bounds(found) -> dict[str, Any]:
 
 
 def bound_error(key: str, value: Any, meta: dict[str, Any]) -> str | None:
-    """The message if `value` breaks a bound of the field's metadata (config.param), else None.
+    """The message if `value` breaks a bound of the field's metadata (config.fields.param), else None.
 
     NaN fails every float field with one message; +-inf fails unless the field says allow_inf.
     """

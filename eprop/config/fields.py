@@ -1,9 +1,9 @@
 """The pieces of the config schema that a task module declares its own config with, without
-importing config.py (which imports the task registry): `param()` (a field with its unit,
+importing config/schema.py (whose choices import the task registry): `param()` (a field with its unit,
 meaning and bounds), `BOUNDS`, and `TaskConfig`, the fields every task has.
 
 A task's config is a dataclass extending TaskConfig in the task's own module, named by its Task
-class (`config_schema`); config.py registers it in Hydra's ConfigStore as
+class (`config_schema`); config/store.py registers it in Hydra's ConfigStore as
 `task/_schema_<target>`, and the task's YAML file names it in its defaults list. Adding a task
 is that module (and its line in tasks.TASKS) and one YAML file in conf/task/.
 """
@@ -49,8 +49,8 @@ def param(default: Any = MISSING, doc: str = "", *, unit: str = "", factory: Any
 class TaskConfig:
     """The keys of every task: what it is, how long it trains, and the seeds' timing block in steps.
 
-    `target` is a plain string here; config.py gives each registered task schema its closed choice
-    of every task name (config.Target), which only config.py knows.
+    `target` is a plain string here; config/lookup.py gives each registered task schema its closed choice
+    of every task name (config.choices.Target), which only the config package knows.
     """
 
     name: str = param(MISSING, "task name, also the first level of the output directory")

@@ -1,6 +1,6 @@
 """Hydra's and OmegaConf's config errors as one line that names the key and says what is valid.
 
-It reads the schema (config.py) for the valid keys of a group and the valid values of a closed
+It reads the schema (config/schema.py, config/lookup.py) for the valid keys of a group and the valid values of a closed
 choice (an Enum field), so that the messages follow the schema. Under `task`, the keys are those
 of the task being composed: OmegaConf's message names its schema class (`object_type=...`).
 """

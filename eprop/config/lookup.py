@@ -52,7 +52,7 @@ def task_schemas() -> dict[str, type]:
 
 
 def task_schema(target: Any = None) -> type:
-    """The schema of task.* for TARGET; the keys of every task (schema_base.TaskConfig) for None or an unknown target."""
+    """The schema of task.* for TARGET; the keys of every task (config.fields.TaskConfig) for None or an unknown target."""
     return task_schemas().get(str(target), TaskConfig) if target is not None else TaskConfig
 
 

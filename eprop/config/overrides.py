@@ -145,7 +145,7 @@ def argv_error(argv: list[str]) -> str | None:
             parsed.is_delete() and isinstance(given, list)
         ):
             # Hydra fails with a traceback on a group option that parses as a number, bool, null or list
-            # of them; `_schema` is the group's schema (config.py), not an option
+            # of them; `_schema` is the group's schema (config/store.py), not an option
             options = sorted(p.stem for p in (Path(conf_dir()) / key).glob("*.yaml") if not p.stem.startswith("_"))
             return f"{key}={value}: no such option; valid options: {', '.join(options)}"
     return None

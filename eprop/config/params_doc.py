@@ -1,6 +1,6 @@
 """`eprop run --params`: every parameter of the composed config with its value, unit and meaning.
 
-The unit and meaning of each field come from the schema's field metadata (config.param), the
+The unit and meaning of each field come from the schema's field metadata (config.fields.param), the
 one place they are written; a derived value shows the interpolation it is computed from. The
 task keys are those of the composed task (task.target); the keys that only other tasks have
 follow at the end as comment lines marked by task (`# task=NAME: task.key = default  # ...`).

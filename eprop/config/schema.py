@@ -3,7 +3,7 @@ bounds (field metadata).
 
 Every YAML option in conf/ extends one of the dataclasses below (registered in Hydra's
 ConfigStore as `<group>/_schema` by store.py), so an unknown key, a wrong type or a value outside
-a closed choice (choices.py) fails when the config is composed, naming the key (config_errors.py
+a closed choice (choices.py) fails when the config is composed, naming the key (hydra_errors.py
 makes that one line). Each field's metadata (`param(default, doc, unit=..., min_int=...,
 positive=...)`, fields.py) is the one place for its unit, meaning and bounds: validation.py
 checks the bounds, params_doc.py shows unit and meaning (`eprop run --params`).

@@ -1,7 +1,7 @@
 """`validate(cfg)`: the checks a composed config must pass before anything runs.
 
 Types, unknown keys and closed choices are checked by the schema when the config is composed
-(config.py); the task keys are those of the schema of task.target (config.task_schema), which
+(config/schema.py); the task keys are those of the schema of task.target (config.lookup.task_schema), which
 the task's YAML chose. Here: the loop over the bounds in the schema's field metadata (bounds.py), then the checks
 that involve several fields (model family and neuron models, recording and network sizes,
 timing), and the task's own checks

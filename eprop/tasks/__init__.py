@@ -2,9 +2,9 @@
 
 `task_for(cfg)` gives the Task (tasks/base.py) of a config, chosen by `task.target` in
 `TASKS`. Adding a task is one module here (a Task subclass with its config dataclass, which
-extends schema_base.TaskConfig and which the Task names as `config_schema`), its entry in TASKS,
+extends config.fields.TaskConfig and which the Task names as `config_schema`), its entry in TASKS,
 and one YAML file in conf/task/ whose defaults list names `_schema_<target>`; nothing else
-branches on the task's name, and config.py registers the schema from TASKS.
+branches on the task's name, and config/store.py registers the schema from TASKS.
 """
 
 from __future__ import annotations

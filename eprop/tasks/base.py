@@ -1,15 +1,15 @@
 """The Task interface: what a kind of experiment draws, feeds the network each iteration, and scores.
 
-One Task object per run, made by `tasks.task_for(cfg)`. The training loop (training.py) asks it,
+One Task object per run, made by `tasks.task_for(cfg)`. The training loop (training/loop.py) asks it,
 in this order: `check(cfg)` (from validate), `n_inputs`/`n_outputs`/`sequence_steps`,
 `draw(rng)` right after the initial weights (draws 1-4) and any connection masks, `start_at(first
 iteration, parent phases)`, `write_static(writer)`, then per iteration k (counted from 0 in this
 run, asked in increasing k, one iteration ahead) `iteration_signals(k, phase)` with the phase of
 iteration k (phases.py), and after each iteration `iteration_outcome(...)`. No NEST.
 
-A Task names its config schema (`config_schema`): a dataclass extending schema_base.TaskConfig,
+A Task names its config schema (`config_schema`): a dataclass extending config.fields.TaskConfig,
 declared in the task's module, which its YAML file in conf/task/ extends (`defaults:
-[_schema_<target>]`). config.py registers it; the schema of a config is chosen by task.target.
+[_schema_<target>]`). config/store.py registers it; the schema of a config is chosen by task.target.
 """
 
 from __future__ import annotations

@@ -211,7 +211,7 @@ from eprop.tasks.base import IterationSignals, Outcome, Task, readout_by_sequenc
 
 @dataclass
 class EvidenceAccumulationConfig(TaskConfig):
-    """The task's keys: the keys of every task (schema_base.TaskConfig) and the numbers of
+    """The task's keys: the keys of every task (config.fields.TaskConfig) and the numbers of
     EvidenceAccumulationParams (defaults: NEST's example)."""
 
     n_cues: int = param(7, "evidence_accumulation: cues per sequence", min_int=1)

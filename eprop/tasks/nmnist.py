@@ -9,7 +9,7 @@ learning-window rate generator on the readouts' receptor 1). Loss: the example's
 error over the windows; accuracy: argmax over readouts of the mean readout signal in a window, a tie
 (equal readouts, e.g. a silent network) being no prediction (/predicted -1), counted wrong.
 
-Draws (one numpy RandomState seeded with `seed`; see datasets/nmnist.py and docs/nmnist.md):
+Draws (one numpy RandomState seeded with `seed`; see data/nmnist.py and docs/nmnist.md):
 weights 1-4, the masks of `weights.<projection>.sparsity` (5-7 with the example's levels), then
 the training loader's permutation, then the test loader's. Nothing is drawn per iteration.
 Training iterations take the next group of the training loader; every other phase (validation,
@@ -43,7 +43,7 @@ from eprop.tasks.evidence_accumulation import accuracy, one_hot_targets, predict
 
 @dataclass
 class NmnistConfig(TaskConfig):
-    """The task's keys: the keys of every task (schema_base.TaskConfig) and the data set's (defaults: NEST's example)."""
+    """The task's keys: the keys of every task (config.fields.TaskConfig) and the data set's (defaults: NEST's example)."""
 
     data_dir: str | None = param(
         None,

@@ -20,7 +20,7 @@ Every sequence of every iteration replays the same input raster and target. The 
 parsed once, by the Task object, which keeps it.
 
 The four targets share one config schema, `TrajectoryConfig` (the keys of every task,
-schema_base.TaskConfig, plus the input noise and the data file's keys), so that one
+config.fields.TaskConfig, plus the input noise and the data file's keys), so that one
 `check()` serves them all.
 """
 

@@ -153,7 +153,7 @@ def resume_config(cfg: DictConfig, overrides: list[str]) -> tuple[DictConfig, Pa
     _check_same_size(merged, parent_cfg, cfg.resume)
     merged.resume = str(parent.run_dir)
     # the directory, unless the file has another name than results.h5: then the file itself, which
-    # config.validate's check of weights.load (a file, or a directory holding results.h5) accepts
+    # training.weights.check_weights_source (a file, or a directory holding results.h5) accepts
     named = parent.results_file.name == RESULTS_FILE
     merged.weights.load = str(parent.run_dir if named else parent.results_file)
     return merged, continued_parent(merged, parent, cfg.resume)
