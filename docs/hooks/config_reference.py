@@ -12,7 +12,6 @@ Run it alone to print the page: `python docs/hooks/config_reference.py`.
 from __future__ import annotations
 
 import sys
-from enum import Enum
 from pathlib import Path
 from typing import Any
 
@@ -40,22 +39,10 @@ def _import_eprop() -> None:
 
 
 def _shown(value: Any) -> str:
-    """A value as one types it in an override (null, true, [a, b]), as `eprop run --params` shows it."""
-    from omegaconf import DictConfig, ListConfig, OmegaConf
+    """A value as one types it in an override, its interpolation kept (eprop run --params resolves it)."""
+    from eprop.config.params_doc import shown_value
 
-    if isinstance(value, (DictConfig, ListConfig)):
-        value = OmegaConf.to_container(value, resolve=False, enum_to_str=True)
-    if isinstance(value, Enum):
-        value = value.value
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return str(value).lower()
-    if isinstance(value, list):
-        return "[" + ", ".join(_shown(item) for item in value) + "]"
-    if isinstance(value, dict):
-        return "{" + ", ".join(f"{key}: {_shown(item)}" for key, item in value.items()) + "}"
-    return str(value)
+    return shown_value(value, resolve=False)
 
 
 def default_of(cfg, key: str) -> str:

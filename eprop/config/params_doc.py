@@ -8,6 +8,7 @@ follow at the end as comment lines marked by task (`# task=NAME: task.key = defa
 
 from __future__ import annotations
 
+from enum import Enum
 from typing import Any
 
 from omegaconf import DictConfig, ListConfig, OmegaConf
@@ -42,7 +43,7 @@ def other_task_keys(target: str) -> list[str]:
             if found.key not in own:
                 f = found.field
                 default = f.default_factory() if f.default_factory is not dataclasses.MISSING else f.default
-                rows.append((f"# task={'|'.join(names)}: {found.key} = {_shown(default)}", _doc(found)))
+                rows.append((f"# task={'|'.join(names)}: {found.key} = {shown_value(default)}", _doc(found)))
     if not rows:
         return []
     width = min(max(len(left) for left, _ in rows), 72)
@@ -60,18 +61,21 @@ def _leaves(node: Any, prefix: str = ""):
             yield dotted, child
 
 
-def _shown(value: Any) -> str:
-    """A value as one would type it in an override: null, true, [a, b], {k: v}."""
+def shown_value(value: Any, *, resolve: bool = True) -> str:
+    """A value as one would type it in an override: null, true, [a, b], {k: v}; a closed choice
+    by its name. `resolve=False` keeps a derived value's interpolation (the docs' reference)."""
     if isinstance(value, (DictConfig, ListConfig)):
-        value = OmegaConf.to_container(value, resolve=True)
+        value = OmegaConf.to_container(value, resolve=resolve, enum_to_str=True)
+    if isinstance(value, Enum):
+        value = value.value
     if value is None:
         return "null"
     if isinstance(value, bool):
         return str(value).lower()
     if isinstance(value, list):
-        return "[" + ", ".join(_shown(item) for item in value) + "]"
+        return "[" + ", ".join(shown_value(item, resolve=resolve) for item in value) + "]"
     if isinstance(value, dict):
-        return "{" + ", ".join(f"{key}: {_shown(item)}" for key, item in value.items()) + "}"
+        return "{" + ", ".join(f"{key}: {shown_value(item, resolve=resolve)}" for key, item in value.items()) + "}"
     return str(value)
 
 
@@ -86,7 +90,7 @@ def render(cfg: DictConfig) -> str:
             continue
         parent, _, name = key.rpartition(".")
         container = OmegaConf.select(cfg, parent) if parent else cfg
-        value = _shown(OmegaConf.select(cfg, key, throw_on_missing=False))
+        value = shown_value(OmegaConf.select(cfg, key, throw_on_missing=False))
         note = docs.get(key, "")
         if OmegaConf.is_interpolation(container, name):
             source = container._get_node(name)._value()
