@@ -122,11 +122,39 @@ def missing_sweep_extra(argv: list[str]) -> str | None:
     return None
 
 
+# Hydra's own options of `eprop run` that take one of a few values; Hydra's argparse would print
+# its usage block (several lines) for a wrong or missing one.
+HYDRA_FLAG_CHOICES = {
+    ("--cfg", "-c"): ("job", "hydra", "all"),
+    ("--info", "-i"): ("all", "config", "defaults", "defaults-tree", "plugins", "searchpath"),
+}
+
+
+def hydra_flag_error(argv: list[str]) -> str | None:
+    """`--cfg jobb`, `--cfg` without a value, `--info foo`: one line naming the valid values."""
+    for i, arg in enumerate(argv):
+        name, eq, attached = arg.partition("=")
+        for flags, choices in HYDRA_FLAG_CHOICES.items():
+            if name not in flags:
+                continue
+            value = attached if eq else (argv[i + 1] if i + 1 < len(argv) else None)
+            optional = flags[0] == "--info"  # `--info` alone means `--info all`
+            if value is None or (not eq and value.startswith("-")) or (not eq and "=" in value):
+                if optional:
+                    break
+                return f"{name}: needs a value; valid: {', '.join(choices)}"
+            if value not in choices:
+                return f"{name} {value}: no such choice; valid: {', '.join(choices)}"
+    return None
+
+
 def argv_error(argv: list[str]) -> str | None:
     """The one-line message for an override Hydra would fail on with a traceback or no hint, else None."""
     from eprop.config.store import conf_dir
 
     if message := missing_sweep_extra(argv):
+        return message
+    if message := hydra_flag_error(argv):
         return message
     for arg in argv:  # Hydra takes an empty key for a config group and fails with a traceback
         if re.match(r"[+~]*=", arg):

@@ -268,3 +268,22 @@ def test_a_removed_config_group_says_how_to_choose_an_option(tmp_path):
     assert (proc.returncode, proc.stdout, proc.stderr) == (2, "", expected)
     proc = run_eprop_in_process("run", "--params", "~optimizer", check=False)
     assert (proc.returncode, proc.stderr) == (2, expected)
+
+
+@pytest.mark.parametrize(
+    "args, line",
+    [
+        (["--cfg", "jobb"], "eprop: error: --cfg jobb: no such choice; valid: job, hydra, all"),
+        (["--cfg"], "eprop: error: --cfg: needs a value; valid: job, hydra, all"),
+        (["--cfg=hydraa"], "eprop: error: --cfg hydraa: no such choice; valid: job, hydra, all"),
+        (["-c", "task.n_iter=2"], "eprop: error: -c: needs a value; valid: job, hydra, all"),
+        (
+            ["--info", "foo"],
+            "eprop: error: --info foo: no such choice; valid: all, config, defaults, defaults-tree, plugins, searchpath",
+        ),
+    ],
+)
+def test_a_wrong_value_of_hydras_own_options_is_one_line(args, line):
+    """Issue 19 item 10: Hydra's argparse would print its usage block (8 lines) for `--cfg jobb`."""
+    proc = run_eprop_in_process("run", *args, check=False)
+    assert (proc.returncode, proc.stderr.splitlines(), proc.stdout) == (2, [line], "")
