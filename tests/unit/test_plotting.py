@@ -557,3 +557,17 @@ def test_plot_of_a_scheduled_run_draws_every_figure_without_warnings(scheduled, 
     assert err == ""
     assert {p.stem for p in (tmp_path / "figures").iterdir()} == RUN_FIGURES
     assert [ax.get_title() for ax in pattern_figure(scheduled).axes] == ["iteration 1 of 3", "iteration 3 of 3"]
+
+
+def test_figures_of_a_run_still_training_say_so(tmp_path):
+    """Issue 19 item 13: 'iteration 3 of 3' of a run that will have more iterations misled."""
+    path = syn.write_run(tmp_path / "run" / "results.h5", status="running")
+    with open_results(path) as running:
+        assert [ax.get_title() for ax in pattern_figure(running).axes] == [
+            "iteration 1 of 3 so far (still running)",
+            "iteration 3 of 3 so far (still running)",
+        ]
+        titles = [text.get_text() for text in dynamics_figure(running, -1).texts] + [
+            ax.get_title() for ax in dynamics_figure(running, -1).axes
+        ]
+        assert any(title.startswith("iteration 3 of 3 so far (still running)") for title in titles), titles

@@ -21,6 +21,7 @@ from eprop.analysis.figures.style import (
     coinciding,
     house_style,
     index_ticks,
+    iteration_of,
     iteration_start_ms,
     new_figure,
     split_by_sender,
@@ -300,7 +301,7 @@ def dynamics_figure(results: Results, iteration: int) -> Figure:
             axes[-1].set_xlim(t_min, t_max)
         axes[-1].set_xlabel("$t$ since iteration start (ms)")
         first = results.first_iteration  # a resumed run: numbered over the whole training
-        title = f"iteration {first + index + 1} of {first + results.n_iter_done}"
+        title = iteration_of(results, first + index + 1, first + results.n_iter_done)
         if view is not None:
             phases = results.phases()
             if index < len(phases):

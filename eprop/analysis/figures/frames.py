@@ -22,7 +22,15 @@ from matplotlib.patches import Patch
 
 from eprop.analysis.classification import phase_names
 from eprop.analysis.figures.dynamics import input_lead_ms
-from eprop.analysis.figures.style import BLUE, RED, TWO_COLUMNS, FigureUnavailable, house_style, new_figure
+from eprop.analysis.figures.style import (
+    BLUE,
+    RED,
+    TWO_COLUMNS,
+    FigureUnavailable,
+    house_style,
+    iteration_of,
+    new_figure,
+)
 from eprop.results import Results
 from eprop.results.iterations import phase_name
 
@@ -244,7 +252,7 @@ def input_frames_figure(results: Results, iteration: int = -1, n_samples: int = 
         first = results.first_iteration
         which = "sample 1" if n_shown == 1 else f"samples 1–{n_shown}"
         fig.suptitle(
-            f"iteration {first + index + 1} of {first + results.n_iter_done} ({phase} phase): recorded input spikes "
+            f"{iteration_of(results, first + index + 1, first + results.n_iter_done)} ({phase} phase): recorded input spikes "
             f"of {which} of {samples_per_iteration(results)} and the readouts",
             fontsize=8,
         )

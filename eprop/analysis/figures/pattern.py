@@ -15,6 +15,7 @@ from eprop.analysis.figures.style import (
     FigureUnavailable,
     first_and_last,
     house_style,
+    iteration_of,
     new_figure,
     readout_ids,
     require_iterations,
@@ -83,7 +84,7 @@ def pattern_figure(results: Results) -> Figure:
                     mew=0,
                     label="readout $y$ (one dot per sample;\nstarts at 0 in each sequence)",
                 )
-                ax.set_title(f"iteration {first + k + 1} of {n_total}")
+                ax.set_title(iteration_of(results, first + k + 1, n_total))
                 ax.set_xlabel(PLANE_XLABEL)
                 ax.set_ylabel(PLANE_YLABEL + (Y_DOWN_NOTE if y_axis_down else ""))
                 ax.set_xlim(*xlim)
@@ -97,7 +98,7 @@ def pattern_figure(results: Results) -> Figure:
                 t = outputs[0]["times"] - outputs[0]["times"][0] if len(outputs[0]["times"]) else outputs[0]["times"]
                 ax.plot(t, outputs[0]["target_signal"], c=BLUE, label="target $y^*$")
                 ax.plot(t, outputs[0]["readout_signal"], c=RED, label="readout $y$")
-                ax.set_title(f"iteration {first + k + 1} of {n_total}")
+                ax.set_title(iteration_of(results, first + k + 1, n_total))
                 ax.set_ylabel(r"$y$, $y^*$ (mV)")
             axes[-1].set_xlabel("time since iteration start (ms)")
             axes[0].legend(loc="best")

@@ -190,3 +190,11 @@ def index_ticks(n: int, nbins: int = 3) -> list[int]:
         return [0]
     ticks = MaxNLocator(nbins=nbins, integer=True).tick_values(0, n - 1)
     return [int(t) for t in ticks if 0 <= t <= n - 1]
+
+
+def iteration_of(results: Results, number: int, done: int) -> str:
+    """`iteration K of N` for a figure's title; a run still being written says so, since N is the
+    number of iterations done so far, not the number the run will have."""
+    if results.status == "running":
+        return f"iteration {number} of {done} so far (still running)"
+    return f"iteration {number} of {done}"
