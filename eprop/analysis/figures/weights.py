@@ -365,24 +365,15 @@ def weight_matrices_figure(results: Results) -> Figure:
             if own:  # three round ticks on a bar one row high
                 bar.ax.yaxis.set_major_locator(MaxNLocator(nbins=2, symmetric=True))
         n = results.first_iteration + results.n_iter_done
-        axes[0, 0].annotate(
-            "before training",
-            xy=(0.5, 1.0),
-            xycoords="axes fraction",
-            xytext=(0, 14),
-            textcoords="offset points",
-            ha="center",
-            va="bottom",
-            fontsize=9,
-        )
-        axes[0, 1].annotate(
-            f"after training ({n} iterations)",
-            xy=(0.5, 1.0),
-            xycoords="axes fraction",
-            xytext=(0, 14),
-            textcoords="offset points",
-            ha="center",
-            va="bottom",
-            fontsize=9,
-        )
+        for ax, heading in zip(axes[0], ("before training", f"after training ({n} iterations)")):
+            ax.annotate(
+                heading,
+                xy=(0.5, 1.0),
+                xycoords="axes fraction",
+                xytext=(0, 14),
+                textcoords="offset points",
+                ha="center",
+                va="bottom",
+                fontsize=9,
+            )
     return fig
