@@ -568,27 +568,38 @@ def test_fuzzed_overrides_in_a_subprocess_end_in_0_or_2_without_traceback(tmp_pa
 
 @pytest.mark.nest
 def test_a_failing_sweep_job_leaves_the_others_complete(runs, tmp_path):
-    sweep = tmp_path / "sweep"
-    proc = run_eprop("run", "-m", "task.n_iter=1,0,2", *FAST, f"hydra.sweep.dir={sweep}", check=False)
+    # A bad value is refused before any job runs (cli/sweep_check.py); a missing weights.load source
+    # is found when its job starts: job 1 fails while jobs 0 and 2 run.
+    sweep, missing = tmp_path / "sweep", tmp_path / "no_run"
+    proc = run_eprop(
+        "run",
+        "-m",
+        f"weights.load=null,{missing},null",
+        "task.n_iter=2",
+        *FAST,
+        f"hydra.sweep.dir={sweep}",
+        check=False,
+    )
+    error = f"weights.load={missing}: no such results file (give a results.h5 or a run directory holding one)"
     assert proc.returncode == 1
     assert (
         proc.stderr.strip().splitlines()[-1]
         == f"eprop: 1 job(s) of the multirun failed; their error.txt: {sweep / '1'}"
     )
-    assert "eprop: job 1 failed: task.n_iter=0: must be an integer >= 1" in proc.stderr.splitlines()
+    assert f"eprop: job 1 failed: {error}" in proc.stderr.splitlines()
     assert "Traceback" not in proc.stdout + proc.stderr
     reference = losses(runs["adam10"])
-    assert np.array_equal(losses(sweep / "0"), reference[:1])
+    assert np.array_equal(losses(sweep / "0"), reference[:2])
     assert np.array_equal(losses(sweep / "2"), reference[:2])
-    assert (sweep / "1" / "error.txt").read_text() == "task.n_iter=0: must be an integer >= 1\n"
+    assert (sweep / "1" / "error.txt").read_text() == f"{error}\n"
     assert not (sweep / "1" / "results.h5").exists()
 
     proc = run_eprop("eval", str(sweep), "--json")
     rows = {row["job"]: row for row in json.loads(proc.stdout)}
     assert {job: row["status"] for job, row in rows.items()} == {"0": "complete", "1": "failed", "2": "complete"}
-    assert rows["1"]["error"] == "error.txt: task.n_iter=0: must be an integer >= 1"
+    assert rows["1"]["error"] == f"error.txt: {error}"
     assert rows["2"]["final_loss"] == reference[1]
-    assert proc.stderr.strip() == "eprop: warning: job 1: failed: error.txt: task.n_iter=0: must be an integer >= 1"
+    assert proc.stderr.strip() == f"eprop: warning: job 1: failed: error.txt: {error}"
 
     summary = sweep / "summary.csv"  # written by the sweep callback (eprop/sweep/summary.py)
     if summary.exists():
@@ -601,8 +612,8 @@ def test_a_failing_sweep_job_leaves_the_others_complete(runs, tmp_path):
             ("1", "failed"),
             ("2", "complete"),
         ]
-        assert table["1"]["error"] == "error.txt: task.n_iter=0: must be an integer >= 1"
-        assert float(table["0"]["final_loss"]) == reference[0]
+        assert table["1"]["error"] == f"error.txt: {error}"
+        assert float(table["0"]["final_loss"]) == reference[1]
         assert not math.isnan(float(table["2"]["final_loss"]))
 
 

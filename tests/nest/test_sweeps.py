@@ -215,14 +215,18 @@ def test_parallel_launchers_give_the_basic_launchers_losses(tmp_path, basic_swee
 @pytest.mark.nest
 def test_failed_jobs_are_rows_with_status_failed(tmp_path):
     sweep_dir = tmp_path / "sweep"
-    proc = run_eprop("run", "-m", "optimizer.eta=5e-3,-1.0", *TINY, f"hydra.sweep.dir={sweep_dir}", check=False)
+    # a bad value is refused before any job runs (cli/sweep_check.py); a missing weights.load source is
+    # found when its job starts, so this job fails while the other runs
+    missing = tmp_path / "no_run"
+    proc = run_eprop("run", "-m", f"weights.load=null,{missing}", *TINY, f"hydra.sweep.dir={sweep_dir}", check=False)
     assert proc.returncode == 1  # a multirun with a failed job
     rows = read_summary(sweep_dir)
     assert [(r["job"], r["status"]) for r in rows] == [("0", "complete"), ("1", "failed")]
     assert rows[1]["final_loss"] == "" and rows[1]["runtime_s"] == ""
-    assert rows[1]["error"] == "error.txt: optimizer.eta=-1.0: must be > 0"
-    assert (sweep_dir / "1" / "error.txt").read_text() == "optimizer.eta=-1.0: must be > 0\n"
-    assert "sweep summary: " + str(sweep_dir / "summary.csv") + " (1 complete, 1 failed)" in proc.stdout  # Hydra's log
+    error = f"weights.load={missing}: no such results file (give a results.h5 or a run directory holding one)"
+    assert rows[1]["error"] == f"error.txt: {error}"
+    assert (sweep_dir / "1" / "error.txt").read_text() == f"{error}\n"
+    assert "sweep summary: " + str(sweep_dir / "summary.csv") + " (1 complete, 1 failed)" in proc.stderr  # Hydra's log
     check_against_results(rows, sweep_dir)
 
 
@@ -269,7 +273,7 @@ def test_optuna_failed_trial_does_not_end_the_search(tmp_path):
     assert proc.returncode == 1  # the search went on to its end; one job failed
     rows = read_summary(sweep_dir)
     assert sorted((r["optimizer.eta"], r["status"]) for r in rows) == [("-1.0", "failed"), ("0.005", "complete")]
-    assert "Failed experiment: optuna trial (job" in proc.stdout  # Hydra's log
+    assert "Failed experiment: optuna trial (job" in proc.stderr  # Hydra's log (on stderr: conf/hydra/hydra_logging)
     check_against_results(rows, sweep_dir)
     import optuna
 
