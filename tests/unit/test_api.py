@@ -44,6 +44,7 @@ def _data_dir(monkeypatch):
     monkeypatch.setenv("EPROP_DATA_DIR", str(data_dir()))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("overrides", REFUSED, ids=lambda o: " ".join(o))
 def test_compose_raises_the_line_eprop_run_prints(tmp_path, overrides):
     proc = run_eprop_in_process("run", *overrides, f"hydra.run.dir={tmp_path / 'cli'}", "progress=false", check=False)
@@ -67,6 +68,7 @@ def test_compose_gives_the_job_config_of_eprop_run():
         cfg.optimizer.etta = 1.0
 
 
+@pytest.mark.slow
 def test_compose_experiment_is_the_override():
     assert eprop.compose(experiment="nest_eprop_iaf_adam") == eprop.compose(["experiment=nest_eprop_iaf_adam"])
     with pytest.raises(eprop.UserError, match=r"^experiment=nonesuch: no such option; valid options: "):

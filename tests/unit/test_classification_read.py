@@ -312,6 +312,7 @@ def test_a_search_in_the_wrong_direction_is_refused(compose, overrides, message)
     assert str(err.value) == message
 
 
+@pytest.mark.slow
 def test_a_search_in_the_wrong_direction_is_one_line_before_any_job(tmp_path):
     pytest.importorskip("hydra_plugins.hydra_optuna_sweeper", reason="needs the [sweep] extra")
     sweep_dir = tmp_path / "sweep"

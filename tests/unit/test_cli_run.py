@@ -133,6 +133,7 @@ def test_data_file_header_names_its_line(capsys, tmp_path):
     ]
 
 
+@pytest.mark.slow
 def test_tilde_is_expanded_in_path_values(capsys, tmp_path, monkeypatch):
     monkeypatch.setenv("HOME", str(tmp_path))
     (tmp_path / "xy.csv").write_text("x,y\n1,2\n3,4\n")
@@ -444,6 +445,7 @@ def test_existing_results_are_not_announced(capsys, tmp_path):
     assert (tmp_path / "results.h5").read_bytes() == b"an earlier run"
 
 
+@pytest.mark.slow
 def test_results_line_is_quoted_for_the_shell_and_warnings_go_to_stderr(tmp_path):
     """Issue 19 item 14: `results in 'space dir/sweep'` can be pasted; the oversubscription warning
     and Hydra's launch lines are on stderr, stdout holds only the results line."""
@@ -461,6 +463,7 @@ def test_results_line_is_quoted_for_the_shell_and_warnings_go_to_stderr(tmp_path
     assert proc.stdout.splitlines() == [f"eprop: results in {plain}"]  # a plain path as it is
 
 
+@pytest.mark.slow
 def test_every_job_of_a_sweep_is_checked_before_the_first_runs(tmp_path):
     """Issue 19 item 11: a value of any job that its run would refuse ends the sweep before job 0 runs."""
     from tests.conftest import run_eprop_in_process

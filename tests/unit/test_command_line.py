@@ -111,6 +111,7 @@ def test_run_hands_its_arguments_to_hydra_untouched(monkeypatch):
 # ---------------------------------------------------------------- the boundary
 
 
+@pytest.mark.slow
 def test_an_error_after_an_earlier_run_in_this_process_names_no_results(monkeypatch, tmp_path):
     from eprop.cli import run_job
 

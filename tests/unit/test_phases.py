@@ -197,6 +197,7 @@ def test_a_regression_file_has_no_phase_and_reads_as_training(compose, tmp_path)
         assert "phase" not in res.file and res.phases().tolist() == [0, 0]
 
 
+@pytest.mark.slow
 def test_a_run_interrupted_in_validation_resumes_into_the_schedule(compose, tmp_path):
     def sigint_in_validation(k: int) -> None:
         if k == 4:
@@ -307,6 +308,7 @@ def test_presets_hold_the_examples_settings(compose):
     assert PhaseSchedule.from_config(nest).trains_only and nest.task.n_iter == 5
 
 
+@pytest.mark.slow
 def test_a_chain_of_resumed_runs_continues_the_schedule_and_needs_every_file(compose, tmp_path):
     def sigint_in(iteration: int):
         def hook(k: int) -> None:
@@ -346,6 +348,7 @@ def test_a_schedule_of_training_only_checks_the_history_without_replaying_it():
         schedule.next_phase([TRAINING, VALIDATION], [0.5])
 
 
+@pytest.mark.slow
 def test_eval_of_a_resumed_classification_run_counts_its_schedule_not_task_n_iter(compose, tmp_path, capsys):
     """Issue 19, item 13: a resumed run with phases said "iterations done: 13 of 8" (task.n_iter counts
     training iterations only)."""

@@ -463,6 +463,7 @@ def test_plot_unknown_figure_name_is_a_user_error(run_file, capsys):
     )
 
 
+@pytest.mark.slow
 def test_plot_minimal_recording_skips_what_was_not_recorded(tmp_path, capsys):
     path = syn.write_run(tmp_path / "results.h5", recording="minimal")
     assert report.plot_main([str(path), "--dpi", "40"]) == 0

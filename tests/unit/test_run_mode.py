@@ -87,6 +87,7 @@ def test_hydra_mode_on_the_command_line_is_still_read_by_hydra(counted_runs, tmp
     assert proc.returncode == 0 and counted_runs == {"compositions": 2, "modes": ["RUN"]}
 
 
+@pytest.mark.slow
 def test_a_multirun_keeps_its_mode(counted_runs, tmp_path):
     proc = run_eprop_in_process("run", "-m", "progress=false", "seed=1,2", f"hydra.sweep.dir={tmp_path / 'sweep'}")
     assert proc.returncode == 0 and counted_runs["modes"] == ["MULTIRUN", "MULTIRUN"]

@@ -135,6 +135,7 @@ def test_a_sparse_run_lists_only_its_connections_in_the_results_file(small, tmp_
         assert res.connected("initial", "in_rec").sum() < 0.5 * N_IN * N_REC
 
 
+@pytest.mark.slow
 def test_weights_load_of_a_sparse_run(small, tmp_path):
     cfg, path = sparse_run(small, tmp_path / "a", *SPARSE)
     weights, present = load_connections(path)

@@ -170,6 +170,7 @@ def _ea_parent(compose, tmp_path, *overrides: str):
     return parent
 
 
+@pytest.mark.slow
 def test_a_resumed_evidence_accumulation_run_merges_with_its_tasks_schema(compose, tmp_path, capsys):
     from eprop.training.resume import resume_config
 
@@ -279,6 +280,7 @@ def constant_task(monkeypatch, tmp_path):
     ConfigStore.instance().repo["task"].pop("_schema_constant.yaml", None)
 
 
+@pytest.mark.slow
 def test_a_task_added_with_its_module_and_yaml_composes_validates_and_trains(constant_task, compose, tmp_path):
     from eprop.results import open_results
     from eprop.training.loop import train

@@ -231,6 +231,7 @@ def test_load_weights_of_an_unfinished_run_is_a_user_error(tmp_path):
     )
 
 
+@pytest.mark.slow
 def test_model_eprop_switches_neuron_and_timing(compose):
     cfg = compose("model=eprop")
     assert (cfg.model.family, cfg.neuron.rec.model, cfg.neuron.readout.model) == (

@@ -385,6 +385,7 @@ def test_iterations_after_task_n_iter_keep_events_only_by_the_schedule(compose):
     assert [i + 1 for i in range(626) if with_last.records(i)] == [499, 500]
 
 
+@pytest.mark.slow
 def test_memory_does_not_grow_with_n_iter_and_a_signal_works_from_the_first_iteration(small, tmp_path):
     """Issue 19, item 3: nothing is built per requested iteration before the first one (task.n_iter=1e9
     reserved 18.9 GB, and the first SIGINT went unheard while it did)."""
@@ -476,6 +477,7 @@ def test_a_nan_recorded_weight_ends_the_run_as_diverged_at_once():
     assert divergence(cfg, np.array([1.0]), None, np.array([1]), t, events) == "a recorded recurrent V_m is inf"
 
 
+@pytest.mark.slow
 def test_a_resume_that_resizes_the_network_names_the_key_and_the_parents_size(small, tmp_path):
     """Issue 19, item 6: `resume=RUN neuron.rec.n=50` blamed weights.load, which the user never typed."""
     from eprop.training.resume import resume_config
