@@ -15,12 +15,7 @@ the exit code. This module imports nothing of eprop.
 
 from __future__ import annotations
 
-import functools
-from collections.abc import Callable
 from pathlib import Path
-from typing import TypeVar
-
-F = TypeVar("F", bound=Callable)
 
 
 class EpropError(Exception):
@@ -53,20 +48,6 @@ def as_user_error(exc: EpropError) -> UserError:
     """The command line's `UserError` for an eprop error: `exc` itself if it is one, else a UserError
     with the same one-line message (a `ResultsError`: the same line and exit code 2)."""
     return exc if isinstance(exc, UserError) else UserError(str(exc), exit_code=exc.exit_code)
-
-
-def user_error_boundary(function: F) -> F:
-    """Decorate a function that the command line calls expecting UserErrors (`eprop plot`, `eprop eval`):
-    a ResultsError it raises comes out as a UserError with the same line (`as_user_error`)."""
-
-    @functools.wraps(function)
-    def wrapper(*args, **kwargs):
-        try:
-            return function(*args, **kwargs)
-        except ResultsError as exc:
-            raise as_user_error(exc) from None
-
-    return wrapper  # type: ignore[return-value]
 
 
 class Diverged(UserError):

@@ -14,11 +14,10 @@ import yaml
 
 from eprop.analysis.summary import summarize_file
 from eprop.config.overrides import key_values as parse_overrides
-from eprop.errors import EpropError, UserError, user_error_boundary
+from eprop.errors import EpropError, UserError
 from eprop.results import RESULTS_FILE, find_result_files, natural_key, results_file_in
 
 
-@user_error_boundary
 def summarize_runs(paths: Iterable[str | Path], check_loss: bool = True) -> list[dict[str, Any]]:
     """One summary per job found under `paths` (files, run directories, multirun directories).
 

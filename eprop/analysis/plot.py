@@ -16,7 +16,7 @@ from matplotlib.figure import Figure
 from eprop.analysis.figures import FIGURE_NAMES, FIGURES, MULTIRUN_FIGURES, RUN_FIGURES, FigureUnavailable
 from eprop.analysis.figures.comparison import loss_comparison_figure, override_labels
 from eprop.analysis.summary import damaged_file_message
-from eprop.errors import EpropError, UserError, user_error_boundary
+from eprop.errors import EpropError, UserError
 from eprop.results import Results, find_result_files, open_results
 
 FORMATS = ("png", "pdf", "svg")
@@ -181,7 +181,6 @@ def plot_multirun(
     return report
 
 
-@user_error_boundary
 def plot_path(
     path: str | Path,
     out_dir: str | Path | None = None,

@@ -22,10 +22,10 @@ from omegaconf import DictConfig, OmegaConf
 
 from eprop.cli.boundary import user_error
 from eprop.cli.run_dir import write_to_log
-from eprop.errors import StopRun, UserError  # noqa: F401  (run_job.StopRun for callers)
+from eprop.errors import StopRun, UserError
 from eprop.results import natural_key
 from eprop.sweep import job_objective
-from eprop.training.job import PATH_KEYS, expand_paths, train_job  # noqa: F401  (run_job.expand_paths for callers)
+from eprop.training.job import expand_paths, train_job
 from eprop.training.loop import train
 from eprop.training.resume import resume_config
 

@@ -38,8 +38,8 @@ def compose_config(overrides: list[str]):
 
 def resumed_config(overrides: list[str]):
     """The config with `resume=DIR` applied: the parent's, plus this command line's values."""
-    from eprop.cli.run_job import expand_paths
     from eprop.config.overrides import key_of
+    from eprop.training.job import expand_paths
     from eprop.training.resume import resume_config
 
     cfg = compose_config(overrides)
